@@ -1,0 +1,228 @@
+"""The written contract of every stage table (DESIGN.md §3), validated on read and on write.
+
+A schema lists the required columns in their written order, the kind of each, whether it may hold
+missing values, the row key (rows are written sorted by it and it must be unique), and a pattern for
+extra columns a table may carry (replicate weights, benchmark shares, quality flags).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+KINDS = ("str", "int", "float", "bool", "any")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str = "any"
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    extra: str | None = None  # regex for allowed extra columns; None = no extras allowed
+    extra_kind: str = "any"
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def C(name: str, kind: str = "any", nullable: bool = True) -> Column:  # noqa: N802 - table-like brevity
+    assert kind in KINDS, kind
+    return Column(name, kind, nullable)
+
+
+def _kind_ok(s: pd.Series, kind: str) -> bool:
+    if kind == "any":
+        return True
+    if kind == "str":
+        return pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s) or isinstance(
+            s.dtype, pd.CategoricalDtype
+        ) or s.isna().all()
+    if kind == "int":
+        return pd.api.types.is_integer_dtype(s) or (s.isna().all())
+    if kind == "float":
+        return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    if kind == "bool":
+        return pd.api.types.is_bool_dtype(s) or s.isna().all()
+    return False
+
+
+def validate(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+    """Check `df` against `schema`; return it with columns in contract order (extras after, sorted).
+
+    Raises ValueError naming the table, the column and what to do about it.
+    """
+    missing = [c for c in schema.names if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"table {schema.name!r} lacks required column(s) {missing}; it has {list(df.columns)}. "
+            "The stage that writes it and pipeline/schemas.py disagree: fix the stage or the schema."
+        )
+    extras = [c for c in df.columns if c not in schema.names]
+    if extras:
+        if schema.extra is None:
+            raise ValueError(
+                f"table {schema.name!r} has columns not in its contract: {extras}. "
+                "Add them to pipeline/schemas.py or drop them before writing."
+            )
+        bad = [c for c in extras if not re.fullmatch(schema.extra, str(c))]
+        if bad:
+            raise ValueError(
+                f"table {schema.name!r} has columns {bad} that match neither its contract nor the "
+                f"pattern {schema.extra!r} for extra columns."
+            )
+    for col in schema.columns:
+        s = df[col.name]
+        if not _kind_ok(s, col.kind):
+            raise ValueError(
+                f"table {schema.name!r}, column {col.name!r}: expected {col.kind}, found dtype {s.dtype}."
+            )
+        if not col.nullable and s.isna().any():
+            row = int(np.flatnonzero(s.isna().to_numpy())[0])
+            raise ValueError(
+                f"table {schema.name!r}, column {col.name!r}: {int(s.isna().sum())} missing value(s) "
+                f"(first at row {row}); this column may not be missing."
+            )
+        if col.kind == "float" and s.dtype.kind == "f" and np.isinf(s.to_numpy()).any():
+            raise ValueError(f"table {schema.name!r}, column {col.name!r}: infinite values.")
+    if schema.key:
+        dup = df.duplicated(list(schema.key), keep=False)
+        if dup.any():
+            first = df.loc[dup, list(schema.key)].head(3).to_dict("records")
+            raise ValueError(
+                f"table {schema.name!r}: key {list(schema.key)} is not unique, e.g. {first}."
+            )
+    ordered = schema.names + sorted(extras)
+    return df[ordered]
+
+
+def _schema(name, columns, key=(), extra=None, extra_kind="any") -> TableSchema:
+    return TableSchema(name, tuple(columns), tuple(key), extra, extra_kind)
+
+
+RESPONDENTS = _schema(
+    "respondents",
+    [
+        C("respondent_id", "str", False), C("wave", "int", False),
+        C("county_code", "str", False), C("county", "str", False),
+        C("stratum", "str", False), C("psu", "str", False), C("ssu", "str", False),
+        C("p_psu", "float", False), C("p_ssu", "float", False), C("p_hh", "float", False),
+        C("n_adults", "int", False),
+        C("sex", "str", False), C("age", "int", False), C("age_band", "str", False),
+        C("education", "str", False), C("urban", "str", False), C("occupation", "str", False),
+        C("hukou", "str"), C("interviewer_id", "str"), C("interview_minutes", "float"),
+        C("is_farmer", "bool", False), C("is_worker", "bool", False),
+        C("is_elderly", "bool", False), C("is_official", "bool", False),
+    ],
+    key=("respondent_id",),
+    extra=r"flag_[a-z_]+",
+)
+
+RESPONSES = _schema(
+    "responses",
+    [C("respondent_id", "str", False), C("item_id", "str", False), C("response_code", "str"),
+     C("missing_reason", "str", False)],
+    key=("respondent_id", "item_id"),
+)
+
+QUARANTINE = _schema(
+    "quarantine",
+    [C("source_row", "int", False), C("respondent_id", "str"), C("reason_code", "str", False),
+     C("detail", "str", False)],
+    key=("source_row", "reason_code"),
+)
+
+CONTACTS = _schema(
+    "contacts",
+    [C("household_id", "str", False), C("stratum", "str", False), C("county_code", "str", False),
+     C("psu", "str", False), C("ssu", "str", False), C("urban", "str", False),
+     C("p_psu", "float", False), C("p_ssu", "float", False), C("p_hh", "float", False),
+     C("disposition", "str", False), C("respondent_id", "str")],
+    key=("household_id",),
+)
+
+SCORES = _schema(
+    "scores",
+    [C("respondent_id", "str", False), C("scored", "bool", False), C("n_missing", "int", False),
+     C("knowledge", "float"), C("methods", "float"), C("spirit", "float"), C("ability", "float"),
+     C("total", "float"), C("level", "str"), C("literate", "bool")],
+    key=("respondent_id",),
+    extra=r"bench_\d{2}",
+    extra_kind="float",
+)
+
+ITEM_SCORES = _schema(
+    "item_scores",
+    [C("respondent_id", "str", False), C("item_id", "str", False), C("score", "float"),
+     C("correct", "float")],
+    key=("respondent_id", "item_id"),
+)
+
+ITEM_STATS = _schema(
+    "item_stats",
+    [C("item_id", "str", False), C("dimension", "str", False), C("n", "int", False),
+     C("p_correct", "float"), C("p_correct_weighted", "float"), C("point_biserial", "float"),
+     C("alpha_if_deleted", "float")],
+    key=("item_id",),
+    extra=r"[a-z0-9_]+",
+)
+
+WEIGHTS = _schema(
+    "weights",
+    [C("respondent_id", "str", False), C("stratum", "str", False), C("psu", "str", False),
+     C("w_base", "float", False), C("w_nr", "float", False), C("w_cal", "float", False),
+     C("w_final", "float", False)],
+    key=("respondent_id",),
+    extra=r"w_rep_\d{3,4}",
+    extra_kind="float",
+)
+
+WEIGHTING_DIAGNOSTICS = _schema(
+    "weighting_diagnostics",
+    [C("step", "str", False), C("metric", "str", False), C("variable", "str"), C("level", "str"),
+     C("value", "float"), C("control", "float")],
+    key=("step", "metric", "variable", "level"),
+)
+
+ESTIMATES = _schema(
+    "estimates",
+    [C("wave", "int", False), C("estimand_id", "str", False), C("statistic", "str", False),
+     C("domain_type", "str", False), C("domain", "str", False), C("n", "int", False),
+     C("n_eff", "float"), C("est", "float"), C("se", "float"), C("lci", "float"), C("uci", "float"),
+     C("ci_method", "str"), C("df", "float"), C("cv", "float"), C("deff", "float"),
+     C("variance_method", "str", False), C("reliability", "str", False), C("reason", "str")],
+    key=("estimand_id", "variance_method", "domain_type", "domain"),
+)
+
+TARGETS = _schema(
+    "targets",
+    [C("wave", "int", False), C("domain_type", "str", False), C("domain", "str", False),
+     C("n", "int", False), C("est", "float"), C("se", "float"), C("lci", "float"), C("uci", "float"),
+     C("df", "float"), C("target", "float", False), C("gap", "float"), C("p_value", "float"),
+     C("verdict", "str", False), C("reliability", "str", False), C("reason", "str")],
+    key=("domain_type", "domain"),
+)
+
+SAE = _schema(
+    "sae",
+    [C("area", "str", False), C("n", "int", False), C("direct_est", "float"), C("direct_se", "float"),
+     C("model_est", "float"), C("model_mse", "float"), C("shrinkage", "float")],
+    key=("area",),
+    extra=r"[a-z0-9_]+",
+)
+
+SCHEMAS: dict[str, TableSchema] = {
+    s.name: s
+    for s in (RESPONDENTS, RESPONSES, QUARANTINE, CONTACTS, SCORES, ITEM_SCORES, ITEM_STATS, WEIGHTS,
+              WEIGHTING_DIAGNOSTICS, ESTIMATES, TARGETS, SAE)
+}

@@ -1,0 +1,143 @@
+"""The only table I/O of the pipeline.
+
+Every write is atomic (temp file in the same folder, then rename), puts columns in schema order and
+sorts rows by the schema key, so the same inputs give byte-identical files and a failed run leaves no
+half-written output. CSV files carry a UTF-8 BOM so that Excel opens Chinese text correctly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.schemas import SCHEMAS, TableSchema, validate
+
+CSV_ENCODING = "utf-8-sig"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it over `path`, on failure delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def _schema_for(schema: TableSchema | str | None) -> TableSchema | None:
+    if schema is None or isinstance(schema, TableSchema):
+        return schema
+    return SCHEMAS[schema]
+
+
+def prepare(df: pd.DataFrame, schema: TableSchema | str | None) -> pd.DataFrame:
+    """Validate, order columns and sort rows the way every written table is ordered."""
+    schema = _schema_for(schema)
+    if schema is None:
+        return df.reset_index(drop=True)
+    df = validate(df, schema)
+    if schema.key:
+        df = df.sort_values(list(schema.key), kind="mergesort")
+    return df.reset_index(drop=True)
+
+
+def write_table(
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    schema: TableSchema | str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write a table as .parquet or .csv (by extension), validated against its schema."""
+    path = Path(path)
+    df = prepare(df, schema)
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if metadata:
+                meta = dict(table.schema.metadata or {})
+                meta[b"pipeline"] = json.dumps(metadata, ensure_ascii=False, sort_keys=True).encode()
+                table = table.replace_schema_metadata(meta)
+            pq.write_table(table, tmp, compression="zstd")
+        elif path.suffix == ".csv":
+            df.to_csv(tmp, index=False, encoding=CSV_ENCODING, lineterminator="\n")
+        else:
+            raise ValueError(f"write_table: unsupported file type {path.suffix!r} for {path}")
+    return path
+
+
+def read_table(path: str | os.PathLike, schema: TableSchema | str | None = None) -> pd.DataFrame:
+    """Read a stage table and validate it against its schema, with an error that names the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist. Run the stage that writes it first (see `make help`)."
+        )
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+    elif path.suffix == ".csv":
+        df = pd.read_csv(path, encoding=CSV_ENCODING)
+    else:
+        raise ValueError(f"read_table: unsupported file type {path.suffix!r} for {path}")
+    schema = _schema_for(schema)
+    if schema is not None:
+        try:
+            df = validate(df, schema)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
+    return df
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The pipeline metadata stored with a parquet table by `write_table(..., metadata=...)`."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(b"pipeline")
+    return json.loads(raw) if raw else {}
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Atomic, deterministic JSON (sorted keys, UTF-8, no ASCII escaping of Chinese)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default) + "\n",
+                       encoding="utf-8")
+    return path
+
+
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
