@@ -1,0 +1,223 @@
+"""Calibration of a weight matrix to census margins: raking, post-stratification, linear (GREG),
+logit and truncated-linear bounded calibration (the calfuns of R survey's calibrate()).
+
+Every method here writes the calibrated weight as w_i = d_i * g(cell_i), where the cell is the joint
+category of all margin variables, so the whole problem is solved on the cell × replicate table of
+summed starting weights (a few thousand rows at most) and mapped back to units once. This is exact,
+not an approximation: g depends on a unit only through the dummies of its categories.
+
+On that table the calibration equations are solved by cyclic block updates of the dual (one block per
+margin). Categories of a margin are disjoint, so each block is a set of independent one-dimensional
+equations, one per category and replicate. With the exponential calfun the update is the classical
+IPF step T/S; with the linear calfun it is exact per block; logit and truncated linear take damped
+Newton steps. The solution is the one of Deville & Särndal's calibration (R's grake), because the
+dual is convex and the cyclic scheme converges to its optimum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.weighting.grouped import encode, gather_multiply, group_sums
+
+
+@dataclass(frozen=True)
+class Margin:
+    """One calibration margin: each unit's category code and the control total of each category."""
+
+    name: str
+    codes: np.ndarray  # (n,) int in [0, K)
+    totals: np.ndarray  # (K,)
+    labels: tuple[str, ...]  # category labels, for messages and diagnostics
+
+    @property
+    def k(self) -> int:
+        return len(self.totals)
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    weights: np.ndarray  # (n,) or (n, R)
+    iterations: int
+    max_error: float  # largest relative margin error over margins, categories and columns
+    achieved: tuple[np.ndarray, ...]  # per margin: (K,) or (K, R) weighted totals
+    empty_in_replicates: int  # (category, replicate) pairs skipped because the replicate has no member
+    method: str
+
+
+# --- calfuns: g = F(eta), dF/deta; eta = 0 gives g = 1 --------------------------------------------
+
+def _exp(eta, bounds):
+    return np.exp(eta), np.exp(eta)
+
+
+def _linear(eta, bounds):
+    return 1.0 + eta, np.ones_like(eta)
+
+
+def _truncated_linear(eta, bounds):
+    lo, hi = bounds
+    g = 1.0 + eta
+    inside = (g > lo) & (g < hi)
+    return np.clip(g, lo, hi), inside.astype(np.float64)
+
+
+def _logit(eta, bounds):
+    lo, hi = bounds
+    a = (hi - lo) / ((hi - 1.0) * (1.0 - lo))
+    e = np.exp(np.clip(a * eta, -700, 700))
+    den = hi - 1.0 + (1.0 - lo) * e
+    g = (lo * (hi - 1.0) + hi * (1.0 - lo) * e) / den
+    dg = a * (hi - lo) * (hi - 1.0) * (1.0 - lo) * e / den**2
+    return g, dg
+
+
+def margin_errors(achieved: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Relative error |achieved - control| / control (absolute where the control is below 1)."""
+    t = totals if achieved.ndim == 1 else totals[:, None]
+    return np.abs(achieved - t) / np.maximum(np.abs(t), 1.0)
+
+
+def check_margins(margins: list[Margin], where: str = "") -> None:
+    """A control total for a category with no sample member cannot be met: refuse it by name."""
+    for m in margins:
+        count = np.bincount(m.codes, minlength=m.k)
+        bad = np.flatnonzero((count == 0) & (m.totals > 0))
+        if bad.size:
+            cats = ", ".join(f"{m.labels[i]} (control {m.totals[i]:,.0f})" for i in bad[:5])
+            raise PipelineError(
+                f"{where}calibration margin {m.name!r}: {bad.size} categor{'y has' if bad.size == 1 else 'ies have'} "
+                f"a control total but no sample member: {cats}. Add a collapse rule for this margin in "
+                "design.yaml (weighting.calibration.collapse) or merge the categories in the controls."
+            )
+
+
+def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raking",
+                       bounds: tuple[float, float] | None = None, tol: float = 1e-8, max_iter: int = 100,
+                       inplace: bool = False, where: str = "") -> CalibrationResult:
+    """Calibrate starting weights `d` ((n,) or (n, R)) so each margin's weighted totals hit its controls."""
+    check_margins(margins, where)
+    fn: Callable = {"raking": _exp, "linear": _linear, "truncated_linear": _truncated_linear,
+                    "logit": _logit}[calfun]
+    if calfun in ("truncated_linear", "logit") and bounds is None:
+        raise PipelineError(f"{where}calibration method {calfun!r} needs bounds: [lower, upper] in design.yaml.")
+    if calfun == "raking" and bounds is not None:
+        raise PipelineError(f"{where}bounds are not used by raking; use method logit or truncated_linear.")
+
+    cell, first = encode([m.codes for m in margins])
+    ncell = len(first)
+    cat = [m.codes[first] for m in margins]  # category of each cell, per margin
+    dd = d if d.ndim == 2 else d[:, None]
+    D = group_sums(cell, dd, ncell)  # (ncell, R)
+    R = D.shape[1]
+    eta = np.zeros((ncell, R))
+    g = np.ones((ncell, R))
+
+    # A replicate may have no member in a category (its PSUs were deleted or not drawn); that
+    # category cannot be calibrated in that replicate and is left alone rather than failing.
+    present = [group_sums(c, D, m.k) > 0 for c, m in zip(cat, margins, strict=True)]
+    empty_rep = int(sum(((~p) & (m.totals[:, None] > 0)).sum() for p, m in zip(present, margins, strict=True)))
+
+    def achieved_all(gmat):
+        return [group_sums(c, D * gmat, m.k) for c, m in zip(cat, margins, strict=True)]
+
+    inner = 1 if calfun in ("raking", "linear") else 8
+    it = 0
+    err = np.inf
+    while it < max_iter:
+        it += 1
+        for c, m, p in zip(cat, margins, present, strict=True):
+            T = m.totals[:, None]
+            for _ in range(inner):
+                S = group_sums(c, D * g, m.k)
+                if calfun == "raking":
+                    ratio = np.divide(T, S, out=np.ones_like(S), where=p & (S > 0))
+                    g *= ratio[c]
+                    eta = None
+                    break
+                _, dg = fn(eta, bounds)
+                slope = group_sums(c, D * dg, m.k)
+                step = np.divide(T - S, slope, out=np.zeros_like(S), where=p & (slope > 0))
+                if calfun == "logit":
+                    step = np.clip(step, -50, 50)
+                eta = eta + step[c]
+                g, _ = fn(eta, bounds)
+        ach = achieved_all(g)
+        err = max(float(np.max(np.where(p, margin_errors(a, m.totals), 0.0), initial=0.0))
+                  for a, m, p in zip(ach, margins, present, strict=True))
+        if err < tol:
+            break
+    if not err < tol:
+        worst = None
+        for a, m, p in zip(ach, margins, present, strict=True):
+            e = np.where(p, margin_errors(a, m.totals), 0.0)
+            i, j = np.unravel_index(int(np.argmax(e)), e.shape)
+            if worst is None or e[i, j] > worst[0]:
+                worst = (e[i, j], m.name, m.labels[i], j, a[i, j], m.totals[i])
+        e, name, label, col, a, t = worst
+        column = "the full sample" if col == 0 else f"replicate {col}"
+        raise PipelineError(
+            f"{where}{calfun} did not converge in {max_iter} iterations: margin {name!r}, category {label}, "
+            f"{column}: weighted total {a:,.4f} vs control {t:,.4f} (relative error {e:.3g} > tolerance {tol:g}). "
+            "Raise weighting.calibration.max_iter, widen the bounds, or collapse sparse categories in design.yaml."
+        )
+    w = gather_multiply(dd, g, cell, inplace=inplace)
+    if d.ndim == 1:
+        w = w[:, 0]
+        ach = [a[:, 0] for a in ach]
+    return CalibrationResult(w, it, float(err), tuple(ach), empty_rep, calfun)
+
+
+def poststratify(d: np.ndarray, margins: list[Margin], tol: float = 1e-8, where: str = "",
+                 inplace: bool = False, **_) -> CalibrationResult:
+    """Post-stratification: one margin, closed form g = N_k / N̂_k."""
+    if len(margins) != 1:
+        raise PipelineError(
+            f"{where}poststratify takes exactly one margin, found {[m.name for m in margins]}: cross the "
+            "variables into one control table, or use method raking."
+        )
+    check_margins(margins, where)
+    m = margins[0]
+    dd = d if d.ndim == 2 else d[:, None]
+    S = group_sums(m.codes, dd, m.k)
+    g = np.divide(m.totals[:, None], S, out=np.ones_like(S), where=S > 0)
+    empty = int(((S == 0) & (m.totals[:, None] > 0)).sum())
+    w = gather_multiply(dd, g, m.codes, inplace=inplace)
+    ach = group_sums(m.codes, w, m.k)
+    err = float(np.max(np.where(S > 0, margin_errors(ach, m.totals), 0.0)))
+    if d.ndim == 1:
+        w, ach = w[:, 0], ach[:, 0]
+    return CalibrationResult(w, 1, err, (ach,), empty, "poststratify")
+
+
+def _method(calfun: str):
+    def run(d, margins, tol=1e-8, max_iter=100, bounds=None, where="", inplace=False):
+        if calfun == "linear" and bounds is not None:
+            return generalized_raking(d, margins, "truncated_linear", bounds, tol, max_iter, inplace, where)
+        return generalized_raking(d, margins, calfun, bounds, tol, max_iter, inplace, where)
+
+    run.__name__ = calfun
+    return run
+
+
+# name in design.yaml (weighting.calibration.method) -> function(d, margins, tol, max_iter, bounds, where)
+WEIGHTING_STEPS: dict[str, Callable[..., CalibrationResult]] = {
+    "raking": _method("raking"),
+    "poststratify": poststratify,
+    "linear": _method("linear"),  # with bounds: truncated linear, as R calibrate(calfun="linear", bounds=)
+    "truncated_linear": _method("truncated_linear"),
+    "logit": _method("logit"),
+}
+
+
+def calibrate(method: str, d: np.ndarray, margins: list[Margin], **kw) -> CalibrationResult:
+    if method not in WEIGHTING_STEPS:
+        raise PipelineError(
+            f"calibration method {method!r} is unknown; design.yaml weighting.calibration.method must be one of "
+            f"{sorted(WEIGHTING_STEPS)}."
+        )
+    return WEIGHTING_STEPS[method](d, margins, **kw)

@@ -1,0 +1,90 @@
+"""Grouped sums and medians over weight matrices (units × replicates) in one vectorised pass.
+
+All weighting steps act on the full-sample weight and every replicate weight at once: column 0 is the
+full sample, columns 1.. the replicates. These helpers are the only places that aggregate by group.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Elements per bincount call: bounds the temporary index array (8 bytes each) to about 64 MiB.
+_CHUNK_ELEMENTS = 1 << 23
+
+
+def group_sums(codes: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Sum `w` (n,) or (n, R) by integer `codes` in [0, k): returns (k,) or (k, R).
+
+    A single bincount on the flattened (code, column) index does every column at once; rows are
+    taken in chunks so the index array never grows past a few tens of MiB on million-row files.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    if w.ndim == 1:
+        return np.bincount(codes, weights=w, minlength=k)[:k]
+    n, r = w.shape
+    out = np.zeros(k * r)
+    cols = np.arange(r, dtype=np.int64)
+    step = max(1, _CHUNK_ELEMENTS // max(r, 1))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        idx = (codes[start:stop, None] * r + cols).ravel()
+        out += np.bincount(idx, weights=np.ascontiguousarray(w[start:stop]).ravel(), minlength=k * r)
+    return out.reshape(k, r)
+
+
+def group_counts(codes: np.ndarray, k: int) -> np.ndarray:
+    return np.bincount(np.asarray(codes, dtype=np.int64), minlength=k)[:k]
+
+
+def gather_multiply(w: np.ndarray, factors: np.ndarray, codes: np.ndarray, inplace: bool = False) -> np.ndarray:
+    """w[i, r] * factors[codes[i], r], chunked so no second n × R temporary is built when in place."""
+    if w.ndim == 1:
+        if inplace:
+            w *= factors[codes]
+            return w
+        return w * factors[codes]
+    out = w if inplace else np.empty_like(w)
+    step = max(1, _CHUNK_ELEMENTS // max(w.shape[1], 1))
+    for start in range(0, w.shape[0], step):
+        stop = min(w.shape[0], start + step)
+        np.multiply(w[start:stop], factors[codes[start:stop]], out=out[start:stop])
+    return out
+
+
+def encode(frame_columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer code of the joint category of several columns, and the first row of each code."""
+    if len(frame_columns) == 1:
+        _, first, inv = np.unique(frame_columns[0], return_index=True, return_inverse=True)
+        return inv.astype(np.int64), first
+    stacked = np.stack([np.unique(c, return_inverse=True)[1].astype(np.int64) for c in frame_columns], axis=1)
+    _, first, inv = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+    return inv.ravel().astype(np.int64), first
+
+
+def grouped_median_positive(w: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    """Median of the positive entries of each column of `w` within each group: (k, R).
+
+    Replicate columns hold zeros for deleted PSUs; those units are outside the replicate and must
+    not pull the median down. One argsort per matrix: the sort key puts each group in its own band
+    (group code + scaled weight), zeros at the end of their band.
+    """
+    w2 = w if w.ndim == 2 else w[:, None]
+    n, r = w2.shape
+    pos = w2 > 0
+    colmax = np.where(pos, w2, 0).max(axis=0)
+    colmax[colmax == 0] = 1.0
+    frac = np.where(pos, w2 / colmax * 0.5, 0.75)  # positives in (0, 0.5], zeros after them
+    key = codes[:, None].astype(np.float64) + frac
+    order = np.argsort(key, axis=0, kind="stable")
+    sorted_w = np.take_along_axis(w2, order, axis=0)
+    size = group_counts(codes, k)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    npos = group_sums(codes, pos.astype(np.float64), k).astype(np.int64)  # (k, R)
+    lo_i = start[:, None] + np.maximum(npos - 1, 0) // 2
+    hi_i = start[:, None] + np.maximum(npos, 1) // 2
+    lo_i = np.minimum(lo_i, n - 1)
+    hi_i = np.minimum(hi_i, n - 1)
+    colidx = np.arange(r)[None, :]
+    med = 0.5 * (sorted_w[lo_i, colidx] + sorted_w[hi_i, colidx])
+    med[npos == 0] = np.nan
+    return med if w.ndim == 2 else med[:, 0]

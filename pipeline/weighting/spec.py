@@ -1,0 +1,179 @@
+"""The weighting part of survey_instruments/<wave>/design.yaml, loaded into frozen dataclasses.
+
+Every choice the weighting makes (classes, margins, calibration method, tolerances, trimming bounds,
+replicate method and seed) comes from this file, so a wave's weights are reproducible from its spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import SpecError
+
+LONELY_PSU = ("fail", "remove", "certainty", "adjust", "average")
+REPLICATE_METHODS = ("JKn", "bootstrap")
+
+
+@dataclass(frozen=True)
+class DesignColumns:
+    stratum: str
+    psu: str
+    ssu: str | None
+    fpc: str | None
+    lonely_psu: str
+
+
+@dataclass(frozen=True)
+class ControlTable:
+    name: str
+    file: str
+    by: tuple[str, ...]
+    total: str = "population"
+
+
+@dataclass(frozen=True)
+class CollapseRule:
+    """Merge an empty category of `margin` with its neighbour along `variable` (ordered by `order`)."""
+
+    margin: str
+    variable: str
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    method: str
+    margins: tuple[str, ...]
+    tolerance: float
+    max_iter: int
+    bounds: tuple[float, float] | None
+    collapse: tuple[CollapseRule, ...]
+
+
+@dataclass(frozen=True)
+class TrimmingSpec:
+    by: str
+    upper: float | None  # multiple of the median weight within `by`
+    lower: float | None
+    max_rounds: int
+
+
+@dataclass(frozen=True)
+class ReplicateSpec:
+    method: str
+    replicates: int  # bootstrap only; JKn has one per PSU
+    seed: int
+    mse: bool
+
+
+@dataclass(frozen=True)
+class WeightingSpec:
+    path: Path
+    design: DesignColumns
+    nr_classes: tuple[str, ...]
+    controls: dict[str, ControlTable]
+    frame_check: str  # name of the control table whose county totals check the base weights
+    calibration: CalibrationSpec
+    trimming: TrimmingSpec | None
+    replicates: ReplicateSpec
+    variance_primary: str
+
+
+def _need(d: dict, key: str, where: str, path: Path) -> Any:
+    if not isinstance(d, dict) or key not in d:
+        raise SpecError(f"{path}: `{where}{key}` is missing. Add it (see survey_instruments/2024/design.yaml).")
+    return d[key]
+
+
+def _num(x: Any, where: str, path: Path, lo: float | None = None) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise SpecError(f"{path}: `{where}` must be a number, found {x!r}.") from None
+    if lo is not None and not v > lo:
+        raise SpecError(f"{path}: `{where}` must be > {lo}, found {v}.")
+    return v
+
+
+def load_weighting_spec(path: str | Path) -> WeightingSpec:
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path} does not exist. Each wave needs a design.yaml (copy 2024's).")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict) or raw.get("schema_version") != 1:
+        raise SpecError(f"{path}: expected a mapping with `schema_version: 1`.")
+
+    d = _need(raw, "design", "", path)
+    lonely = str(d.get("lonely_psu", "fail"))
+    if lonely not in LONELY_PSU:
+        raise SpecError(f"{path}: design.lonely_psu = {lonely!r}; choose one of {LONELY_PSU}.")
+    design = DesignColumns(str(_need(d, "stratum", "design.", path)), str(_need(d, "psu", "design.", path)),
+                           d.get("ssu"), d.get("fpc"), lonely)
+
+    w = _need(raw, "weighting", "", path)
+    controls = {}
+    for name, c in (_need(w, "controls", "weighting.", path) or {}).items():
+        controls[name] = ControlTable(name, str(_need(c, "file", f"weighting.controls.{name}.", path)),
+                                      tuple(_need(c, "by", f"weighting.controls.{name}.", path)),
+                                      str(c.get("total", "population")))
+    frame_check = str(w.get("frame_check", next(iter(controls), "")))
+    if frame_check not in controls:
+        raise SpecError(f"{path}: weighting.frame_check = {frame_check!r} is not one of the controls {list(controls)}.")
+
+    nr = _need(w, "nonresponse", "weighting.", path)
+    classes = tuple(_need(nr, "classes", "weighting.nonresponse.", path))
+
+    c = _need(w, "calibration", "weighting.", path)
+    margins = tuple(_need(c, "margins", "weighting.calibration.", path))
+    unknown = [m for m in margins if m not in controls]
+    if unknown:
+        raise SpecError(f"{path}: calibration margins {unknown} are not in weighting.controls {list(controls)}.")
+    bounds = c.get("bounds")
+    if bounds is not None:
+        if not (isinstance(bounds, list | tuple) and len(bounds) == 2):
+            raise SpecError(f"{path}: weighting.calibration.bounds must be [lower, upper], found {bounds!r}.")
+        lo, hi = (_num(b, "weighting.calibration.bounds", path) for b in bounds)
+        if not (0 <= lo < 1 < hi):
+            raise SpecError(f"{path}: calibration bounds must satisfy 0 <= lower < 1 < upper, found {bounds}.")
+        bounds = (lo, hi)
+    rules = []
+    for r in c.get("collapse") or []:
+        m = str(_need(r, "margin", "weighting.calibration.collapse[].", path))
+        if m not in margins:
+            raise SpecError(f"{path}: collapse rule for margin {m!r}, which is not a calibration margin.")
+        var = str(_need(r, "variable", "weighting.calibration.collapse[].", path))
+        if var not in controls[m].by:
+            raise SpecError(f"{path}: collapse variable {var!r} is not a column of margin {m!r} {controls[m].by}.")
+        rules.append(CollapseRule(m, var, tuple(str(x) for x in _need(r, "order", "weighting.calibration.collapse[].", path))))
+    calibration = CalibrationSpec(
+        str(_need(c, "method", "weighting.calibration.", path)), margins,
+        _num(c.get("tolerance", 1e-8), "weighting.calibration.tolerance", path, 0.0),
+        int(c.get("max_iter", 100)), bounds, tuple(rules))
+
+    t = w.get("trimming")
+    trimming = None
+    if t:
+        upper = None if t.get("upper") is None else _num(t["upper"], "weighting.trimming.upper", path, 1.0)
+        lower = None if t.get("lower") is None else _num(t["lower"], "weighting.trimming.lower", path, 0.0)
+        if lower is not None and lower >= 1:
+            raise SpecError(f"{path}: weighting.trimming.lower must be below 1 (a multiple of the median), found {lower}.")
+        trimming = TrimmingSpec(str(t.get("by", "county_code")), upper, lower, int(t.get("max_rounds", 20)))
+
+    v = _need(raw, "variance", "", path)
+    rep = _need(v, "replicates", "variance.", path)
+    method = str(rep.get("method", "JKn"))
+    if method not in REPLICATE_METHODS:
+        raise SpecError(f"{path}: variance.replicates.method = {method!r}; choose one of {REPLICATE_METHODS}.")
+    replicates = ReplicateSpec(method, int(rep.get("replicates", 200)), int(_need(rep, "seed", "variance.replicates.", path)),
+                               bool(rep.get("mse", False)))
+    if method == "bootstrap" and replicates.replicates < 2:
+        raise SpecError(f"{path}: variance.replicates.replicates must be at least 2 for the bootstrap.")
+    return WeightingSpec(path, design, classes, controls, frame_check, calibration, trimming, replicates,
+                         str(v.get("primary", "replicate")))
