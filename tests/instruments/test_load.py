@@ -1,0 +1,317 @@
+"""The 2024 instrument loads and is internally consistent; broken instruments fail with a clear message.
+
+Each negative test copies the real instrument.yaml to a temporary folder, changes one thing and checks
+that the SpecError names the file and, where relevant, the item to fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.errors import SpecError
+from pipeline.instruments import load_frameworks, load_instrument, load_scoring
+from pipeline.paths import FRAMEWORKS, SPEC_ROOT
+
+INSTRUMENT_2024 = SPEC_ROOT / "2024" / "instrument.yaml"
+SCORING_2024 = SPEC_ROOT / "2024" / "scoring.yaml"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available keeps the suite fast
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@pytest.fixture(scope="module")
+def frameworks():
+    return load_frameworks(FRAMEWORKS)
+
+
+@pytest.fixture(scope="module")
+def instrument(frameworks):
+    return load_instrument(INSTRUMENT_2024, frameworks)
+
+
+@pytest.fixture(scope="module")
+def raw_spec() -> dict:
+    return yaml.load(INSTRUMENT_2024.read_text(encoding="utf-8"), Loader=_Loader)
+
+
+@pytest.fixture
+def broken(tmp_path, raw_spec, frameworks):
+    """Write a mutated copy of the 2024 instrument and return (path, load)."""
+
+    path = tmp_path / "2024" / "instrument.yaml"
+    path.parent.mkdir()
+
+    def write(mutate) -> Path:
+        data = copy.deepcopy(raw_spec)
+        mutate(data)
+        path.write_text(yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        return path
+
+    def load():
+        return load_instrument(path, frameworks)
+
+    return write, load, path
+
+
+def _item(data: dict, item_id: str) -> dict:
+    return next(it for it in data["items"] if it["id"] == item_id)
+
+
+def _names(path: Path, *parts: str) -> str:
+    """A regex that requires the file path and then each part, in order, in the message."""
+    return ".*".join(re.escape(p) for p in (str(path), *parts))
+
+
+# ---------------------------------------------------------------- the real 2024 instrument
+
+
+def test_real_instrument_loads(instrument):
+    assert instrument.wave == 2024
+    assert len(instrument.items) >= 60
+    assert instrument.total_points == pytest.approx(100.0, abs=1e-12)
+
+
+def test_points_by_dimension(instrument):
+    assert instrument.points_by_dimension() == {"knowledge": 40.0, "methods": 20.0, "spirit": 20.0,
+                                                 "ability": 20.0}
+
+
+def test_points_are_exact_in_binary(instrument):
+    # multiples of 0.25 add up without rounding error, so 70 and 85 cut-offs are exact
+    assert all((it.points * 4).is_integer() for it in instrument.items)
+    assert sum(it.points for it in instrument.items) == 100.0
+
+
+def test_all_benchmarks_covered(instrument, frameworks):
+    covered = {b for it in instrument.items for b in it.benchmarks}
+    assert covered == set(range(1, 27)) == set(frameworks.benchmark_ids)
+
+
+def test_item_dimension_matches_benchmark_group(instrument, frameworks):
+    group = {b.id: b.group for b in frameworks.benchmarks}
+    for it in instrument.items:
+        assert {group[b] for b in it.benchmarks} == {it.dimension}, it.id
+
+
+def test_ids_and_columns_in_questionnaire_order(instrument):
+    prefix = {"knowledge": "K", "methods": "M", "spirit": "S", "ability": "A"}
+    assert [it.column for it in instrument.items] == [f"Q{n:02d}" for n in range(1, len(instrument.items) + 1)]
+    for dim, p in prefix.items():
+        ids = [it.id for it in instrument.items if it.dimension == dim]
+        assert ids == [f"{p}{n:02d}" for n in range(1, len(ids) + 1)], dim
+
+
+def test_multiple_item_raw_columns(instrument):
+    a07 = instrument.item("A07")
+    assert a07.type == "multiple"
+    assert a07.column == "Q55"
+    assert a07.raw_columns == ("Q55_1", "Q55_2", "Q55_3", "Q55_4")
+    assert a07.key == (1, 3)
+    assert a07.scoring == "partial"
+    single = instrument.item("K01")
+    assert single.raw_columns == ("Q01",)
+
+
+def test_item_types(instrument):
+    types = Counter(it.type for it in instrument.items)
+    assert set(types) == {"true_false", "single", "multiple"}
+    assert 3 <= types["multiple"] <= 5
+    assert any(it.scoring == "partial" for it in instrument.items if it.type == "multiple")
+    assert any(it.scoring == "all_or_nothing" for it in instrument.items if it.type == "multiple")
+
+
+def test_option_shapes(instrument):
+    for it in instrument.items:
+        labels = [lab for _, lab in it.options]
+        assert "不知道" not in labels, it.id  # 不知道 is the missing code 97, never an option
+        if it.type == "true_false":
+            assert labels == ["对", "错"], it.id
+        elif it.type == "single":
+            assert len(it.options) == 4, it.id
+        else:
+            assert 2 <= len(it.key) < len(it.options), it.id
+
+
+def test_required_items_and_keys(instrument):
+    by_text = {it.text_zh: it for it in instrument.items}
+    expected = {"地球绕太阳转一圈需要一年。": "对", "抗生素能杀死病毒。": "错", "光速比声速快。": "对",
+                "激光是由汇聚声波而产生的。": "错", "最早期的人类与恐龙生活在同一个年代。": "错",
+                "就我们目前所知，大陆板块一直在缓慢移动。": "对", "父亲的基因决定孩子的性别。": "对",
+                "求签能够预测一个人的未来。": "错"}
+    for text, answer in expected.items():
+        it = by_text[text]
+        assert dict(it.options)[it.key[0]] == answer, text
+
+
+def test_raw_columns_unique_and_disjoint_from_missing_codes(instrument):
+    cols = [c for it in instrument.items for c in it.raw_columns]
+    assert len(cols) == len(set(cols))
+    assert instrument.missing_by_code == {97: "dont_know", 98: "refused", 99: "skipped"}
+    assert not {c for it in instrument.items for c in it.option_codes} & {97, 98, 99}
+
+
+def test_counties_checks_and_groups(instrument):
+    codes = [c[1] for c in instrument.counties]
+    assert len(codes) == 13 and len(set(codes)) == 13
+    assert "350527" not in codes  # 金门县 is never a stratum
+    assert dict((c[1], c[3]) for c in instrument.counties)["QZTS"] == "350521"
+    assert instrument.check("short_interview").threshold == 12
+    assert instrument.check("too_many_missing").action == "warn"
+    assert dict(instrument.key_groups)["is_farmer"] == (("occupation", (6,)),)
+
+
+def test_scoring_2024():
+    rule = load_scoring(SCORING_2024)
+    assert rule.rule == "threshold_total"
+    assert rule.param("cutoff") == 70
+    assert rule.levels == (("高阶", 85.0), ("具备", 70.0), ("基本具备", 55.0), ("较低", 0.0))
+    assert dict(rule.levels)["具备"] == rule.param("cutoff")
+    assert rule.max_missing_items == 6
+
+
+# ---------------------------------------------------------------- broken instruments
+
+
+def test_duplicate_item_id(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "K02").update(id="K01"))
+    with pytest.raises(SpecError, match=_names(path, "item ids ['K01']", "more than once")):
+        load()
+
+
+def test_key_not_among_options(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "K01").update(key=3))
+    with pytest.raises(SpecError, match=_names(path, "item K01", "key 3 is not among the option codes")):
+        load()
+
+
+def test_multiple_key_not_among_options(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "A07").update(key=[1, 5]))
+    with pytest.raises(SpecError, match=_names(path, "item A07", "key 5 is not among")):
+        load()
+
+
+def test_points_not_adding_to_100(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "K01").update(points=2.25))
+    with pytest.raises(SpecError, match=_names(path, "add up to 101, not 100")):
+        load()
+
+
+def test_dimension_points_wrong(broken):
+    write, load, path = broken
+
+    def move_points(d):
+        _item(d, "K01")["points"] = 1.0   # knowledge 39.75
+        _item(d, "M01")["points"] = 2.75  # methods 20.25; total still 100
+
+    write(move_points)
+    with pytest.raises(SpecError, match=_names(path, "dimension knowledge", "39.75 points", "says 40")):
+        load()
+
+
+def test_unknown_benchmark(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "K01").update(benchmarks=[27]))
+    with pytest.raises(SpecError, match=_names(path, "item K01", "benchmark ids [27]", "not in frameworks.yaml")):
+        load()
+
+
+def test_empty_benchmarks(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "K01").update(benchmarks=[]))
+    with pytest.raises(SpecError, match=_names(path, "item K01", "benchmark")):
+        load()
+
+
+def test_uncovered_benchmark(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "A11").update(benchmarks=[23]))  # A11 is the only item on 基准 22
+    with pytest.raises(SpecError, match=_names(path, "no item covers benchmark(s) [22]")):
+        load()
+
+
+def test_true_false_with_three_options(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "K01").update(options={1: "对", 2: "错", 3: "说不清"}))
+    with pytest.raises(SpecError, match=_names(path, "item K01", "exactly two options", "found 3")):
+        load()
+
+
+def test_single_with_two_keys(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "K25").update(key=[2, 3]))
+    with pytest.raises(SpecError, match=_names(path, "item K25", "single item has exactly one key")):
+        load()
+
+
+def test_option_code_collides_with_missing_code(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "K25").update(options={1: "铁", 2: "水银（汞）", 3: "铜", 97: "铝"}))
+    with pytest.raises(SpecError, match=_names(path, "item K25", "option codes [97] collide")):
+        load()
+
+
+def test_duplicate_raw_column(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "K02").update(column="Q01"))
+    with pytest.raises(SpecError, match=_names(path, "raw columns ['Q01']", "K01", "K02")):
+        load()
+
+
+def test_unknown_item_type(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "K01").update(type="open"))
+    with pytest.raises(SpecError, match=_names(path, "item K01", "type 'open'")):
+        load()
+
+
+def test_item_without_points(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "S03").pop("points"))
+    with pytest.raises(SpecError, match=_names(path, "item S03", "missing key 'points'")):
+        load()
+
+
+def test_missing_codes_incomplete(broken):
+    write, load, path = broken
+    write(lambda d: d.update(missing_codes=d["missing_codes"][:2]))
+    with pytest.raises(SpecError, match=_names(path, "missing_codes must define")):
+        load()
+
+
+def test_wrong_schema_version(broken):
+    write, load, path = broken
+    write(lambda d: d.update(schema_version=2))
+    with pytest.raises(SpecError, match=_names(path, "schema_version is 2")):
+        load()
+
+
+def test_missing_file(tmp_path, frameworks):
+    path = tmp_path / "2019" / "instrument.yaml"
+    with pytest.raises(SpecError, match=_names(path, "file not found")):
+        load_instrument(path, frameworks)
+
+
+def test_invalid_yaml(tmp_path, frameworks):
+    path = tmp_path / "instrument.yaml"
+    text = INSTRUMENT_2024.read_text(encoding="utf-8")
+    path.write_text(text.replace("    key: 1\n", "    key: [1\n", 1), encoding="utf-8")
+    with pytest.raises(SpecError, match=_names(path, "not valid YAML")):
+        load_instrument(path, frameworks)
+
+
+def test_scoring_levels_out_of_order(tmp_path):
+    path = tmp_path / "scoring.yaml"
+    data = yaml.safe_load(SCORING_2024.read_text(encoding="utf-8"))
+    data["levels"] = list(reversed(data["levels"]))
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(SpecError, match=_names(path, "highest cut-off down")):
+        load_scoring(path)
