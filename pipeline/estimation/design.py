@@ -1,0 +1,402 @@
+"""The survey design object and its estimators (means, proportions, totals) for many domains at once.
+
+    d = Design(df, stratum="stratum", psu="psu", weight="w_final")
+    d.proportion("literate", by=["county"], ci_method="logit")
+
+All domains of all partitions are estimated in one vectorised pass: rows are mapped to
+(domain × PSU) cells by one sparse indicator matrix, every needed weighted sum comes out of one sparse
+product, and the variance is formed on the small (domain × PSU) arrays. Domains are never filtered
+rows: outside a domain a row has zero weight, and a row whose variable is missing is outside the
+domain for that variable (R's na.rm with subset semantics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from pipeline.errors import InputError, PipelineError
+from pipeline.estimation import variance as V
+from pipeline.estimation.calibration import CalibrationProjector
+from pipeline.estimation.domains import Partition, partition_by
+from pipeline.estimation.intervals import interval
+from pipeline.estimation.reliability import mean_reliability, proportion_reliability
+
+STATISTICS = ("mean", "proportion", "total")
+CHUNK = 16  # variables per sparse product: bounds the dense (n × columns) block in memory
+
+
+@dataclass(frozen=True)
+class Replicates:
+    weights: np.ndarray  # (n, R) analysis replicate weights
+    method: str
+    scale: float
+    rscales: np.ndarray
+    mse: bool
+    factors: np.ndarray | None  # (P, R) when replicate/main weight ratios are constant within PSU
+
+
+def _codes(values: pd.Series | np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    s = pd.Series(values)
+    if s.isna().any():
+        raise InputError(
+            f"design column {what!r} has {int(s.isna().sum())} missing value(s) (first at row "
+            f"{int(np.flatnonzero(s.isna().to_numpy())[0])}); every respondent needs a {what}."
+        )
+    codes, uniq = pd.factorize(s.astype(str), sort=True)
+    return codes.astype(np.int64), np.asarray(uniq, dtype=object)
+
+
+class Design:
+    """Stratified cluster design (ultimate cluster, with replacement; optional first-stage FPC)."""
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        stratum: str | None = None,
+        psu: str | None = None,
+        weight: str = "w_final",
+        fpc: str | None = None,
+        replicate_weights=None,
+        replicate_method: str | None = None,
+        scale: float | None = None,
+        rscales=None,
+        mse: bool = False,
+        rho: float | None = None,
+        lonely_psu: str = "fail",
+        calibration=None,
+        level: float = 0.95,
+    ):
+        if lonely_psu not in V.LONELY_POLICIES:
+            raise PipelineError(f"lonely_psu={lonely_psu!r} is not one of {V.LONELY_POLICIES}.")
+        if weight not in df.columns:
+            raise InputError(f"weight column {weight!r} not in the data; columns: {list(df.columns)}.")
+        self.df = df
+        self.n = len(df)
+        self.level = level
+        self.lonely_psu = lonely_psu
+        w = pd.to_numeric(df[weight], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"weight column {weight!r}: {int(bad.sum())} missing, infinite or negative value(s), "
+                f"first at row {i} (value {df[weight].iloc[i]!r}); weights must be finite and >= 0."
+            )
+        self.w = w
+        h, self.stratum_labels = (
+            _codes(df[stratum], stratum) if stratum else (np.zeros(self.n, np.int64), np.array(["all"], object))
+        )
+        if psu:
+            # PSU labels are only unique within a stratum in many frames: nest them explicitly
+            pkey = pd.Series(h).astype(str).to_numpy() + "\x1f" + df[psu].astype(str).to_numpy()
+            if df[psu].isna().any():
+                _codes(df[psu], psu)  # raises with the row
+            p, _ = _codes(pkey, psu)
+        else:
+            p = np.arange(self.n, dtype=np.int64)
+        self.h, self.p = h, p
+        self.P = int(p.max()) + 1 if self.n else 0
+        self.H = len(self.stratum_labels)
+        self.psu_stratum = np.zeros(self.P, np.int64)
+        self.psu_stratum[p] = h
+        self.n_psu = np.bincount(self.psu_stratum, minlength=self.H)
+        self.fpc_f = self._fpc(df, fpc)
+        self.replicates = self._replicates(replicate_weights, replicate_method, scale, rscales, mse, rho)
+        self.calibration = (
+            CalibrationProjector.build(df, calibration, w, p, self.P) if calibration else None
+        )
+        self._rank_cache: dict = {}
+
+    # ------------------------------------------------------------------ setup
+    def _fpc(self, df, fpc) -> np.ndarray:
+        if not fpc:
+            return np.ones(self.H)
+        vals = pd.to_numeric(df[fpc], errors="coerce").to_numpy(dtype=float)
+        per = pd.DataFrame({"h": self.h, "v": vals}).groupby("h")["v"].agg(["min", "max"])
+        if per.isna().any().any() or (per["min"] != per["max"]).any():
+            raise InputError(
+                f"fpc column {fpc!r} must be present and constant within each stratum "
+                "(population PSU count, or first-stage sampling fraction)."
+            )
+        v = per["min"].reindex(range(self.H)).to_numpy()
+        # R: values <= 1 everywhere are sampling fractions, otherwise population PSU counts
+        pop = self.n_psu / v if np.all(v <= 1) else v
+        if np.any(pop < self.n_psu - 1e-9):
+            h = int(np.flatnonzero(pop < self.n_psu - 1e-9)[0])
+            raise InputError(
+                f"fpc column {fpc!r}: stratum {self.stratum_labels[h]!r} has {self.n_psu[h]} sampled PSUs "
+                f"but a population of {pop[h]:g}; the population count must be at least the sample count."
+            )
+        return (pop - self.n_psu) / pop
+
+    def _replicates(self, rw, method, scale, rscales, mse, rho) -> Replicates | None:
+        if rw is None:
+            return None
+        if method is None:
+            raise PipelineError("replicate_weights given without replicate_method (JKn, bootstrap, BRR, Fay).")
+        if isinstance(rw, (list, tuple)):
+            missing = [c for c in rw if c not in self.df.columns]
+            if missing:
+                raise InputError(f"replicate weight columns {missing[:5]} not in the data.")
+            mat = self.df[list(rw)].to_numpy(dtype=float)
+        else:
+            mat = np.asarray(rw, dtype=float)
+        if mat.shape[0] != self.n:
+            raise InputError(f"replicate weights have {mat.shape[0]} rows; the data have {self.n}.")
+        if not np.isfinite(mat).all():
+            raise InputError("replicate weights contain missing or infinite values.")
+        sc, rs = V.replicate_defaults(method, mat.shape[1], rho, rscales, scale)
+        if len(rs) != mat.shape[1]:
+            raise InputError(f"rscales has {len(rs)} entries for {mat.shape[1]} replicates.")
+        return Replicates(mat, method, sc, rs, bool(mse), self._psu_factors(mat))
+
+    def _psu_factors(self, mat: np.ndarray) -> np.ndarray | None:
+        """(P, R) replicate factors if W_rep / w is constant within every PSU (uncalibrated replicates):
+        then replicate sums need only the (domain × PSU) sums, not another pass over the rows."""
+        pos = self.w > 0
+        if not pos.any():
+            return None
+        ratio = mat[pos] / self.w[pos, None]
+        fac = np.zeros((self.P, mat.shape[1]))
+        fac[self.p[pos]] = ratio
+        if np.allclose(fac[self.p[pos]], ratio, rtol=1e-12, atol=1e-12):
+            return fac
+        return None
+
+    # ------------------------------------------------------------------ public estimators
+    def mean(self, var, by=None, variance=None, ci_method="wald"):
+        return self._public(var, "mean", by, variance, ci_method)
+
+    def proportion(self, var, by=None, variance=None, ci_method="logit"):
+        return self._public(var, "proportion", by, variance, ci_method)
+
+    def total(self, var, by=None, variance=None, ci_method="wald"):
+        return self._public(var, "total", by, variance, ci_method)
+
+    def degf(self) -> float:
+        if self.replicates is not None:
+            return float(self._rank_df(np.ones((self.n, 1), bool))[0])
+        used = self.w > 0
+        return float(len(np.unique(self.p[used])) - len(np.unique(self.h[used])))
+
+    def _public(self, var, statistic, by, variance, ci_method):
+        part = partition_by(self.df, list(by) if by else None)
+        res = self.estimate({var if isinstance(var, str) else "y": self._column(var, statistic)},
+                            statistic, [part], variance=variance, ci_method=ci_method)
+        out = pd.concat([part.labels.reset_index(drop=True), res.drop(columns=["variable", "partition", "domain_index"])],
+                        axis=1)
+        return out
+
+    def _column(self, var, statistic) -> np.ndarray:
+        s = self.df[var] if isinstance(var, str) else pd.Series(var)
+        if isinstance(var, str) and var not in self.df.columns:
+            raise InputError(f"variable {var!r} not in the data.")
+        if statistic == "proportion":
+            return to_binary(s, var if isinstance(var, str) else "values")
+        return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+
+    # ------------------------------------------------------------------ core
+    def estimate(self, variables: dict[str, np.ndarray], statistic: str, partitions: list[Partition],
+                 variance: str | None = None, ci_method: str = "logit") -> pd.DataFrame:
+        """Estimates for every (variable × domain of every partition), in one pass per chunk of variables.
+
+        Returns a long frame: variable, partition, domain_index, est, se, lci, uci, df, cv, deff, n, n_eff,
+        ci_method, reliability, reason."""
+        if statistic not in STATISTICS:
+            raise ValueError(f"statistic {statistic!r} not in {STATISTICS}")
+        method = variance or ("replicate" if self.replicates is not None else "taylor")
+        if method == "replicate" and self.replicates is None:
+            raise PipelineError("replicate variance requested but the design has no replicate weights.")
+        names = list(variables)
+        frames = []
+        amat, dom_part, dom_index = self._cell_matrix(partitions)
+        for start in range(0, len(names), CHUNK):
+            chunk = names[start:start + CHUNK]
+            y = np.column_stack([np.asarray(variables[v], dtype=float) for v in chunk])
+            r = self._chunk(y, statistic, partitions, amat, method)
+            prop = statistic == "proportion"
+            lci, uci, why = interval(ci_method, r["est"], r["se"], r["n"], r["df"], self.level, proportion=prop,
+                                     se_logit=r.get("se_logit"))
+            if prop:
+                rel, rwhy = proportion_reliability(r["est"], r["se"], r["n"], r["df"], r["deff"])
+            else:
+                rel, rwhy = mean_reliability(r["est"], r["se"], r["n"], r["df"], r["deff"], r["cv"])
+            reason = np.where(why == "", rwhy, np.where(rwhy == "", why, why + "; " + rwhy))
+            D, K = r["est"].shape
+            frames.append(pd.DataFrame({
+                "variable": np.repeat(np.array(chunk, dtype=object)[None, :], D, 0).T.ravel(),
+                "partition": np.tile(dom_part, K), "domain_index": np.tile(dom_index, K),
+                "est": r["est"].T.ravel(), "se": r["se"].T.ravel(), "lci": lci.T.ravel(), "uci": uci.T.ravel(),
+                "df": r["df"].T.ravel(), "cv": r["cv"].T.ravel(), "deff": r["deff"].T.ravel(),
+                "n": r["n"].T.ravel().astype(np.int64), "n_eff": r["n_eff"].T.ravel(),
+                "ci_method": ci_method if prop else "wald", "variance_method": method,
+                "reliability": rel.T.ravel(), "reason": reason.T.ravel(),
+            }))
+        return pd.concat(frames, ignore_index=True)
+
+    def _cell_matrix(self, partitions):
+        """Sparse (domains·P × n) indicator: row i → cell (global domain, PSU of i), one entry per partition."""
+        rows, cols, dom_part, dom_index = [], [], [], []
+        offset = 0
+        for t, part in enumerate(partitions):
+            c = np.asarray(part.codes)
+            sel = np.flatnonzero((c >= 0) & (self.w > 0))
+            rows.append((offset + c[sel]) * self.P + self.p[sel])
+            cols.append(sel)
+            dom_part.append(np.full(part.size, t))
+            dom_index.append(np.arange(part.size))
+            offset += part.size
+        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        amat = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(offset * self.P, self.n))
+        self._n_domains = offset
+        return amat, np.concatenate(dom_part), np.concatenate(dom_index)
+
+    def _chunk(self, y, statistic, partitions, amat, method):
+        D, P, K = self._n_domains, self.P, y.shape[1]
+        mask = np.isfinite(y) & (self.w > 0)[:, None]
+        y0 = np.where(mask, y, 0.0)
+        wy = self.w[:, None] * y0
+        cols = np.hstack([wy, wy * y0, self.w[:, None] * mask, mask.astype(float)])
+        g = np.asarray(amat @ cols).reshape(D, P, 4 * K)
+        s1, s2, s0, cnt = g[..., :K], g[..., K:2 * K], g[..., 2 * K:3 * K], g[..., 3 * K:]
+        t1, t2, t0, n = s1.sum(1), s2.sum(1), s0.sum(1), cnt.sum(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if statistic == "total":
+                est = t1
+                z = s1
+            else:
+                est = t1 / t0
+                z = (s1 - est[:, None, :] * s0) / t0[:, None, :]
+        has = cnt > 0  # (D, P, K) PSUs with domain members
+        ind = np.zeros((P, self.H))
+        ind[np.arange(P), self.psu_stratum] = 1.0
+        present = np.einsum("dpk,ph->dhk", has.astype(float), ind) > 0
+        if method == "taylor":
+            if self.calibration is not None:
+                z = self.calibration.residualise(z, y0, mask, partitions, est, t0, statistic, D, self.w)
+            z = np.nan_to_num(z)
+            var = V.stratum_variance(z, self.psu_stratum, self.n_psu, self.fpc_f, present,
+                                     self.lonely_psu, self.stratum_labels)
+            df = (has.sum(1) - present.sum(1)).astype(float)
+        else:
+            var, se_logit = self._replicate_var(s1, s0, y0, mask, amat, est, statistic, partitions)
+            df = self._replicate_df_all(has, mask, partitions)
+        var = np.where(n > 0, var, np.nan)
+        se = np.sqrt(var)
+        extra = {"se_logit": se_logit} if method == "replicate" and statistic == "proportion" else {}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # R's deff=TRUE: SRS without replacement with the domain's weights,
+            # s² = Σw(y−ȳ)²/Σw · n/(n−1), Var_srs(mean) = s²(N̂−n)/(N̂ n); totals scale by N̂².
+            ybar = t1 / t0
+            s2w = (t2 - ybar * t1) / t0 * n / (n - 1)
+            vsrs = s2w * (t0 - n) / (t0 * n)
+            if statistic == "total":
+                vsrs = vsrs * t0 * t0
+            vsrs = np.where(t0 >= n, vsrs, np.nan)
+            deff = var / vsrs
+            cv = se / np.abs(est)
+            n_eff = n / deff
+        est = np.where(n > 0, est, np.nan)
+        return {"est": est, "se": se, "df": df, "n": n, "deff": deff, "cv": cv, "n_eff": n_eff, **extra}
+
+    # ------------------------------------------------------------------ replicates
+    def _replicate_var(self, s1, s0, y0, mask, amat, est, statistic, partitions):
+        rep = self.replicates
+        if rep.factors is not None:
+            r1 = np.einsum("dpk,pr->dkr", s1, rep.factors)
+            r0 = np.einsum("dpk,pr->dkr", s0, rep.factors)
+        else:
+            dmat = self._domain_matrix(partitions)
+            K = y0.shape[1]
+            R = rep.weights.shape[1]
+            r1 = np.empty((dmat.shape[0], K, R))
+            r0 = np.empty_like(r1)
+            for k in range(K):  # variables, not domains: each is one sparse × dense product
+                r1[:, k, :] = dmat @ (rep.weights * y0[:, k:k + 1])
+                r0[:, k, :] = dmat @ (rep.weights * mask[:, k:k + 1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            theta = r1 if statistic == "total" else r1 / r0
+            var = V.replicate_variance(theta, est, rep.scale, rep.rscales, rep.mse)
+            se_logit = None
+            if statistic == "proportion":
+                # svyciprop(method="logit") on a replicate design refits the intercept per replicate
+                lg = np.log(theta / (1 - theta))
+                lv = V.replicate_variance(lg, np.log(est / (1 - est)), rep.scale, rep.rscales, rep.mse)
+                se_logit = np.where(np.isfinite(lg).all(axis=-1), np.sqrt(lv), np.nan)
+        return var, se_logit
+
+    def _domain_matrix(self, partitions):
+        rows, cols, offset = [], [], 0
+        for part in partitions:
+            c = np.asarray(part.codes)
+            sel = np.flatnonzero((c >= 0) & (self.w > 0))
+            rows.append(offset + c[sel])
+            cols.append(sel)
+            offset += part.size
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(offset, self.n))
+
+    def _replicate_df_all(self, has, mask, partitions):
+        """Per-domain replicate df (R: qr rank of the domain's replicate weights − 1)."""
+        D, P, K = has.shape
+        out = np.empty((D, K))
+        rep = self.replicates
+        if rep.factors is not None:
+            for k in range(K):
+                for d in range(D):  # rank only; cached by the set of PSUs, usually a handful of sets
+                    key = has[d, :, k].tobytes()
+                    if key not in self._rank_cache:
+                        self._rank_cache[key] = V.rank_df(rep.factors[has[d, :, k]])
+                    out[d, k] = self._rank_cache[key]
+            return out
+        dmat = self._domain_matrix(partitions).tocsr()
+        ratio_key = self._pattern_ids()
+        for k in range(K):
+            member = mask[:, k]
+            for d in range(D):
+                rows = dmat.indices[dmat.indptr[d]:dmat.indptr[d + 1]]
+                rows = rows[member[rows]]
+                pats = np.unique(ratio_key[rows])
+                key = pats.tobytes()
+                if key not in self._rank_cache:
+                    self._rank_cache[key] = V.rank_df(self._patterns[pats])
+                out[d, k] = self._rank_cache[key]
+        return out
+
+    def _pattern_ids(self):
+        if not hasattr(self, "_pat_ids"):
+            rep = self.replicates
+            pos = self.w > 0
+            ratio = np.zeros_like(rep.weights)
+            ratio[pos] = rep.weights[pos] / self.w[pos, None]
+            key = np.round(ratio, 10)
+            uniq, inv = np.unique(key, axis=0, return_inverse=True)
+            self._patterns, self._pat_ids = uniq, inv.ravel()
+        return self._pat_ids
+
+    def _rank_df(self, member):
+        rep = self.replicates
+        pos = member[:, 0] & (self.w > 0)
+        ratio = rep.weights[pos] / self.w[pos, None]
+        return [V.rank_df(np.unique(np.round(ratio, 10), axis=0))]
+
+
+def to_binary(s: pd.Series, name: str) -> np.ndarray:
+    """A 0/1 float vector with NaN for missing; booleans, 0/1 numbers accepted, anything else refused."""
+    if pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object or str(s.dtype) == "boolean":
+        vals = s.astype("boolean") if not pd.api.types.is_numeric_dtype(s.dtype) or str(s.dtype) == "boolean" else s
+        out = pd.array(vals, dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
+    else:
+        out = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+    bad = np.isfinite(out) & (out != 0) & (out != 1)
+    if bad.any():
+        raise InputError(
+            f"proportion variable {name!r} must be 0/1 or true/false (missing allowed); found "
+            f"{sorted(set(out[bad].tolist()))[:5]}."
+        )
+    return out

@@ -1,0 +1,80 @@
+"""Domain coding: turn `by` columns or flags into integer codes that the estimators sum over.
+
+A *partition* gives every row the index of the domain it belongs to, or -1 when it belongs to none
+(a missing `by` value, or a false group flag). Domains of one partition never overlap, so one grouped
+sum per partition covers all of its domains; overlapping domains (the key groups) are separate
+partitions. Rows are never dropped: a row outside every domain simply carries zero weight there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import InputError
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Codes (n,) in [-1, D) and a label table with one row per domain (D rows)."""
+
+    codes: np.ndarray
+    labels: pd.DataFrame
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+
+def partition_by(df: pd.DataFrame, by: list[str] | None) -> Partition:
+    """One domain per observed combination of the `by` columns, in sorted order of the labels."""
+    n = len(df)
+    if not by:
+        return Partition(np.zeros(n, dtype=np.int64), pd.DataFrame(index=range(1)))
+    missing = [c for c in by if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"domain column(s) {missing} not found in the data; available columns: {list(df.columns)}. "
+            "Pass `by` columns that exist in the data frame given to Design."
+        )
+    keys = df[by]
+    usable = ~keys.isna().any(axis=1).to_numpy()
+    # factorize each column on its own, then combine: avoids building tuples row by row
+    combined = np.zeros(n, dtype=np.int64)
+    uniques = []
+    for col in by:
+        codes, uniq = pd.factorize(keys[col], sort=True, use_na_sentinel=True)
+        uniques.append(uniq)
+        combined = combined * (len(uniq) + 1) + (codes + 1)
+    combined[~usable] = -1
+    present, inverse = np.unique(combined[usable], return_inverse=True)
+    codes = np.full(n, -1, dtype=np.int64)
+    codes[usable] = inverse
+    # decode the combined integers back into labels
+    label_cols = {}
+    rest = present.copy()
+    for col, uniq in zip(reversed(by), reversed(uniques), strict=True):
+        base = len(uniq) + 1
+        label_cols[col] = np.asarray(uniq, dtype=object)[(rest % base) - 1]
+        rest = rest // base
+    labels = pd.DataFrame({c: label_cols[c] for c in by})
+    return Partition(codes, labels)
+
+
+def partition_flag(flag: np.ndarray, label: dict) -> Partition:
+    """A one-domain partition: rows where `flag` is true (a key group such as 农民)."""
+    flag = np.asarray(flag, dtype=bool)
+    codes = np.where(flag, 0, -1).astype(np.int64)
+    return Partition(codes, pd.DataFrame([label]))
+
+
+def restrict(part: Partition, flag: np.ndarray, extra: dict) -> Partition:
+    """The partition's domains crossed with a flag (e.g. county × 农民), labels extended by `extra`."""
+    flag = np.asarray(flag, dtype=bool)
+    codes = np.where(flag, part.codes, -1)
+    labels = part.labels.copy()
+    for k, v in extra.items():
+        labels[k] = v
+    return Partition(codes.astype(np.int64), labels)
