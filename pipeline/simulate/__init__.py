@@ -1,1 +1,154 @@
+"""The demo-data generator: a synthetic Quanzhou population, a sample drawn from it, fieldwork outcomes
+and the files fieldwork delivers. Also serves tests, benchmarks and coverage studies."""
 
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import PipelineError
+from pipeline.instruments import load_instrument, read_yaml
+from pipeline.paths import ROOT, wave_paths
+from pipeline.progress import Timer, log
+from pipeline.simulate import literacy, population, sample, writers
+from pipeline.simulate.fieldwork import build_records, plant_faults
+from pipeline.simulate.truth import population_truth
+
+POP_SEED = 20201101  # census night 2020: the same synthetic population underlies every wave
+ITEM_SEED = 1
+
+
+@dataclass(frozen=True)
+class SimulateResult:
+    wave: int
+    out: Path
+    completes: int
+    households: int
+    faults: int
+    true_share: float
+    seconds: float
+
+    def summary(self) -> str:
+        return (f"DEMO wave {self.wave}: {self.completes} interviews from {self.households} sampled dwellings, "
+                f"{self.faults} planted faults; true share literate {self.true_share:.2%} → {self.out}")
+
+
+def wave_seed(wave: int, root: Path | None = None) -> int:
+    """The wave's seed lives in its design spec (`simulation: {seed: …}`); the wave number otherwise."""
+    path = wave_paths(wave, root).design
+    if path.exists():
+        sim = read_yaml(path).get("simulation") or {}
+        if "seed" in sim:
+            return int(sim["seed"])
+    return int(wave)
+
+
+def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per_stratum: int | None = None,
+                 scale: float = 1.0, force: bool = False, key_error_item: str | None = None,
+                 root: Path | None = None, psu_per_stratum: int | None = None) -> SimulateResult:
+    timer = Timer()
+    out = Path(out)
+    root = root or ROOT
+    if (out / "survey.sav").exists():
+        if not (out / "truth.json").exists():
+            raise PipelineError(f"{out / 'survey.sav'} is a real delivery (no truth.json beside it): the demo "
+                                "generator never overwrites real data. Use another --out folder.")
+        if not force:
+            raise PipelineError(f"{out} already holds a demo delivery; pass --force to regenerate it.")
+    seed = wave_seed(wave, root) if seed is None else seed
+    if wave not in literacy.WAVE_TARGET_SHARE:
+        raise PipelineError(f"the demo generator knows waves {sorted(literacy.WAVE_TARGET_SHARE)}, not {wave}.")
+    inst = load_instrument(wave_paths(wave, root).instrument)
+    per_stratum = per_stratum or 800
+    log(f"   building the synthetic population (scale {scale:g})")
+    pop = population.build_population(POP_SEED, scale)
+    rng_pop = np.random.default_rng([POP_SEED, 2])
+    county_effect = np.array([c[5] for c in population.COUNTIES])
+    vill = pop.villages
+    town_index = pd.Index(pop.townships["township"]).get_indexer(vill["township"])
+    theta0 = literacy.latent_trait(rng_pop, pop.persons, county_effect, len(pop.townships), len(vill), town_index)
+    model = literacy.item_model(inst, ITEM_SEED, key_error_item=key_error_item)
+    log("   computing the population truth")
+    curves = literacy.truth_curves(inst, model, ITEM_SEED)
+    mu = literacy.calibrate_intercept(theta0, curves, literacy.WAVE_TARGET_SHARE[wave])
+    theta = theta0 + mu
+    truth = population_truth(pop, theta, curves, inst)
+    truth.update({"wave": wave, "seed": seed, "demo": True, "intercept": mu,
+                  "note": "Synthetic demo data. For validation only: the pipeline never reads this file."})
+
+    rng = np.random.default_rng([seed, 1])
+    log(f"   drawing the sample ({per_stratum} interviews per county unit)")
+    smp = sample.draw_sample(rng, pop, theta, per_stratum,
+                             psu_per_stratum=psu_per_stratum or sample.PSU_PER_STRATUM)
+    dw = smp.dwellings
+    county_raw = {c[1]: c[0] for c in population.COUNTIES}
+    dw["county_raw"] = dw["county_code"].map(county_raw).astype(int)
+    completes = dw[dw["disposition"] == "1.1"].reset_index(drop=True)
+    tired = rng.random(len(completes)) < literacy.TIRED_SHARE
+    answers = literacy.simulate_answers(rng, theta[completes["person"].to_numpy()], model, tired)
+    names = {c[1]: c[2] for c in population.COUNTIES}
+    rec = build_records(rng, wave, inst, completes, pop.persons, answers, names)
+    delivery = plant_faults(rng, rec, inst, wave)
+
+    qid = rec.columns[0]
+    dw["questionnaire_id"] = ""
+    dw.loc[dw["disposition"] == "1.1", "questionnaire_id"] = rec[qid].to_numpy()
+    contacts = pd.DataFrame({
+        "household_id": [f"H{v}{d:05d}" for v, d in zip(dw["village"], dw["dwelling"])],
+        "county_code": dw["county_code"], "township": dw["township"], "village": dw["village"],
+        "urban": np.where(dw["urban"] == 1, "城镇", "乡村"),
+        "p_psu": dw["p_psu"], "p_ssu": dw["p_ssu"], "p_hh": dw["p_hh"],
+        "disposition": dw["disposition"], "questionnaire_id": dw["questionnaire_id"],
+    })
+    frame = vill.assign(urban=np.where(vill["urban"] == 1, "城镇", "乡村"))[
+        ["county_code", "township", "village", "urban", "adults", "households", "dwellings"]]
+    controls = _controls(pop)
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out))
+    try:
+        (tmp / "controls").mkdir()
+        writers.write_sav(delivery.records, tmp / "survey.sav", inst, wave)
+        writers.write_csv(contacts, tmp / "contacts.csv")
+        writers.write_csv(frame, tmp / "frame.csv")
+        for name, df in controls.items():
+            writers.write_csv(df, tmp / "controls" / name)
+        (tmp / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                                        encoding="utf-8")
+        (tmp / "faults.json").write_text(json.dumps(delivery.faults, ensure_ascii=False, indent=2) + "\n",
+                                         encoding="utf-8")
+        delivered = ["survey.sav", "contacts.csv", "frame.csv"] + [f"controls/{n}" for n in controls]
+        writers.write_checksums(tmp, delivered)
+        (out / "controls").mkdir(exist_ok=True)
+        # survey.sav last: it is the file whose presence says the delivery is complete
+        for name in [n for n in delivered if n != "survey.sav"] + ["truth.json", "faults.json", "SHA256SUMS",
+                                                                   "survey.sav"]:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return SimulateResult(wave, out, len(completes), len(dw), len(delivery.faults),
+                          truth["overall"]["literate"], timer.seconds)
+
+
+def _controls(pop: population.Population) -> dict[str, pd.DataFrame]:
+    """Census-style population totals of persons aged 18–69."""
+    p = pop.persons
+    code = np.array([c[1] for c in population.COUNTIES])[p["county_raw"].to_numpy() - 1]
+    band = np.array(population.AGE_BANDS)[population.age_band_index(p["age"].to_numpy())]
+    df = pd.DataFrame({
+        "county_code": code,
+        "sex": np.where(p["sex"].to_numpy() == 1, "男", "女"),
+        "age_band": band,
+        "urban": np.where(p["urban"].to_numpy() == 1, "城镇", "乡村"),
+        "education": np.array(population.EDU_BANDS)[p["edu_band"].to_numpy()],
+    })
+    a = df.groupby(["county_code", "sex", "age_band", "urban"], observed=True).size().rename("population").reset_index()
+    e = df.groupby(["county_code", "education"], observed=True).size().rename("population").reset_index()
+    return {"county_sex_age_urban.csv": a, "county_education.csv": e}

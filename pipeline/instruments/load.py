@@ -1,0 +1,245 @@
+"""Load a wave's YAML specification into frozen dataclasses, cross-checking it on the way.
+
+Every error names the file, the entry (item id, field) and what to change, because the people who
+edit these files are survey methodologists, not programmers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import SpecError
+from pipeline.instruments.model import (
+    Benchmark,
+    Demographic,
+    Dimension,
+    Frameworks,
+    Identifier,
+    Instrument,
+    Item,
+    MissingCode,
+    QualityCheck,
+    ScoringRule,
+)
+from pipeline.paths import FRAMEWORKS
+
+SCHEMA_VERSION = 1
+ITEM_TYPES = ("true_false", "single", "multiple")
+MULTIPLE_SCORING = ("all_or_nothing", "partial")
+MISSING_REASONS = ("dont_know", "refused", "skipped")
+REQUIRED_DEMOGRAPHICS = ("county", "township", "village", "sex", "birth_year", "education", "occupation",
+                         "urban", "hukou", "n_adults")
+REQUIRED_ADMIN = ("questionnaire_id", "interviewer_id", "start_time", "end_time")
+REQUIRED_DESIGN_COLUMNS = ("p_psu", "p_ssu", "p_hh")
+POINTS_TOL = 1e-9
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path}: file not found. Every wave needs its specification in survey_instruments/<wave>/.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML ({err}). Fix the indentation or quoting at that line.") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: expected a mapping of keys at the top level.")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SpecError(f"{path}: schema_version is {version!r}; this version of the pipeline reads "
+                        f"schema_version: {SCHEMA_VERSION}. Add or correct the key at the top of the file.")
+    return data
+
+
+def _need(data: dict, key: str, where: str) -> Any:
+    if key not in data or data[key] is None:
+        raise SpecError(f"{where}: missing key {key!r}. See survey_instruments/README.md for the keys it needs.")
+    return data[key]
+
+
+def load_frameworks(path: str | Path = FRAMEWORKS) -> Frameworks:
+    data = read_yaml(path)
+    dims = tuple(Dimension(str(d["id"]), str(d["name_zh"]), float(d["points"])) for d in _need(data, "dimensions", str(path)))
+    dim_ids = {d.id for d in dims}
+    benches = []
+    for b in _need(data, "benchmarks", str(path)):
+        where = f"{path}: benchmark {b.get('id')!r}"
+        group = _need(b, "group", where)
+        if group not in dim_ids:
+            raise SpecError(f"{where}: group {group!r} is not a dimension ({sorted(dim_ids)}).")
+        benches.append(Benchmark(int(b["id"]), str(_need(b, "title_zh", where)), str(group)))
+    ids = [b.id for b in benches]
+    dup = [i for i, n in Counter(ids).items() if n > 1]
+    if dup:
+        raise SpecError(f"{path}: benchmark ids {dup} appear more than once; each 基准 needs one entry.")
+    return Frameworks(dims, tuple(sorted(benches, key=lambda b: b.id)))
+
+
+def _codes(raw: Any, where: str) -> tuple[tuple[int | str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: codes must be a mapping code: label.")
+    return tuple((k, str(v)) for k, v in raw.items())
+
+
+def _item(raw: dict, path: Path, frameworks: Frameworks) -> Item:
+    item_id = str(raw.get("id", "?"))
+    where = f"{path}: item {item_id}"
+    typ = _need(raw, "type", where)
+    if typ not in ITEM_TYPES:
+        raise SpecError(f"{where}: type {typ!r} is not one of {ITEM_TYPES}.")
+    options = _codes(_need(raw, "options", where), where)
+    codes = [int(c) for c, _ in options]
+    key_raw = _need(raw, "key", where)
+    key = tuple(int(k) for k in (key_raw if isinstance(key_raw, list) else [key_raw]))
+    for k in key:
+        if k not in codes:
+            raise SpecError(f"{where}: key {k} is not among the option codes {codes}. "
+                            "Correct the key or add the option.")
+    if typ == "true_false" and len(options) != 2:
+        raise SpecError(f"{where}: a true_false item has exactly two options (对/错), found {len(options)}.")
+    if typ in ("true_false", "single") and len(key) != 1:
+        raise SpecError(f"{where}: a {typ} item has exactly one key, found {list(key)}. "
+                        "Use type: multiple for several correct options.")
+    scoring = str(raw.get("scoring", "all_or_nothing"))
+    if typ == "multiple" and scoring not in MULTIPLE_SCORING:
+        raise SpecError(f"{where}: scoring {scoring!r} must be one of {MULTIPLE_SCORING}.")
+    dim = str(_need(raw, "dimension", where))
+    if dim not in {d.id for d in frameworks.dimensions}:
+        raise SpecError(f"{where}: dimension {dim!r} is not one of {[d.id for d in frameworks.dimensions]}.")
+    benches = tuple(int(b) for b in _need(raw, "benchmarks", where))
+    unknown = [b for b in benches if b not in frameworks.benchmark_ids]
+    if unknown or not benches:
+        raise SpecError(f"{where}: benchmark ids {unknown or '[]'} are not in frameworks.yaml (1–26); "
+                        "name at least one existing 基准.")
+    points = float(_need(raw, "points", where))
+    if not points > 0:
+        raise SpecError(f"{where}: points must be positive, found {points}.")
+    return Item(item_id, str(_need(raw, "column", where)), typ, str(_need(raw, "text_zh", where)),
+                tuple((int(c), lab) for c, lab in options), key, points, dim, benches, scoring)
+
+
+def _demographic(raw: dict, path: Path) -> Demographic:
+    where = f"{path}: demographic {raw.get('field', '?')!r}"
+    bands = raw.get("bands") or {}
+    rng = raw.get("range")
+    return Demographic(
+        field=str(_need(raw, "field", where)),
+        column=str(_need(raw, "column", where)),
+        label_zh=str(raw.get("label_zh", "")),
+        codes=_codes(raw.get("codes"), where),
+        derive=tuple((str(k), tuple(v)) for k, v in bands.items()),
+        range=(float(rng[0]), float(rng[1])) if rng else None,
+    )
+
+
+def load_instrument(path: str | Path, frameworks: Frameworks | None = None) -> Instrument:
+    path = Path(path)
+    frameworks = frameworks or load_frameworks()
+    data = read_yaml(path)
+    where = str(path)
+    missing = tuple(MissingCode(str(m["reason"]), int(m["code"]), str(m["label_zh"]))
+                    for m in _need(data, "missing_codes", where))
+    if sorted(m.reason for m in missing) != sorted(MISSING_REASONS):
+        raise SpecError(f"{path}: missing_codes must define exactly {MISSING_REASONS} (不知道, 拒答, 跳过).")
+    identifiers = tuple(Identifier(str(i["column"]), str(i["kind"]), str(i.get("label_zh", "")))
+                        for i in _need(data, "identifiers", where))
+    admin_raw = _need(data, "admin", where)
+    for role in REQUIRED_ADMIN:
+        _need(admin_raw, role, f"{path}: admin")
+    design_raw = _need(data, "design_columns", where)
+    for role in REQUIRED_DESIGN_COLUMNS:
+        _need(design_raw, role, f"{path}: design_columns")
+    admin = tuple((str(k), str(v)) for k, v in {**admin_raw, **design_raw}.items())
+    demographics = tuple(_demographic(d, path) for d in _need(data, "demographics", where))
+    fields = [d.field for d in demographics]
+    absent = [f for f in REQUIRED_DEMOGRAPHICS if f not in fields]
+    if absent:
+        raise SpecError(f"{path}: demographics lack {absent}; the pipeline needs {list(REQUIRED_DEMOGRAPHICS)}.")
+    items = tuple(_item(raw, path, frameworks) for raw in _need(data, "items", where))
+    checks = tuple(QualityCheck(str(c["id"]), str(c["action"]),
+                                None if c.get("threshold") is None else float(c["threshold"]),
+                                str(c.get("description_zh", "")))
+                   for c in data.get("checks") or [])
+    for c in checks:
+        if c.action not in ("quarantine", "warn"):
+            raise SpecError(f"{path}: check {c.id!r} has action {c.action!r}; use quarantine or warn.")
+    inst = Instrument(
+        wave=int(_need(data, "wave", where)),
+        title_zh=str(data.get("title_zh", "")),
+        source_file=str(data.get("source_file", "survey.sav")),
+        encoding=data.get("encoding"),
+        missing_codes=missing,
+        identifiers=identifiers,
+        admin=admin,
+        demographics=demographics,
+        items=items,
+        checks=checks,
+        frameworks=frameworks,
+        counties=tuple(
+            (int(c["raw"]), str(c["code"]), str(c["name_zh"]), str(c.get("parent") or ""))
+            for c in _need(data, "counties", where)
+        ),
+        key_groups=tuple((str(k), tuple((str(a), tuple(b)) for a, b in v.items()))
+                         for k, v in (data.get("key_groups") or {}).items()),
+    )
+    cross_check(inst, frameworks, path)
+    return inst
+
+
+def cross_check(inst: Instrument, frameworks: Frameworks, path: Path) -> None:
+    """The consistency rules of an instrument; each failure says which entry to fix."""
+    ids = [it.id for it in inst.items]
+    dup = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if dup:
+        raise SpecError(f"{path}: item ids {dup} are used more than once; give each item its own id.")
+    columns = [c for it in inst.items for c in it.raw_columns]
+    columns += [d.column for d in inst.demographics] + [c for _, c in inst.admin] + [i.column for i in inst.identifiers]
+    dupc = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if dupc:
+        owners = {c: [it.id for it in inst.items if c in it.raw_columns] for c in dupc}
+        raise SpecError(f"{path}: raw columns {dupc} are claimed twice (items: {owners}); each answer needs "
+                        "its own column.")
+    miss = set(inst.missing_by_code)
+    for it in inst.items:
+        clash = miss & set(it.option_codes)
+        if clash:
+            raise SpecError(f"{path}: item {it.id}: option codes {sorted(clash)} collide with the missing "
+                            "codes; renumber the options.")
+    total = inst.total_points
+    if abs(total - 100.0) > POINTS_TOL:
+        raise SpecError(f"{path}: item points add up to {total:g}, not 100. Adjust the points of some items.")
+    by_dim = inst.points_by_dimension()
+    for d in frameworks.dimensions:
+        got = by_dim.get(d.id, 0.0)
+        if abs(got - d.points) > POINTS_TOL:
+            raise SpecError(f"{path}: dimension {d.id} ({d.name_zh}) has {got:g} points, frameworks.yaml "
+                            f"says {d.points:g}. Move points between items of that dimension.")
+    covered = {b for it in inst.items for b in it.benchmarks}
+    uncovered = [b for b in frameworks.benchmark_ids if b not in covered]
+    if uncovered:
+        raise SpecError(f"{path}: no item covers benchmark(s) {uncovered}; every 基准 needs at least one item.")
+    if not inst.counties:
+        raise SpecError(f"{path}: counties is empty; list the county-level units (strata).")
+
+
+def load_scoring(path: str | Path) -> ScoringRule:
+    data = read_yaml(path)
+    where = str(path)
+    levels = tuple((str(lv["label"]), float(lv["min"])) for lv in _need(data, "levels", where))
+    cuts = [c for _, c in levels]
+    if cuts != sorted(cuts, reverse=True):
+        raise SpecError(f"{path}: levels must be listed from the highest cut-off down, found {cuts}.")
+    params = data.get("params") or {}
+    return ScoringRule(
+        rule=str(_need(data, "rule", where)),
+        params=tuple(sorted(params.items())),
+        levels=levels,
+        max_missing_items=int(_need(data, "max_missing_items", where)),
+        max_missing_share=data.get("max_missing_share"),
+    )
