@@ -37,11 +37,14 @@ class ControlTable:
 
 @dataclass(frozen=True)
 class CollapseRule:
-    """Merge an empty category of `margin` with its neighbour along `variable` (ordered by `order`)."""
+    """Merge a category of `margin` with fewer than `min_count` respondents (0 = only empty ones are
+    merged when min_count is 1) with its neighbour along `variable` (ordered by `order`)."""
 
     margin: str
     variable: str
     order: tuple[str, ...]
+    min_count: int = 1
+    min_psu: int = 1  # 2 keeps every category alive in each delete-one-PSU replicate
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class TrimmingSpec:
     upper: float | None  # multiple of the median weight within `by`
     lower: float | None
     max_rounds: int
+    slack: float  # relative tolerance on the bounds after the last re-calibration
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,8 @@ def load_weighting_spec(path: str | Path) -> WeightingSpec:
         var = str(_need(r, "variable", "weighting.calibration.collapse[].", path))
         if var not in controls[m].by:
             raise SpecError(f"{path}: collapse variable {var!r} is not a column of margin {m!r} {controls[m].by}.")
-        rules.append(CollapseRule(m, var, tuple(str(x) for x in _need(r, "order", "weighting.calibration.collapse[].", path))))
+        rules.append(CollapseRule(m, var, tuple(str(x) for x in _need(r, "order", "weighting.calibration.collapse[].", path)),
+                                  int(r.get("min_count", 1)), int(r.get("min_psu", 1))))
     calibration = CalibrationSpec(
         str(_need(c, "method", "weighting.calibration.", path)), margins,
         _num(c.get("tolerance", 1e-8), "weighting.calibration.tolerance", path, 0.0),
@@ -164,7 +169,8 @@ def load_weighting_spec(path: str | Path) -> WeightingSpec:
         lower = None if t.get("lower") is None else _num(t["lower"], "weighting.trimming.lower", path, 0.0)
         if lower is not None and lower >= 1:
             raise SpecError(f"{path}: weighting.trimming.lower must be below 1 (a multiple of the median), found {lower}.")
-        trimming = TrimmingSpec(str(t.get("by", "county_code")), upper, lower, int(t.get("max_rounds", 20)))
+        trimming = TrimmingSpec(str(t.get("by", "county_code")), upper, lower, int(t.get("max_rounds", 20)),
+                                _num(t.get("slack", 1e-3), "weighting.trimming.slack", path, 0.0))
 
     v = _need(raw, "variance", "", path)
     rep = _need(v, "replicates", "variance.", path)

@@ -1,0 +1,113 @@
+"""Replicate factors at the PSU level: delete-one-PSU jackknife (JKn) and the Rao–Wu rescaled
+bootstrap with m_h = n_h − 1 (R survey's subbootweights / as.svrepdesign(type="subbootstrap")).
+
+A factor matrix A (PSUs × R) multiplies the base weights of every unit (respondent or sampled
+household) in a PSU; the weighting steps then run on the resulting n × R matrix, so each replicate is
+re-weighted exactly as the full sample. The scale factors follow R's svrepdesign conventions so the
+estimation stage can pass them straight through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+
+
+@dataclass(frozen=True)
+class ReplicateFactors:
+    method: str  # "JKn" | "bootstrap"
+    factors: np.ndarray  # (n_psu, R)
+    scale: float
+    rscales: np.ndarray  # (R,)
+    mse: bool
+    lonely_strata: tuple[str, ...]  # strata with one PSU, left out of the replicates
+    deleted_psu: np.ndarray | None = None  # JKn: index of the PSU each replicate deletes
+
+    @property
+    def n_replicates(self) -> int:
+        return self.factors.shape[1]
+
+    def metadata(self, seed: int | None = None) -> dict:
+        meta = {"method": self.method, "scale": float(self.scale),
+                "rscales": [float(x) for x in self.rscales], "mse": bool(self.mse),
+                "n_replicates": int(self.n_replicates), "lonely_strata": list(self.lonely_strata)}
+        if self.method == "bootstrap":
+            meta["type"] = "subbootstrap"  # R: as.svrepdesign(type="subbootstrap"), scale 1/(R-1)
+            meta["seed"] = seed
+        return meta
+
+
+def _lonely(strata: np.ndarray, n_h: np.ndarray, labels: np.ndarray, policy: str) -> tuple[str, ...]:
+    lonely = tuple(str(labels[i]) for i in np.flatnonzero(n_h == 1))
+    if lonely and policy == "fail":
+        raise PipelineError(
+            f"stratum/strata {list(lonely)} have a single PSU, so replicate weights cannot measure their "
+            "variance (design.lonely_psu: fail). Merge each with a similar stratum, or set design.lonely_psu "
+            "in design.yaml to certainty/remove/adjust/average."
+        )
+    return lonely
+
+
+def jkn_factors(psu_stratum: np.ndarray, lonely_psu: str = "fail", mse: bool = False) -> ReplicateFactors:
+    """One replicate per PSU: that PSU gets factor 0, the rest of its stratum n_h/(n_h − 1).
+
+    `psu_stratum` holds the stratum code of each PSU (PSUs in the order of the factor rows). Replicates
+    follow the PSU order; strata with a single PSU get no replicate (their PSU keeps factor 1).
+    """
+    labels, h = np.unique(np.asarray(psu_stratum), return_inverse=True)
+    n_h = np.bincount(h)
+    lonely = _lonely(h, n_h, labels, lonely_psu)
+    keep = n_h[h] > 1
+    deleted = np.flatnonzero(keep)
+    n_psu, R = len(h), len(deleted)
+    if R == 0:
+        raise PipelineError("no stratum has two or more PSUs: jackknife replicates cannot be formed.")
+    same = h[:, None] == h[deleted][None, :]  # PSU i is in the stratum of the deleted PSU of replicate r
+    nh = n_h[h[deleted]].astype(np.float64)
+    A = np.where(same, (nh / (nh - 1.0))[None, :], 1.0)
+    A[deleted, np.arange(R)] = 0.0
+    return ReplicateFactors("JKn", A, 1.0, (nh - 1.0) / nh, mse, lonely, deleted)
+
+
+def bootstrap_factors(psu_stratum: np.ndarray, replicates: int, seed: int, lonely_psu: str = "fail",
+                      mse: bool = False) -> ReplicateFactors:
+    """Rao–Wu rescaled bootstrap with m_h = n_h − 1: draw n_h − 1 PSUs with replacement in each stratum;
+    a PSU drawn r times gets factor r · n_h/(n_h − 1). Scale 1/(R − 1), as R's subbootweights.
+
+    All strata and replicates are drawn at once: draw slots are laid out stratum by stratum (n_h − 1
+    slots each), one uniform per slot and replicate picks a PSU of the slot's stratum.
+    """
+    labels, h = np.unique(np.asarray(psu_stratum), return_inverse=True)
+    n_h = np.bincount(h)
+    lonely = _lonely(h, n_h, labels, lonely_psu)
+    order = np.argsort(h, kind="stable")  # PSUs grouped by stratum
+    first = np.concatenate([[0], np.cumsum(n_h)[:-1]])
+    m_h = np.where(n_h > 1, n_h - 1, 0)
+    slot_stratum = np.repeat(np.arange(len(n_h)), m_h)
+    rng = np.random.default_rng(seed)
+    u = rng.random((len(slot_stratum), replicates))
+    local = np.minimum((u * n_h[slot_stratum][:, None]).astype(np.int64), n_h[slot_stratum][:, None] - 1)
+    chosen = order[first[slot_stratum][:, None] + local]  # PSU index drawn in each slot and replicate
+    n_psu = len(h)
+    counts = np.bincount((chosen * replicates + np.arange(replicates)).ravel(),
+                         minlength=n_psu * replicates).reshape(n_psu, replicates).astype(np.float64)
+    nh = n_h[h].astype(np.float64)
+    A = np.where((n_h[h] > 1)[:, None], counts * (nh / np.maximum(nh - 1.0, 1.0))[:, None], 1.0)
+    return ReplicateFactors("bootstrap", A, 1.0 / (replicates - 1), np.ones(replicates), mse, lonely)
+
+
+def replicate_factors(psu_stratum: np.ndarray, method: str, replicates: int, seed: int,
+                      lonely_psu: str, mse: bool) -> ReplicateFactors:
+    if method == "JKn":
+        return jkn_factors(psu_stratum, lonely_psu, mse)
+    if method == "bootstrap":
+        return bootstrap_factors(psu_stratum, replicates, seed, lonely_psu, mse)
+    raise PipelineError(f"replicate method {method!r} is unknown: use JKn or bootstrap in design.yaml.")
+
+
+def replicate_names(r: int) -> list[str]:
+    width = max(3, len(str(r)))
+    return [f"w_rep_{i:0{width}d}" for i in range(1, r + 1)]

@@ -1,0 +1,188 @@
+"""The weighting stage: respondents + contacts + controls + design.yaml → weights.parquet and
+weighting_diagnostics.csv.
+
+The full-sample weight is column 0 of one weight matrix and the replicates are columns 1..R; every
+step (non-response adjustment, calibration, trimming with re-calibration) is applied to the whole
+matrix, so each replicate is re-weighted exactly as the full sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import InputError
+from pipeline.paths import WavePaths
+from pipeline.progress import Timer, log
+from pipeline.schemas import CONTACTS, RESPONDENTS, WEIGHTING_DIAGNOSTICS, WEIGHTS
+from pipeline.tableio import read_table, write_table
+from pipeline.weighting import diagnostics as dg
+from pipeline.weighting.base import base_weights, household_weights
+from pipeline.weighting.calibration import calibrate
+from pipeline.weighting.controls import build_margin, read_controls
+from pipeline.weighting.nonresponse import nonresponse_adjustment, response_rates
+from pipeline.weighting.replicates import ReplicateFactors, replicate_factors, replicate_names
+from pipeline.weighting.spec import WeightingSpec, load_weighting_spec
+from pipeline.weighting.trimming import trim_and_recalibrate
+
+
+@dataclass(frozen=True)
+class WeightingOutput:
+    weights: pd.DataFrame
+    diagnostics: pd.DataFrame
+    metadata: dict
+
+
+@dataclass(frozen=True)
+class WeightResult:
+    respondents: int
+    households: int
+    replicates: int
+    method: str
+    iterations: int
+    max_margin_error: float
+    seconds: float
+
+    def summary(self) -> str:
+        return (f"{self.households} households, {self.respondents} respondents weighted; {self.replicates} "
+                f"{self.method} replicates re-weighted; calibration {self.iterations} iterations, max margin "
+                f"error {self.max_margin_error:.2g}; {self.seconds:.1f}s")
+
+
+def _psu_index(respondents: pd.DataFrame, contacts: pd.DataFrame, spec: WeightingSpec):
+    """Integer PSU codes shared by respondents and contacts, and the stratum of each PSU."""
+    s, p = spec.design.stratum, spec.design.psu
+    for name, df in (("respondents.parquet", respondents), ("contacts.parquet", contacts)):
+        missing = [c for c in (s, p) if c not in df.columns]
+        if missing:
+            raise InputError(f"{name} lacks the design column(s) {missing} named in design.yaml (design:).")
+    key_r = respondents[s].astype(str) + "|" + respondents[p].astype(str)
+    key_c = contacts[s].astype(str) + "|" + contacts[p].astype(str)
+    labels = np.unique(np.concatenate([key_c.to_numpy(str), key_r.to_numpy(str)]))
+    lookup = pd.Series(np.arange(len(labels)), index=labels)
+    psu_stratum = np.array([x.split("|", 1)[0] for x in labels])
+    return (lookup.reindex(key_r.to_numpy(str)).to_numpy(np.int64),
+            lookup.reindex(key_c.to_numpy(str)).to_numpy(np.int64), psu_stratum, labels)
+
+
+def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dict[str, pd.DataFrame],
+                spec: WeightingSpec, progress: bool = False) -> WeightingOutput:
+    """All weighting steps as one pure function of the input tables and the spec."""
+    say = log if progress else (lambda _m: None)
+    respondents = respondents.reset_index(drop=True)
+    contacts = contacts.reset_index(drop=True)
+    county = respondents["county_code"].astype(str).to_numpy()
+    rows: list[dict] = []
+
+    w_base = base_weights(respondents)
+    rows += dg.frame_ratio(w_base, county, controls[spec.frame_check])
+    rows += dg.weight_summary("base", w_base, county)
+
+    psu_r, psu_c, psu_stratum, _ = _psu_index(respondents, contacts, spec)
+    rs = spec.replicates
+    rep: ReplicateFactors = replicate_factors(psu_stratum, rs.method, rs.replicates, rs.seed,
+                                              spec.design.lonely_psu, rs.mse)
+    A = np.hstack([np.ones((len(psu_stratum), 1)), rep.factors])  # column 0: the full sample
+    say(f"   base weights: {len(respondents)} respondents, {len(psu_stratum)} PSUs, "
+        f"{rep.n_replicates} {rep.method} replicates")
+
+    rates = response_rates(contacts, "county_code")
+    rows += dg.rates_rows(rates)
+    H = household_weights(contacts)[:, None] * A[psu_c]
+    nr = nonresponse_adjustment(contacts, H, spec.nr_classes, respondents["respondent_id"])
+    del H
+    W = w_base[:, None] * A[psu_r]
+    W *= nr.factors[nr.resp_class]
+    w_nr = W[:, 0].copy()
+    for i, label in enumerate(nr.class_labels):
+        rows.append(dg.row("nonresponse", "nr_factor", "class", label, nr.factors[i, 0]))
+        rows.append(dg.row("nonresponse", "eligibility_share", "class", label, nr.eligibility[i, 0]))
+    rows += dg.weight_summary("nonresponse", w_nr, county)
+    rows += dg.frame_ratio(w_nr, county, controls[spec.frame_check], "nonresponse", "weight_frame_ratio")
+    say(f"   non-response: {len(nr.class_labels)} classes, overall RR3 {rates.loc['全市', 'rr3']:.3f}")
+
+    cal = spec.calibration
+    margins, collapses = [], []
+    for name in cal.margins:
+        rule = next((r for r in cal.collapse if r.margin == name), None)
+        m, log_ = build_margin(respondents, controls[name], spec.controls[name], rule, psu_r)
+        margins.append(m)
+        collapses += log_
+    for c in collapses:
+        rows.append(dg.row("calibration", "collapsed", c.margin, f"{c.within}|{c.merged[0]}->{c.label}",
+                           c.population))
+
+    def recal(Wm):
+        return calibrate(cal.method, Wm, margins, tol=cal.tolerance, max_iter=cal.max_iter, bounds=cal.bounds)
+
+    res = recal(W)
+    W = res.weights
+    w_cal = W[:, 0].copy()
+    rows += dg.calibration_rows("calibration", res, margins)
+    rows += dg.weight_summary("calibration", w_cal, county)
+    say(f"   calibration ({cal.method}): {res.iterations} iterations, max margin error {res.max_error:.2g}")
+
+    final_res, rounds = res, 0
+    if spec.trimming is not None:
+        t = spec.trimming
+        if t.by not in respondents.columns:
+            raise InputError(f"respondents.parquet lacks the trimming group column {t.by!r} (design.yaml).")
+        tlabels, tcodes = np.unique(respondents[t.by].astype(str).to_numpy(), return_inverse=True)
+        tr = trim_and_recalibrate(W, tcodes, tuple(str(x) for x in tlabels), t.lower, t.upper, recal,
+                                  t.max_rounds, t.slack)
+        W, rounds = tr.weights, tr.rounds
+        final_res = tr.recalibration or res
+        for i, label in enumerate(tlabels):
+            rows.append(dg.row("trimming", "trimmed", "county" if t.by == "county_code" else t.by, str(label),
+                               tr.trimmed[i]))
+        rows.append(dg.row("trimming", "trimmed", "county" if t.by == "county_code" else t.by, "全市",
+                           tr.trimmed.sum()))
+        rows.append(dg.row("trimming", "rounds", value=rounds))
+        rows.append(dg.row("trimming", "replicates_outside_bounds", value=tr.replicates_outside))
+        rows.append(dg.row("trimming", "replicates_worst_bound_ratio", value=tr.worst_ratio))
+        say(f"   trimming: {int(tr.trimmed.sum())} weights trimmed in {rounds} round(s)")
+    rows += dg.calibration_rows("final", final_res, margins)
+    rows += dg.weight_summary("final", W[:, 0], county)
+
+    if not (np.isfinite(W).all() and (W[:, 0] > 0).all() and (W >= 0).all()):
+        raise InputError("weighting produced non-finite, negative or zero full-sample weights; check the inputs.")
+    names = replicate_names(rep.n_replicates)
+    out = pd.DataFrame({
+        "respondent_id": respondents["respondent_id"].astype(str),
+        "stratum": respondents[spec.design.stratum].astype(str), "psu": respondents[spec.design.psu].astype(str),
+        "w_base": w_base, "w_nr": w_nr, "w_cal": w_cal, "w_final": W[:, 0],
+    })
+    out = pd.concat([out, pd.DataFrame(W[:, 1:], columns=names)], axis=1)
+    diag = pd.DataFrame(rows, columns=["step", "metric", "variable", "level", "value", "control"])
+    meta = {
+        "replicates": rep.metadata(rs.seed if rep.method == "bootstrap" else None),
+        "calibration": {
+            "method": cal.method, "margins": [list(spec.controls[m].by) for m in cal.margins],
+            "control_tables": list(cal.margins), "tolerance": cal.tolerance, "bounds": cal.bounds,
+            "iterations": final_res.iterations, "max_margin_error": final_res.max_error,
+            "collapsed": [{"margin": c.margin, "within": c.within, "merged": list(c.merged), "label": c.label}
+                          for c in collapses],
+        },
+        "nonresponse": {"classes": list(spec.nr_classes)},
+        "trimming": None if spec.trimming is None else {
+            "by": spec.trimming.by, "lower": spec.trimming.lower, "upper": spec.trimming.upper, "rounds": rounds},
+        "design": {"stratum": "stratum", "psu": "psu", "lonely_psu": spec.design.lonely_psu},
+        "weights": {"final": "w_final", "replicate_prefix": "w_rep_"},
+    }
+    return WeightingOutput(out, diag, meta)
+
+
+def run_weight(paths: WavePaths, progress: bool = True) -> WeightResult:
+    timer = Timer()
+    spec = load_weighting_spec(paths.design)
+    respondents = read_table(paths.processed("respondents.parquet"), RESPONDENTS)
+    contacts = read_table(paths.processed("contacts.parquet"), CONTACTS)
+    controls = {name: read_controls(paths.controls, t) for name, t in spec.controls.items()}
+    out = weight_wave(respondents, contacts, controls, spec, progress)
+    write_table(out.weights, paths.processed("weights.parquet"), WEIGHTS, metadata=out.metadata)
+    write_table(out.diagnostics, paths.processed("weighting_diagnostics.csv"), WEIGHTING_DIAGNOSTICS)
+    return WeightResult(len(respondents), len(contacts), out.metadata["replicates"]["n_replicates"],
+                        out.metadata["replicates"]["method"], out.metadata["calibration"]["iterations"],
+                        out.metadata["calibration"]["max_margin_error"], timer.seconds)
