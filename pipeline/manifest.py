@@ -1,0 +1,166 @@
+"""Provenance of a wave's run: what went in, what came out, and with which code and settings.
+
+manifest.json lists the sha256 of every raw input, every specification file and every processed
+output of the wave (the report included, the manifest itself excluded), the package version, the
+seeds and parameters from the wave's specification, and the versions of Python and the numerical
+libraries. It holds no timestamps, so the same run gives the same manifest, and it is written last
+and atomically: the Makefile treats its existence as "the wave is complete".
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import platform
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import pipeline
+from pipeline.errors import SpecError
+from pipeline.paths import WavePaths
+from pipeline.tableio import write_json
+
+MANIFEST_NAME = "manifest.json"
+# Spec files whose full content is recorded as the run's parameters (instrument and scoring keys are
+# long and covered by their hashes).
+PARAMETER_SPECS = ("design.yaml", "estimands.yaml")
+LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "pyarrow", "matplotlib", "openpyxl", "pyreadstat")
+CHUNK = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_transient(path: Path) -> bool:
+    """Hidden files and the temp files of an atomic write in progress are not part of a run."""
+    return path.name.startswith(".") or path.name.endswith(".tmp")
+
+
+def _files(folder: Path, exclude: Iterable[Path] = ()) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    skip = {p.resolve() for p in exclude}
+    return sorted(
+        (p for p in folder.rglob("*") if p.is_file() and not _is_transient(p) and p.resolve() not in skip),
+        key=lambda p: p.relative_to(folder).as_posix(),
+    )
+
+
+def hash_tree(folder: Path, root: Path, exclude: Iterable[Path] = ()) -> dict[str, str]:
+    """sha256 of every file under `folder`, keyed by its path relative to the project root."""
+    return {_rel(p, root): sha256_file(p) for p in _files(folder, exclude)}
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def _plain(obj: Any) -> Any:
+    """YAML values as JSON values (dates as ISO text, sets as sorted lists, keys as text)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted(_plain(v) for v in obj)
+    if isinstance(obj, (_dt.date, _dt.datetime)):
+        return obj.isoformat()
+    return obj
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return _plain(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path} is not valid YAML ({err}); fix the file before reporting.") from None
+
+
+def find_seeds(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Every key whose name contains 'seed', with its dotted path in the file."""
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            here = f"{prefix}.{k}" if prefix else str(k)
+            if "seed" in str(k).lower() and not isinstance(v, (dict, list)):
+                out[here] = v
+            else:
+                out.update(find_seeds(v, here))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out.update(find_seeds(v, f"{prefix}[{i}]"))
+    return out
+
+
+def spec_files(paths: WavePaths) -> list[Path]:
+    """The wave's own specification plus the shared frameworks and plan targets."""
+    shared = [paths.root / "survey_instruments" / "frameworks.yaml",
+              paths.root / "survey_instruments" / "plan" / "targets.yaml"]
+    return [p for p in shared if p.is_file()] + _files(paths.spec)
+
+
+def environment() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    env = {"python": platform.python_version()}
+    for lib in LIBRARIES:
+        try:
+            env[lib] = version(lib)
+        except PackageNotFoundError:
+            continue
+    return env
+
+
+def build_manifest(paths: WavePaths, manifest_path: Path | None = None) -> dict[str, Any]:
+    manifest_path = manifest_path or paths.report_dir / MANIFEST_NAME
+    specs = spec_files(paths)
+    parsed = {p: _load_yaml(p) for p in specs if p.suffix in (".yaml", ".yml")}
+    seeds: dict[str, Any] = {}
+    for p, content in parsed.items():
+        seeds.update({f"{_rel(p, paths.root)}:{k}": v for k, v in find_seeds(content).items()})
+    parameters = {_rel(p, paths.root): content for p, content in parsed.items()
+                  if p.parent == paths.spec and p.name in PARAMETER_SPECS}
+    return {
+        "wave": paths.wave,
+        "package": {"name": "quanzhou-literacy", "version": pipeline.__version__},
+        "environment": environment(),
+        "demo_data": (paths.raw / "truth.json").exists(),
+        "inputs": {
+            "raw": hash_tree(paths.raw, paths.root),
+            "spec": {_rel(p, paths.root): sha256_file(p) for p in specs},
+        },
+        "outputs": hash_tree(paths.out, paths.root, exclude=[manifest_path]),
+        "seeds": seeds,
+        "parameters": parameters,
+    }
+
+
+def write_manifest(paths: WavePaths, manifest_path: Path | None = None) -> Path:
+    """Hash everything and write manifest.json atomically; call it after every other output exists."""
+    manifest_path = manifest_path or paths.report_dir / MANIFEST_NAME
+    return write_json(build_manifest(paths, manifest_path), manifest_path)
+
+
+def verify_manifest(manifest_path: Path, root: Path) -> list[str]:
+    """Files whose current sha256 differs from the manifest (or that are gone): empty when intact."""
+    import json
+
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    listed = {**manifest["inputs"]["raw"], **manifest["inputs"]["spec"], **manifest["outputs"]}
+    bad = []
+    for rel, digest in sorted(listed.items()):
+        path = root / rel
+        if not path.is_file() or sha256_file(path) != digest:
+            bad.append(rel)
+    return bad

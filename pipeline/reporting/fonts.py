@@ -1,0 +1,109 @@
+"""The bundled CJK font (Noto Sans CJK SC shipped by `mplfonts`) for figures and the HTML report.
+
+System fonts differ from machine to machine and most servers have no Chinese font at all, so figures
+would print boxes. The font file inside the installed `mplfonts` package is registered with matplotlib
+explicitly, and a subset of it is embedded in the HTML so the report renders the same offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+
+FONT_FILE = "NotoSansCJKsc-Regular.otf"
+SVG_HASHSALT = "quanzhou-literacy-report"
+
+
+@functools.cache
+def bundled_font_path() -> Path:
+    try:
+        import mplfonts
+    except ModuleNotFoundError:
+        raise PipelineError(
+            "the report needs the `mplfonts` package for its Chinese font; install the project with "
+            "`make venv` (or `pip install mplfonts`)."
+        ) from None
+    path = Path(mplfonts.__file__).resolve().parent / "fonts" / FONT_FILE
+    if not path.is_file():
+        raise PipelineError(
+            f"the bundled font {FONT_FILE} is not in {path.parent}; reinstall mplfonts "
+            "(`pip install --force-reinstall mplfonts`)."
+        )
+    return path
+
+
+@functools.cache
+def register_font() -> str:
+    """Register the bundled font with matplotlib once; return its family name."""
+    from matplotlib import font_manager
+
+    path = bundled_font_path()
+    font_manager.fontManager.addfont(str(path))
+    return font_manager.FontProperties(fname=str(path)).get_name()
+
+
+def rc_params() -> dict[str, Any]:
+    """Matplotlib settings for every report figure (use with `matplotlib.rc_context`).
+
+    Text becomes paths in SVG so the file renders without the font; a fixed hash salt keeps SVG ids
+    stable between runs.
+    """
+    family = register_font()
+    return {
+        "font.family": [family],
+        "font.sans-serif": [family],
+        "axes.unicode_minus": False,
+        "svg.fonttype": "path",
+        "svg.hashsalt": SVG_HASHSALT,
+        "font.size": 10,
+        "axes.titlesize": 12,
+        "axes.labelsize": 10,
+        "xtick.labelsize": 9,
+        "ytick.labelsize": 9,
+        "legend.fontsize": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "figure.dpi": 100,
+    }
+
+
+def font_in_use(fontproperties) -> Path:
+    """The file matplotlib resolves a text's font properties to (tests compare it with the bundle)."""
+    from matplotlib import font_manager
+
+    return Path(font_manager.findfont(fontproperties, fallback_to_default=False)).resolve()
+
+
+def embedded_font_css(text: str, family: str = "ReportCJK") -> str:
+    """An @font-face rule with the bundled font subset to the characters of `text`, as a data URI.
+
+    Subsetting keeps the report small (the full font is 16 MB); the result is deterministic because
+    the font's own timestamps are kept rather than recalculated.
+    """
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    chars = sorted(set(text) | set("0123456789%.,–—()（）：；、。 "))
+    font = TTFont(str(bundled_font_path()), recalcTimestamp=False, lazy=False)
+    options = subset.Options()
+    options.flavor = "woff"
+    options.name_IDs = ["*"]
+    options.notdef_outline = True
+    options.hinting = False
+    options.desubroutinize = True
+    subsetter = subset.Subsetter(options=options)
+    subsetter.populate(text="".join(chars))
+    subsetter.subset(font)
+    font.flavor = "woff"
+    buf = io.BytesIO()
+    font.save(buf, reorderTables=True)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (
+        f"@font-face{{font-family:'{family}';font-style:normal;font-weight:400;"
+        f"src:url(data:font/woff;base64,{data}) format('woff');}}"
+    )

@@ -1,0 +1,228 @@
+"""Read what the report needs: the estimate stage's tables plus the run records of ingest and weighting.
+
+The report reads stage outputs only, never microdata. estimates.csv and targets.csv are required and
+checked value by value; the ingest report, the weighting diagnostics and the weights' metadata only feed
+the methods and data-quality sections, so each may be absent and the report then says "未提供".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from pipeline.errors import InputError
+from pipeline.paths import WavePaths
+from pipeline.reporting import labels as L
+from pipeline.tableio import read_metadata, read_table
+
+STATISTICS = ("proportion", "mean", "total")
+VERDICTS = tuple(L.VERDICT_LABELS)
+VARIANCE_METHODS = ("replicate", "taylor")
+# Relative disagreement between targets.csv and estimates.csv that means the files come from two runs.
+SYNC_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    wave: int
+    estimates: pd.DataFrame  # primary variance method only
+    targets: pd.DataFrame
+    variance_method: str
+    benchmark_titles: dict[str, str]
+    benchmark_groups: dict[str, str]
+    dimensions: tuple[tuple[str, str, float], ...]  # (estimand_id, name_zh, full marks)
+    is_demo: bool
+    ingest: dict[str, Any] | None = None
+    diagnostics: pd.DataFrame | None = None
+    weights_meta: dict[str, Any] | None = None
+    n_replicates: int | None = None
+    sources: dict[str, Path] = field(default_factory=dict)
+
+    def cells(self, estimand_id: str, domain_type: str) -> pd.DataFrame:
+        """Rows of one estimand over one kind of domain, in published category order."""
+        e = self.estimates
+        rows = e[(e["estimand_id"] == estimand_id) & (e["domain_type"] == domain_type)]
+        keys = [L.category_rank(domain_type, d) for d in rows["domain"]]
+        order = sorted(range(len(rows)), key=lambda i: keys[i])
+        return rows.iloc[order].reset_index(drop=True)
+
+    def cell(self, estimand_id: str, domain_type: str = "overall", domain: str = "全市") -> pd.Series | None:
+        rows = self.cells(estimand_id, domain_type)
+        rows = rows[rows["domain"] == domain]
+        return None if rows.empty else rows.iloc[0]
+
+    def benchmark_ids(self) -> list[str]:
+        ids = self.estimates.loc[self.estimates["estimand_id"].str.startswith("bench_"), "estimand_id"]
+        return sorted(set(ids), key=L.benchmark_number)
+
+
+def _missing_stage_output(path: Path, wave: int) -> InputError:
+    return InputError(
+        f"{path} does not exist: the report reads the estimate stage's outputs. "
+        f"Run `make survey-{wave}` (or `python -m pipeline estimate --wave {wave}`) first."
+    )
+
+
+def _read_stage_table(path: Path, schema: str, wave: int) -> pd.DataFrame:
+    if not path.exists():
+        raise _missing_stage_output(path, wave)
+    try:
+        return read_table(path, schema)
+    except ValueError as err:
+        raise InputError(f"{err} Re-run the estimate stage for wave {wave} to rewrite it.") from None
+
+
+def _check_values(df: pd.DataFrame, path: Path, column: str, allowed: tuple[str, ...]) -> None:
+    bad = sorted(set(df[column].dropna().astype(str)) - set(allowed))
+    if bad:
+        raise InputError(
+            f"{path}: column {column!r} has value(s) {bad}; allowed are {list(allowed)}. "
+            "The estimate stage and the report disagree on the contract: fix the stage output."
+        )
+
+
+def primary_variance_method(paths: WavePaths, available: set[str]) -> str:
+    """The variance method named in estimands.yaml (`variance: {primary: ...}`), else replicate if present."""
+    named = None
+    if paths.estimands.exists():
+        spec = yaml.safe_load(paths.estimands.read_text(encoding="utf-8")) or {}
+        variance = spec.get("variance") if isinstance(spec, dict) else None
+        if isinstance(variance, dict) and variance.get("primary"):
+            named = str(variance["primary"])
+    if named is not None:
+        if named not in available:
+            raise InputError(
+                f"{paths.estimands} names variance method {named!r} as primary, but "
+                f"{paths.processed('estimates.csv')} only holds {sorted(available)}. "
+                "Re-run the estimate stage, or correct `variance: primary:` in estimands.yaml."
+            )
+        return named
+    return "replicate" if "replicate" in available else sorted(available)[0]
+
+
+def _frameworks(paths: WavePaths) -> tuple[dict[str, str], dict[str, str], tuple[tuple[str, str, float], ...]]:
+    titles: dict[str, str] = {}
+    groups: dict[str, str] = {}
+    dims = {est_id: (name, marks) for est_id, _, name, marks in L.DIMENSIONS}
+    path = paths.root / "survey_instruments" / "frameworks.yaml"
+    if path.exists():
+        try:
+            spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise InputError(f"{path} is not valid YAML ({err}); fix the file.") from None
+        for b in spec.get("benchmarks") or []:
+            try:
+                key = f"bench_{int(b['id']):02d}"
+            except (KeyError, TypeError, ValueError):
+                raise InputError(
+                    f"{path}: benchmark entry {b!r} lacks an integer `id`; every entry of `benchmarks:` "
+                    "needs id, title_zh and group."
+                ) from None
+            if b.get("title_zh"):
+                titles[key] = str(b["title_zh"])
+            if b.get("group"):
+                groups[key] = str(b["group"])
+        by_id = {d.get("id"): d for d in spec.get("dimensions") or [] if isinstance(d, dict)}
+        for est_id, dim_id, name, marks in L.DIMENSIONS:
+            d = by_id.get(dim_id)
+            if d:
+                dims[est_id] = (str(d.get("name_zh") or name), float(d.get("points") or marks))
+    return titles, groups, tuple((k, v[0], v[1]) for k, v in dims.items())
+
+
+def _ingest_report(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path} is not valid JSON ({err}); re-run the ingest stage.") from None
+
+
+def _diagnostics(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    try:
+        return read_table(path, "weighting_diagnostics")
+    except ValueError as err:
+        raise InputError(f"{err} Re-run the weight stage to rewrite it.") from None
+
+
+def _weights_meta(path: Path) -> tuple[dict[str, Any] | None, int | None]:
+    if not path.exists():
+        return None, None
+    import pyarrow.parquet as pq
+
+    # Only the schema is read: the replicate count is the number of w_rep_ columns, no rows needed.
+    names = pq.read_schema(path).names
+    n_rep = sum(1 for n in names if n.startswith("w_rep_")) or None
+    return read_metadata(path) or None, n_rep
+
+
+def check_in_sync(estimates: pd.DataFrame, targets: pd.DataFrame, path: Path) -> None:
+    """targets.csv restates the headline cells; a different number means two runs were mixed."""
+    lit = estimates[estimates["estimand_id"] == L.HEADLINE].set_index(["domain_type", "domain"])["est"]
+    for row in targets.itertuples(index=False):
+        key = (row.domain_type, row.domain)
+        if key not in lit.index or pd.isna(row.est) or pd.isna(lit[key]):
+            continue
+        if abs(float(lit[key]) - float(row.est)) > SYNC_TOLERANCE * max(1.0, abs(float(row.est))):
+            raise InputError(
+                f"{path}: est for {row.domain_type}/{row.domain} is {row.est!r} but estimates.csv says "
+                f"{float(lit[key])!r}; the two files come from different runs. Re-run the estimate stage."
+            )
+
+
+def load_inputs(paths: WavePaths) -> ReportInputs:
+    est_path = paths.processed("estimates.csv")
+    tgt_path = paths.processed("targets.csv")
+    estimates = _read_stage_table(est_path, "estimates", paths.wave)
+    targets = _read_stage_table(tgt_path, "targets", paths.wave)
+    _check_values(estimates, est_path, "reliability", L.RELIABILITY_VALUES)
+    _check_values(estimates, est_path, "statistic", STATISTICS)
+    _check_values(estimates, est_path, "domain_type", L.DOMAIN_TYPES)
+    _check_values(estimates, est_path, "variance_method", VARIANCE_METHODS)
+    _check_values(targets, tgt_path, "reliability", L.RELIABILITY_VALUES)
+    _check_values(targets, tgt_path, "verdict", VERDICTS)
+    _check_values(targets, tgt_path, "domain_type", L.DOMAIN_TYPES)
+    if estimates.empty:
+        raise InputError(f"{est_path} has no rows; re-run the estimate stage for wave {paths.wave}.")
+    waves = sorted(set(estimates["wave"].astype(int)) | set(targets["wave"].astype(int)))
+    if waves != [paths.wave]:
+        raise InputError(
+            f"{est_path} / {tgt_path} hold wave(s) {waves}, not {paths.wave}; they were written for "
+            "another wave. Re-run the estimate stage for this wave."
+        )
+
+    method = primary_variance_method(paths, set(estimates["variance_method"]))
+    primary = estimates[estimates["variance_method"] == method].reset_index(drop=True)
+    if primary[(primary["estimand_id"] == L.HEADLINE) & (primary["domain_type"] == "overall")].empty:
+        raise InputError(
+            f"{est_path} has no row for estimand {L.HEADLINE!r}, domain_type 'overall' "
+            f"(variance_method {method!r}); the headline cannot be reported. Re-run the estimate stage."
+        )
+    check_in_sync(primary, targets, tgt_path)
+
+    titles, groups, dims = _frameworks(paths)
+    weights_path = paths.processed("weights.parquet")
+    meta, n_rep = _weights_meta(weights_path)
+    return ReportInputs(
+        wave=paths.wave,
+        estimates=primary,
+        targets=targets.reset_index(drop=True),
+        variance_method=method,
+        benchmark_titles=titles,
+        benchmark_groups=groups,
+        dimensions=dims,
+        is_demo=(paths.raw / "truth.json").exists(),
+        ingest=_ingest_report(paths.processed("ingest_report.json")),
+        diagnostics=_diagnostics(paths.processed("weighting_diagnostics.csv")),
+        weights_meta=meta,
+        n_replicates=n_rep,
+        sources={"estimates": est_path, "targets": tgt_path},
+    )

@@ -1,0 +1,166 @@
+"""Chinese labels, display orders and number formatting shared by figures, tables and the HTML report.
+
+Suppression lives here too: every formatter takes the cell's reliability and returns the dash for a
+suppressed cell, so no output path can print the number of a cell the estimate stage withheld.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SUPPRESSED = "suppressed"
+CAUTION = "caution"
+OK = "ok"
+RELIABILITY_VALUES = (OK, CAUTION, SUPPRESSED)
+
+DASH = "—"
+SUPPRESSED_NOTE = "数据不足，不予发布"
+CAUTION_NOTE = "谨慎解读"
+NOT_PROVIDED = "未提供"
+
+RELIABILITY_LABELS = {OK: "可靠", CAUTION: "谨慎解读", SUPPRESSED: "不予发布"}
+
+VERDICT_LABELS = {"met": "已达到目标", "not met": "未达到目标", "undetermined": "尚不能判定"}
+
+HEADLINE = "literate"
+HEADLINE_LABEL = "具备科学素质的公民比例"
+
+CLASS_ESTIMANDS = ("class_advanced", "class_literate", "class_basic", "class_low")
+CLASS_LABELS = {
+    "class_advanced": "高阶",
+    "class_literate": "具备",
+    "class_basic": "基本具备",
+    "class_low": "较低",
+}
+CLASS_RULES = {
+    "class_advanced": "总分 ≥ 85",
+    "class_literate": "70 ≤ 总分 < 85",
+    "class_basic": "55 ≤ 总分 < 70",
+    "class_low": "总分 < 55",
+}
+
+# Full marks of each part of the 2024 test (DOMAIN.md §1); frameworks.yaml may override names and marks.
+DIMENSIONS = (
+    ("score_knowledge", "knowledge", "科学知识", 40.0),
+    ("score_methods", "methods", "科学方法", 20.0),
+    ("score_spirit", "spirit", "科学精神与思维", 20.0),
+    ("score_ability", "ability", "应用科学能力", 20.0),
+)
+SCORE_TOTAL = "score_total"
+
+DOMAIN_TYPE_LABELS = {
+    "overall": "全市",
+    "county": "县（市、区）",
+    "sex": "性别",
+    "age_band": "年龄段",
+    "education": "文化程度",
+    "urban": "城乡",
+    "group": "重点人群",
+    "county_group": "县区×重点人群",
+    "county_urban": "县区×城乡",
+}
+DOMAIN_TYPES = tuple(DOMAIN_TYPE_LABELS)
+SUBGROUP_TYPES = ("sex", "age_band", "education", "urban")
+
+COUNTIES = (
+    "鲤城区", "丰泽区", "洛江区", "泉港区", "惠安县", "安溪县", "永春县", "德化县",
+    "石狮市", "晋江市", "南安市", "泉州开发区", "泉州台商投资区",
+)
+# Official six-digit codes (DOMAIN.md §4); the two zones have internal codes chosen by the design.
+COUNTY_CODES = {
+    "350502": "鲤城区", "350503": "丰泽区", "350504": "洛江区", "350505": "泉港区", "350521": "惠安县",
+    "350524": "安溪县", "350525": "永春县", "350526": "德化县", "350581": "石狮市", "350582": "晋江市",
+    "350583": "南安市",
+}
+CATEGORY_ORDER = {
+    "overall": ("全市",),
+    "county": COUNTIES,
+    "sex": ("男", "女"),
+    "age_band": ("18-29", "30-39", "40-49", "50-59", "60-69"),
+    "education": ("小学及以下", "初中", "高中/中专", "大专", "本科及以上"),
+    "urban": ("城镇", "乡村"),
+    "group": ("农民", "产业工人", "老年人", "领导干部和公务员"),
+}
+
+
+def estimand_label(estimand_id: str, benchmark_titles: dict[str, str] | None = None) -> str:
+    if estimand_id == HEADLINE:
+        return HEADLINE_LABEL
+    if estimand_id in CLASS_LABELS:
+        return f"{CLASS_LABELS[estimand_id]}（{CLASS_RULES[estimand_id]}）的比例"
+    if estimand_id == SCORE_TOTAL:
+        return "总分（满分100）"
+    for est_id, _, name, marks in DIMENSIONS:
+        if estimand_id == est_id:
+            return f"{name}得分（满分{marks:g}）"
+    if estimand_id.startswith("bench_"):
+        return (benchmark_titles or {}).get(estimand_id, benchmark_fallback(estimand_id))
+    return estimand_id
+
+
+def benchmark_number(estimand_id: str) -> int:
+    return int(estimand_id.split("_", 1)[1])
+
+
+def benchmark_fallback(estimand_id: str) -> str:
+    return f"基准{benchmark_number(estimand_id)}"
+
+
+def category_rank(domain_type: str, domain: str) -> tuple[int, str]:
+    """Sort key that follows the published order of a category, unknown labels last."""
+    order = CATEGORY_ORDER.get(domain_type, ())
+    return (order.index(domain) if domain in order else len(order), domain)
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return x is not None and not math.isnan(float(x)) and not math.isinf(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_pct(x: Any, reliability: str = OK, digits: int = 1) -> str:
+    """A 0–1 proportion as a percentage, or the dash when suppressed or missing."""
+    if reliability == SUPPRESSED or not _finite(x):
+        return DASH
+    return f"{100.0 * float(x):.{digits}f}%"
+
+
+def fmt_num(x: Any, reliability: str = OK, digits: int = 1) -> str:
+    if reliability == SUPPRESSED or not _finite(x):
+        return DASH
+    return f"{float(x):.{digits}f}"
+
+
+def fmt_int(x: Any) -> str:
+    if not _finite(x):
+        return DASH
+    return f"{int(round(float(x))):,}"
+
+
+def fmt_value(x: Any, statistic: str, reliability: str = OK) -> str:
+    """Estimate in its natural unit: proportions as %, means with one decimal."""
+    if statistic == "proportion":
+        return fmt_pct(x, reliability)
+    return fmt_num(x, reliability, 1 if statistic == "mean" else 0)
+
+
+def fmt_interval(lci: Any, uci: Any, statistic: str, reliability: str = OK) -> str:
+    lo, hi = fmt_value(lci, statistic, reliability), fmt_value(uci, statistic, reliability)
+    if DASH in (lo, hi):
+        return DASH
+    return f"{lo}–{hi}"
+
+
+def fmt_p(p: Any, reliability: str = OK) -> str:
+    if reliability == SUPPRESSED or not _finite(p):
+        return DASH
+    p = float(p)
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def verdict_label(verdict: str, reliability: str = OK) -> str:
+    if reliability == SUPPRESSED:
+        return RELIABILITY_LABELS[SUPPRESSED]
+    return VERDICT_LABELS.get(str(verdict), str(verdict))

@@ -1,0 +1,67 @@
+"""`python -m pipeline report --wave W`: figures, workbook, CSV tables, HTML bulletin, then the manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.manifest import write_manifest
+from pipeline.paths import WavePaths
+from pipeline.progress import Timer, log
+from pipeline.progress import progress as progress_bar
+from pipeline.reporting import labels as L
+from pipeline.reporting.figures import FIGURES, render, save_figure
+from pipeline.reporting.html import build_html
+from pipeline.reporting.inputs import load_inputs
+from pipeline.reporting.tables import build_tables, write_csvs, write_workbook
+from pipeline.tableio import write_text
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    wave: int
+    report_dir: Path
+    figures: tuple[Path, ...]
+    tables: tuple[Path, ...]
+    html: Path
+    manifest: Path
+    headline: str
+    interval: str
+    verdict: str
+    is_demo: bool
+    seconds: float
+
+    def summary(self) -> str:
+        demo = " [DEMO DATA]" if self.is_demo else ""
+        return (f"wave {self.wave}: {len(self.figures) // 2} figures, {len(self.tables) - 1} tables, report.html; "
+                f"literate {self.headline} (95% CI {self.interval}), target verdict: {self.verdict}{demo} "
+                f"-> {self.report_dir}")
+
+
+def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
+    timer = Timer()
+    say = log if progress else (lambda _msg: None)
+    inputs = load_inputs(paths)
+    say(f"   reading {inputs.sources['estimates']} (variance: {inputs.variance_method})")
+    if inputs.is_demo:
+        say("   !! demo wave (data/raw/%d/truth.json present): the report is marked as synthetic" % paths.wave)
+    out = paths.report_dir
+    figures: dict[str, Path] = {}
+    written: list[Path] = []
+    for spec in progress_bar(FIGURES, label="figures", enabled=progress):
+        files = save_figure(render(spec, inputs), out / "figures", spec.stem)
+        figures[spec.stem] = files["png"]
+        written += [files["png"], files["svg"]]
+    tables = build_tables(inputs)
+    table_files = write_csvs(tables, out / "tables") + [write_workbook(tables, out / "tables.xlsx")]
+    say(f"   {len(tables)} tables -> {out / 'tables.xlsx'} and {out / 'tables'}/")
+    page, verdict = build_html(inputs, figures, {s.stem: s.title for s in FIGURES})
+    html_path = write_text(page, out / "report.html")
+    manifest = write_manifest(paths)
+    head = inputs.cell(L.HEADLINE)
+    return ReportResult(
+        wave=paths.wave, report_dir=out, figures=tuple(written), tables=tuple(table_files), html=html_path,
+        manifest=manifest, headline=L.fmt_pct(head["est"], head["reliability"]),
+        interval=L.fmt_interval(head["lci"], head["uci"], "proportion", head["reliability"]),
+        verdict=verdict, is_demo=inputs.is_demo, seconds=timer.seconds,
+    )

@@ -1,0 +1,257 @@
+"""Published tables: the same tables as an Excel workbook (Chinese sheets) and as UTF-8-with-BOM CSVs.
+
+A table is built once as a DataFrame of display values, with the statistic of each row kept aside so
+the workbook can format proportions as 0.0% and means as 0.0. Suppressed cells are replaced by the
+dash before anything is written, together with every column from which the estimate could be
+recovered (se, CI, CV, design effect, effective n, gap, p-value).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.reporting import labels as L
+from pipeline.reporting.inputs import ReportInputs
+from pipeline.tableio import atomic_path, write_table
+
+# Columns a reader could use to recover a suppressed estimate.
+MASKED = ("n_eff", "est", "se", "lci", "uci", "cv", "deff", "gap", "p_value")
+CELL_COLUMNS = {
+    "n": "样本量", "n_eff": "有效样本量", "est": "估计值", "se": "标准误", "lci": "95%置信区间下限",
+    "uci": "95%置信区间上限", "df": "自由度", "cv": "变异系数", "deff": "设计效应",
+    "reliability": "可靠性", "reason": "可靠性说明",
+}
+VALUE_COLUMNS = ("估计值", "标准误", "95%置信区间下限", "95%置信区间上限", "差距（估计值−目标）", "目标值")
+CSV_DIGITS = {"est": 6, "se": 6, "lci": 6, "uci": 6, "cv": 4, "deff": 3, "n_eff": 1, "df": 1, "gap": 6,
+              "p_value": 4, "target": 4}
+# openpyxl stamps creation time and zip entry times; fixed values make the workbook reproducible.
+FIXED_TIME = _dt.datetime(2000, 1, 1)
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    sheet: str
+    stem: str
+    frame: pd.DataFrame  # display values; suppressed cells hold the dash
+    statistic: tuple[str, ...]  # per row: proportion | mean | total
+    frozen: str = "A2"
+
+
+def _mask_and_round(rows: pd.DataFrame) -> pd.DataFrame:
+    rows = rows.copy()
+    out = {}
+    suppressed = (rows["reliability"] == L.SUPPRESSED).to_numpy()
+    for col in rows.columns:
+        vals = rows[col].tolist()
+        if col in CSV_DIGITS:
+            vals = [None if pd.isna(v) else round(float(v), CSV_DIGITS[col]) for v in vals]
+        if col in MASKED:
+            vals = [L.DASH if s else v for v, s in zip(vals, suppressed, strict=True)]
+        out[col] = pd.Series(vals, dtype=object)
+    return pd.DataFrame(out)
+
+
+def _cell_table(rows: pd.DataFrame, lead: dict[str, list]) -> pd.DataFrame:
+    masked = _mask_and_round(rows)
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in lead.items()})
+    for col, head in CELL_COLUMNS.items():
+        if col == "reliability":
+            frame[head] = [L.RELIABILITY_LABELS[r] for r in rows["reliability"]]
+        elif col == "reason":
+            frame[head] = ["" if pd.isna(r) else str(r) for r in rows["reason"]]
+        elif col == "n":
+            frame[head] = [int(v) for v in rows["n"]]
+        else:
+            frame[head] = masked[col].tolist()
+    return frame
+
+
+def _published(sheet: str, stem: str, rows: pd.DataFrame, lead: dict[str, list], frozen: str = "B2") -> PublishedTable:
+    return PublishedTable(sheet, stem, _cell_table(rows, lead), tuple(rows["statistic"]), frozen)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["statistic", "reliability"])
+
+
+def overall_table(inputs: ReportInputs) -> PublishedTable:
+    ids = [L.HEADLINE, *L.CLASS_ESTIMANDS, L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
+    rows = _concat([inputs.cells(i, "overall") for i in ids])
+    return _published("全市", "overall", rows,
+                      {"指标": [L.estimand_label(i, inputs.benchmark_titles) for i in rows.get("estimand_id", [])]})
+
+
+def county_table(inputs: ReportInputs) -> PublishedTable:
+    rows = inputs.cells(L.HEADLINE, "county")
+    return _published("县区", "county", rows, {"县（市、区）": rows["domain"].tolist()})
+
+
+def group_table(inputs: ReportInputs) -> PublishedTable:
+    rows = inputs.cells(L.HEADLINE, "group")
+    return _published("人群", "group", rows, {"重点人群": rows["domain"].tolist()})
+
+
+def subgroup_table(inputs: ReportInputs) -> PublishedTable:
+    rows = _concat([inputs.cells(L.HEADLINE, t) for t in L.SUBGROUP_TYPES])
+    lead = {"分组类型": [L.DOMAIN_TYPE_LABELS[t] for t in rows.get("domain_type", [])],
+            "分组": rows.get("domain", pd.Series(dtype=object)).tolist()}
+    return _published("分组", "subgroups", rows, lead, frozen="C2")
+
+
+def score_table(inputs: ReportInputs) -> PublishedTable:
+    ids = [L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
+    dtypes = ("overall", "county", *L.SUBGROUP_TYPES, "group")
+    rows = _concat([inputs.cells(i, t) for t in dtypes for i in ids])
+    lead = {"分组类型": [L.DOMAIN_TYPE_LABELS[t] for t in rows.get("domain_type", [])],
+            "分组": rows.get("domain", pd.Series(dtype=object)).tolist(),
+            "指标": [L.estimand_label(i) for i in rows.get("estimand_id", [])]}
+    return _published("维度得分", "scores", rows, lead, frozen="D2")
+
+
+def benchmark_table(inputs: ReportInputs) -> PublishedTable:
+    ids = inputs.benchmark_ids()
+    rows = _concat([inputs.cells(i, "overall") for i in ids])
+    est_ids = rows.get("estimand_id", pd.Series(dtype=object)).tolist()
+    lead = {"基准编号": [L.benchmark_number(i) for i in est_ids],
+            "基准": [inputs.benchmark_titles.get(i, L.benchmark_fallback(i)) for i in est_ids],
+            "所属部分": [inputs.benchmark_groups.get(i, "") for i in est_ids]}
+    return _published("基准", "benchmarks", rows, lead, frozen="C2")
+
+
+def target_table(inputs: ReportInputs) -> PublishedTable:
+    t = inputs.targets
+    keys = [(L.DOMAIN_TYPES.index(dt) if dt in L.DOMAIN_TYPES else 99, *L.category_rank(dt, d))
+            for dt, d in zip(t["domain_type"], t["domain"], strict=True)]
+    t = t.iloc[sorted(range(len(t)), key=lambda i: keys[i])].reset_index(drop=True)
+    m = _mask_and_round(t)
+    frame = pd.DataFrame({
+        "分组类型": [L.DOMAIN_TYPE_LABELS.get(x, x) for x in t["domain_type"]],
+        "分组": t["domain"].tolist(),
+        "样本量": [int(v) for v in t["n"]],
+        "估计值": m["est"].tolist(),
+        "标准误": m["se"].tolist(),
+        "95%置信区间下限": m["lci"].tolist(),
+        "95%置信区间上限": m["uci"].tolist(),
+        "自由度": m["df"].tolist(),
+        "目标值": m["target"].tolist(),
+        "差距（估计值−目标）": m["gap"].tolist(),
+        "单侧检验p值": m["p_value"].tolist(),
+        "判定": [L.verdict_label(v, r) for v, r in zip(t["verdict"], t["reliability"], strict=True)],
+        "可靠性": [L.RELIABILITY_LABELS[r] for r in t["reliability"]],
+        "可靠性说明": ["" if pd.isna(r) else str(r) for r in t["reason"]],
+    })
+    return PublishedTable("目标判定", "targets", frame, ("proportion",) * len(t), "C2")
+
+
+def notes_table(inputs: ReportInputs) -> PublishedTable:
+    """The 说明 sheet: what every column means and how the reliability flags are set."""
+    target = inputs.targets["target"].dropna()
+    target_text = L.fmt_pct(target.iloc[0], digits=0) if len(target) else L.NOT_PROVIDED
+    rows = [
+        ("数据", "演示数据（模拟生成），并非泉州市调查结果" if inputs.is_demo else f"泉州市{inputs.wave}年公民科学素质调查"),
+        ("调查对象", "泉州市18–69岁常住居民"),
+        ("方差估计方法", {"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(
+            inputs.variance_method, inputs.variance_method)),
+        ("分组类型、分组", "估计所针对的人群：全市、县（市、区）、性别、年龄段、文化程度、城乡或重点人群"),
+        ("指标", "比例为加权比例（工作表中以百分数显示，CSV文件中为0–1的小数）；得分为加权平均分"),
+        ("样本量", "该分组中完成有效问卷的受访者人数（未加权）"),
+        ("有效样本量", "样本量除以设计效应，相当于同等精度的简单随机样本人数"),
+        ("估计值", "按最终权数计算的加权估计"),
+        ("标准误", "考虑分层、整群抽样和加权调整的设计标准误"),
+        ("95%置信区间下限、上限", "估计值的95%置信区间；比例采用logit或Korn–Graubard方法，见估计方法列"),
+        ("自由度", "设计自由度：含该分组成员的初级抽样单位数减去层数"),
+        ("变异系数", "标准误除以估计值"),
+        ("设计效应", "复杂抽样设计下的方差与同样本量简单随机抽样方差之比"),
+        ("可靠性：可靠", "满足发布标准，可直接引用"),
+        ("可靠性：谨慎解读", "精度较低（如自由度小于8或置信区间较宽），引用时须注明"),
+        ("可靠性：不予发布", f"不满足发布标准（如有效样本量小于30或置信区间过宽），以“{L.DASH}”表示，不公布任何数值"),
+        ("可靠性依据", "美国国家卫生统计中心（NCHS）2017年《比例数据发布标准》"),
+        ("目标值", f"《泉州市全民科学素质行动规划纲要实施方案（2021—2025年）》：2025年具备科学素质的公民比例超过{target_text}"),
+        ("差距（估计值−目标）", "估计值减去目标值，负数表示低于目标"),
+        ("单侧检验p值", "原假设“比例不高于目标”的单侧检验p值"),
+        ("判定", "已达到目标：比例显著高于目标；未达到目标：比例显著低于目标；尚不能判定：与目标的差异在统计上不显著"),
+        ("基准", "《中国公民科学素质基准》的26条基准；估计值为该基准所属题目的平均正确率"),
+        (L.DASH, "不予发布或无数据"),
+    ]
+    frame = pd.DataFrame({"项目": [r[0] for r in rows], "说明": [r[1] for r in rows]}, dtype=object)
+    return PublishedTable("说明", "notes", frame, ("",) * len(frame), "A2")
+
+
+def build_tables(inputs: ReportInputs) -> list[PublishedTable]:
+    return [overall_table(inputs), county_table(inputs), group_table(inputs), subgroup_table(inputs),
+            score_table(inputs), benchmark_table(inputs), target_table(inputs), notes_table(inputs)]
+
+
+def write_csvs(tables: list[PublishedTable], folder: Path) -> list[Path]:
+    return [write_table(t.frame, folder / f"{t.stem}.csv") for t in tables]
+
+
+def _number_format(header: str, statistic: str) -> str | None:
+    if header in VALUE_COLUMNS:
+        return "0.0%" if statistic == "proportion" else "0.00"
+    return {"变异系数": "0.0%", "设计效应": "0.00", "有效样本量": "0", "自由度": "0", "样本量": "#,##0",
+            "单侧检验p值": "0.000"}.get(header)
+
+
+def workbook_bytes(tables: list[PublishedTable]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    wb.properties.creator = "quanzhou-literacy pipeline"
+    wb.properties.created = FIXED_TIME
+    wb.properties.modified = FIXED_TIME
+    head_font, head_fill = Font(bold=True), PatternFill("solid", fgColor="DCE6F1")
+    for t in tables:
+        ws = wb.create_sheet(t.sheet)
+        ws.append(list(t.frame.columns))
+        for cell in ws[1]:
+            cell.font, cell.fill = head_font, head_fill
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        for i, row in enumerate(t.frame.itertuples(index=False)):
+            values = [None if (not isinstance(v, str) and pd.isna(v)) else v for v in row]
+            ws.append(values)
+            for j, (header, v) in enumerate(zip(t.frame.columns, values, strict=True), start=1):
+                cell = ws.cell(row=i + 2, column=j)
+                if v == L.DASH:
+                    cell.alignment = Alignment(horizontal="right")
+                elif isinstance(v, (int, float)):
+                    fmt = _number_format(header, t.statistic[i])
+                    if fmt:
+                        cell.number_format = fmt
+        for j, header in enumerate(t.frame.columns, start=1):
+            longest = max([len(str(header))] + [len(str(v)) for v in t.frame.iloc[:, j - 1].tolist()])
+            ws.column_dimensions[get_column_letter(j)].width = min(max(8, 1.8 * longest + 2), 60 if t.sheet == "说明" else 40)
+        ws.freeze_panes = t.frozen
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _normalise_zip(buf.getvalue())
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    """Rewrite the archive with fixed entry times so the same tables give the same bytes."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+def write_workbook(tables: list[PublishedTable], path: Path) -> Path:
+    data = workbook_bytes(tables)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path
