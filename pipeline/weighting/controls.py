@@ -56,46 +56,70 @@ def _order_pos(label: str, order: tuple[str, ...]) -> int:
     return min(order.index(p) if p in order else len(order) for p in parts)
 
 
+def _joined(df: pd.DataFrame, cols) -> np.ndarray:
+    out = df[cols[0]].astype(str).to_numpy(dtype=object)
+    for c in cols[1:]:
+        out = out + SEP + df[c].astype(str).to_numpy(dtype=object)
+    return out
+
+
 def collapse_empty(sample: pd.DataFrame, controls: pd.DataFrame, by: tuple[str, ...], rule: CollapseRule | None,
                    margin: str) -> tuple[pd.DataFrame, pd.DataFrame, list[Collapse]]:
-    """Merge control cells without (or with fewer than rule.min_count) sample members into the
-    adjacent category of `rule.variable`, one cell at a time, smallest first in key order."""
+    """Merge control cells without (or with fewer than rule.min_count respondents, or members in fewer
+    than rule.min_psu PSUs) into the adjacent category of `rule.variable`, one cell at a time, the
+    first deficient cell in key order first. `sample` carries a `__psu` column.
+    """
     log: list[Collapse] = []
     if rule is None:
         return sample, controls, log
     var = rule.variable
-    within = [b for b in by if b != var]
-    sample, controls = sample.copy(), controls.copy()
+    vi = by.index(var)
+    # cell tuple -> [population, respondents, set of PSUs]; merges update these in place
+    cells: dict[tuple, list] = {tuple(k): [float(p), 0, set()] for k, p in
+                                zip(controls[list(by)].to_numpy().tolist(), controls["population"], strict=True)}
+    skeys = list(map(tuple, sample[list(by)].to_numpy().tolist()))
+    for k, psu in zip(skeys, sample["__psu"].tolist(), strict=True):
+        cells[k][1] += 1
+        cells[k][2].add(psu)
+    rename: dict[tuple, tuple] = {}
+
+    def deficient(k):
+        pop, n, psus = cells[k]
+        return pop > 0 and (n < rule.min_count or len(psus) < rule.min_psu)
+
     while True:
-        g = sample.groupby(list(by))
-        counts = pd.DataFrame({"n": g.size(), "psus": g["__psu"].nunique()})
-        ok = (counts["n"] >= rule.min_count) & (counts["psus"] >= rule.min_psu)
-        present = set(map(tuple, counts.index[ok.to_numpy()].tolist()))
-        keys = list(map(tuple, controls[list(by)].to_numpy().tolist()))
-        empty = [i for i, k in enumerate(keys) if k not in present and controls["population"].iloc[i] > 0]
-        if not empty:
-            return sample, controls, log
-        row = controls.iloc[empty[0]]
-        same = np.logical_and.reduce([controls[w].to_numpy() == row[w] for w in within]) if within else \
-            np.ones(len(controls), bool)
-        cats = sorted(set(controls.loc[same, var]), key=lambda x: _order_pos(x, rule.order))
-        i = cats.index(row[var])
-        if len(cats) == 1:
+        bad = sorted(k for k in cells if deficient(k))
+        if not bad:
+            break
+        k = bad[0]
+        within = k[:vi] + k[vi + 1:]
+        peers = sorted((c for c in cells if c[:vi] + c[vi + 1:] == within), key=lambda c: _order_pos(c[vi], rule.order))
+        i = peers.index(k)
+        if len(peers) == 1:
             raise PipelineError(
-                f"calibration margin {margin!r}: cell {dict(row[list(by)])} has a control total but fewer than "
-                f"{rule.min_count} sample member(s) or fewer than {rule.min_psu} PSU(s), and no neighbouring {var} is left to merge it with. Merge "
-                "more categories in the controls or lower min_count."
+                f"calibration margin {margin!r}: cell {dict(zip(by, k, strict=True))} has a control total but fewer "
+                f"than {rule.min_count} sample member(s) or fewer than {rule.min_psu} PSU(s), and no neighbouring "
+                f"{var} is left to merge it with. Merge more categories in the controls or relax the rule."
             )
-        other = cats[i + 1] if i + 1 < len(cats) else cats[i - 1]
-        pair = sorted([row[var], other], key=lambda x: _order_pos(x, rule.order))
-        label = "+".join(pair)
-        in_within_s = np.logical_and.reduce([sample[w].to_numpy() == row[w] for w in within]) if within else \
-            np.ones(len(sample), bool)
-        sample.loc[in_within_s & sample[var].isin(pair).to_numpy(), var] = label
-        controls.loc[same & controls[var].isin(pair).to_numpy(), var] = label
-        controls = controls.groupby(list(by), as_index=False, sort=True)["population"].sum()
-        log.append(Collapse(margin, SEP.join(str(row[w]) for w in within), (row[var], other), label,
-                            float(row["population"])))
+        other = peers[i + 1] if i + 1 < len(peers) else peers[i - 1]
+        pair = sorted([k, other], key=lambda c: _order_pos(c[vi], rule.order))
+        label = "+".join(c[vi] for c in pair)
+        new = k[:vi] + (label,) + k[vi + 1:]
+        a, b = cells.pop(k), cells.pop(other)
+        cells[new] = [a[0] + b[0], a[1] + b[1], a[2] | b[2]]
+        rename[k], rename[other] = new, new
+        log.append(Collapse(margin, SEP.join(map(str, within)), (k[vi], other[vi]), label, a[0]))
+
+    def final(k):
+        while k in rename:
+            k = rename[k]
+        return k
+
+    mapping = {k: final(k) for k in set(skeys)}
+    new_keys = [mapping[k] for k in skeys]
+    sample = pd.DataFrame(new_keys, columns=list(by), index=sample.index, dtype=object)
+    controls = pd.DataFrame([(*k, v[0]) for k, v in sorted(cells.items())], columns=[*by, "population"])
+    return sample, controls, log
 
 
 def build_margin(sample: pd.DataFrame, controls: pd.DataFrame, table: ControlTable,
@@ -107,9 +131,9 @@ def build_margin(sample: pd.DataFrame, controls: pd.DataFrame, table: ControlTab
     if missing:
         raise InputError(f"{path} lacks column(s) {missing} needed by the control table {table.name!r}.")
     s = sample[list(by)].astype(str)
-    known = set(map(tuple, controls[list(by)].to_numpy().tolist()))
-    keys = list(map(tuple, s.to_numpy().tolist()))
-    unknown = [k for k in keys if k not in known]
+    known = set(_joined(controls, list(by)))
+    joined = _joined(s, list(by))
+    unknown = [k.split(SEP) for k in set(joined) - known]
     if unknown:
         raise InputError(
             f"{path}: {len(unknown)} respondent(s) fall in {table.name} cells absent from the controls, e.g. "
@@ -118,7 +142,7 @@ def build_margin(sample: pd.DataFrame, controls: pd.DataFrame, table: ControlTab
     s = s.assign(__psu=np.arange(len(s)) if psu is None else psu)
     s, c, log = collapse_empty(s, controls, by, rule, table.name)
     s = s[list(by)]
-    labels = [SEP.join(k) for k in map(tuple, c[list(by)].to_numpy().tolist())]
+    labels = list(_joined(c, list(by)))
     lookup = pd.Series(np.arange(len(labels)), index=labels)
-    codes = lookup.reindex(s.agg(SEP.join, axis=1).to_numpy()).to_numpy(np.int64)
+    codes = lookup.reindex(_joined(s, list(by))).to_numpy(np.int64)
     return Margin(table.name, codes, c["population"].to_numpy(float), tuple(labels)), log

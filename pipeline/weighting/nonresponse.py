@@ -89,8 +89,10 @@ def nonresponse_adjustment(contacts: pd.DataFrame, hh_weights: np.ndarray, class
     cat = aapor_category(contacts["disposition"], contacts["respondent_id"])
     status = np.select([cat.eq("I").to_numpy(bool), cat.isin(["P", "R", "NC", "O"]).to_numpy(bool),
                         cat.eq("U").to_numpy(bool)], [RESP, ENR, UNK], NE)
-    keys = contacts[list(classes)].astype(str).agg("|".join, axis=1)
-    labels, cls = np.unique(keys.to_numpy(str), return_inverse=True)
+    keys = contacts[classes[0]].astype(str).to_numpy(dtype=object)
+    for c in classes[1:]:
+        keys = keys + "|" + contacts[c].astype(str).to_numpy(dtype=object)
+    labels, cls = np.unique(keys.astype(str), return_inverse=True)
     k = len(labels)
     W = hh_weights if hh_weights.ndim == 2 else hh_weights[:, None]
     sums = group_sums(cls * 4 + status, W, k * 4).reshape(k, 4, W.shape[1])
