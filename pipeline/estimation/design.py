@@ -298,9 +298,13 @@ class Design:
             if statistic == "total":
                 vsrs = vsrs * t0 * t0
             vsrs = np.where(t0 >= n, vsrs, np.nan)
-            deff = var / vsrs
-            cv = se / np.abs(est)
-            n_eff = n / deff
+            # undefined rather than infinite: a constant variable in the domain has no SRS variance
+            deff = np.where(vsrs > 0, var / vsrs, np.nan)
+            cv = np.where(est != 0, se / np.abs(est), np.nan)
+            n_eff = np.where(deff > 0, n / deff, np.nan)
+            if statistic == "proportion":
+                # p = 0 or 1: no variance to divide by; NCHS 2017 sets the effective n to n
+                n_eff = np.where((n > 0) & ((est <= 0) | (est >= 1)), n, n_eff)
         est = np.where(n > 0, est, np.nan)
         return {"est": est, "se": se, "df": df, "n": n, "deff": deff, "cv": cv, "n_eff": n_eff, **extra}
 

@@ -1,0 +1,233 @@
+"""run_estimate: processed tables + wave spec → estimates.csv, targets.csv, sae.csv."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import InputError
+from pipeline.estimation.design import Design, to_binary
+from pipeline.estimation.domains import Partition, partition_by, partition_flag, restrict
+from pipeline.estimation.sae import fay_herriot
+from pipeline.estimation.spec import DomainType, EstimandsSpec, load_design, load_estimands
+from pipeline.estimation.targets import verdicts
+from pipeline.paths import WavePaths
+from pipeline.progress import Timer, log, progress
+from pipeline.schemas import ESTIMATES, RESPONDENTS, SAE, SCORES, TARGETS, WEIGHTS
+from pipeline.tableio import read_metadata, read_table, write_table
+
+
+@dataclass(frozen=True)
+class EstimateResult:
+    wave: int
+    respondents: int
+    estimates: int
+    domains: int
+    variance_methods: tuple[str, ...]
+    verdict_overall: str
+    met: int
+    not_met: int
+    undetermined: int
+    sae_areas: int
+    seconds: float
+
+    def summary(self) -> str:
+        return (f"estimate {self.wave}: {self.respondents} respondents → {self.estimates} estimates over "
+                f"{self.domains} domains ({', '.join(self.variance_methods)}); overall target verdict "
+                f"{self.verdict_overall!r}; domains met/not met/undetermined {self.met}/{self.not_met}/"
+                f"{self.undetermined}; SAE areas {self.sae_areas}; {self.seconds:.1f}s")
+
+
+def analysis_frame(respondents: pd.DataFrame, scores: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
+    """One row per respondent with design, domain, score and weight columns; every respondent must be
+    scored (possibly with missing scores) and weighted."""
+    ids = respondents["respondent_id"].astype(str)
+    for name, tab in (("scores.parquet", scores), ("weights.parquet", weights)):
+        have = set(tab["respondent_id"].astype(str))
+        lost = ids[~ids.isin(have)]
+        if len(lost):
+            raise InputError(
+                f"{name} has no row for {len(lost)} respondent(s) of respondents.parquet, e.g. {list(lost[:3])}; "
+                "re-run the stage that writes it on the current respondents."
+            )
+    w = weights.rename(columns={"stratum": "_w_stratum", "psu": "_w_psu"})
+    frame = respondents.merge(scores, on="respondent_id", how="left", validate="one_to_one")
+    frame = frame.merge(w, on="respondent_id", how="left", validate="one_to_one")
+    for col in ("stratum", "psu"):
+        differ = frame[col].astype(str) != frame[f"_w_{col}"].astype(str)
+        if differ.any():
+            i = int(np.flatnonzero(differ.to_numpy())[0])
+            raise InputError(
+                f"weights.parquet and respondents.parquet disagree on {col!r} for respondent "
+                f"{frame['respondent_id'].iloc[i]!r} ({frame[f'_w_{col}'].iloc[i]!r} vs {frame[col].iloc[i]!r}); "
+                "re-run the weighting stage."
+            )
+    return frame.drop(columns=["_w_stratum", "_w_psu"])
+
+
+def domain_partitions(frame: pd.DataFrame, spec: EstimandsSpec) -> list[tuple[str, Partition]]:
+    """(domain_type, partition) pairs; each partition's labels carry a `domain` column ("/" joins crosses)."""
+    out = []
+    for dt in spec.domains:
+        for part in _partitions(frame, dt, spec.overall_label):
+            out.append((dt.name, part))
+    return out
+
+
+def _joined(labels: pd.DataFrame, cols) -> pd.Series:
+    if not cols:
+        return pd.Series([""] * len(labels))
+    return labels[list(cols)].astype(str).agg("/".join, axis=1)
+
+
+def _partitions(frame, dt: DomainType, overall: str) -> list[Partition]:
+    if dt.name == "overall":
+        p = partition_by(frame, None)
+        return [Partition(p.codes, pd.DataFrame({"domain": [overall]}))]
+    base = partition_by(frame, list(dt.by)) if dt.by else None
+    if not dt.flags:
+        return [Partition(base.codes, pd.DataFrame({"domain": _joined(base.labels, dt.by).to_numpy()}))]
+    parts = []
+    for label, col in dt.flags:
+        if col not in frame.columns:
+            raise InputError(f"group flag column {col!r} (domain {dt.name}, {label}) is not in respondents.parquet.")
+        flag = frame[col].fillna(False).astype(bool).to_numpy()
+        if base is None:
+            parts.append(partition_flag(flag, {"domain": label}))
+        else:
+            names = (_joined(base.labels, dt.by) + "/" + label).to_numpy()
+            r = restrict(base, flag, {})
+            parts.append(Partition(r.codes, pd.DataFrame({"domain": names})))
+    return parts
+
+
+def estimand_values(frame: pd.DataFrame, spec: EstimandsSpec) -> dict[str, tuple[str, np.ndarray]]:
+    vals = {}
+    for e in spec.estimands:
+        if e.variable not in frame.columns:
+            raise InputError(f"estimand {e.id!r}: column {e.variable!r} is not in the scores/respondents tables.")
+        s = frame[e.variable]
+        if e.equals is not None:
+            v = np.where(s.isna().to_numpy(), np.nan, (s.astype(str) == e.equals).to_numpy(dtype=float))
+        elif e.statistic == "proportion":
+            v = to_binary(s, e.variable)
+        else:
+            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+        vals[e.id] = (e.statistic, v)
+    return vals
+
+
+def build_design(frame: pd.DataFrame, dspec, meta: dict) -> Design:
+    rep_cols = sorted(c for c in frame.columns if c.startswith("w_rep_"))
+    rep = meta.get("replicates") or {}
+    cal = meta.get("calibration") or {}
+    margins = cal.get("margins")
+    calibration = None
+    if margins:
+        # R's calibrate() regresses on the weights before calibration; w_nr is that weight here
+        calibration = {"margins": margins, "regression_weight": "w_nr" if "w_nr" in frame.columns else None}
+    kwargs = {}
+    if rep_cols:
+        if not rep:
+            raise InputError("weights.parquet has replicate weight columns but no 'replicates' metadata "
+                             "(method, scale, rscales, mse); re-run the weighting stage.")
+        method = {"subbootstrap": "bootstrap"}.get(rep.get("method"), rep.get("method"))
+        kwargs = dict(replicate_weights=rep_cols, replicate_method=method, scale=rep.get("scale"),
+                      rscales=rep.get("rscales"), mse=bool(rep.get("mse", False)))
+    return Design(frame, stratum=dspec.stratum, psu=dspec.psu, weight="w_final", fpc=dspec.fpc,
+                  lonely_psu=dspec.lonely_psu, calibration=calibration, **kwargs)
+
+
+def estimate_table(design: Design, frame, spec: EstimandsSpec, methods, wave: int, show=True) -> pd.DataFrame:
+    parts = domain_partitions(frame, spec)
+    partitions = [p for _, p in parts]
+    vals = estimand_values(frame, spec)
+    jobs = [(m, stat) for m in methods for stat in ("proportion", "mean", "total")
+            if any(s == stat for s, _ in vals.values())]
+    frames = []
+    for method, stat in progress(jobs, len(jobs), "estimates", enabled=show):
+        chosen = {k: v for k, (s, v) in vals.items() if s == stat}
+        r = design.estimate(chosen, stat, partitions, variance=method, ci_method=spec.ci_method)
+        r["statistic"] = stat
+        frames.append(r)
+    res = pd.concat(frames, ignore_index=True)
+    dtypes = np.array([t for t, _ in parts], dtype=object)
+    labels = [p.labels["domain"].to_numpy() for _, p in parts]
+    res["domain_type"] = dtypes[res["partition"].to_numpy()]
+    res["domain"] = [labels[t][i] for t, i in zip(res["partition"], res["domain_index"], strict=True)]
+    res["wave"] = int(wave)
+    res = res.rename(columns={"variable": "estimand_id"})
+    res["reason"] = res["reason"].replace("", pd.NA)
+    return res[ESTIMATES.names]
+
+
+def sae_table(estimates: pd.DataFrame, frame: pd.DataFrame, design: Design, spec: EstimandsSpec,
+              primary: str) -> pd.DataFrame | None:
+    cfg = spec.sae
+    if not cfg:
+        return None
+    area_type = cfg.get("area", "county")
+    direct = estimates[(estimates["estimand_id"] == cfg.get("estimand", "literate"))
+                       & (estimates["domain_type"] == area_type) & (estimates["variance_method"] == primary)]
+    direct = direct.sort_values("domain").reset_index(drop=True)
+    # area covariate: weighted share of urban respondents in the area (from the data, as the brief of the
+    # model says: known for every area, measured without sampling error worth modelling)
+    w = frame["w_final"].to_numpy(float)
+    area = frame[area_type].astype(str)
+    urban = (frame["urban"].astype(str) == "城镇").to_numpy(float)
+    share = (pd.Series(w * urban).groupby(area.to_numpy()).sum() / pd.Series(w).groupby(area.to_numpy()).sum())
+    direct["urban_share"] = share.reindex(direct["domain"]).to_numpy()
+    covs = list(cfg.get("covariates", ["urban_share"]))
+    usable = (direct["se"] > 0) & np.isfinite(direct["se"]) & np.isfinite(direct["est"])
+    out = pd.DataFrame({"area": direct["domain"], "n": direct["n"].astype(int), "direct_est": direct["est"],
+                        "direct_se": direct["se"], "model_est": np.nan, "model_mse": np.nan, "shrinkage": np.nan,
+                        "urban_share": direct["urban_share"]})
+    X = np.column_stack([np.ones(usable.sum())] + [direct.loc[usable, c].to_numpy(float) for c in covs])
+    if usable.sum() > X.shape[1]:
+        fh = fay_herriot(direct.loc[usable, "est"], direct.loc[usable, "se"] ** 2, X, cfg.get("method", "REML"))
+        out.loc[usable.to_numpy(), "model_est"] = fh.est
+        out.loc[usable.to_numpy(), "model_mse"] = fh.mse
+        out.loc[usable.to_numpy(), "shrinkage"] = fh.shrinkage
+        out["sigma2_u"] = fh.sigma2_u
+        out["beta_intercept"] = fh.beta[0]
+        for c, b in zip(covs, fh.beta[1:], strict=True):
+            out[f"beta_{c}"] = b
+        out["converged"] = fh.converged
+    out["method"] = cfg.get("method", "REML")
+    return out
+
+
+def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
+    timer = Timer()
+    spec = load_estimands(paths.estimands)
+    dspec = load_design(paths.design)
+    respondents = read_table(paths.processed("respondents.parquet"), RESPONDENTS)
+    scores = read_table(paths.processed("scores.parquet"), SCORES)
+    wpath = paths.processed("weights.parquet")
+    weights = read_table(wpath, WEIGHTS)
+    meta = read_metadata(wpath)
+    frame = analysis_frame(respondents, scores, weights)
+    design = build_design(frame, dspec, meta)
+    methods = [m for m in spec.variance_methods if m != "replicate" or design.replicates is not None]
+    primary = dspec.primary if dspec.primary in methods else "taylor"
+    if dspec.primary not in methods and progress:
+        log(f"   no replicate weights in {wpath.name}: linearisation is the primary variance method")
+    methods = [primary] + [m for m in methods if m != primary]
+    est = estimate_table(design, frame, spec, methods, paths.wave, show=progress)
+    write_table(est, paths.processed("estimates.csv"), ESTIMATES)
+    tsel = est[(est["estimand_id"] == spec.target.estimand) & (est["variance_method"] == primary)
+               & est["domain_type"].isin(spec.target.domain_types)]
+    targets = verdicts(tsel, spec.target.value, spec.level)
+    write_table(targets, paths.processed("targets.csv"), TARGETS)
+    sae = sae_table(est, frame, design, spec, primary)
+    if sae is not None:
+        write_table(sae, paths.processed("sae.csv"), SAE)
+    overall = targets.loc[targets["domain_type"] == "overall", "verdict"]
+    counts = targets["verdict"].value_counts()
+    return EstimateResult(paths.wave, len(frame), len(est), int(est.groupby(["domain_type", "domain"]).ngroups),
+                          tuple(methods), str(overall.iloc[0]) if len(overall) else "n/a",
+                          int(counts.get("met", 0)), int(counts.get("not met", 0)),
+                          int(counts.get("undetermined", 0)), 0 if sae is None else int(sae["model_est"].notna().sum()),
+                          timer.seconds)

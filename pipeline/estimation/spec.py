@@ -1,0 +1,139 @@
+"""Estimation specs: estimands.yaml (written for this stage) and the design/variance keys of design.yaml.
+
+Both load into frozen dataclasses; anything missing or misspelt stops with a SpecError naming the file
+and the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pipeline.errors import SpecError
+from pipeline.estimation.intervals import CI_METHODS
+from pipeline.estimation.variance import LONELY_POLICIES
+
+STATISTICS = ("proportion", "mean", "total")
+DOMAIN_TYPES = ("overall", "county", "sex", "age_band", "education", "urban", "group", "county_group",
+                "county_urban")
+VARIANCE_NAMES = {"replicate": "replicate", "taylor": "taylor", "linearisation": "taylor",
+                  "linearization": "taylor"}
+
+
+@dataclass(frozen=True)
+class Estimand:
+    id: str
+    statistic: str
+    variable: str
+    equals: str | None = None  # share of respondents whose `variable` equals this label
+
+
+@dataclass(frozen=True)
+class DomainType:
+    name: str
+    by: tuple[str, ...]  # columns crossed (labels joined with "/")
+    flags: tuple[tuple[str, str], ...] = ()  # (label, bool column): one domain per flag, crossed with `by`
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    estimand: str
+    value: float
+    domain_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EstimandsSpec:
+    estimands: tuple[Estimand, ...]
+    domains: tuple[DomainType, ...]
+    ci_method: str
+    level: float
+    target: TargetSpec
+    overall_label: str
+    sae: dict | None
+    variance_methods: tuple[str, ...] = ("replicate", "taylor")
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    stratum: str
+    psu: str
+    fpc: str | None
+    lonely_psu: str
+    primary: str  # "replicate" | "taylor"
+
+
+def _load(path: Path) -> dict:
+    if not path.exists():
+        raise SpecError(f"{path} does not exist; the estimation stage needs it (see survey_instruments/README.md).")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML: {err}") from None
+    if data.get("schema_version") != 1:
+        raise SpecError(f"{path}: schema_version must be 1 (found {data.get('schema_version')!r}).")
+    return data
+
+
+def _need(d: dict, key: str, path: Path, where: str):
+    if key not in d:
+        raise SpecError(f"{path}: key {where}{key!r} is missing.")
+    return d[key]
+
+
+def load_estimands(path: Path) -> EstimandsSpec:
+    data = _load(path)
+    ests = []
+    for i, e in enumerate(_need(data, "estimands", path, "")):
+        for k in ("id", "statistic", "variable"):
+            _need(e, k, path, f"estimands[{i}].")
+        if e["statistic"] not in STATISTICS:
+            raise SpecError(f"{path}: estimands[{i}] ({e['id']}): statistic {e['statistic']!r} not in {STATISTICS}.")
+        ests.append(Estimand(str(e["id"]), e["statistic"], str(e["variable"]),
+                             None if e.get("equals") is None else str(e["equals"])))
+    ids = [e.id for e in ests]
+    dup = sorted({x for x in ids if ids.count(x) > 1})
+    if dup:
+        raise SpecError(f"{path}: estimand ids {dup} appear more than once.")
+    doms = []
+    for name, d in _need(data, "domains", path, "").items():
+        if name not in DOMAIN_TYPES:
+            raise SpecError(f"{path}: domain type {name!r} is not one of {DOMAIN_TYPES}.")
+        d = d or {}
+        flags = tuple((str(k), str(v)) for k, v in (d.get("flags") or {}).items())
+        doms.append(DomainType(name, tuple(d.get("by") or ()), flags))
+    ci = data.get("ci", {})
+    method = ci.get("proportion", "logit")
+    if method not in CI_METHODS:
+        raise SpecError(f"{path}: ci.proportion {method!r} is not one of {sorted(CI_METHODS)}.")
+    t = _need(data, "target", path, "")
+    target = TargetSpec(str(_need(t, "estimand", path, "target.")), float(_need(t, "value", path, "target.")),
+                        tuple(_need(t, "domain_types", path, "target.")))
+    if target.estimand not in ids:
+        raise SpecError(f"{path}: target.estimand {target.estimand!r} is not an estimand id.")
+    unknown = [x for x in target.domain_types if x not in [d.name for d in doms]]
+    if unknown:
+        raise SpecError(f"{path}: target.domain_types {unknown} are not listed under domains.")
+    methods = (data.get("variance") or {}).get("methods", ["replicate", "taylor"])
+    bad = [m for m in methods if m not in VARIANCE_NAMES]
+    if bad:
+        raise SpecError(f"{path}: variance.methods {bad} not in {sorted(VARIANCE_NAMES)}.")
+    return EstimandsSpec(tuple(ests), tuple(doms), method, float(ci.get("level", 0.95)), target,
+                         str(data.get("overall_label", "全市")), data.get("sae"),
+                         tuple(dict.fromkeys(VARIANCE_NAMES[m] for m in methods)))
+
+
+def load_design(path: Path) -> DesignSpec:
+    """design: {stratum, psu, fpc, lonely_psu} and variance: {primary}; defaults when a key is absent."""
+    data = _load(path)
+    d = data.get("design") or {}
+    lonely = d.get("lonely_psu", "fail")
+    if lonely not in LONELY_POLICIES:
+        raise SpecError(f"{path}: design.lonely_psu {lonely!r} is not one of {LONELY_POLICIES}.")
+    primary = (data.get("variance") or {}).get("primary", "replicate")
+    if primary not in VARIANCE_NAMES:
+        raise SpecError(f"{path}: variance.primary {primary!r} is not one of {sorted(VARIANCE_NAMES)}.")
+    return DesignSpec(str(d.get("stratum", "stratum")), str(d.get("psu", "psu")), d.get("fpc"), lonely,
+                      VARIANCE_NAMES[primary])
