@@ -47,6 +47,8 @@ class CalibrationResult:
     achieved: tuple[np.ndarray, ...]  # per margin: (K,) or (K, R) weighted totals
     empty_in_replicates: int  # (category, replicate) pairs skipped because the replicate has no member
     method: str
+    infeasible_replicates: int = 0  # replicates with an empty category: margins met only as far as possible
+    infeasible_max_error: float = 0.0  # largest margin error left in those replicates
 
 
 # --- calfuns: g = F(eta), dF/deta; eta = 0 gives g = 1 --------------------------------------------
@@ -120,7 +122,13 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
     # A replicate may have no member in a category (its PSUs were deleted or not drawn); that
     # category cannot be calibrated in that replicate and is left alone rather than failing.
     present = [group_sums(c, D, m.k) > 0 for c, m in zip(cat, margins, strict=True)]
-    empty_rep = int(sum(((~p) & (m.totals[:, None] > 0)).sum() for p, m in zip(present, margins, strict=True)))
+    empty = [(~p) & (m.totals[:, None] > 0) for p, m in zip(present, margins, strict=True)]
+    empty_rep = int(sum(e.sum() for e in empty))
+    # With an empty category the other margins' controls generally cannot all be met (the missing
+    # category's population has nowhere to go), so such replicates are calibrated as far as the
+    # feasible columns need and their remaining error is reported; the full sample never gets here,
+    # check_margins has refused empty categories already.
+    feasible = ~np.logical_or.reduce([e.any(axis=0) for e in empty])
 
     def achieved_all(gmat):
         return [group_sums(c, D * gmat, m.k) for c, m in zip(cat, margins, strict=True)]
@@ -147,14 +155,14 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
                 eta = eta + step[c]
                 g, _ = fn(eta, bounds)
         ach = achieved_all(g)
-        err = max(float(np.max(np.where(p, margin_errors(a, m.totals), 0.0), initial=0.0))
+        err = max(float(np.max(np.where(p & feasible, margin_errors(a, m.totals), 0.0), initial=0.0))
                   for a, m, p in zip(ach, margins, present, strict=True))
         if err < tol:
             break
     if not err < tol:
         worst = None
         for a, m, p in zip(ach, margins, present, strict=True):
-            e = np.where(p, margin_errors(a, m.totals), 0.0)
+            e = np.where(p & feasible, margin_errors(a, m.totals), 0.0)
             i, j = np.unravel_index(int(np.argmax(e)), e.shape)
             if worst is None or e[i, j] > worst[0]:
                 worst = (e[i, j], m.name, m.labels[i], j, a[i, j], m.totals[i])
@@ -165,11 +173,14 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
             f"{column}: weighted total {a:,.4f} vs control {t:,.4f} (relative error {e:.3g} > tolerance {tol:g}). "
             "Raise weighting.calibration.max_iter, widen the bounds, or collapse sparse categories in design.yaml."
         )
+    infeasible_err = max(float(np.max(np.where(p & ~feasible, margin_errors(a, m.totals), 0.0), initial=0.0))
+                         for a, m, p in zip(ach, margins, present, strict=True))
     w = gather_multiply(dd, g, cell, inplace=inplace)
     if d.ndim == 1:
         w = w[:, 0]
         ach = [a[:, 0] for a in ach]
-    return CalibrationResult(w, it, float(err), tuple(ach), empty_rep, calfun)
+    return CalibrationResult(w, it, float(err), tuple(ach), empty_rep, calfun, int((~feasible).sum()),
+                             infeasible_err)
 
 
 def poststratify(d: np.ndarray, margins: list[Margin], tol: float = 1e-8, where: str = "",

@@ -74,7 +74,11 @@ def calibration_rows(step: str, res: CalibrationResult, margins: list[Margin]) -
             rep_err = max(rep_err, float(np.where(present[:, 1:], err[:, 1:], 0.0).max()))
         for i, label in enumerate(m.labels):
             out.append(row(step, "margin", m.name, label, a2[i, 0], m.totals[i]))
+    if res.infeasible_replicates:  # the feasible replicates' error is the convergence criterion
+        rep_err = res.max_error
     out.append(row(step, "max_margin_error", value=full_err))
     out.append(row(step, "max_margin_error", "replicates", value=rep_err))
     out.append(row(step, "replicate_empty_categories", value=res.empty_in_replicates))
+    out.append(row(step, "replicates_infeasible", value=res.infeasible_replicates))
+    out.append(row(step, "replicates_infeasible_max_error", value=res.infeasible_max_error))
     return out

@@ -123,6 +123,9 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
     rows += dg.calibration_rows("calibration", res, margins)
     rows += dg.weight_summary("calibration", w_cal, county)
     say(f"   calibration ({cal.method}): {res.iterations} iterations, max margin error {res.max_error:.2g}")
+    if res.infeasible_replicates:
+        say(f"   note: {res.infeasible_replicates} replicate(s) lack a sample member in some category; their "
+            f"margins are met to {res.infeasible_max_error:.2g} (reported as replicates_infeasible)")
 
     final_res, rounds = res, 0
     if spec.trimming is not None:

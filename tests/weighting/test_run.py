@@ -1,0 +1,163 @@
+"""run_weight end to end on a small synthetic wave written under tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import InputError, PipelineError
+from pipeline.paths import ROOT, WavePaths
+from pipeline.tableio import read_metadata, read_table
+from pipeline.weighting import run_weight
+from tests.weighting.synthetic import make_wave, write_wave
+
+DESIGN = (ROOT / "survey_instruments" / "2024" / "design.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return make_wave(seed=3)
+
+
+@pytest.fixture(scope="module")
+def jkn_run(tables, tmp_path_factory):
+    root = tmp_path_factory.mktemp("wave")
+    write_wave(root, tables, DESIGN)
+    paths = WavePaths(2024, root=root)
+    result = run_weight(paths, progress=False)
+    return paths, result
+
+
+def _controls(tables, name):
+    return tables[name].assign(population=lambda d: d["population"].astype(float))
+
+
+def test_outputs_and_metadata(jkn_run, tables):
+    paths, result = jkn_run
+    w = read_table(paths.processed("weights.parquet"), "weights")
+    meta = read_metadata(paths.processed("weights.parquet"))
+    n_psu = tables["contacts"]["psu"].nunique()
+    reps = [c for c in w if c.startswith("w_rep_")]
+    assert len(w) == len(tables["respondents"]) == result.respondents
+    assert len(reps) == n_psu == meta["replicates"]["n_replicates"] == result.replicates
+    assert meta["replicates"]["method"] == "JKn" and meta["replicates"]["scale"] == 1.0
+    assert len(meta["replicates"]["rscales"]) == n_psu
+    np.testing.assert_allclose(meta["replicates"]["rscales"], 5 / 6)  # six PSUs per stratum
+    assert meta["calibration"]["margins"] == [["county_code", "sex", "age_band", "urban"],
+                                              ["county_code", "education"]]
+    R = w[reps].to_numpy()
+    assert np.isfinite(R).all() and (R >= 0).all() and (w["w_final"] > 0).all()
+    # each JKn replicate has zero weight on exactly the respondents of one PSU
+    zero_psus = [w.loc[R[:, j] == 0, "psu"].unique() for j in range(R.shape[1])]
+    assert all(len(z) <= 1 for z in zero_psus)
+    assert "summary" in dir(result) and "respondents" in result.summary()
+
+
+def test_final_weights_meet_controls_and_trimming_bounds(jkn_run, tables):
+    paths, _ = jkn_run
+    w = read_table(paths.processed("weights.parquet"), "weights")
+    r = tables["respondents"].merge(w, on="respondent_id")
+    for name, by in (("county_education", ["county_code", "education"]),
+                     ("county_sex_age_urban", ["county_code", "sex", "age_band", "urban"])):
+        c = _controls(tables, name)
+        # county totals survive any collapse of cells within the county
+        got = r.groupby("county_code")["w_final"].sum()
+        want = c.groupby("county_code")["population"].sum()
+        np.testing.assert_allclose(got.reindex(want.index), want, rtol=1e-7)
+        rep_tot = r.groupby("county_code")[[x for x in w if x.startswith("w_rep_")]].sum()
+        np.testing.assert_allclose(rep_tot.reindex(want.index).to_numpy(),
+                                   np.repeat(want.to_numpy()[:, None], rep_tot.shape[1], 1), rtol=1e-6)
+    c = _controls(tables, "county_education")
+    got = r.groupby(["county_code", "education"])["w_final"].sum()
+    d = read_table(paths.processed("weighting_diagnostics.csv"), "weighting_diagnostics")
+    collapsed = set(d.loc[(d.metric == "collapsed") & (d.variable == "county_education"), "level"])
+    if not collapsed:
+        np.testing.assert_allclose(got, c.set_index(["county_code", "education"])["population"].reindex(got.index),
+                                   rtol=1e-7)
+    med = r.groupby("county_code")["w_final"].transform("median")
+    ratio = r["w_final"] / med
+    assert ratio.max() <= 5 * 1.001 and ratio.min() >= 0.2 * 0.999
+
+
+def test_diagnostics_contract(jkn_run):
+    paths, _ = jkn_run
+    d = read_table(paths.processed("weighting_diagnostics.csv"), "weighting_diagnostics")
+    for m in ("rr1", "rr3", "coop1", "kish_deff", "ess", "weight_min", "weight_median", "weight_max",
+              "iterations", "max_margin_error", "trimmed", "margin", "base_weight_frame_ratio"):
+        assert (d["metric"] == m).any(), m
+    city = d[(d.metric == "rr3") & (d.level == "全市")]
+    assert len(city) == 1 and 0 < city["value"].iloc[0] < 1
+    final = d[(d.step == "final") & (d.metric == "margin")]
+    assert final["control"].notna().all()
+    rel = (final["value"] - final["control"]).abs() / final["control"].clip(lower=1)
+    assert rel.max() < 1e-7
+    deff = d[(d.step == "final") & (d.metric == "kish_deff")]["value"]
+    assert (deff >= 1).all()
+    ess = d[(d.step == "final") & (d.metric == "ess") & (d.level == "全市")]["value"].iloc[0]
+    n = d[(d.step == "final") & (d.metric == "n") & (d.level == "全市")]["value"].iloc[0]
+    kd = d[(d.step == "final") & (d.metric == "kish_deff") & (d.level == "全市")]["value"].iloc[0]
+    assert ess == pytest.approx(n / kd)
+
+
+def test_rerun_is_byte_identical(jkn_run):
+    paths, _ = jkn_run
+    before = {p: paths.processed(p).read_bytes() for p in ("weighting_diagnostics.csv", "weights.parquet")}
+    run_weight(paths, progress=False)
+    for p, b in before.items():
+        assert paths.processed(p).read_bytes() == b, p
+
+
+def test_bootstrap_option(tables, tmp_path):
+    design = DESIGN.replace("method: JKn ", "method: bootstrap ").replace("replicates: 200 ", "replicates: 30 ")
+    assert "method: bootstrap" in design
+    write_wave(tmp_path, tables, design)
+    paths = WavePaths(2024, root=tmp_path)
+    run_weight(paths, progress=False)
+    meta = read_metadata(paths.processed("weights.parquet"))["replicates"]
+    assert meta["method"] == "bootstrap" and meta["n_replicates"] == 30
+    assert meta["scale"] == pytest.approx(1 / 29) and meta["rscales"] == [1.0] * 30
+    assert meta["seed"] == 20240917 and meta["type"] == "subbootstrap"
+
+
+def test_missing_control_file_is_named(tables, tmp_path):
+    write_wave(tmp_path, tables, DESIGN)
+    paths = WavePaths(2024, root=tmp_path)
+    (paths.controls / "county_education.csv").unlink()
+    with pytest.raises(InputError, match="county_education.csv does not exist"):
+        run_weight(paths, progress=False)
+
+
+def test_empty_cell_without_collapse_rule_is_an_error(tables, tmp_path):
+    t = dict(tables)
+    resp = t["respondents"]
+    drop = (resp["county_code"] == "350502") & (resp["education"] == "本科及以上")
+    keep_ids = set(resp.loc[drop, "respondent_id"])
+    t["respondents"] = resp[~drop]
+    c = t["contacts"].copy()
+    c.loc[c["respondent_id"].isin(keep_ids).fillna(False), "respondent_id"] = pd.NA
+    t["contacts"] = c
+    design = DESIGN.split("      - margin: county_education")[0] + "\n" + DESIGN.split("        min_psu: 2\n")[-1]
+    assert "county_education\n        variable" not in design
+    write_wave(tmp_path, t, design)
+    with pytest.raises(PipelineError, match="county_education.*no sample member: 350502|本科及以上"):
+        run_weight(WavePaths(2024, root=tmp_path), progress=False)
+
+
+def test_collapse_rule_merges_adjacent_age_band(tables):
+    from pipeline.weighting.controls import build_margin
+    from pipeline.weighting.spec import CollapseRule, ControlTable
+
+    r = tables["respondents"]
+    r = r[~((r["county_code"] == "350502") & (r["sex"] == "男") & (r["urban"] == "城镇") & (r["age_band"] == "30-39"))]
+    t = ControlTable("county_sex_age_urban", "x.csv", ("county_code", "sex", "age_band", "urban"))
+    rule = CollapseRule("county_sex_age_urban", "age_band", ("18-29", "30-39", "40-49", "50-59", "60-69"))
+    c = _controls(tables, "county_sex_age_urban")
+    m, log = build_margin(r, c, t, rule)
+    assert [(x.within, x.merged, x.label) for x in log] == [("350502|男|城镇", ("30-39", "40-49"), "30-39+40-49")]
+    i = m.labels.index("350502|男|30-39+40-49|城镇")
+    sel = (c["county_code"] == "350502") & (c["sex"] == "男") & (c["urban"] == "城镇") & c["age_band"].isin(["30-39", "40-49"])
+    assert m.totals[i] == pytest.approx(c.loc[sel, "population"].sum())
+    assert m.totals.sum() == pytest.approx(c["population"].sum())
