@@ -1,0 +1,76 @@
+"""The item statistics table (ITEM_STATS): classical item analysis, key check and DIF in one row per item.
+
+Columns beyond the contract, in the written file:
+- type, points, key ("1,3" for several keys), n_dont_know, n_missing (refused/skipped/no row);
+- flag_negative_discrimination (point_biserial < 0), flag_key_error, key_error_option (the option
+  chosen more often than the key by high scorers), n_high, high_share_key, high_share_top_distractor,
+  top_distractor;
+- dimension_alpha, dimension_kr20, total_alpha, total_kr20: reliability of the item's dimension and
+  of the whole test (repeated on each row of the dimension; KR-20 is NaN where partial credit exists);
+- dif_<group>_{n, alpha_mh, d_dif, d_se, chi2, p, class, favours} for group sex (reference 男, focal 女)
+  and urban (reference 城镇, focal 乡村); favours names the group the item is easier for, B/C only.
+
+Population: scored respondents (see pipeline.scoring.psychometrics). p_correct_weighted uses the design
+base weight n_adults / (p_psu · p_ssu · p_hh) from respondents.parquet, because the final weights are
+computed in parallel with this stage and may not exist yet: it is design-weighted, not calibrated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from pipeline.scoring import dif, psychometrics
+from pipeline.scoring.items import ItemSet
+
+# group column → (reference value, focal value)
+DIF_GROUPS: dict[str, tuple[str, str]] = {"sex": ("男", "女"), "urban": ("城镇", "乡村")}
+FULL_CREDIT = 1 - 1e-12
+
+
+def focal_codes(values: np.ndarray, reference: str, focal: str) -> np.ndarray:
+    v = np.asarray(values, dtype=object)
+    return np.where(v == focal, 1, np.where(v == reference, 0, -1)).astype(np.int64)
+
+
+def item_stats(iset: ItemSet, correct: np.ndarray, earned: np.ndarray, chosen: np.ndarray,
+               status: np.ndarray, weight: np.ndarray, groups: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, dict]:
+    """All arrays restricted to scored respondents. Returns (table, reliability by dimension and total)."""
+    dims = np.array([it.dimension for it in iset.items], dtype=object)
+    out = psychometrics.descriptives(iset, correct, status, weight)
+    out.insert(1, "dimension", pd.array(dims.astype(str), dtype="str"))
+    cov = psychometrics.covariance(earned)
+    correct0 = np.where(np.isnan(correct), 0.0, correct)
+    out["point_biserial"] = psychometrics.item_rest_correlation(cov)
+    out["alpha_if_deleted"] = psychometrics.alpha_if_deleted(cov, dims)
+    rel = psychometrics.reliability(iset, earned, correct0, cov, dims)
+    out["type"] = pd.array([it.type for it in iset.items], dtype="str")
+    out["points"] = iset.points
+    out["key"] = pd.array([",".join(str(k) for k in sorted(it.key)) for it in iset.items], dtype="str")
+    out["dimension_alpha"] = [rel[d]["alpha"] for d in dims]
+    out["dimension_kr20"] = [rel[d]["kr20"] for d in dims]
+    out["total_alpha"] = rel["total"]["alpha"]
+    out["total_kr20"] = rel["total"]["kr20"]
+    out["flag_negative_discrimination"] = (out["point_biserial"] < 0).to_numpy(dtype=bool)
+    keys = psychometrics.key_check(iset, chosen, status, earned)
+    out = out.merge(keys, on="item_id", how="left", validate="one_to_one")
+    full = correct0 >= FULL_CREDIT
+    for name, (ref, foc) in DIF_GROUPS.items():
+        if name not in groups:
+            continue
+        res = dif.dif_table(earned, full, focal_codes(groups[name], ref, foc))
+        out[f"dif_{name}_n"] = np.array([r["n"] for r in res], dtype=np.int64)
+        out[f"dif_{name}_alpha_mh"] = [r["alpha_mh"] for r in res]
+        out[f"dif_{name}_d_dif"] = [r["d_dif"] for r in res]
+        out[f"dif_{name}_d_se"] = [r["d_se"] for r in res]
+        out[f"dif_{name}_chi2"] = [r["chi2"] for r in res]
+        out[f"dif_{name}_p"] = [r["p_value"] for r in res]
+        out[f"dif_{name}_class"] = pd.array([r["class"] for r in res], dtype="str")
+        out[f"dif_{name}_favours"] = pd.array(
+            [None if r["class"] in (None, "A") else (ref if r["d_dif"] < 0 else foc) for r in res], dtype="str")
+    for col in out.columns:
+        if out[col].dtype.kind == "f":
+            out[col] = out[col].replace([np.inf, -np.inf], np.nan)
+    return out, rel

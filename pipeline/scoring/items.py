@@ -1,0 +1,140 @@
+"""Item scoring: turn answers into credit, one respondents × items matrix at a time.
+
+An answer is held as a bit mask over the item's options in instrument order (bit j = the j-th option
+listed), so single, true/false and multiple-answer items share one representation and one lookup:
+credit = LUT[item][mask]. Parsing happens once per distinct (item, response code) pair, never per row.
+
+Credit (the `correct` fraction, 0–1; points earned = points × correct):
+- single / true_false: 1 if the chosen option is the key, else 0.
+- multiple, all_or_nothing: 1 if the set chosen equals the key set exactly, else 0.
+- multiple, partial: the share of the item's options classified correctly, i.e. chosen when in the
+  key or left unchosen when not in the key: (m − |chosen △ key|) / m for m options. Example: options
+  {1,2,3,4}, key {1,3}, chosen {1,2} → option 1 right, 2 wrong, 3 wrong, 4 right → 2/4 = 0.5; with
+  2.5 points that earns 1.25. Choosing nothing on that item still earns 2/4, which is what the rule
+  says; it is the instrument designer's call to use all_or_nothing where that is unwanted.
+- "不知道" (dont_know) is an answer that earns 0; refused and skipped (and an item with no row at all
+  for a respondent) are missing, never scored here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.errors import InputError, SpecError
+from pipeline.instruments.model import Item
+
+# Status codes of a respondent × item cell. Everything at or above REFUSED is missing.
+ANSWERED, DONT_KNOW, REFUSED, SKIPPED, ABSENT = 0, 1, 2, 3, 4
+REASONS = {"answered": ANSWERED, "dont_know": DONT_KNOW, "refused": REFUSED, "skipped": SKIPPED}
+MAX_OPTIONS = 20  # a lookup table of 2**m entries per item stays small
+
+
+@dataclass(frozen=True)
+class ItemSet:
+    """The instrument's items compiled to arrays (instrument order)."""
+
+    items: tuple[Item, ...]
+    ids: tuple[str, ...]
+    points: np.ndarray  # (k,) float
+    key_bits: np.ndarray  # (k,) int64
+    n_options: np.ndarray  # (k,) int
+    dichotomous: np.ndarray  # (k,) bool: credit can only be 0 or 1
+    luts: tuple[np.ndarray, ...]  # per item: credit for every mask 0 … 2**m − 1
+
+    @property
+    def k(self) -> int:
+        return len(self.items)
+
+    def option_code(self, i: int, bit: int) -> int:
+        return self.items[i].options[bit][0]
+
+
+def _lut(item: Item, key_bits: int) -> np.ndarray:
+    m = len(item.options)
+    masks = np.arange(2**m, dtype=np.int64)
+    if item.type == "multiple" and item.scoring == "partial":
+        wrong = np.array([bin(int(x) ^ key_bits).count("1") for x in masks], dtype=np.float64)
+        return (m - wrong) / m
+    return (masks == key_bits).astype(np.float64)
+
+
+def compile_items(items: tuple[Item, ...] | list[Item], where: str = "instrument") -> ItemSet:
+    items = tuple(items)
+    if not items:
+        raise SpecError(f"{where}: the instrument has no items; there is nothing to score.")
+    ids = tuple(it.id for it in items)
+    if len(set(ids)) != len(ids):
+        raise SpecError(f"{where}: item ids repeat ({sorted({i for i in ids if ids.count(i) > 1})}).")
+    key_bits, luts = [], []
+    for it in items:
+        codes = [c for c, _ in it.options]
+        if len(codes) > MAX_OPTIONS:
+            raise SpecError(f"{where}: item {it.id} has {len(codes)} options; at most {MAX_OPTIONS} are supported.")
+        if len(set(codes)) != len(codes):
+            raise SpecError(f"{where}: item {it.id} repeats option codes {codes}; give each option its own code.")
+        unknown = [k for k in it.key if k not in codes]
+        if unknown:
+            raise SpecError(f"{where}: item {it.id}: key {unknown} is not among the option codes {codes}.")
+        bits = sum(1 << codes.index(k) for k in it.key)
+        key_bits.append(bits)
+        luts.append(_lut(it, bits))
+    return ItemSet(
+        items=items,
+        ids=ids,
+        points=np.array([it.points for it in items], dtype=np.float64),
+        key_bits=np.array(key_bits, dtype=np.int64),
+        n_options=np.array([len(it.options) for it in items]),
+        dichotomous=np.array([not (it.type == "multiple" and it.scoring == "partial") for it in items]),
+        luts=tuple(luts),
+    )
+
+
+def parse_code(item: Item, code: str) -> int | None:
+    """The option mask of one response code string, or None when it is not a valid answer to `item`.
+
+    single/true_false: one option code ("2"). multiple: option codes joined by commas ("1,3"; the
+    contract writes them sorted, any order is accepted), "" = answered with no option chosen.
+    """
+    codes = [c for c, _ in item.options]
+    text = code.strip()
+    if item.type == "multiple":
+        if text == "":
+            return 0
+        parts = [p.strip() for p in text.split(",")]
+    else:
+        parts = [text]
+    mask = 0
+    for p in parts:
+        # Only the canonical spelling ("2", not "02" or "2.0"), so one answer has one code.
+        if not p.isdigit() or str(int(p)) != p:
+            return None
+        value = int(p)
+        if value not in codes:
+            return None
+        bit = 1 << codes.index(value)
+        if mask & bit:
+            return None
+        mask |= bit
+    return mask
+
+
+def credit(iset: ItemSet, chosen: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """Credit matrix (n × k, float64): LUT credit when answered, 0 for dont_know, NaN when missing."""
+    n, k = chosen.shape
+    if k != iset.k or status.shape != chosen.shape:
+        raise ValueError(f"credit: matrices of shape {chosen.shape}/{status.shape} for {iset.k} items")
+    out = np.empty((n, k), dtype=np.float64)
+    for i in range(k):
+        lut = iset.luts[i]
+        col = chosen[:, i]
+        if col.size and (col.min() < 0 or col.max() >= lut.size):
+            bad = int(col[(col < 0) | (col >= lut.size)][0])
+            raise InputError(f"item {iset.ids[i]}: option mask {bad} is outside the item's "
+                             f"{iset.n_options[i]} options; the responses and the instrument disagree.")
+        out[:, i] = lut[col]
+    st = status
+    out[st == DONT_KNOW] = 0.0
+    out[st >= REFUSED] = np.nan
+    return out

@@ -1,0 +1,164 @@
+"""Classical item analysis: difficulty, discrimination, reliability and key checks.
+
+Population: the scored respondents, with their in-allowance missing items at 0 points, i.e. exactly
+the scores that are reported. Every statistic comes from one covariance matrix of the item scores
+(points), so a million respondents cost one k × k matrix product.
+
+- point_biserial: corrected item–rest correlation, corr(item credit, total of all other items in
+  points). Credit and points differ by a positive factor, so it equals corr(points, rest).
+- alpha (per dimension and whole test): Cronbach's alpha of the item scores in points, i.e. the
+  reliability of the score as reported: k/(k−1) · (1 − Σ var(x_j) / var(Σ x_j)).
+- alpha_if_deleted: alpha of the item's own dimension without the item.
+- kr20: Kuder–Richardson 20 on right/wrong (unit-weighted) items: k/(k−1) · (1 − Σ p_j q_j / σ²_X),
+  σ²_X the population variance of the number right. Only defined when every item of the set is
+  dichotomous (no partial credit); NaN otherwise. It differs from alpha when item points differ.
+- flag_key_error: among high scorers (rest score at or above its 73rd percentile: the classical top
+  27%, ties included so the group does not depend on row order), a non-key option is chosen more
+  often than the key (for multiple-answer items: more often than the least-chosen key option).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.scoring.items import ANSWERED, DONT_KNOW, ItemSet
+
+HIGH_GROUP_QUANTILE = 0.73
+
+
+def covariance(x: np.ndarray) -> np.ndarray:
+    """Sample covariance (ddof = 1) of the columns of x, centred first for accuracy."""
+    n = x.shape[0]
+    if n < 2:
+        return np.full((x.shape[1], x.shape[1]), np.nan)
+    xc = x - x.mean(axis=0)
+    return (xc.T @ xc) / (n - 1)
+
+
+def alpha_from_cov(cov: np.ndarray) -> float:
+    m = cov.shape[0]
+    total_var = cov.sum()
+    if m < 2 or not total_var > 0:
+        return float("nan")
+    return float(m / (m - 1) * (1 - np.trace(cov) / total_var))
+
+
+def cronbach_alpha(x: np.ndarray) -> float:
+    return alpha_from_cov(covariance(np.asarray(x, dtype=np.float64)))
+
+
+def kr20(c: np.ndarray) -> float:
+    """KR-20 of a 0/1 matrix (respondents × items)."""
+    c = np.asarray(c, dtype=np.float64)
+    n, m = c.shape
+    if m < 2 or n < 2:
+        return float("nan")
+    p = c.mean(axis=0)
+    var_total = c.sum(axis=1).var()  # population variance, as in Kuder & Richardson (1937)
+    if not var_total > 0:
+        return float("nan")
+    return float(m / (m - 1) * (1 - (p * (1 - p)).sum() / var_total))
+
+
+def item_rest_correlation(cov: np.ndarray) -> np.ndarray:
+    """corr(x_i, T − x_i) for every item i, from the covariance matrix of the items."""
+    rowsum = cov.sum(axis=1)
+    d = np.diag(cov)
+    cov_rest = rowsum - d
+    var_rest = cov.sum() - 2 * rowsum + d
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = cov_rest / np.sqrt(d * var_rest)
+    return np.where((d > 0) & (var_rest > 0), r, np.nan)
+
+
+def alpha_if_deleted(cov: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Alpha of each item's group (dimension) with that item left out."""
+    k = cov.shape[0]
+    out = np.full(k, np.nan)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        sub = cov[np.ix_(idx, idx)]
+        m = idx.size - 1
+        if m < 2:
+            continue
+        rowsum = sub.sum(axis=1)
+        d = np.diag(sub)
+        var_rest = sub.sum() - 2 * rowsum + d
+        sum_var = np.trace(sub) - d
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = m / (m - 1) * (1 - sum_var / var_rest)
+        out[idx] = np.where(var_rest > 0, a, np.nan)
+    return out
+
+
+def reliability(iset: ItemSet, earned: np.ndarray, correct01: np.ndarray, cov: np.ndarray,
+                groups: np.ndarray) -> dict[str, dict[str, float]]:
+    """Alpha and KR-20 per dimension and for the whole test ('total')."""
+    out: dict[str, dict[str, float]] = {}
+    for g in [*dict.fromkeys(groups.tolist()), "total"]:
+        idx = np.arange(iset.k) if g == "total" else np.flatnonzero(groups == g)
+        dich = bool(iset.dichotomous[idx].all())
+        out[str(g)] = {
+            "alpha": alpha_from_cov(cov[np.ix_(idx, idx)]),
+            "kr20": kr20(correct01[:, idx]) if dich else float("nan"),
+            "n_items": float(idx.size),
+        }
+    return out
+
+
+def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.ndarray) -> pd.DataFrame:
+    """Option choice among high scorers and the likely-key-error flag, one row per item."""
+    n, k = earned.shape
+    rows = []
+    total = earned.sum(axis=1)
+    for i, it in enumerate(iset.items):
+        rest = total - earned[:, i]
+        if n == 0:
+            high = np.zeros(0, dtype=bool)
+        else:
+            high = rest >= np.quantile(rest, HIGH_GROUP_QUANTILE)
+        bits = chosen[high, i]
+        answered = status[high, i] == ANSWERED
+        n_high = int(high.sum())
+        counts = np.array([int((((bits >> j) & 1).astype(bool) & answered).sum())
+                           for j in range(len(it.options))])
+        key_mask = np.array([(int(iset.key_bits[i]) >> j) & 1 for j in range(len(it.options))], dtype=bool)
+        key_count = int(counts[key_mask].min()) if key_mask.any() else 0
+        flag, option, top = False, None, 0
+        if (~key_mask).any():
+            j = int(np.flatnonzero(~key_mask)[np.argmax(counts[~key_mask])])
+            top = int(counts[j])
+            option = it.options[j][0]
+            flag = top > key_count
+        rows.append({
+            "item_id": it.id,
+            "n_high": n_high,
+            "high_share_key": key_count / n_high if n_high else np.nan,
+            "high_share_top_distractor": top / n_high if n_high else np.nan,
+            "top_distractor": option,
+            "flag_key_error": bool(flag),
+        })
+    out = pd.DataFrame(rows)
+    out["top_distractor"] = pd.array(out["top_distractor"], dtype="Int64")
+    out["key_error_option"] = out["top_distractor"].where(out["flag_key_error"])
+    return out
+
+
+def descriptives(iset: ItemSet, correct: np.ndarray, status: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
+    """n (answered incl. don't know), unweighted and design-weighted share correct, per item."""
+    answered = (status == ANSWERED) | (status == DONT_KNOW)
+    c = np.where(answered, correct, 0.0)
+    n = answered.sum(axis=0)
+    w_ans = (weight[:, None] * answered).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, c.sum(axis=0) / np.maximum(n, 1), np.nan)
+        pw = np.where(w_ans > 0, (weight @ c) / np.where(w_ans > 0, w_ans, 1.0), np.nan)
+    return pd.DataFrame({
+        "item_id": list(iset.ids),
+        "n": n.astype(np.int64),
+        "n_dont_know": (status == DONT_KNOW).sum(axis=0).astype(np.int64),
+        "n_missing": (status > DONT_KNOW).sum(axis=0).astype(np.int64),
+        "p_correct": p,
+        "p_correct_weighted": pw,
+    })

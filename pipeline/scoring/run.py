@@ -1,0 +1,111 @@
+"""The score stage: responses + instrument + scoring rule → scores, item scores, item statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import InputError
+from pipeline.instruments import load_frameworks, load_instrument, load_scoring
+from pipeline.paths import FRAMEWORKS, WavePaths
+from pipeline.progress import Timer, log
+from pipeline.schemas import ITEM_SCORES, ITEM_STATS, RESPONDENTS, SCORES
+from pipeline.scoring.item_stats import item_stats
+from pipeline.scoring.items import compile_items, credit
+from pipeline.scoring.responses import build_matrix, read_responses
+from pipeline.scoring.scores import item_scores_frame, score, scores_frame
+from pipeline.tableio import read_table, write_table
+
+MISSING_POLICY = "missing items within the allowance score 0; beyond it the respondent is unscored"
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    wave: int
+    rule: str
+    n_respondents: int
+    n_scored: int
+    n_unscored: int
+    max_missing_items: int
+    share_literate_unweighted: float
+    alpha_total: float
+    n_flag_key_error: int
+    n_flag_negative: int
+    n_dif_c: int
+    seconds: float
+    outputs: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        share = ("n/a" if not np.isfinite(self.share_literate_unweighted)
+                 else f"{100 * self.share_literate_unweighted:.2f}%")
+        return (f"{self.n_scored} respondents scored, {self.n_unscored} unscored (> {self.max_missing_items} "
+                f"missing items; missing items within the allowance score 0); literate {share} unweighted "
+                f"[{self.rule}]; alpha {self.alpha_total:.3f}; items flagged: key error {self.n_flag_key_error}, "
+                f"negative discrimination {self.n_flag_negative}, ETS C DIF {self.n_dif_c}")
+
+
+def _respondents(path: Path):
+    try:
+        df = read_table(path, RESPONDENTS)
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist. Run `python -m pipeline ingest --wave <wave>` first.") from None
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    probs = df[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64)
+    bad = ~((probs > 0) & (probs <= 1)).all(axis=1)
+    if bad.any():
+        row = df.loc[bad].iloc[0]
+        raise InputError(f"{path}: respondent {row['respondent_id']} has selection probabilities "
+                         f"{row['p_psu']}, {row['p_ssu']}, {row['p_hh']}; each must lie in (0, 1]. "
+                         f"{int(bad.sum())} respondent(s) affected: fix the frame or the ingest step.")
+    adults = df["n_adults"].to_numpy(dtype=np.float64)
+    if (adults < 1).any():
+        rid = df.loc[adults < 1, "respondent_id"].iloc[0]
+        raise InputError(f"{path}: respondent {rid} has n_adults < 1; a selected adult lives in the household.")
+    return df.sort_values("respondent_id", kind="mergesort").reset_index(drop=True)
+
+
+def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
+    timer = Timer()
+    say = log if progress else (lambda _msg: None)
+    fw_path = paths.root / "survey_instruments" / "frameworks.yaml"
+    frameworks = load_frameworks(fw_path if fw_path.exists() else FRAMEWORKS)
+    instrument = load_instrument(paths.instrument, frameworks)
+    rule = load_scoring(paths.scoring)
+    iset = compile_items(instrument.items, str(paths.instrument))
+    respondents = _respondents(paths.out / "respondents.parquet")
+    ids = respondents["respondent_id"].to_numpy(dtype=object)
+    say(f"   reading responses for {len(ids)} respondents × {iset.k} items")
+    source = paths.out / "responses.parquet"
+    matrix = build_matrix(read_responses(source), iset, ids, str(source))
+    correct = credit(iset, matrix.chosen, matrix.status)
+    say("   scoring")
+    s = score(iset, correct, matrix.status, matrix.respondent_ids, rule, frameworks, str(paths.scoring))
+    ok = s.scored
+    say(f"   item statistics and DIF on {int(ok.sum())} scored respondents")
+    weight = (respondents["n_adults"].to_numpy(dtype=np.float64)
+              / respondents[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64).prod(axis=1))
+    groups = {g: respondents[g].to_numpy(dtype=object)[ok] for g in ("sex", "urban")}
+    stats, rel = item_stats(iset, correct[ok], s.earned[ok], matrix.chosen[ok], matrix.status[ok], weight[ok],
+                            groups)
+    meta = {"stage": "score", "wave": paths.wave, "rule": rule.rule, "params": dict(rule.params),
+            "max_missing_items": rule.max_missing_items, "max_missing_share": rule.max_missing_share,
+            "missing_policy": MISSING_POLICY, "reliability": rel}
+    out = paths.out
+    written = (
+        write_table(scores_frame(s), out / "scores.parquet", SCORES, metadata=meta),
+        write_table(item_scores_frame(s, iset), out / "item_scores.parquet", ITEM_SCORES, metadata=meta),
+        write_table(stats, out / "item_stats.csv", ITEM_STATS),
+    )
+    lit = s.literate[ok].astype(bool)
+    dif_c = sum(int((stats[c] == "C").sum()) for c in stats.columns if c.startswith("dif_") and c.endswith("_class"))
+    return ScoreResult(
+        wave=paths.wave, rule=rule.rule, n_respondents=len(ids), n_scored=int(ok.sum()),
+        n_unscored=int((~ok).sum()), max_missing_items=rule.max_missing_items,
+        share_literate_unweighted=float(lit.mean()) if lit.size else float("nan"),
+        alpha_total=float(rel["total"]["alpha"]), n_flag_key_error=int(stats["flag_key_error"].sum()),
+        n_flag_negative=int(stats["flag_negative_discrimination"].sum()), n_dif_c=dif_c,
+        seconds=timer.seconds, outputs=tuple(str(p) for p in written),
+    )

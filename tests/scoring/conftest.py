@@ -1,0 +1,74 @@
+"""Small instruments and waves for the scoring tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.instruments.model import Item, ScoringRule
+from pipeline.paths import ROOT, WavePaths
+from pipeline.scoring.items import compile_items
+from pipeline.scoring.responses import build_matrix, coded_from_frame
+from pipeline.scoring.synthetic import long_arrow, respondents_frame, simulate
+from pipeline.tableio import write_table
+
+OPTS4 = ((1, "A"), (2, "B"), (3, "C"), (4, "D"))
+TF = ((1, "对"), (2, "错"))
+
+
+def item(item_id: str, typ: str, key, points: float, dimension: str, benchmarks=(11,), options=None,
+         scoring: str = "all_or_nothing") -> Item:
+    options = options or (TF if typ == "true_false" else OPTS4)
+    key = tuple(key) if isinstance(key, (list, tuple)) else (key,)
+    return Item(item_id, item_id.lower(), typ, "", options, key, float(points), dimension, tuple(benchmarks),
+                scoring)
+
+
+def rule(name: str = "threshold_total", params=None, levels=None, max_missing_items: int = 1,
+         max_missing_share=None) -> ScoringRule:
+    params = params if params is not None else {"cutoff": 70}
+    levels = levels or (("高阶", 85.0), ("具备", 70.0), ("基本具备", 55.0), ("较低", 0.0))
+    return ScoringRule(name, tuple(sorted(params.items())), tuple(levels), max_missing_items, max_missing_share)
+
+
+def long_df(rows) -> pd.DataFrame:
+    """rows: (respondent_id, item_id, response_code or None, missing_reason)."""
+    df = pd.DataFrame(rows, columns=["respondent_id", "item_id", "response_code", "missing_reason"])
+    return df.astype({"respondent_id": "str", "item_id": "str", "response_code": "str", "missing_reason": "str"})
+
+
+def matrix_from_rows(items, rows, ids=None):
+    iset = compile_items(items)
+    df = long_df(rows)
+    ids = np.array(sorted(set(df["respondent_id"])) if ids is None else ids, dtype=object)
+    return iset, build_matrix(coded_from_frame(df), iset, ids)
+
+
+@pytest.fixture(scope="session")
+def real_instrument():
+    from pipeline.instruments import load_instrument
+
+    return load_instrument(ROOT / "survey_instruments" / "2024" / "instrument.yaml")
+
+
+def write_wave(root: Path, n: int, seed: int, true_keys=None, unscored_share: float = 0.03) -> WavePaths:
+    """A wave folder under `root`: the real 2024 spec copied, and simulated processed inputs."""
+    from pipeline.instruments import load_instrument
+
+    spec = root / "survey_instruments" / "2024"
+    spec.mkdir(parents=True, exist_ok=True)
+    for name in ("instrument.yaml", "scoring.yaml"):
+        shutil.copy(ROOT / "survey_instruments" / "2024" / name, spec / name)
+    shutil.copy(ROOT / "survey_instruments" / "frameworks.yaml", root / "survey_instruments" / "frameworks.yaml")
+    paths = WavePaths(2024, root=root)
+    iset = compile_items(load_instrument(paths.instrument).items)
+    sim = simulate(iset, n, seed, true_keys=true_keys, unscored_share=unscored_share)
+    paths.out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(long_arrow(iset, sim), paths.out / "responses.parquet")
+    write_table(respondents_frame(sim.respondent_ids, seed + 1), paths.out / "respondents.parquet", "respondents")
+    return paths
