@@ -92,10 +92,9 @@ class Design:
         )
         if psu:
             # PSU labels are only unique within a stratum in many frames: nest them explicitly
-            pkey = pd.Series(h).astype(str).to_numpy() + "\x1f" + df[psu].astype(str).to_numpy()
-            if df[psu].isna().any():
-                _codes(df[psu], psu)  # raises with the row
-            p, _ = _codes(pkey, psu)
+            pc, puniq = _codes(df[psu], psu)
+            _, p = np.unique(h * (len(puniq) + 1) + pc, return_inverse=True)
+            p = p.ravel().astype(np.int64)
         else:
             p = np.arange(self.n, dtype=np.int64)
         self.h, self.p = h, p

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ def _calibrated(name: str, case: str) -> pd.DataFrame:
     return df
 
 
+@lru_cache(maxsize=None)
 def design_for(case: str) -> Design:
     if case in ("strat", "strat_fpc"):
         return Design(_api("apistrat"), stratum="stype", weight="pw", fpc="fpc" if case.endswith("fpc") else None)

@@ -1,0 +1,100 @@
+"""run_estimate end to end on a synthetic wave built in tmp_path."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import InputError, SpecError
+from pipeline.estimation import run_estimate
+from pipeline.schemas import ESTIMATES, SAE, TARGETS
+from pipeline.tableio import read_table
+
+from .synth import make_wave
+
+
+@pytest.fixture(scope="module")
+def wave(tmp_path_factory):
+    paths = make_wave(tmp_path_factory.mktemp("wave"))
+    result = run_estimate(paths, progress=False)
+    return paths, result
+
+
+def test_outputs_follow_the_contract(wave):
+    paths, result = wave
+    est = read_table(paths.processed("estimates.csv"), ESTIMATES)
+    tgt = read_table(paths.processed("targets.csv"), TARGETS)
+    sae = read_table(paths.processed("sae.csv"), SAE)
+    # 36 estimands × 110 domains × 2 variance methods
+    assert len(est) == 36 * 110 * 2 == result.estimates
+    assert set(est["variance_method"]) == {"replicate", "taylor"}
+    assert set(est["domain_type"]) == {"overall", "county", "sex", "age_band", "education", "urban", "group",
+                                       "county_group", "county_urban"}
+    assert {"鲤城区/农民", "鲤城区/城镇", "全市", "领导干部和公务员"} <= set(est["domain"])
+    assert set(est["reliability"]) <= {"ok", "caution", "suppressed"}
+    assert len(tgt) == 1 + 13 + 4 + 2 + 5 + 5 + 2
+    assert len(sae) == 13 and sae["model_est"].notna().all()
+    assert "met" in result.summary() or "undetermined" in result.summary()
+
+
+def test_overall_share_is_the_weighted_share(wave):
+    paths, _ = wave
+    est = read_table(paths.processed("estimates.csv"), ESTIMATES)
+    sc = pd.read_parquet(paths.processed("scores.parquet"))
+    w = pd.read_parquet(paths.processed("weights.parquet"))
+    m = sc.merge(w, on="respondent_id")
+    ok = m["literate"].notna()
+    direct = np.average(m.loc[ok, "literate"].astype(float), weights=m.loc[ok, "w_final"])
+    row = est[(est["estimand_id"] == "literate") & (est["domain_type"] == "overall")]
+    assert row["est"].to_numpy() == pytest.approx([direct, direct], rel=1e-12)
+    assert (row["n"] == ok.sum()).all()
+
+
+def test_verdicts_agree_with_intervals_and_p_values(wave):
+    paths, _ = wave
+    t = read_table(paths.processed("targets.csv"), TARGETS)
+    shown = t[t["reliability"] != "suppressed"]
+    assert ((shown["verdict"] == "met") == (shown["lci"] > 0.16)).all()
+    assert ((shown["verdict"] == "not met") == (shown["uci"] < 0.16)).all()
+    # the one-sided logit test at 2.5% is the lower bound of the 95% logit interval
+    finite = shown[np.isfinite(shown["p_value"])]
+    assert ((finite["p_value"] < 0.025) == (finite["lci"] > 0.16)).all()
+    assert (t.loc[t["reliability"] == "suppressed", "verdict"] == "undetermined").all()
+    assert t["gap"].to_numpy() == pytest.approx((t["est"] - 0.16).to_numpy())
+    assert t["reason"][t["verdict"] == "undetermined"].notna().all()
+
+
+def test_rerun_is_byte_identical(wave):
+    paths, _ = wave
+    before = {n: paths.processed(n).read_bytes() for n in ("estimates.csv", "targets.csv", "sae.csv")}
+    run_estimate(paths, progress=False)
+    for n, b in before.items():
+        assert paths.processed(n).read_bytes() == b, n
+
+
+def test_design_defaults_and_taylor_primary(tmp_path):
+    paths = make_wave(tmp_path, design_yaml="schema_version: 1\nvariance: {primary: linearisation}\n")
+    run_estimate(paths, progress=False)
+    t = read_table(paths.processed("targets.csv"), TARGETS)
+    e = read_table(paths.processed("estimates.csv"), ESTIMATES)
+    tay = e[(e["estimand_id"] == "literate") & (e["variance_method"] == "taylor") & (e["domain_type"] == "overall")]
+    assert t.loc[t["domain_type"] == "overall", "se"].iloc[0] == pytest.approx(tay["se"].iloc[0], rel=1e-12)
+
+
+def test_missing_weights_row_is_an_input_error(tmp_path):
+    paths = make_wave(tmp_path)
+    from pipeline.schemas import WEIGHTS
+    from pipeline.tableio import read_metadata, write_table
+    wpath = paths.processed("weights.parquet")
+    meta = read_metadata(wpath)
+    w = pd.read_parquet(wpath).iloc[1:]
+    write_table(w, wpath, WEIGHTS, metadata=meta)
+    with pytest.raises(InputError, match="weights.parquet has no row for 1 respondent"):
+        run_estimate(paths, progress=False)
+
+
+def test_bad_estimands_spec(tmp_path):
+    paths = make_wave(tmp_path)
+    text = paths.estimands.read_text(encoding="utf-8").replace("estimand: literate", "estimand: literacy", 1)
+    paths.estimands.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecError, match="target.estimand 'literacy'"):
+        run_estimate(paths, progress=False)
