@@ -88,3 +88,13 @@ def grouped_median_positive(w: np.ndarray, codes: np.ndarray, k: int) -> np.ndar
     med = 0.5 * (sorted_w[lo_i, colidx] + sorted_w[hi_i, colidx])
     med[npos == 0] = np.nan
     return med if w.ndim == 2 else med[:, 0]
+
+
+def expand_rows(w: np.ndarray, factors: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """(n, R) matrix w[i] * factors[codes[i], :], filled in row chunks (no n × R temporaries)."""
+    out = np.empty((len(w), factors.shape[1]))
+    step = max(1, _CHUNK_ELEMENTS // max(factors.shape[1], 1))
+    for start in range(0, len(w), step):
+        stop = min(len(w), start + step)
+        np.multiply(w[start:stop, None], factors[codes[start:stop]], out=out[start:stop])
+    return out

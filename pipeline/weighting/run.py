@@ -22,6 +22,7 @@ from pipeline.weighting import diagnostics as dg
 from pipeline.weighting.base import base_weights, household_weights
 from pipeline.weighting.calibration import calibrate
 from pipeline.weighting.controls import build_margin, read_controls
+from pipeline.weighting.grouped import expand_rows, gather_multiply
 from pipeline.weighting.nonresponse import nonresponse_adjustment, response_rates
 from pipeline.weighting.replicates import ReplicateFactors, replicate_factors, replicate_names
 from pipeline.weighting.spec import WeightingSpec, load_weighting_spec
@@ -90,11 +91,11 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
 
     rates = response_rates(contacts, "county_code")
     rows += dg.rates_rows(rates)
-    H = household_weights(contacts)[:, None] * A[psu_c]
+    H = expand_rows(household_weights(contacts), A, psu_c)
     nr = nonresponse_adjustment(contacts, H, spec.nr_classes, respondents["respondent_id"])
     del H
-    W = w_base[:, None] * A[psu_r]
-    W *= nr.factors[nr.resp_class]
+    W = expand_rows(w_base, A, psu_r)
+    gather_multiply(W, nr.factors, nr.resp_class, inplace=True)
     w_nr = W[:, 0].copy()
     for i, label in enumerate(nr.class_labels):
         rows.append(dg.row("nonresponse", "nr_factor", "class", label, nr.factors[i, 0]))

@@ -1,0 +1,196 @@
+"""Weighting benchmarks.
+
+(a) A demo-size wave (about 10,000 respondents, 78 PSUs in 13 strata) through the whole stage with JKn
+    replicates (one per PSU), each re-weighted: non-response adjustment, raking, trimming.
+(b) 1,000,000 respondents with 100 Rao–Wu bootstrap replicates, every replicate re-raked on the census
+    margins county × sex × age band × urban (260 cells) and county × education (65 cells).
+(c) R survey's rake() doing (b)'s raking on the same file: the full sample and a few replicates, timed
+    and extrapolated per replicate to 100 (stated in the result). Skipped when Rscript is missing or
+    BENCH_WEIGHTING_SKIP_R=1.
+
+run() returns times in seconds, peak memory in MiB (tracemalloc: Python and numpy allocations) and sizes.
+Run alone with `python -m benchmarks.bench_weighting`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.paths import ROOT
+
+SEED = 20240917
+N_BIG = 1_000_000
+R_BIG = 100
+R_IN_R = 3  # replicates R rakes before extrapolating
+
+
+def _measure(fn):
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return out, seconds, peak / 2**20
+
+
+def bench_demo_wave() -> dict:
+    import pandas as pd
+
+    from pipeline.weighting.run import weight_wave
+    from pipeline.weighting.spec import load_weighting_spec
+    from tests.weighting.synthetic import make_wave
+
+    tables = make_wave(seed=SEED, psu_per_county=6, ssu_per_psu=4, hh_per_ssu=64)
+    spec = load_weighting_spec(ROOT / "survey_instruments" / "2024" / "design.yaml")
+    controls = {k: tables[k].astype({c: str for c in tables[k].columns if c != "population"}).assign(
+        population=lambda d: d["population"].astype(float)) for k in ("county_sex_age_urban", "county_education")}
+    out, seconds, peak = _measure(lambda: weight_wave(tables["respondents"], tables["contacts"], controls, spec))
+    d = out.diagnostics
+
+    def metric(step, name, variable=""):
+        sel = (d["step"] == step) & (d["metric"] == name) & (d["variable"].fillna("") == variable)
+        return float(d.loc[sel, "value"].iloc[0])
+
+    reps = [c for c in out.weights if c.startswith("w_rep_")]
+    return {
+        "respondents": len(tables["respondents"]), "households": len(tables["contacts"]),
+        "psus": int(tables["contacts"]["psu"].nunique()), "strata": int(tables["contacts"]["stratum"].nunique()),
+        "replicates": len(reps), "method": "JKn", "seconds": round(seconds, 3), "peak_mib": round(peak, 1),
+        "calibration_iterations": metric("calibration", "iterations"),
+        "trimming_rounds": metric("trimming", "rounds"),
+        "max_margin_error_final": metric("final", "max_margin_error"),
+        "steps": "base, non-response (county x urban), raking (2 margins), trimming [0.2, 5] x county median "
+                 "with re-raking, on the (n x 1+R) matrix",
+        "pandas": pd.__version__,
+    }
+
+
+def make_big(n: int = N_BIG, seed: int = SEED) -> dict:
+    """1e6 respondents in 13 strata x 40 PSUs, integer-coded margins and consistent census controls."""
+    rng = np.random.default_rng(seed)
+    n_county, psu_per = 13, 40
+    psu = rng.integers(0, n_county * psu_per, n)
+    county = psu // psu_per
+    sex = rng.integers(0, 2, n)
+    age = rng.choice(5, n, p=[0.22, 0.22, 0.22, 0.19, 0.15])
+    urban = (rng.random(n) < 0.35 + 0.04 * (county % 8)).astype(np.int64)
+    edu = np.clip(np.round(rng.normal(2.0 - 0.6 * urban + 0.25 * (2 - age), 1.0)), 0, 4).astype(np.int64)
+    w_base = rng.lognormal(np.log(9.0), 0.45, n)
+    m1 = ((county * 2 + sex) * 5 + age) * 2 + urban  # 260 categories
+    m2 = county * 5 + edu  # 65 categories
+    # census controls: the sample's weighted totals distorted by differential non-response, with
+    # county totals shared by both margins
+    t1 = np.bincount(m1, w_base, 260) * rng.uniform(0.8, 1.25, 260)
+    t2 = np.bincount(m2, w_base, 65) * rng.uniform(0.8, 1.25, 65)
+    c1 = t1.reshape(13, 20).sum(axis=1)
+    t2 = (t2.reshape(13, 5) / t2.reshape(13, 5).sum(axis=1, keepdims=True) * c1[:, None]).ravel()
+    return {"psu": psu, "stratum": county, "m1": m1, "m2": m2, "w_base": w_base, "t1": t1, "t2": t2}
+
+
+def bench_million(data: dict) -> dict:
+    from pipeline.weighting.calibration import Margin, calibrate
+    from pipeline.weighting.grouped import expand_rows
+    from pipeline.weighting.replicates import bootstrap_factors
+
+    psu_stratum = (np.arange(13 * 40) // 40).astype(str)
+    margins = [Margin("county_sex_age_urban", data["m1"], data["t1"], tuple(map(str, range(260)))),
+               Margin("county_education", data["m2"], data["t2"], tuple(map(str, range(65))))]
+    timings = {}
+
+    def run():
+        t = time.perf_counter()
+        rep = bootstrap_factors(psu_stratum, R_BIG, SEED)
+        A = np.hstack([np.ones((len(psu_stratum), 1)), rep.factors])
+        W = expand_rows(data["w_base"], A, data["psu"])  # (n, 1 + R): full sample and replicates
+        timings["build_matrix"] = time.perf_counter() - t
+        t = time.perf_counter()
+        res = calibrate("raking", W, margins, tol=1e-8, max_iter=200, inplace=True)
+        timings["rake"] = time.perf_counter() - t
+        return res
+
+    res, seconds, peak = _measure(run)
+    return {
+        "respondents": len(data["w_base"]), "replicates": R_BIG, "columns_raked": R_BIG + 1,
+        "categories": [260, 65], "seconds": round(seconds, 3), "peak_mib": round(peak, 1),
+        "seconds_build_matrix": round(timings["build_matrix"], 3), "seconds_rake": round(timings["rake"], 3),
+        "iterations": res.iterations, "max_margin_error": res.max_error,
+        "infeasible_replicates": res.infeasible_replicates,
+        "goal": "under 30 s and 4096 MiB",
+        "met": bool(seconds < 30 and peak < 4096),
+    }
+
+
+R_SCRIPT = r"""
+suppressMessages(library(survey))
+args <- commandArgs(TRUE)
+d <- read.csv(args[1])
+p1 <- read.csv(args[2]); p2 <- read.csv(args[3])
+d$m1 <- factor(d$m1, levels = p1$m1); d$m2 <- factor(d$m2, levels = p2$m2)
+p1$m1 <- factor(p1$m1, levels = p1$m1); p2$m2 <- factor(p2$m2, levels = p2$m2)
+ctl <- list(maxit = 200, epsilon = 1e-8, verbose = FALSE)
+res <- c()
+for (col in grep("^w", names(d), value = TRUE)) {
+  des <- svydesign(ids = ~1, weights = as.formula(paste0("~", col)), data = d[d[[col]] > 0, ])
+  t <- system.time(r <- rake(des, list(~m1, ~m2), list(p1, p2), control = ctl))[["elapsed"]]
+  res <- c(res, t)
+}
+cat(paste(res, collapse = ","), "\n")
+"""
+
+
+def bench_r(data: dict) -> dict:
+    if os.environ.get("BENCH_WEIGHTING_SKIP_R") == "1" or shutil.which("Rscript") is None:
+        return {"skipped": True}
+    import pandas as pd
+
+    from pipeline.weighting.replicates import bootstrap_factors
+
+    psu_stratum = (np.arange(13 * 40) // 40).astype(str)
+    rep = bootstrap_factors(psu_stratum, R_BIG, SEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cols = {"m1": data["m1"], "m2": data["m2"], "w0": data["w_base"]}
+        for j in range(R_IN_R):
+            cols[f"w{j + 1}"] = data["w_base"] * rep.factors[data["psu"], j]
+        pd.DataFrame(cols).to_csv(tmp / "d.csv", index=False)
+        pd.DataFrame({"m1": range(260), "Freq": data["t1"]}).to_csv(tmp / "p1.csv", index=False)
+        pd.DataFrame({"m2": range(65), "Freq": data["t2"]}).to_csv(tmp / "p2.csv", index=False)
+        (tmp / "rake.R").write_text(R_SCRIPT)
+        proc = subprocess.run(["Rscript", str(tmp / "rake.R"), str(tmp / "d.csv"), str(tmp / "p1.csv"),
+                               str(tmp / "p2.csv")], capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        return {"skipped": True, "error": proc.stderr[-500:]}
+    times = [float(x) for x in proc.stdout.strip().split(",")]
+    per_rep = float(np.mean(times[1:]))
+    return {
+        "rake_full_sample_s": round(times[0], 3), "rake_replicates_s": [round(t, 3) for t in times[1:]],
+        "per_replicate_s": round(per_rep, 3),
+        "extrapolated_full_plus_100_replicates_s": round(times[0] + R_BIG * per_rep, 1),
+        "note": f"R rake() timed on the full sample and {R_IN_R} replicates only; the 100-replicate figure "
+                "is extrapolated per replicate. Times exclude reading the CSV and building the design.",
+    }
+
+
+def run() -> dict:
+    demo = bench_demo_wave()
+    data = make_big()
+    big = bench_million(data)
+    r = bench_r(data)
+    out = {"area": "weighting", "demo_wave_jkn": demo, "million_bootstrap_reraking": big, "r_survey": r}
+    if not r.get("skipped"):
+        out["ratio_r_to_python"] = round(r["extrapolated_full_plus_100_replicates_s"] / big["seconds"], 1)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2, ensure_ascii=False))
