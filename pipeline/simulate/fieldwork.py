@@ -69,7 +69,8 @@ def build_records(rng: np.random.Generator, wave: int, inst: Instrument, complet
         rng.integers(0, 120, n), unit="D") + pd.to_timedelta(rng.integers(0, 11 * 60, n), unit="m")
     minutes = np.clip(rng.gamma(9.0, 4.0, n), 14.5, 120).round(1)
     seq = completes.groupby("county_code", sort=False).cumcount().to_numpy() + 1
-    birth = pd.to_datetime({"year": wave - age - 1, "month": 1, "day": 1}) + pd.to_timedelta(
+    # age is recorded as the wave year minus the birth year, as the questionnaire asks it
+    birth = pd.to_datetime(pd.DataFrame({"year": wave - age, "month": 1, "day": 1})) + pd.to_timedelta(
         rng.integers(0, 365, n), unit="D")
     # ID regions: the two zones issue IDs under their parent county
     region = np.array([c if c.isdigit() else {"QZKF": "350502", "QZTS": "350521"}[c]

@@ -5,6 +5,7 @@ byte-identical files."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,8 @@ import pyreadstat
 
 from pipeline.instruments.model import Instrument
 
-SAV_STAMP_OFFSET = 84  # creation date (9 bytes, "dd Mmm yy") then time (8 bytes) in the .sav header
+# the .sav header's creation date ("dd Mmm yy") and time ("hh:mm:ss"), written from the clock
+SAV_STAMP = re.compile(rb"\d\d [A-Z][a-z]{2} \d\d\d\d:\d\d:\d\d")
 
 
 def write_sav(rec: pd.DataFrame, path: Path, inst: Instrument, wave: int) -> None:
@@ -56,7 +58,11 @@ def write_sav(rec: pd.DataFrame, path: Path, inst: Instrument, wave: int) -> Non
     )
     stamp = f"30 Sep {wave % 100:02d}18:00:00".encode("ascii")
     with open(path, "r+b") as fh:
-        fh.seek(SAV_STAMP_OFFSET)
+        head = fh.read(256)
+        found = SAV_STAMP.search(head)
+        if found is None:  # a writer that changed its header layout: stay correct, lose byte-identity
+            return
+        fh.seek(found.start())
         fh.write(stamp)
 
 

@@ -1,0 +1,152 @@
+"""Record-level checks. Each returns, for every row, whether it fails and a detail that names the file,
+row, column and value and says how to fix it. Whether a failure quarantines or only warns, and the
+thresholds, come from the instrument's `checks:` list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.instruments.model import Instrument
+
+# Checks that protect the validity of later stages run even when the spec does not list them.
+ALWAYS = {"code_outside_codebook": "quarantine", "age_out_of_range": "quarantine", "unknown_area": "quarantine",
+          "duplicate_id": "quarantine", "invalid_design_value": "quarantine"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    fails: np.ndarray  # bool per row
+    detail: np.ndarray  # object per row ("" where it passes)
+
+
+def action_of(inst: Instrument, check: str) -> str | None:
+    spec = inst.check(check)
+    if spec is not None:
+        return spec.action
+    return ALWAYS.get(check)
+
+
+def _detail(fails: np.ndarray, make) -> np.ndarray:
+    out = np.full(fails.size, "", dtype=object)
+    for i in np.flatnonzero(fails):
+        out[i] = make(i)
+    return out
+
+
+def codebook(data: pd.DataFrame, inst: Instrument, rows: np.ndarray, file: str) -> Finding:
+    """Values outside the codebook in coded demographics and in answers."""
+    n = len(data)
+    first_col = np.full(n, "", dtype=object)
+    first_val = np.full(n, np.nan)
+    allowed_missing = [float(m.code) for m in inst.missing_codes]
+    targets: list[tuple[str, list[float]]] = []
+    for d in inst.demographics:
+        if d.codes:
+            targets.append((d.column, [float(k) for k, _ in d.codes]))
+    for it in inst.items:
+        if it.type == "multiple":
+            for col in it.raw_columns:
+                targets.append((col, [0.0, 1.0] + allowed_missing))
+        else:
+            targets.append((it.column, [float(c) for c in it.option_codes] + allowed_missing))
+    for col, allowed in targets:
+        v = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isin(v, allowed) & ~np.isnan(v) | (np.isnan(v) & data[col].notna().to_numpy())
+        # an empty answer cell is a skip the interviewer did not code: treat it as 跳过, not as bad
+        new = bad & (first_col == "")
+        first_col[new] = col
+        first_val[new] = v[new]
+    fails = first_col != ""
+    return Finding("code_outside_codebook", fails, _detail(fails, lambda i: (
+        f"{file} row {rows[i]}: column {first_col[i]} has value {first_val[i]:g}, which is not in the codebook. "
+        "Correct the value with fieldwork or add the code to the instrument.")))
+
+
+def area(county_raw: np.ndarray, township: np.ndarray, village: np.ndarray, inst: Instrument,
+         frame: pd.DataFrame | None, rows: np.ndarray, file: str, cols: tuple[str, str, str]) -> tuple[Finding, np.ndarray]:
+    """County, township and village codes unknown to the frame. Returns the finding and the county index."""
+    raw_codes = np.array([c[0] for c in inst.counties], dtype=float)
+    idx = np.full(county_raw.size, -1)
+    known = np.isin(county_raw, raw_codes)
+    idx[known] = np.searchsorted(np.sort(raw_codes), county_raw[known])
+    order = np.argsort(raw_codes)
+    idx[known] = order[idx[known]]
+    fails = ~known
+    why = np.full(county_raw.size, "", dtype=object)
+    why[~known] = "county"
+    if frame is not None:
+        county_code = np.array([c[1] for c in inst.counties], dtype=object)[np.maximum(idx, 0)]
+        towns = set(zip(frame["county_code"].astype(str), frame["township"].astype(str)))
+        vills = set(zip(frame["township"].astype(str), frame["village"].astype(str)))
+        t_ok = np.array([(c, t) in towns for c, t in zip(county_code, township)])
+        v_ok = np.array([(t, v) in vills for t, v in zip(township, village)])
+        why[known & ~t_ok] = "township"
+        why[known & t_ok & ~v_ok] = "village"
+        fails = fails | (known & ~(t_ok & v_ok))
+    col_of = {"county": cols[0], "township": cols[1], "village": cols[2]}
+    val_of = {"county": county_raw, "township": township, "village": village}
+
+    def make(i):
+        level = why[i]
+        value = val_of[level][i]
+        value = f"{value:g}" if isinstance(value, float) else str(value)
+        return (f"{file} row {rows[i]}: column {col_of[level]} has {level} code {value}, unknown to the sampling frame"
+                f"{' (frame.csv)' if level != 'county' else ' (instrument counties)'}. Check the code with fieldwork; "
+                "a record that cannot be placed in its sampled area cannot be weighted.")
+
+    return Finding("unknown_area", fails, _detail(fails, make)), idx
+
+
+def age_range(age: np.ndarray, rows: np.ndarray, file: str, col: str, lo: int = 18, hi: int = 69) -> Finding:
+    fails = np.isnan(age) | (age < lo) | (age > hi)
+    return Finding("age_out_of_range", fails, _detail(fails, lambda i: (
+        f"{file} row {rows[i]}: column {col} gives age {age[i]:g} at interview, outside {lo}–{hi}. The survey "
+        "population is residents aged 18–69: correct the birth year with fieldwork or leave the record out.")))
+
+
+def design_values(p: dict[str, np.ndarray], n_adults: np.ndarray, rows, file: str, cols: dict[str, str]) -> Finding:
+    bad_col = np.full(n_adults.size, "", dtype=object)
+    bad_val = np.full(n_adults.size, np.nan)
+    for role, v in p.items():
+        bad = (np.isnan(v) | (v <= 0) | (v > 1)) & (bad_col == "")
+        bad_col[bad] = cols[role]
+        bad_val[bad] = v[bad]
+    bad = (np.isnan(n_adults) | (n_adults < 1)) & (bad_col == "")
+    bad_col[bad] = cols["n_adults"]
+    bad_val[bad] = n_adults[bad]
+    fails = bad_col != ""
+    return Finding("invalid_design_value", fails, _detail(fails, lambda i: (
+        f"{file} row {rows[i]}: column {bad_col[i]} is {bad_val[i]:g}; selection probabilities must lie in (0, 1] and "
+        "the number of eligible adults must be at least 1. Ask fieldwork for the recorded value.")))
+
+
+def short_interview(minutes: np.ndarray, threshold: float, rows, file: str, cols: tuple[str, str]) -> Finding:
+    fails = ~np.isnan(minutes) & (minutes < threshold)
+    return Finding("short_interview", fails, _detail(fails, lambda i: (
+        f"{file} row {rows[i]}: columns {cols[0]}–{cols[1]} give an interview of {minutes[i]:.1f} minutes, shorter "
+        f"than the {threshold:g}-minute minimum. Have fieldwork verify the interview (back-check) before using it.")))
+
+
+def straightlining(codes: np.ndarray, answered: np.ndarray, threshold: float, rows, file: str) -> Finding:
+    """Share of answered single-choice and true/false items that carry the respondent's modal code."""
+    n = codes.shape[0]
+    max_share = np.zeros(n)
+    n_ans = answered.sum(axis=1)
+    for c in np.unique(codes[answered]):
+        same = ((codes == c) & answered).sum(axis=1)
+        max_share = np.maximum(max_share, np.divide(same, n_ans, out=np.zeros(n), where=n_ans > 0))
+    fails = (n_ans >= 10) & (max_share >= threshold)
+    return Finding("straightlining", fails, _detail(fails, lambda i: (
+        f"{file} row {rows[i]}: {max_share[i]:.0%} of the answered single-choice items carry the same code, "
+        f"at or above the {threshold:.0%} limit. Have fieldwork back-check the interview.")))
+
+
+def too_many_missing(missing: np.ndarray, threshold: float, rows, file: str) -> Finding:
+    share = missing.mean(axis=1)
+    fails = share > threshold
+    return Finding("too_many_missing", fails, _detail(fails, lambda i: (
+        f"{file} row {rows[i]}: {share[i]:.0%} of the test items were refused or skipped (limit {threshold:.0%}).")))
