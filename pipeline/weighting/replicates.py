@@ -62,7 +62,7 @@ def jkn_factors(psu_stratum: np.ndarray, lonely_psu: str = "fail", mse: bool = F
     lonely = _lonely(h, n_h, labels, lonely_psu)
     keep = n_h[h] > 1
     deleted = np.flatnonzero(keep)
-    n_psu, R = len(h), len(deleted)
+    R = len(deleted)
     if R == 0:
         raise PipelineError("no stratum has two or more PSUs: jackknife replicates cannot be formed.")
     same = h[:, None] == h[deleted][None, :]  # PSU i is in the stratum of the deleted PSU of replicate r
