@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from pipeline.errors import InputError, SpecError
-from pipeline.scoring.items import ABSENT, ANSWERED, DONT_KNOW, REFUSED, SKIPPED, compile_items, credit, parse_code
+from pipeline.scoring.items import (
+    ABSENT,
+    ANSWERED,
+    DONT_KNOW,
+    REFUSED,
+    SKIPPED,
+    compile_items,
+    credit,
+    parse_code,
+)
 from tests.scoring.conftest import OPTS4, item, matrix_from_rows
 
 TFI = item("T1", "true_false", 1, 2, "knowledge")
