@@ -88,12 +88,12 @@ def _load_yaml(path: Path) -> Any:
 
 
 def find_seeds(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """Every key whose name contains 'seed', with its dotted path in the file."""
+    """Every key whose name contains 'seed' (a value or a list of values), with its dotted path."""
     out: dict[str, Any] = {}
     if isinstance(obj, dict):
         for k, v in obj.items():
             here = f"{prefix}.{k}" if prefix else str(k)
-            if "seed" in str(k).lower() and not isinstance(v, (dict, list)):
+            if "seed" in str(k).lower() and not isinstance(v, dict):
                 out[here] = v
             else:
                 out.update(find_seeds(v, here))

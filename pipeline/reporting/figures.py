@@ -219,7 +219,12 @@ def benchmark_caption(inputs: ReportInputs, estimand_id: str, width: int = 18) -
     num = L.benchmark_number(estimand_id)
     title = inputs.benchmark_titles.get(estimand_id)
     text = f"基准{num}：{title}" if title else L.benchmark_fallback(estimand_id)
-    return "\n".join(textwrap.wrap(text, width)[:2]) if len(text) > width else text
+    if len(text) <= width:
+        return text
+    lines = textwrap.wrap(text, width)
+    if len(lines) > 2:  # a third line would crowd the bars; the tables carry the full title
+        lines = [lines[0], lines[1][: width - 1] + "…"]
+    return "\n".join(lines)
 
 
 def fig_benchmarks(inputs: ReportInputs) -> Figure:

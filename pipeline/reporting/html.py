@@ -99,7 +99,7 @@ def section_html(section: Section, level: int = 3) -> str:
 
 
 def _value_with_flag(r: pd.Series) -> str:
-    text = e(L.fmt_value(r["est"], r["statistic"], r["reliability"]))
+    text = e(L.fmt_value(r["est"], r["display"], r["reliability"]))
     if r["reliability"] == L.CAUTION:
         text += f'<span class="flag">（{e(L.CAUTION_NOTE)}）</span>'
     return text
@@ -120,7 +120,7 @@ def cells_table(caption: str, rows: pd.DataFrame, first: str, inputs: ReportInpu
         label = label_of(r) if label_of else r["domain"]
         cells = [f'<td class="text">{e(label)}</td>', f"<td>{e(L.fmt_int(r['n']))}</td>",
                  f"<td>{_value_with_flag(r)}</td>",
-                 f"<td>{e(L.fmt_interval(r['lci'], r['uci'], r['statistic'], rel))}</td>",
+                 f"<td>{e(L.fmt_interval(r['lci'], r['uci'], r['display'], rel))}</td>",
                  f"<td>{e(L.RELIABILITY_LABELS[rel])}</td>"]
         if with_verdict:
             v = verdicts.get((r["domain_type"], r["domain"]))

@@ -30,7 +30,7 @@ SYNC_TOLERANCE = 1e-6
 @dataclass(frozen=True)
 class ReportInputs:
     wave: int
-    estimates: pd.DataFrame  # primary variance method only
+    estimates: pd.DataFrame  # primary variance method only, plus `display` (how a cell is printed)
     targets: pd.DataFrame
     variance_method: str
     benchmark_titles: dict[str, str]
@@ -42,6 +42,7 @@ class ReportInputs:
     weights_meta: dict[str, Any] | None = None
     n_replicates: int | None = None
     sources: dict[str, Path] = field(default_factory=dict)
+    county_names: dict[str, str] = field(default_factory=lambda: dict(L.COUNTY_CODES))
 
     def cells(self, estimand_id: str, domain_type: str) -> pd.DataFrame:
         """Rows of one estimand over one kind of domain, in published category order."""
@@ -86,22 +87,40 @@ def _check_values(df: pd.DataFrame, path: Path, column: str, allowed: tuple[str,
         )
 
 
+VARIANCE_ALIASES = {"replicate": "replicate", "replicates": "replicate", "taylor": "taylor",
+                    "linearisation": "taylor", "linearization": "taylor"}
+
+
+def _named_primary(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise InputError(f"{path} is not valid YAML ({err}); fix the file.") from None
+    variance = spec.get("variance") if isinstance(spec, dict) else None
+    if isinstance(variance, dict) and variance.get("primary"):
+        return str(variance["primary"])
+    return None
+
+
 def primary_variance_method(paths: WavePaths, available: set[str]) -> str:
-    """The variance method named in estimands.yaml (`variance: {primary: ...}`), else replicate if present."""
-    named = None
-    if paths.estimands.exists():
-        spec = yaml.safe_load(paths.estimands.read_text(encoding="utf-8")) or {}
-        variance = spec.get("variance") if isinstance(spec, dict) else None
-        if isinstance(variance, dict) and variance.get("primary"):
-            named = str(variance["primary"])
-    if named is not None:
-        if named not in available:
+    """The primary variance method (`variance: primary:` in estimands.yaml, else design.yaml).
+
+    Without a named primary, replicate is used when estimates.csv has it.
+    """
+    for spec_path in (paths.estimands, paths.design):
+        named = _named_primary(spec_path)
+        if named is None:
+            continue
+        method = VARIANCE_ALIASES.get(named.lower())
+        if method is None or method not in available:
             raise InputError(
-                f"{paths.estimands} names variance method {named!r} as primary, but "
-                f"{paths.processed('estimates.csv')} only holds {sorted(available)}. "
-                "Re-run the estimate stage, or correct `variance: primary:` in estimands.yaml."
+                f"{spec_path} names variance method {named!r} as primary, but "
+                f"{paths.processed('estimates.csv')} holds variance_method {sorted(available)}. "
+                "Re-run the estimate stage, or correct `variance: primary:` in the spec."
             )
-        return named
+        return method
     return "replicate" if "replicate" in available else sorted(available)[0]
 
 
@@ -133,6 +152,20 @@ def _frameworks(paths: WavePaths) -> tuple[dict[str, str], dict[str, str], tuple
             if d:
                 dims[est_id] = (str(d.get("name_zh") or name), float(d.get("points") or marks))
     return titles, groups, tuple((k, v[0], v[1]) for k, v in dims.items())
+
+
+def _county_names(paths: WavePaths) -> dict[str, str]:
+    """County code → name from the wave's instrument (`counties:`), over the official codes."""
+    names = dict(L.COUNTY_CODES)
+    if paths.instrument.exists():
+        try:
+            spec = yaml.safe_load(paths.instrument.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise InputError(f"{paths.instrument} is not valid YAML ({err}); fix the file.") from None
+        for c in (spec.get("counties") or []) if isinstance(spec, dict) else []:
+            if isinstance(c, dict) and c.get("code") is not None and c.get("name_zh"):
+                names[str(c["code"])] = str(c["name_zh"])
+    return names
 
 
 def _ingest_report(path: Path) -> dict[str, Any] | None:
@@ -201,6 +234,9 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
 
     method = primary_variance_method(paths, set(estimates["variance_method"]))
     primary = estimates[estimates["variance_method"] == method].reset_index(drop=True)
+    # How each cell is printed (proportion → %, mean → points), decided once for every output.
+    primary["display"] = [L.display_statistic(i, s) for i, s in zip(primary["estimand_id"], primary["statistic"],
+                                                                    strict=True)]
     if primary[(primary["estimand_id"] == L.HEADLINE) & (primary["domain_type"] == "overall")].empty:
         raise InputError(
             f"{est_path} has no row for estimand {L.HEADLINE!r}, domain_type 'overall' "
@@ -225,4 +261,5 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
         weights_meta=meta,
         n_replicates=n_rep,
         sources={"estimates": est_path, "targets": tgt_path},
+        county_names=_county_names(paths),
     )

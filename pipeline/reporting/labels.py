@@ -107,6 +107,35 @@ def benchmark_fallback(estimand_id: str) -> str:
     return f"基准{benchmark_number(estimand_id)}"
 
 
+def display_statistic(estimand_id: str, statistic: str) -> str:
+    """How a cell is printed: benchmark scores are means of 0–1 item scores, so they read as shares."""
+    return "proportion" if estimand_id.startswith("bench_") else statistic
+
+
+# The estimate stage states its reliability reasons in English; readers of the bulletin get Chinese.
+REASONS_ZH = (
+    ("no respondents", "该分组无受访者"),
+    ("df <= 0", "自由度为0，无法估计方差"),
+    ("effective sample size < 30", "有效样本量小于30（NCHS 2017 标准1）"),
+    ("relative korn-graubard ci width", "置信区间相对宽度大于130%（NCHS 2017 标准3）"),
+    ("ci width >= 0.30", "置信区间宽度不小于30个百分点（NCHS 2017 标准2）"),
+    ("estimate of 0% or 100%", "估计值为0或100%，须经统计审核"),
+    ("df < 8", "设计自由度小于8，须经统计审核（NCHS 2017 标准4）"),
+    ("cv > 0.30", "变异系数大于30%"),
+)
+
+
+def reason_zh(reason: Any) -> str:
+    if reason is None or (isinstance(reason, float) and math.isnan(reason)):
+        return ""
+    text = str(reason)
+    low = text.lower()
+    for key, zh in REASONS_ZH:
+        if key in low:
+            return zh
+    return text
+
+
 def category_rank(domain_type: str, domain: str) -> tuple[int, str]:
     """Sort key that follows the published order of a category, unknown labels last."""
     order = CATEGORY_ORDER.get(domain_type, ())

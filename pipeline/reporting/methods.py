@@ -15,6 +15,7 @@ from pipeline.reporting import labels as L
 from pipeline.reporting.inputs import ReportInputs
 
 NA = L.NOT_PROVIDED
+CITY = "全市"
 
 STEP_LABELS = {
     "base": "基础权数（抽样设计权数）", "design": "基础权数（抽样设计权数）",
@@ -39,6 +40,8 @@ CI_METHODS = {
     "beta": "Korn–Graubard（beta）法", "kg": "Korn–Graubard（beta）法", "t": "t分布法", "wald": "Wald法",
     "wilson": "Wilson法", "clopper-pearson": "Clopper–Pearson法",
 }
+VARIABLE_LABELS = {"county_code": "县（市、区）", "county": "县（市、区）", "stratum": "层", "sex": "性别",
+                   "age_band": "年龄段", "urban": "城乡", "education": "文化程度"}
 CALIBRATION_METHODS = {"raking": "耙式加权（迭代比例拟合）", "linear": "线性校准（GREG）",
                        "logit": "logit有界校准", "poststratify": "事后分层"}
 
@@ -57,25 +60,40 @@ class Section:
     items: tuple[str | Table, ...] = field(default_factory=tuple)
 
 
-def _metric(diag: pd.DataFrame | None, metric: str, step: str | None = None, level: str | None = None) -> float | None:
+def _metric(diag: pd.DataFrame | None, metric: str, step: str | None = None) -> float | None:
+    """A city-wide value: the row at level 全市, else the row with neither variable nor level."""
     if diag is None:
         return None
     d = diag[diag["metric"] == metric]
     if step is not None:
         d = d[d["step"] == step]
-    if level is not None:
-        d = d[d["level"].astype(str) == level]
-    vals = d["value"].dropna()
+    level = d["level"].astype(str)
+    pick = d[level == CITY]
+    if pick.empty:
+        pick = d[d["level"].isna() & d["variable"].isna()]
+    if pick.empty:
+        pick = d[d["level"].isna()]
+    vals = pick["value"].dropna()
     return float(vals.iloc[0]) if len(vals) else None
+
+
+def _first(diag: pd.DataFrame | None, metric: str, steps: tuple[str, ...]) -> float | None:
+    for step in steps:
+        v = _metric(diag, metric, step)
+        if v is not None:
+            return v
+    return _metric(diag, metric)
+
+
+def _by_level(diag: pd.DataFrame | None, metric: str, level: str) -> float | None:
+    if diag is None:
+        return None
+    d = diag[(diag["metric"] == metric) & (diag["level"].astype(str) == level)]["value"].dropna()
+    return float(d.iloc[0]) if len(d) else None
 
 
 def _fmt(v: float | None, pattern: str) -> str:
     return NA if v is None else pattern.format(v)
-
-
-def _county_names() -> dict[str, str]:
-    """Diagnostics name counties by code; the report shows names (unknown codes stay as they are)."""
-    return {**L.COUNTY_CODES, **{c: c for c in L.COUNTIES}}
 
 
 def sample_section(inputs: ReportInputs) -> Section:
@@ -100,71 +118,75 @@ def sample_section(inputs: ReportInputs) -> Section:
 
 def response_table(inputs: ReportInputs) -> Table:
     diag = inputs.diagnostics
-    names = _county_names()
-    levels = ["全市"]
+    names = inputs.county_names
+    metrics = [m for m, _ in RESPONSE_METRICS]
+    levels = [CITY]
     if diag is not None:
-        found = diag[diag["metric"].isin([m for m, _ in RESPONSE_METRICS])]["level"].dropna().astype(str)
-        others = sorted(set(found) - {"全市"},
-                        key=lambda c: L.category_rank("county", names.get(c, c)))
-        levels += others
+        found = diag[diag["metric"].isin(metrics)]["level"].dropna().astype(str)
+        levels += sorted(set(found) - {CITY}, key=lambda c: L.category_rank("county", names.get(c, c)))
     rows = []
     for lv in levels:
-        vals = [_metric(diag, m, level=lv) for m, _ in RESPONSE_METRICS]
+        vals = [_by_level(diag, m, lv) for m in metrics]
         rows.append((names.get(lv, lv), *(NA if v is None else L.fmt_pct(v) for v in vals)))
-    note = "回答率按美国民意研究协会（AAPOR）《标准定义》计算。" if diag is not None else \
-        "未提供抽样户的接触结果（weighting_diagnostics.csv 不存在），回答率未提供。"
+    note = ("回答率按美国民意研究协会（AAPOR）《标准定义》由抽样户的接触结果计算。" if diag is not None else
+            "未提供加权诊断（weighting_diagnostics.csv 不存在），回答率未提供。")
     return Table("表M1 回答率", ("地区", *(label for _, label in RESPONSE_METRICS)), tuple(rows), note)
 
 
 def _steps(diag: pd.DataFrame) -> list[str]:
-    names = [s for s in diag["step"].astype(str).unique() if s != "response"]
+    """Steps that carry a weight summary, in processing order."""
+    summary = {m for m, _, _ in STEP_METRICS}
+    names = list(diag.loc[diag["metric"].isin(summary), "step"].astype(str).unique())
     known = [s for s in STEP_ORDER if s in names]
     return known + sorted(s for s in names if s not in known)
+
+
+def _margins_text(cal: dict) -> str:
+    margins = cal.get("margins") or []
+    parts = ["×".join(VARIABLE_LABELS.get(str(x), str(x)) for x in m) if isinstance(m, (list, tuple))
+             else VARIABLE_LABELS.get(str(m), str(m)) for m in margins]
+    return "；".join(parts) if parts else NA
 
 
 def weighting_section(inputs: ReportInputs) -> Section:
     diag = inputs.diagnostics
     meta = inputs.weights_meta or {}
     cal = meta.get("calibration") or {}
-    items: list[str | Table] = []
     method = cal.get("method")
-    margins = cal.get("margins") or []
-    items.append(
-        "权数依次经过基础权数、无回答调整、校准和截尾等步骤。校准方法："
-        f"{CALIBRATION_METHODS.get(str(method), str(method)) if method else NA}；"
-        f"校准边际：{('、'.join(str(m) for m in margins)) if margins else NA}。"
-    )
+    items: list[str | Table] = [
+        "权数依次经过基础权数（入样概率的倒数乘以户内合格成人数）、无回答调整、校准和极端权数截尾等步骤。"
+        f"校准方法：{CALIBRATION_METHODS.get(str(method).lower(), str(method)) if method else NA}；"
+        f"校准边际：{_margins_text(cal)}。"
+    ]
     if diag is None:
         items.append("未提供加权诊断（weighting_diagnostics.csv 不存在）。")
         return Section("加权", tuple(items))
-    steps = _steps(diag)
-    rows = []
-    for step in steps:
-        rows.append((STEP_LABELS.get(step, step),
-                     *(_fmt(_metric(diag, m, step=step), pat) for m, _, pat in STEP_METRICS)))
-    items.append(Table("表M2 各加权步骤的权数诊断", ("步骤", *(label for _, label, _ in STEP_METRICS)), tuple(rows)))
-
-    facts = []
-    ratio = _metric(diag, "base_weight_frame_ratio")
-    facts.append(f"基础权数之和与抽样框人口之比 {_fmt(ratio, '{:.4f}')}")
-    iters = _metric(diag, "iterations")
-    facts.append(f"校准迭代次数 {_fmt(iters, '{:.0f}')}")
-    err = _metric(diag, "max_margin_error")
-    facts.append(f"校准后最大边际误差 {_fmt(err, '{:.2e}')}")
-    trimmed = _metric(diag, "trimmed")
-    facts.append(f"被截尾的权数 {_fmt(trimmed, '{:.0f}')} 个")
+    rows = [(STEP_LABELS.get(step, step), *(_fmt(_metric(diag, m, step), pat) for m, _, pat in STEP_METRICS))
+            for step in _steps(diag)]
+    if rows:
+        items.append(Table("表M2 各加权步骤的权数诊断（全市）", ("步骤", *(label for _, label, _ in STEP_METRICS)),
+                           tuple(rows)))
+    else:
+        items.append(f"各加权步骤的权数诊断：{NA}。")
+    facts = [
+        f"基础权数之和与抽样框人口之比 {_fmt(_first(diag, 'base_weight_frame_ratio', ('base',)), '{:.4f}')}",
+        f"校准迭代次数 {_fmt(_first(diag, 'iterations', ('final', 'calibration')), '{:.0f}')}",
+        f"校准后最大边际相对误差 {_fmt(_first(diag, 'max_margin_error', ('final', 'calibration')), '{:.1e}')}",
+        f"被截尾的权数 {_fmt(_first(diag, 'trimmed', ('trimming',)), '{:.0f}')} 个",
+    ]
     items.append("；".join(facts) + "。")
-
     margin = diag[diag["metric"] == "margin"]
+    if "final" in set(margin["step"]):
+        margin = margin[margin["step"] == "final"]
     if margin.empty:
         items.append(f"校准边际达成情况：{NA}。")
     else:
         mrows = []
         for var, g in margin.groupby(margin["variable"].fillna("").astype(str), sort=True):
-            rel = ((g["value"] - g["control"]).abs() / g["control"].abs()).dropna()
+            rel = ((g["value"] - g["control"]).abs() / g["control"].abs()).replace(float("inf"), float("nan")).dropna()
             mrows.append((var or NA, L.fmt_int(len(g)), L.fmt_int(g["control"].sum()),
                           NA if rel.empty else f"{100 * rel.max():.4f}%"))
-        items.append(Table("表M3 校准边际：加权总数与控制总数", ("校准变量", "类别数", "控制总数", "最大相对偏差"),
+        items.append(Table("表M3 校准边际：加权总数与控制总数", ("校准边际", "类别数", "控制总数", "最大相对偏差"),
                            tuple(mrows)))
     return Section("加权", tuple(items))
 
@@ -174,12 +196,13 @@ def variance_section(inputs: ReportInputs) -> Section:
     items: list[str | Table] = []
     if inputs.variance_method == "replicate":
         method = meta.get("method")
-        n_rep = len(meta["rscales"]) if isinstance(meta.get("rscales"), list) else inputs.n_replicates
+        n_rep = meta.get("n_replicates") or (len(meta["rscales"]) if isinstance(meta.get("rscales"), list)
+                                              else inputs.n_replicates)
         scale = meta.get("scale")
         mse = meta.get("mse")
         items.append(
             "标准误采用重复权数法估计，每套重复权数都重新经过全部加权步骤，因此方差反映了无回答调整和校准的影响。"
-            f"重复方法：{REPLICATE_METHODS.get(str(method).lower(), str(method)) if method else NA}；"
+            f"重复方法：{REPLICATE_METHODS.get(str(meta.get('type') or method).lower(), str(method)) if method else NA}；"
             f"重复权数 {n_rep if n_rep else NA} 套；尺度系数 {f'{float(scale):.4g}' if scale is not None else NA}；"
             f"方差以{'对全样本估计值的离差（MSE形式）' if mse else '对重复估计均值的离差' if mse is not None else '（未提供）'}计算。"
         )
@@ -204,15 +227,17 @@ def reliability_section(inputs: ReportInputs) -> Section:
     e = inputs.estimates
     counts = {r: int((e["reliability"] == r).sum()) for r in L.RELIABILITY_VALUES}
     rules = Table(
-        "表M4 发布标准（NCHS 2017《比例数据发布标准》）",
-        ("条件", "处理"),
-        (("样本量或有效样本量小于30", "不予发布"),
-         ("Korn–Graubard置信区间绝对宽度大于30个百分点", "不予发布"),
-         ("置信区间绝对宽度在5至30个百分点之间且相对宽度大于130%", "不予发布"),
-         ("设计自由度小于8", "谨慎解读（须经统计审核）"),
-         ("估计值为0或100%等其他需审核情形", "谨慎解读"),
-         ("以上均不满足", "可靠，直接发布")),
-        "均值估计依据有效样本量、自由度和变异系数作同样分级。",
+        "表M4 发布标准（比例：NCHS 2017《比例数据发布标准》，按顺序判定）",
+        ("对象", "条件", "处理"),
+        (("比例", "有效样本量（样本量÷设计效应，设计效应小于1时按1计）小于30", "不予发布"),
+         ("比例", "Korn–Graubard 95%置信区间绝对宽度不小于30个百分点", "不予发布"),
+         ("比例", "绝对宽度大于5个百分点且相对宽度（宽度÷估计值）大于130%", "不予发布"),
+         ("比例", "估计值为0或100%", "谨慎解读（须经统计审核）"),
+         ("比例", "设计自由度小于8", "谨慎解读（须经统计审核）"),
+         ("均值", "有效样本量小于30", "不予发布"),
+         ("均值", "变异系数大于30%，或设计自由度小于8", "谨慎解读"),
+         ("全部", "以上均不满足", "可靠，直接发布")),
+        "自由度为含该分组成员的初级抽样单位数减去含该分组成员的层数；自由度为0时无法估计方差，不予发布。",
     )
     summary = (f"本报告共 {len(e)} 个估计：可靠 {counts[L.OK]} 个，谨慎解读 {counts[L.CAUTION]} 个，"
                f"不予发布 {counts[L.SUPPRESSED]} 个。不予发布的单元在所有图表中均以“{L.DASH}”或“{L.SUPPRESSED_NOTE}”表示，"

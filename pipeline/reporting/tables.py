@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ CELL_COLUMNS = {
 VALUE_COLUMNS = ("估计值", "标准误", "95%置信区间下限", "95%置信区间上限", "差距（估计值−目标）", "目标值")
 CSV_DIGITS = {"est": 6, "se": 6, "lci": 6, "uci": 6, "cv": 4, "deff": 3, "n_eff": 1, "df": 1, "gap": 6,
               "p_value": 4, "target": 4}
-# openpyxl stamps creation time and zip entry times; fixed values make the workbook reproducible.
+# openpyxl stamps creation, modification and zip entry times; fixed values make the workbook reproducible.
 FIXED_TIME = _dt.datetime(2000, 1, 1)
 
 
@@ -64,7 +65,7 @@ def _cell_table(rows: pd.DataFrame, lead: dict[str, list]) -> pd.DataFrame:
         if col == "reliability":
             frame[head] = [L.RELIABILITY_LABELS[r] for r in rows["reliability"]]
         elif col == "reason":
-            frame[head] = ["" if pd.isna(r) else str(r) for r in rows["reason"]]
+            frame[head] = [L.reason_zh(r) for r in rows["reason"]]
         elif col == "n":
             frame[head] = [int(v) for v in rows["n"]]
         else:
@@ -73,12 +74,12 @@ def _cell_table(rows: pd.DataFrame, lead: dict[str, list]) -> pd.DataFrame:
 
 
 def _published(sheet: str, stem: str, rows: pd.DataFrame, lead: dict[str, list], frozen: str = "B2") -> PublishedTable:
-    return PublishedTable(sheet, stem, _cell_table(rows, lead), tuple(rows["statistic"]), frozen)
+    return PublishedTable(sheet, stem, _cell_table(rows, lead), tuple(rows["display"]), frozen)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["statistic", "reliability"])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["display", "reliability"])
 
 
 def overall_table(inputs: ReportInputs) -> PublishedTable:
@@ -145,39 +146,55 @@ def target_table(inputs: ReportInputs) -> PublishedTable:
         "单侧检验p值": m["p_value"].tolist(),
         "判定": [L.verdict_label(v, r) for v, r in zip(t["verdict"], t["reliability"], strict=True)],
         "可靠性": [L.RELIABILITY_LABELS[r] for r in t["reliability"]],
-        "可靠性说明": ["" if pd.isna(r) else str(r) for r in t["reason"]],
+        "可靠性说明": [L.reason_zh(r) for r in t["reason"]],
     })
     return PublishedTable("目标判定", "targets", frame, ("proportion",) * len(t), "C2")
 
 
-def notes_table(inputs: ReportInputs) -> PublishedTable:
-    """The 说明 sheet: what every column means and how the reliability flags are set."""
-    target = inputs.targets["target"].dropna()
-    target_text = L.fmt_pct(target.iloc[0], digits=0) if len(target) else L.NOT_PROVIDED
+COLUMN_NOTES = {
+    "指标": "估计的指标：比例为加权比例（工作表中以百分数显示，CSV文件中为0–1的小数），得分为加权平均分",
+    "分组类型": "估计所针对的人群划分：全市、县（市、区）、性别、年龄段、文化程度、城乡或重点人群",
+    "分组": "分组类型下的具体人群",
+    "县（市、区）": "泉州市13个县级单位（含泉州开发区、泉州台商投资区）",
+    "重点人群": "规划确定的重点人群：农民、产业工人、老年人（60–69岁）、领导干部和公务员",
+    "基准编号": "《中国公民科学素质基准》中的基准序号（1–26）",
+    "基准": "基准名称",
+    "所属部分": "该基准所属的测试部分（knowledge 科学知识、methods 科学方法、spirit 科学精神与思维、ability 应用能力）",
+    "样本量": "该分组中完成有效问卷的受访者人数（未加权）",
+    "有效样本量": "样本量除以设计效应，相当于同等精度的简单随机样本人数",
+    "估计值": "按最终权数计算的加权估计；基准为该基准所属题目的平均正确率",
+    "标准误": "考虑分层、整群抽样和加权调整的设计标准误",
+    "95%置信区间下限": "95%置信区间下限；比例采用logit或Korn–Graubard方法，均值采用t分布",
+    "95%置信区间上限": "95%置信区间上限",
+    "自由度": "设计自由度：含该分组成员的初级抽样单位数减去层数",
+    "变异系数": "标准误除以估计值",
+    "设计效应": "复杂抽样设计下的方差与同样本量简单随机抽样方差之比",
+    "可靠性": "可靠 / 谨慎解读 / 不予发布，见下方说明",
+    "可靠性说明": "判为谨慎解读或不予发布的原因",
+    "目标值": "规划目标：2025年具备科学素质的公民比例超过该值",
+    "差距（估计值−目标）": "估计值减去目标值，负数表示低于目标",
+    "单侧检验p值": "原假设“比例不高于目标”的单侧检验p值",
+    "判定": "已达到目标：比例显著高于目标；未达到目标：比例显著低于目标；尚不能判定：与目标的差异在统计上不显著",
+}
+
+
+def notes_table(inputs: ReportInputs, tables: list[PublishedTable]) -> PublishedTable:
+    """The 说明 sheet: every column of every table, then the reliability flags."""
     rows = [
         ("数据", "演示数据（模拟生成），并非泉州市调查结果" if inputs.is_demo else f"泉州市{inputs.wave}年公民科学素质调查"),
         ("调查对象", "泉州市18–69岁常住居民"),
         ("方差估计方法", {"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(
             inputs.variance_method, inputs.variance_method)),
-        ("分组类型、分组", "估计所针对的人群：全市、县（市、区）、性别、年龄段、文化程度、城乡或重点人群"),
-        ("指标", "比例为加权比例（工作表中以百分数显示，CSV文件中为0–1的小数）；得分为加权平均分"),
-        ("样本量", "该分组中完成有效问卷的受访者人数（未加权）"),
-        ("有效样本量", "样本量除以设计效应，相当于同等精度的简单随机样本人数"),
-        ("估计值", "按最终权数计算的加权估计"),
-        ("标准误", "考虑分层、整群抽样和加权调整的设计标准误"),
-        ("95%置信区间下限、上限", "估计值的95%置信区间；比例采用logit或Korn–Graubard方法，见估计方法列"),
-        ("自由度", "设计自由度：含该分组成员的初级抽样单位数减去层数"),
-        ("变异系数", "标准误除以估计值"),
-        ("设计效应", "复杂抽样设计下的方差与同样本量简单随机抽样方差之比"),
+    ]
+    seen: list[str] = []
+    for t in tables:
+        seen += [c for c in t.frame.columns if c not in seen]
+    rows += [(c, COLUMN_NOTES[c]) for c in seen]
+    rows += [
         ("可靠性：可靠", "满足发布标准，可直接引用"),
-        ("可靠性：谨慎解读", "精度较低（如自由度小于8或置信区间较宽），引用时须注明"),
+        ("可靠性：谨慎解读", "精度较低（如设计自由度小于8、估计值为0或100%、均值的变异系数大于30%），引用时须注明"),
         ("可靠性：不予发布", f"不满足发布标准（如有效样本量小于30或置信区间过宽），以“{L.DASH}”表示，不公布任何数值"),
-        ("可靠性依据", "美国国家卫生统计中心（NCHS）2017年《比例数据发布标准》"),
-        ("目标值", f"《泉州市全民科学素质行动规划纲要实施方案（2021—2025年）》：2025年具备科学素质的公民比例超过{target_text}"),
-        ("差距（估计值−目标）", "估计值减去目标值，负数表示低于目标"),
-        ("单侧检验p值", "原假设“比例不高于目标”的单侧检验p值"),
-        ("判定", "已达到目标：比例显著高于目标；未达到目标：比例显著低于目标；尚不能判定：与目标的差异在统计上不显著"),
-        ("基准", "《中国公民科学素质基准》的26条基准；估计值为该基准所属题目的平均正确率"),
+        ("可靠性依据", "比例：美国国家卫生统计中心（NCHS）2017年《比例数据发布标准》；均值：有效样本量、变异系数和自由度"),
         (L.DASH, "不予发布或无数据"),
     ]
     frame = pd.DataFrame({"项目": [r[0] for r in rows], "说明": [r[1] for r in rows]}, dtype=object)
@@ -185,8 +202,9 @@ def notes_table(inputs: ReportInputs) -> PublishedTable:
 
 
 def build_tables(inputs: ReportInputs) -> list[PublishedTable]:
-    return [overall_table(inputs), county_table(inputs), group_table(inputs), subgroup_table(inputs),
-            score_table(inputs), benchmark_table(inputs), target_table(inputs), notes_table(inputs)]
+    tables = [overall_table(inputs), county_table(inputs), group_table(inputs), subgroup_table(inputs),
+              score_table(inputs), benchmark_table(inputs), target_table(inputs)]
+    return [*tables, notes_table(inputs, tables)]
 
 
 def write_csvs(tables: list[PublishedTable], folder: Path) -> list[Path]:
@@ -246,7 +264,12 @@ def _normalise_zip(data: bytes) -> bytes:
             fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o644 << 16
-            dst.writestr(fixed, src.read(info.filename))
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                # openpyxl stamps the save time here whatever the properties say
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>", data)
+            dst.writestr(fixed, data)
     return out.getvalue()
 
 

@@ -34,12 +34,13 @@ TARGET = 0.16
 COUNTY_CODES = {
     "鲤城区": "350502", "丰泽区": "350503", "洛江区": "350504", "泉港区": "350505", "惠安县": "350521",
     "安溪县": "350524", "永春县": "350525", "德化县": "350526", "石狮市": "350581", "晋江市": "350582",
-    "南安市": "350583", "泉州开发区": "QZ901", "泉州台商投资区": "QZ902",
+    "南安市": "350583", "泉州开发区": "QZKF", "泉州台商投资区": "QZTS",
 }
 COUNTY_P = [0.19, 0.24, 0.11, 0.10, 0.12, 0.08, 0.11, 0.13, 0.17, 0.18, 0.14, PLANTED, 0.09]
 BENCH_TITLES = {i: f"第{i}条基准的标题文字较长需要换行显示" for i in range(1, 27)}
 BENCH_TITLES[1] = "知道世界是可被认知的，能以科学的态度认识世界"
 BENCH_TITLES[17] = "掌握常见疾病的预防知识，能科学合理地用药"
+BENCH_TITLES[26] = "了解环境污染的危害 <及其应对> & 措施"  # markup characters: the HTML must escape them
 
 
 def collides(x: float) -> bool:
@@ -54,10 +55,15 @@ def clean(x: float, step: float = 0.0031) -> float:
     return x
 
 
+NEFF = "effective sample size < 30 (NCHS 2017 criterion 1)"
+DF8 = "df < 8: flagged for statistical review (NCHS 2017 criterion 4)"
+RELW = "relative Korn-Graubard CI width > 130% (NCHS 2017 criterion 3)"
+
+
 def _cell(rng, estimand, statistic, dtype, domain, n, p, reliability="ok", reason=None, scale=1.0):
     deff = float(rng.uniform(1.4, 2.4))
     n_eff = n / deff
-    if statistic == "proportion":
+    if statistic == "proportion" or estimand.startswith("bench_"):
         se = float(np.sqrt(p * (1 - p) / n_eff))
         lo, hi = max(p - 1.98 * se, 0.0), min(p + 1.98 * se, 1.0)
     else:
@@ -82,9 +88,9 @@ def _domains() -> list[tuple[str, str, int, float, str, str | None]]:
     for (name, p), n in zip(zip(L.COUNTIES, COUNTY_P, strict=True), range(13), strict=True):
         rel, why, size = "ok", None, 700 + 20 * n
         if name == SUPPRESSED_COUNTY:
-            rel, why, size = "suppressed", "n_eff<30", 41
+            rel, why, size = "suppressed", NEFF, 41
         elif name == CAUTION_COUNTY:
-            rel, why = "caution", "df<8"
+            rel, why = "caution", DF8
         out.append(("county", name, size, p, rel, why))
     out += [("sex", "男", 5_100, 0.158, "ok", None), ("sex", "女", 4_850, 0.125, "ok", None)]
     for band, p in zip(L.CATEGORY_ORDER["age_band"], (0.25, 0.19, 0.13, 0.085, 0.045), strict=True):
@@ -93,9 +99,9 @@ def _domains() -> list[tuple[str, str, int, float, str, str | None]]:
         out.append(("education", edu, 1_990, p, "ok", None))
     out += [("urban", "城镇", 6_400, 0.172, "ok", None), ("urban", "乡村", 3_550, 0.092, "ok", None)]
     for grp, p in zip(L.CATEGORY_ORDER["group"], (0.031, 0.064, 0.046, 0.31), strict=True):
-        rel, why = ("caution", "ci_relative_width>130%") if grp == CAUTION_GROUP else ("ok", None)
+        rel, why = ("caution", RELW) if grp == CAUTION_GROUP else ("ok", None)
         out.append(("group", grp, 160 if grp == CAUTION_GROUP else 1_500, p, rel, why))
-    out += [("county_group", "鲤城区/农民", 22, 0.05, "suppressed", "n_eff<30"),
+    out += [("county_group", "鲤城区/农民", 22, 0.05, "suppressed", NEFF),
             ("county_group", "晋江市/产业工人", 310, 0.07, "ok", None),
             ("county_urban", "南安市/乡村", 420, 0.095, "ok", None)]
     return out
@@ -118,7 +124,7 @@ def build_estimates(seed: int = 20240) -> pd.DataFrame:
         if dtype in ("overall", "county"):
             for b in range(1, 27):
                 share = clean(float(np.clip(0.35 + 0.5 * np.sin(b * 1.7) ** 2 + p / 2, 0.05, 0.97)))
-                rows.append(_cell(rng, f"bench_{b:02d}", "proportion", dtype, dom, n, share, rel, why))
+                rows.append(_cell(rng, f"bench_{b:02d}", "mean", dtype, dom, n, share, rel, why))
     rep = pd.DataFrame(rows)
     # Taylor-linearisation rows exist too; the report must use the primary (replicate) ones only.
     taylor = rep.copy()
@@ -147,27 +153,38 @@ def build_targets(estimates: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_diagnostics() -> pd.DataFrame:
+    """The long table the weight stage writes: per-county rows with the city under level 全市."""
     rows = []
-    for name, code in COUNTY_CODES.items():
+    levels = [*COUNTY_CODES.values(), "全市"]
+    for i, code in enumerate(levels):
+        city = code == "全市"
         for metric, base in (("rr1", 0.52), ("rr3", 0.57), ("coop1", 0.71)):
-            rows.append(("response", metric, "county", code, clean(base + 0.01 * len(name)), np.nan))
-    for metric, v in (("rr1", 0.541), ("rr3", 0.589), ("coop1", 0.734)):
-        rows.append(("response", metric, "county", "全市", v, np.nan))
+            v = {"rr1": 0.541, "rr3": 0.589, "coop1": 0.734}[metric] if city else clean(base + 0.011 * i)
+            rows.append(("nonresponse", metric, "county", code, v, np.nan))
+        rows.append(("nonresponse", "eligibility_rate", "county", code, 0.93, np.nan))
     steps = {"base": (1.18, 8_432.0, 31.5, 402.7, 2_891.4), "nonresponse": (1.27, 7_834.9, 28.9, 431.6, 3_377.2),
-             "calibration": (1.46, 6_815.2, 19.4, 455.8, 5_540.6), "trimming": (1.39, 7_158.3, 22.1, 449.1, 3_986.5)}
+             "calibration": (1.46, 6_815.2, 19.4, 455.8, 5_540.6), "final": (1.39, 7_158.3, 22.1, 449.1, 3_986.5)}
     for step, (deff, ess, lo, med, hi) in steps.items():
-        for metric, v in (("kish_deff", deff), ("ess", ess), ("weight_min", lo), ("weight_median", med),
-                          ("weight_max", hi)):
-            rows.append((step, metric, "", "", clean(v, 0.7), np.nan))
-    rows += [("base", "base_weight_frame_ratio", "", "", 0.9987, np.nan),
-             ("calibration", "iterations", "", "", 9.0, np.nan),
-             ("calibration", "max_margin_error", "", "", 4.2e-07, np.nan),
-             ("trimming", "trimmed", "", "", 17.0, np.nan)]
-    for sex, v, c in (("男", 4_561_007.0, 4_561_011.0), ("女", 4_221_274.0, 4_221_274.0)):
-        rows.append(("calibration", "margin", "sex", sex, v, c))
-    for edu, v in zip(L.CATEGORY_ORDER["education"], (1_702_114.0, 3_380_920.0, 1_900_338.0, 902_665.0, 896_248.0),
-                      strict=True):
-        rows.append(("calibration", "margin", "education", edu, v, v))
+        for i, code in enumerate(levels):
+            # county rows get different values so a report that ignores the level reads the wrong one
+            f = 1.0 if code == "全市" else 0.5 + 0.01 * i
+            for metric, v in (("kish_deff", deff), ("ess", ess * f), ("weight_min", lo * f),
+                              ("weight_median", med * f), ("weight_max", hi * f), ("n", 700.0)):
+                rows.append((step, metric, "county", code, clean(v if code == "全市" else v * f, 0.7), np.nan))
+    for i, code in enumerate(levels):
+        rows.append(("base", "base_weight_frame_ratio", "county", code, 0.9987 if code == "全市" else 0.95 + 0.001 * i,
+                     np.nan))
+        rows.append(("trimming", "trimmed", "county", code, 17.0 if code == "全市" else float(i % 3), np.nan))
+    rows += [("calibration", "iterations", "", "", 9.0, np.nan), ("final", "iterations", "", "", 6.0, np.nan),
+             ("final", "max_margin_error", "", "", 4.2e-07, np.nan),
+             ("final", "max_margin_error", "replicates", "", 3.3e-05, np.nan),
+             ("trimming", "rounds", "", "", 2.0, np.nan)]
+    for step in ("calibration", "final"):
+        for sex, v, c in (("男", 4_561_007.0, 4_561_011.0), ("女", 4_221_274.0, 4_221_274.0)):
+            rows.append((step, "margin", "county_sex_age_urban", f"350502|{sex}|18-29|城镇", v, c))
+        for edu, v in zip(L.CATEGORY_ORDER["education"],
+                          (1_702_114.0, 3_380_920.0, 1_900_338.0, 902_665.0, 896_248.0), strict=True):
+            rows.append((step, "margin", "education", edu, v, v))
     df = pd.DataFrame(rows, columns=["step", "metric", "variable", "level", "value", "control"])
     df["variable"] = df["variable"].replace("", np.nan)
     df["level"] = df["level"].replace("", np.nan)
@@ -183,8 +200,11 @@ INGEST = {
 }
 
 WEIGHTS_META = {
-    "replicates": {"method": "jk1", "scale": 0.95, "rscales": [1.0] * 20, "mse": True},
-    "calibration": {"method": "raking", "margins": ["county×sex×age_band×urban", "education"]},
+    "replicates": {"method": "JKn", "scale": 1.0, "rscales": [0.95] * 20, "mse": False, "n_replicates": 20,
+                   "lonely_strata": []},
+    "calibration": {"method": "raking", "margins": [["county_code", "sex", "age_band", "urban"], ["education"]],
+                    "control_tables": ["county_sex_age_urban", "education"], "iterations": 6,
+                    "max_margin_error": 4.2e-07},
 }
 
 
@@ -193,8 +213,12 @@ def build_project(root: Path, *, demo: bool = True, run_records: bool = True, fr
     est = build_estimates()
     write_table(est, paths.processed("estimates.csv"), "estimates")
     write_table(build_targets(est), paths.processed("targets.csv"), "targets")
-    write_text("variance:\n  primary: replicate\n  replicates: 20\nseed: 424242\n", paths.estimands)
-    write_text("seed: 20240607\nlonely_psu: adjust\nweighting:\n  trim: {upper: 3.5}\n", paths.design)
+    write_text("variance:\n  methods: [replicate, taylor]\ntarget: {estimand: literate, value: 0.16}\n",
+               paths.estimands)
+    write_text("design: {stratum: stratum, psu: psu, lonely_psu: adjust}\nvariance:\n  primary: replicate\n"
+               "  replicates: {method: JKn, seed: 20240917, mse: false}\n", paths.design)
+    counties = "\n".join(f"  - {{code: \"{c}\", name_zh: {n}}}" for n, c in COUNTY_CODES.items())
+    write_text(f"counties:\n{counties}\n", paths.instrument)
     write_text("cutoffs: {advanced: 85, literate: 70, basic: 55}\n", paths.scoring)
     paths.raw.mkdir(parents=True, exist_ok=True)
     (paths.raw / "survey.sav").write_bytes(b"survey bytes")

@@ -1,0 +1,72 @@
+"""report.html: self-contained, escaped, states the verdict of targets.csv, marks demo data."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from pipeline.reporting.html import DEMO_BANNER
+
+from .conftest import BENCH_TITLES
+
+
+@pytest.fixture(scope="module")
+def page(built):
+    return (built.dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_no_external_references(page):
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert not re.search(r"url\(\s*['\"]?\s*(https?:)?//", page, re.I)
+    assert "@import" not in page
+    assert not re.search(r"<(script|link|iframe|object|embed)\b", page, re.I)
+    for m in re.finditer(r"""\bsrc\s*=\s*["']([^"']*)""", page):
+        assert m.group(1).startswith("data:image/png;base64,")
+    assert "@font-face" in page and "data:font/woff;base64," in page  # the font travels with the page
+
+
+def test_figures_embedded(page):
+    assert page.count("data:image/png;base64,") == 6
+
+
+def test_verdict_matches_targets_csv(page, built):
+    t = pd.read_csv(built.paths.processed("targets.csv"), encoding="utf-8-sig")
+    overall = t[t["domain_type"] == "overall"].iloc[0]
+    words = {"met": "已达到目标", "not met": "未达到目标", "undetermined": "尚不能判定"}
+    headline = page[page.index('class="headline"'):page.index("</section>")]
+    assert words[overall["verdict"]] in headline
+    for other in set(words.values()) - {words[overall["verdict"]]}:
+        assert other not in headline
+    assert f"{100 * overall['est']:.1f}%" in headline
+    assert f"{100 * overall['lci']:.1f}%–{100 * overall['uci']:.1f}%" in headline
+    assert built.result.verdict == overall["verdict"]
+
+
+def test_headline_uses_primary_variance_method(page, built):
+    e = pd.read_csv(built.paths.processed("estimates.csv"), encoding="utf-8-sig")
+    lit = e[(e["estimand_id"] == "literate") & (e["domain_type"] == "overall")].set_index("variance_method")
+    headline = page[page.index('class="headline"'):page.index("</section>")]
+    rep, tay = lit.loc["replicate"], lit.loc["taylor"]
+    assert f"{100 * rep['lci']:.1f}%–{100 * rep['uci']:.1f}%" in headline
+    assert f"{100 * tay['lci']:.1f}%–{100 * tay['uci']:.1f}%" not in headline
+
+
+def test_demo_banner(page):
+    assert DEMO_BANNER in page
+    assert page.index(DEMO_BANNER) < page.index("<h1>")
+
+
+def test_text_is_escaped(page):
+    raw = BENCH_TITLES[26]
+    assert "<" in raw and "&" in raw
+    assert raw not in page
+    assert "&lt;及其应对&gt; &amp; 措施" in page
+
+
+def test_sections_of_the_bulletin(page):
+    for heading in ("主要结果", "各县（市、区）", "重点人群", "调查方法", "数据质量", "回答率", "加权", "可靠性标记"):
+        assert heading in page, heading
+    assert "@media print" in page and "@page" in page
+    assert '<html lang="zh-CN">' in page

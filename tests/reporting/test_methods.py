@@ -1,0 +1,60 @@
+"""The methods and data-quality sections come from the run's records and say 未提供 for what is absent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pipeline.reporting.methods import Table, data_quality_section, methods_sections
+
+
+def _text(sections) -> str:
+    out = []
+    for s in sections:
+        out.append(s.title)
+        for item in s.items:
+            if isinstance(item, Table):
+                out += [item.caption, item.note, *item.headers, *(c for row in item.rows for c in row)]
+            else:
+                out.append(item)
+    return "\n".join(out)
+
+
+def test_city_values_not_county_values(inputs):
+    text = _text(methods_sections(inputs))
+    assert "54.1%" in text and "58.9%" in text and "73.4%" in text  # city response rates
+    steps = next(i for s in methods_sections(inputs) for i in s.items
+                 if isinstance(i, Table) and i.caption.startswith("表M2"))
+    first = dict(zip(steps.headers, steps.rows[0], strict=True))
+    assert first["Kish加权设计效应"] == "1.18" and first["有效样本量"] == "8,432"
+    assert [r[0] for r in steps.rows] == ["基础权数（抽样设计权数）", "无回答调整", "校准（耙式加权）", "最终权数"]
+    assert "校准迭代次数 6" in text and "被截尾的权数 17 个" in text and "0.9987" in text
+    assert "分层刀切法（JKn）" in text and "重复权数 20 套" in text
+    assert "县（市、区）×性别×年龄段×城乡" in text
+
+
+def test_county_codes_shown_as_names(inputs):
+    rr = next(i for s in methods_sections(inputs) for i in s.items
+              if isinstance(i, Table) and i.caption.startswith("表M1"))
+    names = [r[0] for r in rr.rows]
+    assert names[0] == "全市" and "泉州开发区" in names and "QZKF" not in names and len(names) == 14
+
+
+def test_absent_records_say_not_provided(inputs):
+    bare = replace(inputs, ingest=None, diagnostics=None, weights_meta=None, n_replicates=None)
+    text = _text(methods_sections(bare)) + _text([data_quality_section(bare)])
+    assert text.count("未提供") >= 5
+    assert "54.1%" not in text
+
+
+def test_absent_single_metric_says_not_provided(inputs):
+    diag = inputs.diagnostics[inputs.diagnostics["metric"] != "trimmed"]
+    text = _text(methods_sections(replace(inputs, diagnostics=diag)))
+    assert "被截尾的权数 未提供" in text
+
+
+def test_quarantine_by_reason(inputs):
+    text = _text([data_quality_section(inputs)])
+    assert "age_out_of_range" in text and "31" in text and "10,006" in text
+    assert "不等于" not in text
+    broken = dict(inputs.ingest, rows_read=10_007)
+    assert "不等于" in _text([data_quality_section(replace(inputs, ingest=broken))])
