@@ -9,7 +9,7 @@ right C_k / wrong D_k, N_k in all. An item counts as right only with full credit
 - SE(ln α_MH): Robins, Breslow & Greenland (1986), the estimator behind R's mantelhaen.test interval
   (Phillips & Holland 1987 give the same variance for the D-DIF scale).
 - MH chi-square with continuity correction, as R's mantelhaen.test(correct = TRUE):
-  (|Σ A_k − Σ E(A_k)| − min(0.5, |…|))² / Σ Var(A_k), E(A_k) = n_Rk m_1k / N_k,
+  (|Δ| − c)² / Σ Var(A_k), Δ = Σ A_k − Σ E(A_k), c = 0.5 when |Δ| ≥ 0.5 else 0, E(A_k) = n_Rk m_1k / N_k,
   Var(A_k) = n_Rk n_Fk m_1k m_0k / (N_k² (N_k − 1)); strata with N_k < 2 carry no information and
   are left out (R refuses them).
 
@@ -61,7 +61,7 @@ def mantel_haenszel(tables: np.ndarray) -> dict[str, float]:
     delta = (a - n_ref * m1 / n).sum()
     v = var_a.sum()
     if v > 0:
-        yates = min(0.5, abs(delta))
+        yates = 0.5 if abs(delta) >= 0.5 else 0.0  # R's rule, so small differences are not zeroed
         chi2 = (abs(delta) - yates) ** 2 / v
         p_value = float(stats.chi2.sf(chi2, 1))
     else:
@@ -104,21 +104,35 @@ def summarise(res: dict[str, float]) -> dict[str, float | str | None]:
     return {**res, "d_dif": float(d), "d_se": float(d_se), "class": ets_class(d, d_se, res["p_value"])}
 
 
-def dif_table(earned: np.ndarray, full_credit: np.ndarray, focal: np.ndarray) -> list[dict]:
-    """MH DIF for every item. focal: 0 reference, 1 focal, −1 in neither group (left out).
+def dif_tables(earned: np.ndarray, full_credit: np.ndarray, focal: dict[str, np.ndarray]) -> dict[str, list[dict]]:
+    """MH DIF for every item and every grouping. focal[name]: 0 reference, 1 focal, −1 in neither group.
 
-    The 2×2×K tables of all items come from one bincount over the respondents × items matrix.
+    The rest-score strata are computed once for all groupings; the 2×2×K tables of all items come from
+    one bincount per group over the respondents × items matrix of cell codes.
     """
-    use = focal >= 0
-    e = earned[use]
-    f = focal[use].astype(np.int64)
-    n, k = e.shape
+    n, k = earned.shape
     if n == 0:
-        return [dif_item(np.zeros(0), np.zeros(0), np.zeros(0)) for _ in range(k)]
-    strata = np.rint(e.sum(axis=1)[:, None] - e).astype(np.int64)
+        return {g: [dif_item(np.zeros(0), np.zeros(0), np.zeros(0)) for _ in range(k)] for g in focal}
+    strata = np.rint(earned.sum(axis=1)[:, None] - earned).astype(np.int64)
     strata -= strata.min()
     n_strata = int(strata.max()) + 1
-    cell = (np.arange(k, dtype=np.int64) * n_strata + strata) * 4 + (f * 2)[:, None] \
-        + (1 - full_credit[use].astype(np.int64))
-    tables = np.bincount(cell.ravel(), minlength=k * n_strata * 4).reshape(k, n_strata, 4).astype(np.float64)
-    return [summarise(mantel_haenszel(tables[i])) for i in range(k)]
+    size = k * n_strata * 4
+    dtype = np.int32 if size < 2**31 else np.int64
+    # cell = ((item · K + stratum) · 4) + 2 · focal + wrong; the focal term is added per group below
+    base = ((np.arange(k, dtype=dtype) * n_strata + strata.astype(dtype)) * 4
+            + (1 - np.asarray(full_credit, dtype=dtype)))
+    del strata
+    out = {}
+    for name, f in focal.items():
+        f = np.asarray(f)
+        ref = np.bincount(base[f == 0].ravel(), minlength=size)
+        foc = np.bincount(base[f == 1].ravel() + 2, minlength=size + 2)[:size]
+        tables = (ref + foc).reshape(k, n_strata, 4).astype(np.float64)
+        out[name] = [summarise(mantel_haenszel(tables[i])) for i in range(k)]
+    return out
+
+
+def dif_table(earned: np.ndarray, full_credit: np.ndarray, focal: np.ndarray) -> list[dict]:
+    """MH DIF for every item for one grouping (see dif_tables)."""
+    use = np.asarray(focal) >= 0
+    return dif_tables(earned[use], full_credit[use], {"g": np.asarray(focal)[use]})["g"]

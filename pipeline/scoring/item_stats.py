@@ -57,10 +57,12 @@ def item_stats(iset: ItemSet, correct: np.ndarray, earned: np.ndarray, chosen: n
     keys = psychometrics.key_check(iset, chosen, status, earned)
     out = out.merge(keys, on="item_id", how="left", validate="one_to_one")
     full = correct0 >= FULL_CREDIT
-    for name, (ref, foc) in DIF_GROUPS.items():
-        if name not in groups:
-            continue
-        res = dif.dif_table(earned, full, focal_codes(groups[name], ref, foc))
+    present = {name: focal_codes(groups[name], *DIF_GROUPS[name]) for name in DIF_GROUPS if name in groups}
+    # Strata are matched on the rest score of everyone scored: respondents outside a grouping (−1)
+    # simply add no cell, so one strata computation serves every grouping.
+    results = dif.dif_tables(earned, full, present)
+    for name, res in results.items():
+        ref, foc = DIF_GROUPS[name]
         out[f"dif_{name}_n"] = np.array([r["n"] for r in res], dtype=np.int64)
         out[f"dif_{name}_alpha_mh"] = [r["alpha_mh"] for r in res]
         out[f"dif_{name}_d_dif"] = [r["d_dif"] for r in res]

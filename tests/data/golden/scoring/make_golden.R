@@ -51,9 +51,15 @@ for (s in 1:K) {
 }
 write.csv(data.frame(stratum = 1:K, A = tab[1, 1, ], B = tab[1, 2, ], C = tab[2, 1, ], D = tab[2, 2, ]),
           file.path(out, "mh_tables.csv"), row.names = FALSE)
-mh <- mantelhaen.test(tab, correct = TRUE)
-se_ln <- (log(mh$conf.int[2]) - log(mh$estimate)) / qnorm(0.975)
-write.csv(data.frame(alpha_mh = unname(mh$estimate), chi2 = unname(mh$statistic), p_value = mh$p.value,
-                     ln_alpha_se = unname(se_ln)),
-          file.path(out, "mh_golden.csv"), row.names = FALSE)
+# a second, fixed table whose |sum(A - E(A))| < 0.5, where R applies no continuity correction
+small <- array(c(5L, 5L, 5L, 5L, 3L, 2L, 3L, 3L), dim = c(2, 2, 2))
+write.csv(data.frame(stratum = 1:2, A = small[1, 1, ], B = small[1, 2, ], C = small[2, 1, ], D = small[2, 2, ]),
+          file.path(out, "mh_tables_small.csv"), row.names = FALSE)
+gold <- function(case, t) {
+  mh <- mantelhaen.test(t, correct = TRUE)
+  se_ln <- (log(mh$conf.int[2]) - log(mh$estimate)) / qnorm(0.975)
+  data.frame(case = case, alpha_mh = unname(mh$estimate), chi2 = unname(mh$statistic), p_value = mh$p.value,
+             ln_alpha_se = unname(se_ln))
+}
+write.csv(rbind(gold("simulated", tab), gold("small", small)), file.path(out, "mh_golden.csv"), row.names = FALSE)
 cat("golden numbers written to", out, "\n")
