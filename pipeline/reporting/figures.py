@@ -7,7 +7,6 @@ confidence intervals. Figures are written as PNG (200 dpi) and SVG with text as 
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +83,10 @@ def _hbar_panel(ax, rows: pd.DataFrame, labels: list[str], statistic: str, xmax:
         ax.axvline(target * scale, color=TARGET, ls="--", lw=1.2, zorder=4)
     if reference is not None:
         ax.axvline(reference * scale, color=REFERENCE, ls=":", lw=1.2, zorder=4)
+    # Round tick steps (1, 2, 5, 10 …) so percent labels never need rounding.
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
     if statistic == "proportion":
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.0f}%"))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}%"))
 
 
 def _xmax(frames: list[pd.DataFrame], statistic: str, floor: float | None = None) -> float:
@@ -221,10 +222,13 @@ def benchmark_caption(inputs: ReportInputs, estimand_id: str, width: int = 18) -
     text = f"基准{num}：{title}" if title else L.benchmark_fallback(estimand_id)
     if len(text) <= width:
         return text
-    lines = textwrap.wrap(text, width)
-    if len(lines) > 2:  # a third line would crowd the bars; the tables carry the full title
-        lines = [lines[0], lines[1][: width - 1] + "…"]
-    return "\n".join(lines)
+    if len(text) > 2 * width:  # a third line would crowd the bars; the tables carry the full title
+        text = text[: 2 * width - 1] + "…"
+    # Two balanced lines, broken after a comma near the middle when there is one.
+    mid = (len(text) + 1) // 2
+    near = [i + 1 for i in range(max(mid - 5, 1), min(mid + 5, len(text) - 1)) if text[i] in "，、；："]
+    cut = min(near, key=lambda i: abs(i - mid)) if near else mid
+    return text[:cut] + "\n" + text[cut:]
 
 
 def fig_benchmarks(inputs: ReportInputs) -> Figure:
@@ -266,7 +270,8 @@ def fig_classes(inputs: ReportInputs) -> Figure:
     ax.set_xticks(range(len(present)),
                   [f"{L.CLASS_LABELS[c]}\n{L.CLASS_RULES[c]}" for c, _ in present])
     ax.set_ylim(0, max(top, 10.0) * 1.18)
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.0f}%"))
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}%"))
     ax.set_ylabel("占18–69岁居民的比例（%）")
     ax.grid(axis="y", color="#e3e3e3", lw=0.6, zorder=0)
     ax.set_axisbelow(True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -47,7 +48,7 @@ caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}
 th,td{border-bottom:1px solid var(--rule);padding:4px 8px;text-align:right;vertical-align:top}
 th{background:#eef3f8;border-top:1px solid #9fb6cc;border-bottom:1px solid #9fb6cc;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
-td.text{text-align:left}
+td.text,th.text{text-align:left}
 tr.suppressed td{color:var(--muted)}
 .flag{color:var(--warn);font-size:12px;margin-left:3px}
 .note{color:var(--muted);font-size:13px;margin:2px 0 12px}
@@ -80,11 +81,18 @@ def figure_html(png: Path, number: int, title: str) -> str:
     return f"<figure>{_img(png, title)}<figcaption>图{number} {e(title)}</figcaption></figure>"
 
 
+NUMERIC = re.compile(r"^[\d,.%–\-+<>≤≥ e—]*$|^未提供$")
+
+
 def table_html(table: Table) -> str:
-    head = "".join(f"<th>{e(h)}</th>" for h in table.headers)
+    """Numbers right-aligned under right-aligned headers, words left-aligned."""
+    text_cols = [i == 0 or any(not NUMERIC.match(str(row[i])) for row in table.rows)
+                 for i in range(len(table.headers))]
+    head = "".join(f'<th class="text">{e(h)}</th>' if t else f"<th>{e(h)}</th>"
+                   for h, t in zip(table.headers, text_cols, strict=True))
     body = "".join(
-        "<tr>" + "".join(f'<td class="{"text" if i == 0 else ""}">{e(c)}</td>'.replace(' class=""', "")
-                         for i, c in enumerate(row)) + "</tr>"
+        "<tr>" + "".join(f'<td class="text">{e(c)}</td>' if t else f"<td>{e(c)}</td>"
+                         for c, t in zip(row, text_cols, strict=True)) + "</tr>"
         for row in table.rows
     )
     note = f'<p class="note">{e(table.note)}</p>' if table.note else ""

@@ -37,11 +37,18 @@ REPLICATE_METHODS = {
 }
 CI_METHODS = {
     "logit": "logit变换法", "korn-graubard": "Korn–Graubard（beta）法", "korn_graubard": "Korn–Graubard（beta）法",
-    "beta": "Korn–Graubard（beta）法", "kg": "Korn–Graubard（beta）法", "t": "t分布法", "wald": "Wald法",
+    "beta": "Korn–Graubard（beta）法", "kg": "Korn–Graubard（beta）法", "t": "t分布法",
+    "wald": "Wald法（估计值±t分位数×标准误，用于均值）",
     "wilson": "Wilson法", "clopper-pearson": "Clopper–Pearson法",
 }
 VARIABLE_LABELS = {"county_code": "县（市、区）", "county": "县（市、区）", "stratum": "层", "sex": "性别",
                    "age_band": "年龄段", "urban": "城乡", "education": "文化程度"}
+# Codes of the ingest stage's checks; an unknown code is shown as it is.
+CHECK_LABELS = {
+    "age_out_of_range": "年龄不在18–69岁", "code_outside_codebook": "代码不在编码表内", "duplicate_id": "编号重复",
+    "duplicate_identical": "完全重复的记录", "unknown_area": "地区代码无法识别", "invalid_design_value": "抽样设计变量无效",
+    "short_interview": "访问时间过短", "straightlining": "连续作答同一选项", "too_many_missing": "缺答题目过多",
+}
 CALIBRATION_METHODS = {"raking": "耙式加权（迭代比例拟合）", "linear": "线性校准（GREG）",
                        "logit": "logit有界校准", "poststratify": "事后分层"}
 
@@ -260,16 +267,18 @@ def data_quality_section(inputs: ReportInputs) -> Section:
     by_reason = ing.get("quarantined_by_reason") or {}
     if by_reason:
         total = sum(int(v) for v in by_reason.values())
-        rows = tuple((str(k), L.fmt_int(v), L.fmt_pct(int(v) / total) if total else L.DASH)
+        rows = tuple((CHECK_LABELS.get(str(k), str(k)), str(k), L.fmt_int(v),
+                      L.fmt_pct(int(v) / total) if total else L.DASH)
                      for k, v in sorted(by_reason.items(), key=lambda kv: (-int(kv[1]), kv[0])))
-        items.append(Table("表Q1 被隔离记录的原因", ("原因代码", "记录数", "占隔离记录"), rows,
+        items.append(Table("表Q1 被隔离记录的原因", ("原因", "代码", "记录数", "占隔离记录"), rows,
                            "被隔离的记录不进入分析；明细见 quarantine.csv。"))
     else:
         items.append("没有记录被隔离。" if quar == 0 else f"隔离原因{NA}。")
     warnings_ = ing.get("warnings_by_check") or {}
     if warnings_:
-        rows = tuple((str(k), L.fmt_int(v)) for k, v in sorted(warnings_.items(), key=lambda kv: (-int(kv[1]), kv[0])))
-        items.append(Table("表Q2 数据核查提示（记录保留）", ("核查项目", "提示条数"), rows))
+        rows = tuple((CHECK_LABELS.get(str(k), str(k)), str(k), L.fmt_int(v))
+                     for k, v in sorted(warnings_.items(), key=lambda kv: (-int(kv[1]), kv[0])))
+        items.append(Table("表Q2 数据核查提示（记录保留）", ("核查项目", "代码", "提示条数"), rows))
     return Section("数据质量", tuple(items))
 
 

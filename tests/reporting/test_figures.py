@@ -93,12 +93,11 @@ def test_benchmark_fallback_without_frameworks(inputs):
     assert F.benchmark_caption(bare, "bench_07") == "基准7"
 
 
-def test_svg_is_byte_identical_on_rerun(inputs, tmp_path):
+def test_figure_files_byte_identical_on_rerun(inputs, built, tmp_path):
     spec = F.FIGURES[5]
-    a = F.save_figure(F.render(spec, inputs), tmp_path / "a", spec.stem)
-    b = F.save_figure(F.render(spec, inputs), tmp_path / "b", spec.stem)
-    assert a["svg"].read_bytes() == b["svg"].read_bytes()
-    assert a["png"].read_bytes() == b["png"].read_bytes()
+    again = F.save_figure(F.render(spec, inputs), tmp_path, spec.stem)
+    for fmt, path in again.items():
+        assert path.read_bytes() == (built.dir / "figures" / path.name).read_bytes(), fmt
 
 
 def test_png_figure_is_not_blank(built):
