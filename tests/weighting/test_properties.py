@@ -25,8 +25,11 @@ def raking_problems(draw):
     c1 = np.concatenate([np.arange(k1), rng.integers(0, k1, n - k1)])
     c2 = np.concatenate([np.arange(k2), rng.integers(0, k2, n - k2)])
     w = rng.lognormal(3, 1, size=(n, draw(st.integers(1, 4))))
-    t1 = rng.uniform(50, 500, k1)
-    t2 = rng.dirichlet(np.ones(k2)) * t1.sum()  # both margins share the population total
+    # controls are the totals of some positive reweighting x of the sample, so a raking solution
+    # exists (raking meets margins exactly when a positive weighting with the same support does)
+    x = w[:, 0] * rng.uniform(0.3, 3, n)
+    t1 = np.bincount(c1, x, k1)
+    t2 = np.bincount(c2, x, k2)
     return w, [Margin("a", c1, t1, tuple(map(str, range(k1)))), Margin("b", c2, t2, tuple(map(str, range(k2))))]
 
 
