@@ -3,8 +3,9 @@
 Columns beyond the contract, in the written file:
 - type, points, key ("1,3" for several keys), n_dont_know, n_missing (refused/skipped/no row);
 - flag_negative_discrimination (point_biserial < 0), flag_key_error, key_error_option (the option
-  chosen more often than the key by high scorers), n_high, high_share_key, high_share_top_distractor,
-  top_distractor;
+  high scorers prefer to the key and that discriminates better than it), n_high, n_low (top and
+  bottom 27% by rest score), high_share_key, low_share_key, top_distractor (the non-key option most
+  chosen by high scorers), high_share_top_distractor, low_share_top_distractor;
 - dimension_alpha, dimension_kr20, total_alpha, total_kr20: reliability of the item's dimension and
   of the whole test (repeated on each row of the dimension; KR-20 is NaN where partial credit exists);
 - dif_<group>_{n, alpha_mh, d_dif, d_se, chi2, p, class, favours} for group sex (reference 男, focal 女)

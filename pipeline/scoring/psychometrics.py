@@ -14,7 +14,8 @@ the scores that are reported. Every statistic comes from one covariance matrix o
   dichotomous (no partial credit); NaN otherwise. It differs from alpha when item points differ.
 - flag_key_error: among high scorers (rest score at or above its 73rd percentile: the classical top
   27%, ties included so the group does not depend on row order), a non-key option is chosen more
-  often than the key (for multiple-answer items: more often than the least-chosen key option).
+  often than the key, and it separates high from low scorers (bottom 27%) better than the key does;
+  see key_check.
 """
 
 from __future__ import annotations
@@ -107,41 +108,59 @@ def reliability(iset: ItemSet, earned: np.ndarray, correct01: np.ndarray, cov: n
     return out
 
 
+def _option_shares(chosen: np.ndarray, status: np.ndarray, m: int) -> np.ndarray:
+    """Share of the group choosing each of the m options (don't know and missing choose none)."""
+    if chosen.size == 0:
+        return np.full(m, np.nan)
+    answered = status == ANSWERED
+    return np.array([((((chosen >> j) & 1) > 0) & answered).mean() for j in range(m)])
+
+
 def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.ndarray) -> pd.DataFrame:
-    """Option choice among high scorers and the likely-key-error flag, one row per item."""
+    """Option choice in the high and low groups and the likely-key-error flag, one row per item.
+
+    An item is flagged when some non-key option is (a) chosen by more high scorers than the key and
+    (b) discriminates better than the key: its high-minus-low share exceeds the key's. (a) is the
+    classical sign of a key error; (b) keeps very hard items whose key still works from being
+    flagged: on a hard true/false item most high scorers who miss it land on the one other option,
+    yet the key is chosen far more by high than by low scorers. When the key is wrong the true
+    answer rises steeply with the rest score and the key does not. For multiple-answer items the
+    key's share is that of its least-chosen key option.
+    """
     n, k = earned.shape
     rows = []
     total = earned.sum(axis=1)
     for i, it in enumerate(iset.items):
+        m = len(it.options)
         rest = total - earned[:, i]
-        if n == 0:
-            high = np.zeros(0, dtype=bool)
-        else:
+        if n:
             high = rest >= np.quantile(rest, HIGH_GROUP_QUANTILE)
-        bits = chosen[high, i]
-        answered = status[high, i] == ANSWERED
-        n_high = int(high.sum())
-        counts = np.array([int((((bits >> j) & 1).astype(bool) & answered).sum())
-                           for j in range(len(it.options))])
-        key_mask = np.array([(int(iset.key_bits[i]) >> j) & 1 for j in range(len(it.options))], dtype=bool)
-        key_count = int(counts[key_mask].min()) if key_mask.any() else 0
-        flag, option, top = False, None, 0
-        if (~key_mask).any():
-            j = int(np.flatnonzero(~key_mask)[np.argmax(counts[~key_mask])])
-            top = int(counts[j])
-            option = it.options[j][0]
-            flag = top > key_count
+            low = rest <= np.quantile(rest, 1 - HIGH_GROUP_QUANTILE)
+        else:
+            high = low = np.zeros(0, dtype=bool)
+        sh = _option_shares(chosen[high, i], status[high, i], m)
+        sl = _option_shares(chosen[low, i], status[low, i], m)
+        key_mask = np.array([(int(iset.key_bits[i]) >> j) & 1 for j in range(m)], dtype=bool)
+        kj = int(np.flatnonzero(key_mask)[np.argmin(sh[key_mask])]) if n else 0
+        distractors = np.flatnonzero(~key_mask)
+        top = int(distractors[np.argmax(sh[distractors])]) if distractors.size and n else None
+        suspects = [j for j in distractors if n and sh[j] > sh[kj] and sh[j] - sl[j] > sh[kj] - sl[kj]]
+        flagged = max(suspects, key=lambda j: sh[j]) if suspects else None
         rows.append({
             "item_id": it.id,
-            "n_high": n_high,
-            "high_share_key": key_count / n_high if n_high else np.nan,
-            "high_share_top_distractor": top / n_high if n_high else np.nan,
-            "top_distractor": option,
-            "flag_key_error": bool(flag),
+            "n_high": int(high.sum()),
+            "n_low": int(low.sum()),
+            "high_share_key": sh[kj] if n else np.nan,
+            "low_share_key": sl[kj] if n else np.nan,
+            "top_distractor": None if top is None else it.options[top][0],
+            "high_share_top_distractor": np.nan if top is None else sh[top],
+            "low_share_top_distractor": np.nan if top is None else sl[top],
+            "flag_key_error": flagged is not None,
+            "key_error_option": None if flagged is None else it.options[flagged][0],
         })
     out = pd.DataFrame(rows)
-    out["top_distractor"] = pd.array(out["top_distractor"], dtype="Int64")
-    out["key_error_option"] = out["top_distractor"].where(out["flag_key_error"])
+    for col in ("top_distractor", "key_error_option"):
+        out[col] = pd.array(out[col], dtype="Int64")
     return out
 
 

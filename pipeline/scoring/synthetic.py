@@ -33,12 +33,14 @@ class Simulated:
 def simulate(iset: ItemSet, n: int, seed: int, *, true_keys: Mapping[str, Sequence[int]] | None = None,
              theta_shift: np.ndarray | None = None, p_dont_know: float = 0.08, p_missing: float = 0.01,
              a_range: tuple[float, float] = (0.8, 2.0), b_range: tuple[float, float] = (-2.0, 1.0),
-             unscored_share: float = 0.0) -> Simulated:
+             unscored_share: float = 0.0, b_override: Mapping[str, float] | None = None) -> Simulated:
     rng = np.random.default_rng(seed)
     k = iset.k
     theta = rng.standard_normal(n) + (0.0 if theta_shift is None else theta_shift)
     a = rng.uniform(*a_range, size=k)
     b = rng.uniform(*b_range, size=k)
+    for item_id, value in (b_override or {}).items():
+        b[iset.ids.index(item_id)] = value
     p = 1.0 / (1.0 + np.exp(-a * (theta[:, None] - b)))
     right = rng.random((n, k)) < p
     chosen = np.zeros((n, k), dtype=np.int32)

@@ -115,6 +115,20 @@ def test_planted_key_error_is_flagged(real_instrument, kind, seed):
     assert not keys2["flag_key_error"].any()
 
 
+def test_hard_item_with_a_working_key_is_not_flagged(real_instrument):
+    """A very hard true/false item: high scorers choose the other option more often than the key, but the
+    key still separates high from low scorers, so it is not a key error."""
+    iset = compile_items(real_instrument.items)
+    target = next(it for it in real_instrument.items if it.type == "true_false")
+    sim = simulate(iset, 2000, 13, b_override={target.id: 2.2})
+    c = credit(iset, sim.chosen, sim.status)
+    keys = ps.key_check(iset, sim.chosen, sim.status, np.where(np.isnan(c), 0, c) * iset.points)
+    row = keys.set_index("item_id").loc[target.id]
+    assert row["high_share_top_distractor"] > row["high_share_key"]  # the naive rule would flag it
+    assert row["high_share_key"] - row["low_share_key"] > 0.1
+    assert not keys["flag_key_error"].any()
+
+
 def test_key_check_multiple_answer_item():
     """A multiple-answer item whose key omits an option that high scorers choose."""
     it = item("M", "multiple", (1, 3), 2, "knowledge")
@@ -131,6 +145,6 @@ def test_key_check_multiple_answer_item():
     keys = ps.key_check(iset, chosen, status, earned).set_index("item_id")
     # high group = rest ≥ 73rd percentile = the four with rest 3: option 2 chosen by 4, key option 3 by 4 → not more
     assert not keys.loc["M", "flag_key_error"]
-    chosen[:4, 0] = 0b0011  # now the best choose {1,2}: option 2 (4) beats key option 3 (0)
+    chosen[:4, 0] = 0b0011  # now the best choose {1,2}: option 2 (4 of 4; low 0 of 4) beats key option 3 (0; 0)
     keys = ps.key_check(iset, chosen, status, earned).set_index("item_id")
     assert keys.loc["M", "flag_key_error"] and keys.loc["M", "key_error_option"] == 2
