@@ -47,7 +47,7 @@ class CalibrationResult:
     achieved: tuple[np.ndarray, ...]  # per margin: (K,) or (K, R) weighted totals
     empty_in_replicates: int  # (category, replicate) pairs skipped because the replicate has no member
     method: str
-    infeasible_replicates: int = 0  # replicates with an empty category: margins met only as far as possible
+    infeasible_replicates: int = 0  # replicates whose margins cannot all be met: best weights kept, reported
     infeasible_max_error: float = 0.0  # largest margin error left in those replicates
 
 
@@ -100,7 +100,7 @@ def check_margins(margins: list[Margin], where: str = "") -> None:
 
 def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raking",
                        bounds: tuple[float, float] | None = None, tol: float = 1e-8, max_iter: int = 100,
-                       inplace: bool = False, where: str = "") -> CalibrationResult:
+                       inplace: bool = False, where: str = "", strict_replicates: bool = False) -> CalibrationResult:
     """Calibrate starting weights `d` ((n,) or (n, R)) so each margin's weighted totals hit its controls."""
     check_margins(margins, where)
     fn: Callable = {"raking": _exp, "linear": _linear, "truncated_linear": _truncated_linear,
@@ -155,14 +155,18 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
                 eta = eta + step[c]
                 g, _ = fn(eta, bounds)
         ach = achieved_all(g)
-        err = max(float(np.max(np.where(p & feasible, margin_errors(a, m.totals), 0.0), initial=0.0))
-                  for a, m, p in zip(ach, margins, present, strict=True))
+        colerr = np.max([np.where(p, margin_errors(a, m.totals), 0.0).max(axis=0)
+                         for a, m, p in zip(ach, margins, present, strict=True)], axis=0)  # (R,)
+        err = float(np.max(np.where(feasible, colerr, 0.0)))
         if err < tol:
             break
-    if not err < tol:
+    failed = feasible & ~(colerr < tol)
+    if failed[0] or (strict_replicates and failed.any()):
         worst = None
         for a, m, p in zip(ach, margins, present, strict=True):
-            e = np.where(p & feasible, margin_errors(a, m.totals), 0.0)
+            e = np.where(p & failed, margin_errors(a, m.totals), 0.0)
+            if failed[0]:
+                e[:, 1:] = 0.0  # name the full sample's worst category first
             i, j = np.unravel_index(int(np.argmax(e)), e.shape)
             if worst is None or e[i, j] > worst[0]:
                 worst = (e[i, j], m.name, m.labels[i], j, a[i, j], m.totals[i])
@@ -173,6 +177,11 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
             f"{column}: weighted total {a:,.4f} vs control {t:,.4f} (relative error {e:.3g} > tolerance {tol:g}). "
             "Raise weighting.calibration.max_iter, widen the bounds, or collapse sparse categories in design.yaml."
         )
+    # Replicates whose margins cannot all be met (a category they lack, or members so concentrated
+    # that the margins conflict) keep the best weights found; they are counted and their error is
+    # reported, never passed off as converged.
+    feasible &= ~failed
+    err = float(np.max(np.where(feasible, colerr, 0.0)))
     infeasible_err = max(float(np.max(np.where(p & ~feasible, margin_errors(a, m.totals), 0.0), initial=0.0))
                          for a, m, p in zip(ach, margins, present, strict=True))
     w = gather_multiply(dd, g, cell, inplace=inplace)
@@ -206,10 +215,9 @@ def poststratify(d: np.ndarray, margins: list[Margin], tol: float = 1e-8, where:
 
 
 def _method(calfun: str):
-    def run(d, margins, tol=1e-8, max_iter=100, bounds=None, where="", inplace=False):
-        if calfun == "linear" and bounds is not None:
-            return generalized_raking(d, margins, "truncated_linear", bounds, tol, max_iter, inplace, where)
-        return generalized_raking(d, margins, calfun, bounds, tol, max_iter, inplace, where)
+    def run(d, margins, tol=1e-8, max_iter=100, bounds=None, where="", inplace=False, strict_replicates=False):
+        fun = "truncated_linear" if calfun == "linear" and bounds is not None else calfun
+        return generalized_raking(d, margins, fun, bounds, tol, max_iter, inplace, where, strict_replicates)
 
     run.__name__ = calfun
     return run

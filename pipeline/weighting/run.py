@@ -116,7 +116,8 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
                            c.population))
 
     def recal(Wm):
-        return calibrate(cal.method, Wm, margins, tol=cal.tolerance, max_iter=cal.max_iter, bounds=cal.bounds)
+        return calibrate(cal.method, Wm, margins, tol=cal.tolerance, max_iter=cal.max_iter, bounds=cal.bounds,
+                         strict_replicates=cal.strict_replicates)
 
     res = recal(W)
     W = res.weights
@@ -125,8 +126,9 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
     rows += dg.weight_summary("calibration", w_cal, county)
     say(f"   calibration ({cal.method}): {res.iterations} iterations, max margin error {res.max_error:.2g}")
     if res.infeasible_replicates:
-        say(f"   note: {res.infeasible_replicates} replicate(s) lack a sample member in some category; their "
-            f"margins are met to {res.infeasible_max_error:.2g} (reported as replicates_infeasible)")
+        say(f"   note: {res.infeasible_replicates} replicate(s) cannot meet every margin (a category without "
+            f"members, or conflicting margins); their margins are met to {res.infeasible_max_error:.2g} "
+            "(reported as replicates_infeasible)")
 
     final_res, rounds = res, 0
     if spec.trimming is not None:

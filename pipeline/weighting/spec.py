@@ -55,6 +55,7 @@ class CalibrationSpec:
     max_iter: int
     bounds: tuple[float, float] | None
     collapse: tuple[CollapseRule, ...]
+    strict_replicates: bool = False  # a replicate that cannot meet its margins is an error, not a report
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,10 @@ def load_weighting_spec(path: str | Path) -> WeightingSpec:
     calibration = CalibrationSpec(
         str(_need(c, "method", "weighting.calibration.", path)), margins,
         _num(c.get("tolerance", 1e-8), "weighting.calibration.tolerance", path, 0.0),
-        int(c.get("max_iter", 100)), bounds, tuple(rules))
+        int(c.get("max_iter", 100)), bounds, tuple(rules),
+        str(c.get("replicate_nonconvergence", "report")) == "error")
+    if str(c.get("replicate_nonconvergence", "report")) not in ("report", "error"):
+        raise SpecError(f"{path}: weighting.calibration.replicate_nonconvergence must be report or error.")
 
     t = w.get("trimming")
     trimming = None

@@ -10,14 +10,14 @@ from pipeline.errors import InputError, PipelineError
 from pipeline.paths import ROOT, WavePaths
 from pipeline.tableio import read_metadata, read_table
 from pipeline.weighting import run_weight
-from tests.weighting.synthetic import make_wave, write_wave
+from tests.weighting.synthetic import COUNTIES, make_wave, write_wave
 
 DESIGN = (ROOT / "survey_instruments" / "2024" / "design.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
 def tables():
-    return make_wave(seed=3)
+    return make_wave(seed=3, counties=COUNTIES[:8])
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +117,16 @@ def test_bootstrap_option(tables, tmp_path):
     assert meta["method"] == "bootstrap" and meta["n_replicates"] == 30
     assert meta["scale"] == pytest.approx(1 / 29) and meta["rscales"] == [1.0] * 30
     assert meta["seed"] == 20240917 and meta["type"] == "subbootstrap"
+    # in this small wave some bootstrap replicates drop the PSUs a sparse cell needs: they are reported
+    d = read_table(paths.processed("weighting_diagnostics.csv"), "weighting_diagnostics")
+    infeasible = d[(d.step == "calibration") & (d.metric == "replicates_infeasible")]["value"].iloc[0]
+    assert infeasible >= 1
+    full = d[(d.step == "final") & (d.metric == "max_margin_error") & d["variable"].isna()]["value"].iloc[0]
+    assert full < 1e-8
+    strict = design.replace("replicate_nonconvergence: report", "replicate_nonconvergence: error")
+    paths.design.write_text(strict, encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"did not converge in 200 iterations: margin .*replicate \d+"):
+        run_weight(paths, progress=False)
 
 
 def test_missing_control_file_is_named(tables, tmp_path):
