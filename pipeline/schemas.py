@@ -151,6 +151,10 @@ CONTACTS = _schema(
     key=("household_id",),
 )
 
+# Scores (pipeline.scoring): knowledge 0–40, methods/spirit/ability 0–20, total 0–100 in points;
+# bench_01 … bench_26 = share (0–1) of the points of that benchmark's items earned. Unscored respondents
+# (more missing items than scoring.yaml allows) have scored = False and every score, level and
+# literate missing; a scored respondent's missing items within the allowance count 0 points.
 SCORES = _schema(
     "scores",
     [C("respondent_id", "str", False), C("scored", "bool", False), C("n_missing", "int", False),
@@ -161,6 +165,8 @@ SCORES = _schema(
     extra_kind="float",
 )
 
+# One row per respondent × item: score = points earned, correct = credit 0–1 (partial credit for
+# multiple-answer items scored `partial`); both missing for refused/skipped items, 0 for 不知道.
 ITEM_SCORES = _schema(
     "item_scores",
     [C("respondent_id", "str", False), C("item_id", "str", False), C("score", "float"),
@@ -168,6 +174,11 @@ ITEM_SCORES = _schema(
     key=("respondent_id", "item_id"),
 )
 
+# Item analysis over scored respondents: n answered (incl. 不知道), p_correct unweighted,
+# p_correct_weighted with the design base weight n_adults / (p_psu·p_ssu·p_hh) (not the calibrated
+# weight, which is built in parallel), point_biserial = corrected item–rest correlation,
+# alpha_if_deleted within the item's dimension. Extra columns (reliability, key check, MH DIF by sex and
+# urban/rural with ETS classes) are listed in pipeline/scoring/item_stats.py.
 ITEM_STATS = _schema(
     "item_stats",
     [C("item_id", "str", False), C("dimension", "str", False), C("n", "int", False),
