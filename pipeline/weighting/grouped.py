@@ -45,9 +45,12 @@ def gather_multiply(w: np.ndarray, factors: np.ndarray, codes: np.ndarray, inpla
         return w * factors[codes]
     out = w if inplace else np.empty_like(w)
     step = max(1, _CHUNK_ELEMENTS // max(w.shape[1], 1))
+    buf = np.empty((min(step, w.shape[0]), w.shape[1]))
     for start in range(0, w.shape[0], step):
         stop = min(w.shape[0], start + step)
-        np.multiply(w[start:stop], factors[codes[start:stop]], out=out[start:stop])
+        b = buf[: stop - start]
+        np.take(factors, codes[start:stop], axis=0, out=b)
+        np.multiply(w[start:stop], b, out=out[start:stop])
     return out
 
 
@@ -96,5 +99,6 @@ def expand_rows(w: np.ndarray, factors: np.ndarray, codes: np.ndarray) -> np.nda
     step = max(1, _CHUNK_ELEMENTS // max(factors.shape[1], 1))
     for start in range(0, len(w), step):
         stop = min(len(w), start + step)
-        np.multiply(w[start:stop, None], factors[codes[start:stop]], out=out[start:stop])
+        np.take(factors, codes[start:stop], axis=0, out=out[start:stop])
+        out[start:stop] *= w[start:stop, None]
     return out
