@@ -1,0 +1,75 @@
+"""Final evaluation: the verdict against the target per domain, and the city's position against
+published provincial and national figures.
+
+Verdicts are the estimation stage's (targets.csv of the final wave: met when the 95% CI lies above the
+target, not met when below, undetermined otherwise); they are carried over, not recomputed, so the
+wave report and the evaluation report never disagree. Published figures have no published SE, so they
+are treated as fixed: the city is above a figure when its whole 95% CI lies above it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.assessment.spec import AssessmentSpec
+from pipeline.schemas import C, TableSchema
+
+VERDICT_ZH = {"met": "达到目标", "not met": "未达到目标", "undetermined": "尚不能判定"}
+POSITION_ZH = {"above": "高于", "below": "低于", "indistinguishable": "无显著差异"}
+
+VERDICTS = TableSchema("assessment_verdicts", (
+    C("wave", "int", False), C("domain_type", "str", False), C("domain", "str", False), C("n", "int", False),
+    C("est", "float"), C("lci", "float"), C("uci", "float"), C("target", "float", False), C("gap", "float"),
+    C("p_value", "float"), C("verdict", "str", False), C("verdict_zh", "str", False),
+    C("reliability", "str", False), C("reason", "str")), key=("domain_type", "domain"))
+
+POSITION = TableSchema("assessment_position", (
+    C("area", "str", False), C("area_zh", "str", False), C("published_year", "int", False),
+    C("published_est", "float", False), C("wave", "int", False), C("est", "float", False),
+    C("lci", "float", False), C("uci", "float", False), C("diff", "float", False),
+    C("position", "str", False), C("position_zh", "str", False), C("same_year", "bool", False),
+    C("source", "str", False), C("note", "str")), key=("area", "published_year", "wave"))
+
+
+def final_verdicts(targets: pd.DataFrame) -> pd.DataFrame:
+    out = targets.copy()
+    out["verdict_zh"] = out["verdict"].map(VERDICT_ZH).fillna(out["verdict"])
+    return out[[c.name for c in VERDICTS.columns]].reset_index(drop=True)
+
+
+def position(city: pd.DataFrame, spec: AssessmentSpec) -> pd.DataFrame:
+    """city: trend rows of the overall domain in the current series (wave, est, lci, uci, reliability).
+
+    For every published figure from a year with a survey wave, the same-year comparison; for each area,
+    also its latest figure against the latest wave (the year gap is in the note)."""
+    city = city[city["reliability"] != "suppressed"].set_index("wave").sort_index()
+    if city.empty:
+        return pd.DataFrame(columns=[c.name for c in POSITION.columns])
+    latest_wave = int(city.index.max())
+    rows = []
+    for area in dict.fromkeys(p.area for p in spec.published):
+        figs = sorted((p for p in spec.published if p.area == area), key=lambda p: p.year)
+        pairs = [(p, p.year) for p in figs if p.year in city.index]
+        if all(w != latest_wave for _, w in pairs):
+            pairs.append((figs[-1], latest_wave))
+        for p, wave in pairs:
+            r = city.loc[wave]
+            pos = "above" if r["lci"] > p.est else "below" if r["uci"] < p.est else "indistinguishable"
+            note = None
+            if p.year != wave:
+                note = f"latest published figure ({p.year}) against the {wave} wave: {wave - p.year} year(s) apart"
+            rows.append({"area": p.area, "area_zh": p.area_zh, "published_year": p.year, "published_est": p.est,
+                         "wave": wave, "est": float(r["est"]), "lci": float(r["lci"]), "uci": float(r["uci"]),
+                         "diff": float(r["est"]) - p.est, "position": pos, "position_zh": POSITION_ZH[pos],
+                         "same_year": p.year == wave, "source": p.source, "note": note})
+    out = pd.DataFrame(rows)
+    out["note"] = out["note"].astype("string")
+    return out[[c.name for c in POSITION.columns]]
+
+
+def county_rows(trend: pd.DataFrame, wave: int) -> pd.DataFrame:
+    """The final wave's county estimates that may be ranked (suppressed and SE-less cells excluded)."""
+    rows = trend[(trend["wave"] == wave) & (trend["domain_type"] == "county")]
+    ok = (rows["reliability"] != "suppressed") & np.isfinite(rows["se"]) & (rows["se"] > 0)
+    return rows[ok]

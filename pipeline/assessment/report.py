@@ -1,0 +1,254 @@
+"""report.html of the assessment: a self-contained Chinese evaluation report (中期评估报告 / 终期评估报告).
+
+Every sentence with a number is built from the run's tables; the methods section is written from the
+waves, rules and parameters actually used. Styles, figures and the font subset are embedded (the
+per-wave bulletin's conventions, imported from pipeline.reporting.html).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from pipeline.assessment import tables as T
+from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED
+from pipeline.assessment.projection import STATUS_ZH
+from pipeline.reporting import labels as L
+from pipeline.reporting.fonts import embedded_font_css
+from pipeline.reporting.html import CSS, DEMO_BANNER, e, figure_html, section_html, table_html
+from pipeline.reporting.methods import Section, Table
+
+if TYPE_CHECKING:
+    from pipeline.assessment.run import Assessment
+
+KIND_ZH = {"midterm": "中期评估报告", "final": "终期评估报告"}
+VAR_ZH = {"replicate": "重复权数法（JKn）", "taylor": "泰勒线性化法"}
+PLAN_TITLE = "泉州市全民科学素质行动规划纲要实施方案（2021—2025年）"
+
+
+def _pct(x) -> str:
+    return L.fmt_pct(x)
+
+
+def _pp(x) -> str:
+    return f"{100 * float(x):+.1f}个百分点"
+
+
+def city_sentence(a: Assessment) -> tuple[str, str]:
+    """(Chinese sentence, English one-liner) for the city's trend in the last series."""
+    city = a.trend[(a.trend["domain_type"] == "overall")].sort_values("wave")
+    cur = city[city["series"] == city["series"].max()]
+    path = "，".join(f"{int(r.wave)}年{_pct(r.est)}（95%置信区间{_pct(r.lci)}–{_pct(r.uci)}）"
+                    for r in cur.itertuples(index=False))
+    zh = f"全市具备科学素质的公民比例：{path}。"
+    ch = a.changes[(a.changes["domain_type"] == "overall")]
+    first, last = int(cur["wave"].iloc[0]), int(cur["wave"].iloc[-1])
+    total = ch[(ch["wave_from"] == first) & (ch["wave_to"] == last) & ch["comparison"].isin(
+        ["consecutive", "since_first_wave"])]
+    if len(total):
+        r = total.iloc[0]
+        sig = "，变化具有统计显著性" if bool(r["significant"]) else "，变化不具有统计显著性"
+        zh += (f"{last}年较{first}年{_pp(r['diff'])}（标准误{100 * r['se']:.2f}个百分点，"
+               f"p{'<0.001' if r['p_value'] < 0.001 else '=' + format(r['p_value'], '.3f')}{sig}）。")
+    b = a.spec.baseline
+    zh += (f"{b.year}年末基线为{_pct(b.est)}，其测评口径未公布，与本轮调查不构成同一序列，"
+           f"{last}年与之相差{_pp(float(cur['est'].iloc[-1]) - b.est)}，仅作参考。")
+    en = " → ".join(f"{int(r.wave)} {100 * r.est:.1f}%" for r in cur.itertuples(index=False))
+    return zh, f"city {en}"
+
+
+def _names(df: pd.DataFrame, col: str, value: str) -> str:
+    names = df.loc[df[col] == value, "domain"].tolist()
+    return "、".join(names) if names else "无"
+
+
+def midterm_findings(a: Assessment) -> list[str]:
+    p = a.projection
+    out = []
+    city = p[p["domain_type"] == "overall"].iloc[0]
+    if pd.notna(city["projection"]):
+        out.append(f"按{city['waves']}年调查的加权线性趋势外推，{int(city['projection_year'])}年全市比例约为"
+                   f"{_pct(city['projection'])}（{city['interval']:.0%}外推区间{_pct(city['lower'])}–{_pct(city['upper'])}），"
+                   f"趋势线在{city['waves'][-4:]}年的年变化{_pp(city['annual_change'])}；对照“{a.spec.final_year}年超过{a.spec.target:.0%}”的目标，"
+                   f"中期状态为“{city['status_zh']}”。")
+    else:
+        out.append(f"全市暂无法外推：{city['reason']}。")
+    counties = p[p["domain_type"] == "county"]
+    for status in ("on_track", "at_risk", "off_track", "undetermined"):
+        names = _names(counties, "status", status)
+        n = int((counties["status"] == status).sum())
+        if n:
+            out.append(f"县（市、区）“{STATUS_ZH[status]}”{n}个：{names}。")
+    groups = p[p["domain_type"] == "group"]
+    if len(groups):
+        out.append("重点人群：" + "；".join(f"{r.domain}{r.status_zh}" for r in groups.itertuples(index=False)) + "。")
+    return out
+
+
+def final_findings(a: Assessment) -> list[str]:
+    v = a.verdicts
+    city = v[v["domain_type"] == "overall"].iloc[0]
+    out = [f"{int(city['wave'])}年全市具备科学素质的公民比例为{_pct(city['est'])}（95%置信区间{_pct(city['lci'])}–"
+           f"{_pct(city['uci'])}），对照超过{a.spec.target:.0%}的目标，结论：{city['verdict_zh']}。"]
+    for dtype, label in (("county", "县（市、区）"), ("group", "重点人群")):
+        rows = v[v["domain_type"] == dtype]
+        parts = [f"{zh}{int((rows['verdict'] == key).sum())}个（{_names(rows, 'verdict', key)}）"
+                 for key, zh in (("met", "达到目标"), ("not met", "未达到目标"), ("undetermined", "尚不能判定"))]
+        out.append(f"{label}：" + "，".join(parts) + "。")
+    r = a.ranking
+    if r is not None and len(r):
+        top = r.iloc[0]
+        out.append(f"县区排名：{top['domain']}估计值最高，排第一的概率为{top['p_first']:.0%}，"
+                   f"{a.spec.rank_interval:.0%}名次区间为{int(top['rank_lo'])}–{int(top['rank_hi'])}；相邻名次的县区多数"
+                   "区间重叠，排名应结合区间解读。")
+    return out
+
+
+def position_findings(a: Assessment) -> list[str]:
+    out = []
+    for r in a.position.itertuples(index=False):
+        when = f"{r.published_year}年" if r.same_year else f"最新发布的{r.published_year}年"
+        out.append(f"与{r.area_zh}{when}（{_pct(r.published_est)}）相比，泉州{r.wave}年（{_pct(r.est)}）{r.position_zh}"
+                   f"（差值{_pp(r.diff)}）。")
+    return out
+
+
+def indicator_findings(a: Assessment) -> list[str]:
+    s, last = a.status, int(a.status["year"].max())
+    latest = s[s["year"] == last]["status"].value_counts()
+    err = a.issues[a.issues["severity"] == "error"]
+    return [f"{len(a.summary)}项规划监测指标，{last}年：达标{int(latest.get(MET, 0))}项，未达标{int(latest.get(NOT_MET, 0))}项，"
+            f"未报送{int(latest.get(NOT_REPORTED, 0))}项。",
+            f"{s['year'].min()}—{last}年共读取报送文件{a.indicator_files}个，发现需处理的问题{len(err)}条（详见表“报送问题”）。",
+            "未达标的指标年度：" + ("；".join(f"{r.name_zh}（{r.year}）" for r in s[s["status"] == NOT_MET]
+                                      .itertuples(index=False)) or "无") + "。"]
+
+
+def methods(a: Assessment) -> list[Section]:
+    sp = a.spec
+    wave_rows = []
+    for w in a.waves:
+        n = int(w.estimates.loc[w.estimates["domain_type"] == "overall", "n"].iloc[0])
+        series = int(a.trend.loc[a.trend["wave"] == w.wave, "series"].iloc[0])
+        wave_rows.append((str(w.wave), w.rule, str(series), VAR_ZH.get(w.variance_method, w.variance_method),
+                          f"{n:,}", "是" if w.wave in a.demo_waves else "否"))
+    waves_table = Table("表M1 纳入评估的调查", ("年度", "评分规则", "口径序列", "标准误方法", "有效样本量", "演示数据"),
+                        tuple(wave_rows))
+    n_series = int(a.trend["series"].max())
+    series_text = ("各次调查评分规则相同，构成一条趋势线。" if n_series == 1 else
+                   f"评分规则发生变化，形成{n_series}个口径序列；序列之间不计算变化、不拟合趋势、图中不连线。")
+    b = sp.baseline
+    items: list = [
+        f"数据来源：各年度调查的估计结果（estimates.csv、targets.csv，估计阶段输出），评估不重新估计微观数据；"
+        f"每年采用该年设计规定的主要标准误方法。{series_text}",
+        waves_table,
+        f"{b.year}年基线{_pct(b.est)}来源：{b.source}。其测评口径（{b.rule}）未公布，不能认定与本轮调查的评分规则"
+        "相同，因此作为参考点单独标出，与之比较的差值仅作描述，不计算标准误和检验。",
+        f"年度间变化：两次调查为独立样本，差值标准误为两次标准误平方和的平方根，自由度按Welch–Satterthwaite法，"
+        f"双侧t检验，显著性水平{1 - sp.level:.2f}；被抑制（数据不足）的单元不计算变化。",
+    ]
+    if a.projection is not None:
+        rules = "；".join(f"{STATUS_ZH[k]}：{v}" for k, v in sp.status_rules.items() if k in STATUS_ZH)
+        items += [
+            f"中期外推：在logit尺度上（各次调查的logit标准误按delta法为 se/(p(1−p))），以标准误平方的倒数为权重，"
+            f"对logit(比例)与调查年份做加权最小二乘直线拟合，外推至"
+            f"{sp.final_year}年；外推标准误为 sqrt(x0'(X'WX)⁻¹x0)，若各点偏离直线的程度超过抽样误差（Birge比"
+            f" X²/(k−2) > 1），按该比值放大方差；外推区间取logit尺度的{sp.projection_interval:.0%}正态区间并变换回比例，"
+            f"因此区间不超出0–100%。至少需要{sp.min_waves}次调查。",
+            f"状态规则（survey_instruments/assessment.yaml）：{rules}。目标为{sp.final_year}年“{sp.target_comparison} "
+            f"{sp.target:.0%}”。",
+        ]
+    if a.verdicts is not None:
+        items += [
+            f"终期结论：采用{sp.final_year}年调查估计阶段的判定：95%置信区间下限高于{sp.target:.0%}为“达到目标”，上限低于为"
+            "“未达到目标”，否则为“尚不能判定”；单侧检验p值为logit尺度t检验。",
+            f"县区排名：按各县区估计值及标准误，独立正态抽样{sp.rank_draws:,}次（随机种子{sp.rank_seed}），报告名次中位数、"
+            f"{sp.rank_interval:.0%}名次区间、排第一和进入前三的概率。",
+        ]
+    items += [
+        "与全国、全省比较：已发布数值未附标准误，视为固定值；泉州95%置信区间整体高于（低于）该值记为“高于（低于）”，否则为"
+        "“无显著差异”。各地测评口径可能不同，比较仅供参考。",
+        "规划监测指标：各牵头单位按模板报送（python -m pipeline indicators template --year 年度）。每年指标：当年值与目标比较；"
+        "累计指标：截至当年的累计值与按年份比例折算的应达值（目标×已过年数/5）比较，未报送年份按0计；到期比例或覆盖率指标："
+        "到期前与从2021年报送值到到期目标的直线路径比较，到期年与目标比较。无有效报送的年度记为“未报送”。",
+    ]
+    return [Section("", tuple(items))]
+
+
+def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
+    numbers = {stem: i for i, stem in enumerate(figures, start=1)}
+
+    def fig(stem: str, title: str) -> str:
+        return figure_html(figures[stem], numbers[stem], title) if stem in figures else ""
+
+    title = f"{PLAN_TITLE}{KIND_ZH[a.kind]}"
+    city_zh, city_en = city_sentence(a)
+    demo = bool(a.demo_waves) or a.demo_indicators
+    parts = []
+    if demo:
+        parts.append(f'<div class="demo" role="alert">{e(DEMO_BANNER)}</div>')
+    years = f"{a.waves[0].wave}—{a.through}"
+    parts.append(f"<header><h1>{e(title)}</h1><p class=\"sub\">评估范围：{e(years)}年公民科学素质调查及规划监测指标　"
+                 f"依据：泉政办〔2022〕25号 四（四）</p></header>")
+    summary = [city_zh] + (midterm_findings(a) if a.projection is not None else final_findings(a))
+    summary += position_findings(a)[:2] + indicator_findings(a)[:1]
+    parts.append("<h2>一、评估结论摘要</h2><ul class=\"findings\">" + "".join(f"<li>{e(s)}</li>" for s in summary) + "</ul>")
+
+    trend_pub = T.trend_published(a.trend)
+    changes_pub = T.changes_published(a.changes)
+    parts.append("<h2>二、全市公民科学素质发展趋势</h2>" + fig("fig1_city_trend", "全市具备科学素质的公民比例变化趋势"))
+    parts.append(table_html(T.html_table(trend_pub, "表1 全市具备科学素质的公民比例", rows=trend_pub.frame["范围"] == "全市")))
+    parts.append(table_html(T.html_table(changes_pub, "表2 全市比例的变化及检验", rows=changes_pub.frame["范围"] == "全市",
+                                         note="“较2020年基线”的差值口径不同，仅作参考，不做检验。")))
+
+    parts.append('<h2 class="newpage">三、各县（市、区）</h2>' + fig("fig2_counties", "各县（市、区）比例变化趋势"))
+    if a.projection is not None:
+        proj = T.projection_published(a.projection)
+        parts.append(table_html(T.html_table(proj, "表3 中期研判：各地区外推至2025年的比例与状态",
+                                             note="状态规则见“评估方法”。")))
+    else:
+        ver = T.verdicts_published(a.verdicts)
+        parts.append(table_html(T.html_table(ver, f"表3 {a.spec.final_year}年对照目标的结论",
+                                             rows=ver.frame["范围"] != "重点人群")))
+        parts.append(fig("fig4_ranking", "各县（市、区）排名及其不确定性"))
+        parts.append(table_html(T.html_table(T.ranking_published(a.ranking, a.spec.rank_interval), "表4 县区排名的不确定性")))
+    last = int(a.trend["wave"].max())
+    parts.append(table_html(T.html_table(changes_pub, f"表5 各县（市、区）{last}年较上次调查的变化",
+                                         rows=(changes_pub.frame["范围"] == "县（市、区）") & (changes_pub.frame["结束年"] == last)
+                                         & (changes_pub.frame["比较"] == "相邻两次调查"))))
+
+    parts.append("<h2>四、重点人群</h2>" + fig("fig3_groups", "重点人群比例变化趋势"))
+    parts.append(table_html(T.html_table(trend_pub, "表6 重点人群具备科学素质的公民比例",
+                                         rows=trend_pub.frame["范围"] == "重点人群")))
+    if a.verdicts is not None:
+        ver = T.verdicts_published(a.verdicts)
+        parts.append(table_html(T.html_table(ver, "表7 重点人群对照目标的结论", rows=ver.frame["范围"] == "重点人群")))
+
+    parts.append("<h2>五、与全国、全省水平比较</h2><ul class=\"findings\">"
+                 + "".join(f"<li>{e(s)}</li>" for s in position_findings(a)) + "</ul>")
+    parts.append(table_html(T.html_table(T.position_published(a.position), "表8 与已发布数值的比较")))
+
+    parts.append('<h2 class="newpage">六、规划监测指标完成情况</h2><ul class="findings">'
+                 + "".join(f"<li>{e(s)}</li>" for s in indicator_findings(a)) + "</ul>")
+    parts.append(fig("fig5_indicators", "规划监测指标完成情况"))
+    parts.append(table_html(T.html_table(T.indicator_status_published(a.status), "表9 监测指标分年度完成情况")))
+    issues = a.issues
+    parts.append(table_html(T.html_table(T.indicator_issues_published(issues), "表10 报送文件的问题清单",
+                                         note="“错误”的内容未被采用；“提示”的内容已采用。")))
+
+    parts.append('<h2 class="newpage">七、评估方法</h2>')
+    parts += [section_html(s).replace("<h3></h3>", "", 1) for s in methods(a)]
+    inputs = "；".join(f"{k} sha256 {v[:16]}…" for k, v in sorted(a.inputs.items()))
+    foot = ("本报告的全部数值由评估流程根据各年度调查估计结果和监测指标报送文件自动生成；完整表格见同目录 tables.xlsx "
+            f"与 tables/ 下的CSV文件。输入：{inputs}")
+    if demo:
+        foot = DEMO_BANNER + "。" + foot
+    parts.append(f"<footer>{e(foot)}</footer>")
+    body = "\n".join(parts)
+    page = ('<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{e(title)}</title>\n<style>{embedded_font_css(title + body)}{CSS}</style>\n</head>\n<body>\n"
+            f"<main>\n{body}\n</main>\n</body>\n</html>\n")
+    return page, city_en

@@ -1,0 +1,181 @@
+"""run_assess: the mid-term check or the final evaluation, from the waves' estimates and the indicator
+submissions to data/processed/assessment/<kind>/ (tables/, tables.xlsx, figures/, report.html).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.assessment import figures as F
+from pipeline.assessment import tables as T
+from pipeline.assessment.final import POSITION, VERDICTS, county_rows, final_verdicts, position
+from pipeline.assessment.indicators import status_table, summary_table, validate_year
+from pipeline.assessment.indicators.status import STATUS, SUMMARY
+from pipeline.assessment.indicators.submissions import ACCEPTED, ISSUES
+from pipeline.assessment.projection import PROJECTION, project
+from pipeline.assessment.ranking import RANKING, rank_table
+from pipeline.assessment.report import build_report
+from pipeline.assessment.spec import AssessmentSpec, Plan, load_assessment, load_plan
+from pipeline.assessment.trend import CHANGES, TREND, changes_table, trend_table
+from pipeline.assessment.waves import available_waves, load_wave, stack
+from pipeline.errors import InputError, PipelineError
+from pipeline.manifest import sha256_file
+from pipeline.paths import ROOT
+from pipeline.progress import Timer, log
+from pipeline.reporting.figures import save_figure
+from pipeline.reporting.tables import write_workbook
+from pipeline.tableio import write_json, write_table, write_text
+
+KINDS = ("midterm", "final")
+
+
+@dataclass
+class Assessment:
+    """Everything the report and the tables need, computed once."""
+
+    kind: str
+    through: int
+    spec: AssessmentSpec
+    plan: Plan
+    waves: list
+    trend: pd.DataFrame
+    changes: pd.DataFrame
+    projection: pd.DataFrame | None
+    verdicts: pd.DataFrame | None
+    ranking: pd.DataFrame | None
+    position: pd.DataFrame
+    accepted: pd.DataFrame
+    issues: pd.DataFrame
+    status: pd.DataFrame
+    summary: pd.DataFrame
+    demo_waves: list[int] = field(default_factory=list)
+    demo_indicators: bool = False
+    indicator_files: int = 0
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssessResult:
+    kind: str
+    through: int
+    out: Path
+    city: str
+    statuses: str
+    seconds: float
+
+    def summary(self) -> str:
+        return f"{self.kind} through {self.through}: {self.city}; {self.statuses} → {self.out / 'report.html'}"
+
+
+def _validate_indicators(root: Path, spec: AssessmentSpec, plan: Plan, through: int):
+    folder = root / spec.indicator_folder
+    accepted, issues, files = [], [], 0
+    for year in range(plan.period[0], min(through, plan.period[1]) + 1):
+        v = validate_year(folder / str(year), year, plan, rel_to=root)
+        accepted.append(v.accepted)
+        issues.append(v.issues)
+        files += v.files
+    return (pd.concat(accepted, ignore_index=True), pd.concat(issues, ignore_index=True), files,
+            (folder / "DEMO_SUBMISSIONS.txt").exists())
+
+
+def assess(kind: str, through: int, root: Path) -> Assessment:
+    spec = load_assessment(root / "survey_instruments" / "assessment.yaml")
+    plan = load_plan(root / "survey_instruments" / "plan" / "targets.yaml")
+    if kind == "final" and through < spec.final_year:
+        raise PipelineError(f"the final evaluation needs the {spec.final_year} wave; --through is {through}. "
+                            "Use --kind midterm for an earlier check.")
+    waves_wanted = available_waves(root, spec.first_wave, through)
+    if not waves_wanted:
+        raise InputError(f"no wave specification between {spec.first_wave} and {through} under "
+                         f"{root / 'survey_instruments'}; nothing to assess.")
+    waves = [load_wave(w, root, spec.estimand, spec.domain_types) for w in waves_wanted]
+    stacked = stack(waves)
+    trend = trend_table(stacked)
+    changes = changes_table(stacked, spec.baseline, spec.level)
+    projection = verdicts = ranking = None
+    if kind == "midterm":
+        projection = project(trend[trend["domain_type"].isin(["overall", "county", "group"])], spec.final_year,
+                             spec.target, spec.target_comparison, spec.projection_interval, spec.min_waves)
+    else:
+        last = waves[-1]
+        if last.wave != spec.final_year:
+            raise InputError(f"the final evaluation needs wave {spec.final_year}; the last wave found is {last.wave}.")
+        verdicts = final_verdicts(last.targets)
+        ranking = rank_table(county_rows(trend, last.wave), spec.rank_draws, spec.rank_seed, spec.rank_interval)
+    last_series = trend[trend["series"] == trend["series"].max()]
+    pos = position(last_series[last_series["domain_type"] == "overall"], spec)
+    accepted, issues, files, demo_ind = _validate_indicators(root, spec, plan, through)
+    status = status_table(plan, accepted, through)
+    inputs = {}
+    for w in waves:
+        for name in ("estimates.csv", "targets.csv"):
+            p = root / "data" / "processed" / str(w.wave) / name
+            inputs[str(p.relative_to(root))] = sha256_file(p)
+    demo_waves = [w.wave for w in waves if (root / "data" / "raw" / str(w.wave) / "truth.json").exists()]
+    return Assessment(kind, through, spec, plan, waves, trend, changes, projection, verdicts, ranking, pos,
+                      accepted, issues, status, summary_table(status), demo_waves, demo_ind, files, inputs)
+
+
+def _write_outputs(a: Assessment, out: Path) -> dict[str, Path]:
+    tdir, fdir = out / "tables", out / "figures"
+    machine = [(a.trend, "trend", TREND), (a.changes, "changes", CHANGES), (a.position, "position", POSITION),
+               (a.status, "indicator_status", STATUS), (a.summary, "indicator_summary", SUMMARY),
+               (a.accepted, "indicator_submissions", ACCEPTED), (a.issues, "indicator_issues", ISSUES)]
+    if a.projection is not None:
+        machine.append((a.projection, "projection", PROJECTION))
+    if a.verdicts is not None:
+        machine += [(a.verdicts, "verdicts", VERDICTS), (a.ranking, "ranking", RANKING)]
+    for df, stem, schema in machine:
+        write_table(df, tdir / f"{stem}.csv", schema)
+    published = [T.trend_published(a.trend), T.changes_published(a.changes)]
+    if a.projection is not None:
+        published.append(T.projection_published(a.projection))
+    if a.verdicts is not None:
+        published += [T.verdicts_published(a.verdicts), T.ranking_published(a.ranking, a.spec.rank_interval)]
+    published += [T.position_published(a.position), T.indicator_status_published(a.status),
+                  T.indicator_issues_published(a.issues)]
+    write_workbook(published, out / "tables.xlsx")
+    figs: dict[str, Path] = {}
+    drawn = [("fig1_city_trend", F.fig_city_trend, (a.trend, a.spec, a.projection, a.through)),
+             ("fig2_counties", F.fig_small_multiples, (a.trend, "county", a.spec, a.projection,
+                                                        "各县（市、区）具备科学素质的公民比例")),
+             ("fig3_groups", F.fig_small_multiples, (a.trend, "group", a.spec, a.projection,
+                                                      "重点人群具备科学素质的公民比例"))]
+    if a.ranking is not None and len(a.ranking):
+        drawn.append(("fig4_ranking", F.fig_ranking, (a.ranking, a.spec)))
+    drawn.append(("fig5_indicators", F.fig_indicator_status, (a.status,)))
+    for stem, draw, args in drawn:
+        figs[stem] = save_figure(F.render(draw, *args), fdir, stem)["png"]
+    return {"tables": published, "figures": figs}
+
+
+def run_assess(kind: str, through: int | None = None, root: Path | None = None) -> AssessResult:
+    timer = Timer()
+    root = root or ROOT
+    if kind not in KINDS:
+        raise PipelineError(f"--kind {kind!r}: use one of {KINDS}.")
+    spec_through = load_assessment(root / "survey_instruments" / "assessment.yaml")
+    through = through or (spec_through.default_midterm_through if kind == "midterm" else spec_through.final_year)
+    log(f">> assess {kind} through {through}")
+    a = assess(kind, through, root)
+    out = root / "data" / "processed" / "assessment" / kind
+    written = _write_outputs(a, out)
+    html, headline = build_report(a, written["figures"])
+    write_text(html, out / "report.html")
+    write_json({"kind": kind, "through": through, "waves": [w.wave for w in a.waves], "inputs": a.inputs,
+                "indicator_files": a.indicator_files, "rank_seed": a.spec.rank_seed,
+                "rank_draws": a.spec.rank_draws, "demo_waves": a.demo_waves, "demo_indicators": a.demo_indicators},
+               out / "run.json")
+    return AssessResult(kind, through, out, headline, _status_line(a), timer.seconds)
+
+
+def _status_line(a: Assessment) -> str:
+    if a.projection is not None:
+        counts = a.projection[a.projection["domain_type"] == "county"]["status_zh"].value_counts()
+        return "counties: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    counts = a.verdicts[a.verdicts["domain_type"] == "county"]["verdict"].value_counts()
+    return "county verdicts: " + ", ".join(f"{k} {v}" for k, v in counts.items())
