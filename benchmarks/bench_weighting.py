@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -26,6 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.paths import ROOT
+
+if str(ROOT) not in sys.path:  # the demo wave generator lives with the tests
+    sys.path.insert(0, str(ROOT))
 
 SEED = 20240917
 N_BIG = 1_000_000
