@@ -96,6 +96,14 @@ def check_margins(margins: list[Margin], where: str = "") -> None:
                 f"a control total but no sample member: {cats}. Add a collapse rule for this margin in "
                 "design.yaml (weighting.calibration.collapse) or merge the categories in the controls."
             )
+        zero = np.flatnonzero((count > 0) & (m.totals <= 0))
+        if zero.size:
+            cats = ", ".join(f"{m.labels[i]} ({count[i]} respondents)" for i in zero[:5])
+            raise PipelineError(
+                f"{where}calibration margin {m.name!r}: categor{'y' if zero.size == 1 else 'ies'} {cats} "
+                f"ha{'s' if zero.size == 1 else 've'} sample members but a control total of 0, which would give them "
+                "zero weight. Check the respondents' category labels and the control table."
+            )
 
 
 def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raking",

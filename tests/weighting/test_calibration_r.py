@@ -116,3 +116,11 @@ def test_raking_rakes_a_matrix_column_by_column(clus1):
     for j in range(4):
         one = calibrate("raking", W[:, j], margins, tol=1e-12, max_iter=1000)
         np.testing.assert_allclose(res.weights[:, j], one.weights, rtol=1e-10)
+
+
+def test_sample_in_a_zero_control_category_is_refused(clus1):
+    df, margins = clus1
+    m = margins[0]
+    zeroed = Margin(m.name, m.codes, np.where(np.arange(m.k) == 1, 0.0, m.totals), m.labels)
+    with pytest.raises(PipelineError, match=r"'stype': category H \(14 respondents\) has sample members but a control total of 0"):
+        calibrate("raking", df["pw"].to_numpy(), [zeroed, margins[1]])
