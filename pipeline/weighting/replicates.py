@@ -51,11 +51,14 @@ def _lonely(strata: np.ndarray, n_h: np.ndarray, labels: np.ndarray, policy: str
     return lonely
 
 
-def jkn_factors(psu_stratum: np.ndarray, lonely_psu: str = "fail", mse: bool = False) -> ReplicateFactors:
+def jkn_factors(psu_stratum: np.ndarray, lonely_psu: str = "fail", mse: bool = False,
+                psu_fpc: np.ndarray | None = None) -> ReplicateFactors:
     """One replicate per PSU: that PSU gets factor 0, the rest of its stratum n_h/(n_h − 1).
 
     `psu_stratum` holds the stratum code of each PSU (PSUs in the order of the factor rows). Replicates
     follow the PSU order; strata with a single PSU get no replicate (their PSU keeps factor 1).
+    `psu_fpc`, when given, is the number of PSUs in the population stratum (R's fpc, type
+    "population"); rscales then carry the finite population correction 1 − n_h/N_h as R's do.
     """
     labels, h = np.unique(np.asarray(psu_stratum), return_inverse=True)
     n_h = np.bincount(h)
@@ -69,7 +72,15 @@ def jkn_factors(psu_stratum: np.ndarray, lonely_psu: str = "fail", mse: bool = F
     nh = n_h[h[deleted]].astype(np.float64)
     A = np.where(same, (nh / (nh - 1.0))[None, :], 1.0)
     A[deleted, np.arange(R)] = 0.0
-    return ReplicateFactors("JKn", A, 1.0, (nh - 1.0) / nh, mse, lonely, deleted)
+    rscales = (nh - 1.0) / nh
+    if psu_fpc is not None:
+        N = np.asarray(psu_fpc, dtype=np.float64)[deleted]
+        if (N < nh).any():
+            bad = labels[h[deleted][N < nh][0]]
+            raise PipelineError(f"stratum {bad!r}: the fpc (population PSUs) is smaller than the PSUs sampled; "
+                                "design.fpc must name a column holding the number of PSUs in the stratum.")
+        rscales = rscales * (1.0 - nh / N)
+    return ReplicateFactors("JKn", A, 1.0, rscales, mse, lonely, deleted)
 
 
 def bootstrap_factors(psu_stratum: np.ndarray, replicates: int, seed: int, lonely_psu: str = "fail",
@@ -100,9 +111,9 @@ def bootstrap_factors(psu_stratum: np.ndarray, replicates: int, seed: int, lonel
 
 
 def replicate_factors(psu_stratum: np.ndarray, method: str, replicates: int, seed: int,
-                      lonely_psu: str, mse: bool) -> ReplicateFactors:
+                      lonely_psu: str, mse: bool, psu_fpc: np.ndarray | None = None) -> ReplicateFactors:
     if method == "JKn":
-        return jkn_factors(psu_stratum, lonely_psu, mse)
+        return jkn_factors(psu_stratum, lonely_psu, mse, psu_fpc)
     if method == "bootstrap":
         return bootstrap_factors(psu_stratum, replicates, seed, lonely_psu, mse)
     raise PipelineError(f"replicate method {method!r} is unknown: use JKn or bootstrap in design.yaml.")

@@ -83,8 +83,14 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
 
     psu_r, psu_c, psu_stratum, _ = _psu_index(respondents, contacts, spec)
     rs = spec.replicates
+    psu_fpc = None
+    if spec.design.fpc:
+        if spec.design.fpc not in contacts.columns:
+            raise InputError(f"contacts.parquet lacks the fpc column {spec.design.fpc!r} named in design.yaml.")
+        psu_fpc = np.zeros(len(psu_stratum))
+        psu_fpc[psu_c] = pd.to_numeric(contacts[spec.design.fpc], errors="coerce").to_numpy(float)
     rep: ReplicateFactors = replicate_factors(psu_stratum, rs.method, rs.replicates, rs.seed,
-                                              spec.design.lonely_psu, rs.mse)
+                                              spec.design.lonely_psu, rs.mse, psu_fpc)
     A = np.hstack([np.ones((len(psu_stratum), 1)), rep.factors])  # column 0: the full sample
     say(f"   base weights: {len(respondents)} respondents, {len(psu_stratum)} PSUs, "
         f"{rep.n_replicates} {rep.method} replicates")

@@ -38,12 +38,12 @@ def test_jkn_reraked_replicates_match_r(apistrat, apipop_margins):
     assert (mapped[~nz] == 0).all()
     assert np.max(np.abs(mapped[nz] - theirs[nz]) / theirs[nz]) < 1e-8
     rs = read_golden("apistrat_jkn_rscales.csv")
-    # R's design carries the fpc (N_h in apistrat$fpc), so its rscales are (n_h - 1)/n_h * (1 - n_h/N_h);
-    # ours, for the pipeline's with-replacement design, are (n_h - 1)/n_h.
+    # R's design carries the fpc (N_h in apistrat$fpc): rscales (n_h - 1)/n_h * (1 - n_h/N_h)
+    with_fpc = jkn_factors(df["stype"].to_numpy(), psu_fpc=df["fpc"].to_numpy())
+    np.testing.assert_allclose(with_fpc.rscales[[our_col[int(p)] for p in r_deleted]], rs["rscales"], rtol=1e-12)
+    np.testing.assert_array_equal(with_fpc.factors, rep.factors)
     n_h = df.groupby("stype")["cds"].transform("size").to_numpy()
-    fpc = 1 - n_h / df["fpc"].to_numpy()
-    np.testing.assert_allclose((rep.rscales[[our_col[int(p)] for p in r_deleted]] * fpc[r_deleted]),
-                               rs["rscales"], rtol=1e-12)
+    np.testing.assert_allclose(rep.rscales, (n_h[rep.deleted_psu] - 1) / n_h[rep.deleted_psu])
     assert rep.scale == 1.0 == rs["scale"].iloc[0]
 
 
