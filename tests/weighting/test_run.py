@@ -100,9 +100,12 @@ def test_diagnostics_contract(jkn_run):
 
 
 def test_rerun_is_byte_identical(jkn_run):
+    """Re-running through the command line (`python -m pipeline weight`) gives the same bytes."""
+    from pipeline.cli import main
+
     paths, _ = jkn_run
     before = {p: paths.processed(p).read_bytes() for p in ("weighting_diagnostics.csv", "weights.parquet")}
-    run_weight(paths, progress=False)
+    assert main(["weight", "--wave", "2024", "--root", str(paths.root), "--quiet"]) == 0
     for p, b in before.items():
         assert paths.processed(p).read_bytes() == b, p
 
