@@ -113,18 +113,29 @@ def read_raw(path: str | Path, encoding: str | None = None) -> RawFile:
                          "ask fieldwork to deliver it again, and check its SHA256SUMS.") from None
     if data.shape[0] == 0:
         raise InputError(f"{path}: the file has columns but no records. Ask fieldwork for the full delivery.")
-    _check_text(path, data, used_encoding)
+    _check_text(path, data, used_encoding, labels, value_labels)
     return RawFile(path, data, labels, value_labels, used_encoding, digest)
 
 
-def _check_text(path: Path, data: pd.DataFrame, encoding: str | None) -> None:
-    """Mojibake check: text decoded with the wrong code page shows replacement or Latin-1 noise."""
+MOJIBAKE = "\ufffd|[\u00c0-\u00ff]{2,}"
+
+
+def _check_text(path: Path, data: pd.DataFrame, encoding: str | None, labels: dict, value_labels: dict) -> None:
+    """Mojibake check: text decoded with the wrong code page shows replacement or Latin-1 noise.
+
+    Messages name the column, never the value: the garbled text may be a respondent's name.
+    """
+    texts = [str(v) for v in labels.values() if v] + [str(v) for vl in value_labels.values() for v in vl.values()]
+    if texts and pd.Series(texts).str.contains(MOJIBAKE, regex=True).mean() > 0.2:
+        raise InputError(
+            f"{path}: the variable and value labels are garbled (decoded as {encoding or 'unknown'}). The file's "
+            "encoding is probably GBK/GB18030: set `encoding: gb18030` in the wave's instrument.yaml.")
     for col in data.columns:
         s = data[col]
         if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
             continue
         sample = s.dropna().astype(str).head(200)
-        bad = sample[sample.str.contains("\ufffd|[\u00c0-\u00ff]{2,}", regex=True)]
+        bad = sample[sample.str.contains(MOJIBAKE, regex=True)]
         if len(bad):
             raise InputError(
                 f"{path}: column {col!r} holds garbled text (decoded as {encoding or 'unknown'}). The file's encoding "

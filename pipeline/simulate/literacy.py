@@ -124,18 +124,14 @@ def simulate_answers(rng: np.random.Generator, theta: np.ndarray, model: ItemMod
         k = model.n_options[j]
         key = model.key_index[j]
         ans = reason[:, j] == 0
+        # Whoever does not know the answer and does not say 不知道 guesses among all options, the key included.
         if model.multiple[j]:
             key_mask = sum(1 << i for i in key)
-            rand_mask = rng.integers(1, 1 << k, size=n).astype(np.int16)
-            # a wrong answer is any non-empty pattern other than the key
-            same = rand_mask == key_mask
-            rand_mask[same] ^= 1 << int(rng.integers(0, k))
-            rand_mask[rand_mask == 0] = 1 if key_mask != 1 else 2
-            mask[:, j] = np.where(ans, np.where(correct[:, j], key_mask, rand_mask), 0)
+            guess = rng.integers(1, 1 << k, size=n).astype(np.int16)
+            mask[:, j] = np.where(ans, np.where(correct[:, j], key_mask, guess), 0)
         else:
-            wrong = [i for i in range(k) if i != key[0]]
-            distractor = np.array(wrong, dtype=np.int8)[(draw[:, j] * len(wrong)).astype(np.int64).clip(0, len(wrong) - 1)]
-            choice[:, j] = np.where(ans, np.where(correct[:, j], key[0], distractor), -1)
+            guess = (draw[:, j] * k).astype(np.int64).clip(0, k - 1).astype(np.int8)
+            choice[:, j] = np.where(ans, np.where(correct[:, j], key[0], guess), -1)
     return Answers(choice, mask, reason)
 
 

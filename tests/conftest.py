@@ -1,0 +1,43 @@
+"""Fixtures shared across stages: a demo wave generated once per test session in a temporary project."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.paths import ROOT, WavePaths
+
+DEMO_PER_STRATUM = 300  # about 3,900 interviews: the full population and design, a smaller sample
+
+
+def make_project(root: Path) -> Path:
+    """A project folder with the real wave specifications and empty data folders."""
+    shutil.copytree(ROOT / "survey_instruments", root / "survey_instruments")
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "data" / "processed").mkdir(parents=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_raw(tmp_path_factory) -> WavePaths:
+    """The 2024 demo delivery as fieldwork would hand it over (read-only for tests: copy before changing)."""
+    from pipeline.simulate import run_simulate
+
+    root = make_project(tmp_path_factory.mktemp("demo"))
+    paths = WavePaths(2024, root)
+    run_simulate(2024, paths.raw, per_stratum=DEMO_PER_STRATUM, root=root)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def demo_ingested(demo_raw, tmp_path_factory) -> WavePaths:
+    """The demo wave after ingest, in a project of its own so that tests of failures cannot disturb it."""
+    from pipeline.ingest import run_ingest
+
+    root = make_project(tmp_path_factory.mktemp("ingested"))
+    shutil.copytree(demo_raw.raw, root / "data" / "raw" / "2024")
+    paths = WavePaths(2024, root)
+    run_ingest(paths, progress=False)
+    return paths

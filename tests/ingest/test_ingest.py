@@ -1,0 +1,182 @@
+"""Ingest: exactly the spoiled records are quarantined, nothing is lost, no identity leaves, and fatal
+input fails with one clear message and no output."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.ingest import run_ingest
+from pipeline.paths import ROOT, WavePaths
+from tests.conftest import make_project
+
+GB_FIXTURE = ROOT / "tests" / "data" / "ingest" / "gb18030"
+
+
+def test_quarantines_exactly_the_spoiled_records(demo_raw, demo_ingested):
+    faults = json.loads((demo_raw.raw / "faults.json").read_text(encoding="utf-8"))
+    q = pd.read_csv(demo_ingested.processed("quarantine.csv"), encoding="utf-8-sig")
+    assert set(zip(q["source_row"], q["reason_code"])) == {(f["source_row"], f["reason"]) for f in faults}
+
+
+def test_every_row_is_accounted_for(demo_ingested):
+    report = json.loads(demo_ingested.processed("ingest_report.json").read_text(encoding="utf-8"))
+    q = pd.read_csv(demo_ingested.processed("quarantine.csv"), encoding="utf-8-sig")
+    resp = pd.read_parquet(demo_ingested.processed("respondents.parquet"))
+    assert report["rows_read"] == report["accepted"] + report["quarantined"]
+    assert report["accepted"] == len(resp)
+    assert report["quarantined"] == q["source_row"].nunique()
+    raw, _ = pyreadstat.read_sav(str(demo_ingested.raw / "survey.sav"), metadataonly=False, usecols=["WJBH"])
+    assert report["rows_read"] == len(raw)
+    # every accepted complete links to its household on the contact sheet, and only those
+    contacts = pd.read_parquet(demo_ingested.processed("contacts.parquet"))
+    assert set(contacts["respondent_id"].dropna()) == set(resp["respondent_id"])
+
+
+def _identities(paths: WavePaths) -> tuple[set[str], set[str]]:
+    raw, _ = pyreadstat.read_sav(str(paths.raw / "survey.sav"), usecols=["XM", "SJHM", "SFZH", "ZZ", "GPS"])
+    exact = set(raw["SJHM"]) | set(raw["SFZH"]) | set(raw["ZZ"]) | set(raw["GPS"])
+    names = set(raw["XM"])
+    return exact, names
+
+
+def test_no_identifier_reaches_processed_outputs(demo_ingested):
+    exact, names = _identities(demo_ingested)
+    long_names = {n for n in names if len(n) >= 3}
+    files = [p for p in demo_ingested.out.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+            text = df.astype(str).to_csv(index=False)
+            cells = set(df.astype(str).to_numpy().ravel())
+        else:
+            text = path.read_text(encoding="utf-8-sig")
+            cells = set(re.split(r"[,\n\"]", text))
+        assert not [v for v in exact if v in text], path.name
+        assert not [n for n in long_names if n in text], path.name
+        assert not (names & cells), path.name  # two-character names: whole cells only
+
+
+def test_respondents_are_typed_and_flagged(demo_ingested):
+    r = pd.read_parquet(demo_ingested.processed("respondents.parquet"))
+    assert set(r["sex"]) == {"男", "女"}
+    assert set(r["age_band"]) == {"18-29", "30-39", "40-49", "50-59", "60-69"}
+    assert set(r["education"]) == {"小学及以下", "初中", "高中/中专", "大专", "本科及以上"}
+    assert r["age"].between(18, 69).all()
+    assert (r["is_elderly"] == (r["age"] >= 60)).all()
+    assert (r["is_farmer"] == (r["occupation"] == "农、林、牧、渔业生产及辅助人员")).all()
+    assert r["county"].nunique() == 13
+    # certainty townships are strata of their own whose villages are the PSUs
+    cert = r["p_psu"] >= 1
+    assert (r.loc[cert, "psu"] == r.loc[cert, "ssu"]).all()
+    assert (r.loc[~cert, "stratum"] == r.loc[~cert, "county_code"]).all()
+    assert r["respondent_id"].str.fullmatch(r"R[0-9a-f]{16}").all()
+
+
+def test_dont_know_is_an_answer_and_missing_is_typed(demo_ingested):
+    x = pd.read_parquet(demo_ingested.processed("responses.parquet"))
+    assert set(x["missing_reason"].astype(str)) == {"answered", "dont_know", "refused", "skipped"}
+    answered = x["missing_reason"] == "answered"
+    assert x.loc[answered, "response_code"].notna().all()
+    assert x.loc[~answered, "response_code"].isna().all()
+    multi = x[(x["item_id"] == "A07") & answered]["response_code"].astype(str)
+    assert multi.str.fullmatch(r"[1-4](,[1-4])*|").all()
+
+
+def _project_with(tmp_path: Path, demo_raw: WavePaths) -> WavePaths:
+    root = make_project(tmp_path / "p")
+    shutil.copytree(demo_raw.raw, root / "data" / "raw" / "2024")
+    (root / "data" / "raw" / "2024" / "SHA256SUMS").unlink()
+    return WavePaths(2024, root)
+
+
+def _fails_cleanly(paths: WavePaths, *fragments: str) -> str:
+    with pytest.raises(InputError) as err:
+        run_ingest(paths, progress=False)
+    message = str(err.value)
+    for f in fragments:
+        assert f in message, message
+    assert not paths.out.exists() or not any(paths.out.iterdir()), "a failed ingest left output behind"
+    return message
+
+
+def test_missing_file(tmp_path, demo_raw):
+    paths = _project_with(tmp_path, demo_raw)
+    paths.survey.unlink()
+    _fails_cleanly(paths, "survey.sav", "not found")
+
+
+def test_empty_file(tmp_path, demo_raw):
+    paths = _project_with(tmp_path, demo_raw)
+    paths.survey.write_bytes(b"")
+    _fails_cleanly(paths, "survey.sav", "empty")
+
+
+def test_truncated_file(tmp_path, demo_raw):
+    paths = _project_with(tmp_path, demo_raw)
+    data = paths.survey.read_bytes()
+    paths.survey.write_bytes(data[: len(data) // 3])
+    _fails_cleanly(paths, "survey.sav", "truncated or corrupt")
+
+
+def test_file_that_is_not_what_its_extension_says(tmp_path, demo_raw):
+    paths = _project_with(tmp_path, demo_raw)
+    paths.survey.write_text("WJBH,S1\n1,2\n", encoding="utf-8")
+    _fails_cleanly(paths, "survey.sav", "not a .sav file")
+
+
+def test_column_missing(tmp_path, demo_raw):
+    paths = _project_with(tmp_path, demo_raw)
+    df, meta = pyreadstat.read_sav(str(paths.survey), user_missing=True)
+    pyreadstat.write_sav(df.drop(columns=["Q05", "A1"]), str(paths.survey))
+    msg = _fails_cleanly(paths, "Q05", "A1", "Available", "instrument.yaml")
+    assert "SFZH" not in msg.split("Available")[0]
+
+
+def test_checksum_mismatch(tmp_path, demo_raw):
+    paths = _project_with(tmp_path, demo_raw)
+    shutil.copy(demo_raw.raw / "SHA256SUMS", paths.checksums)
+    with open(paths.survey, "ab") as fh:
+        fh.write(b"\0")
+    _fails_cleanly(paths, "sha256", "SHA256SUMS")
+
+
+def _gb_project(tmp_path: Path, encoding: str | None = None, code_page_lie: bool = False) -> WavePaths:
+    root = make_project(tmp_path / "gb")
+    raw = root / "data" / "raw" / "2024"
+    shutil.copytree(GB_FIXTURE, raw)
+    if code_page_lie:  # a file whose header claims Western code page 1252 while its text is GB18030
+        b = (raw / "survey.sav").read_bytes().replace(b"GB18030", b"MS-ANSI")
+        at = b.find(struct.pack("<4i", 7, 3, 4, 8)) + 16 + 7 * 4
+        (raw / "survey.sav").write_bytes(b[:at] + struct.pack("<i", 1252) + b[at + 4:])
+    if encoding:
+        spec = root / "survey_instruments" / "2024" / "instrument.yaml"
+        spec.write_text(spec.read_text(encoding="utf-8").replace("encoding: null", f"encoding: {encoding}", 1),
+                        encoding="utf-8")
+    return WavePaths(2024, root)
+
+
+def test_gb18030_file_reads_with_chinese_labels(tmp_path):
+    paths = _gb_project(tmp_path)
+    result = run_ingest(paths, progress=False)
+    assert result.rows_read == 20 == result.accepted + result.quarantined
+    r = pd.read_parquet(paths.processed("respondents.parquet"))
+    assert set(r["sex"]) <= {"男", "女"} and set(r["county"]) <= {"鲤城区", "丰泽区"}
+    report = json.loads(paths.processed("ingest_report.json").read_text(encoding="utf-8"))
+    assert report["encoding"].upper() == "GB18030"
+
+
+def test_wrong_code_page_is_caught_and_the_spec_encoding_fixes_it(tmp_path):
+    _fails_cleanly(_gb_project(tmp_path / "a", code_page_lie=True), "garbled", "encoding: gb18030")
+    paths = _gb_project(tmp_path / "b", encoding="gb18030", code_page_lie=True)
+    assert run_ingest(paths, progress=False).rows_read == 20
+    assert "鲤城区" in set(pd.read_parquet(paths.processed("respondents.parquet"))["county"])
