@@ -34,6 +34,7 @@ REFERENCE = "#555555"
 MUTED = "#8a8a8a"
 TRACK = "#ececec"
 N_WEAKEST = 10
+PAD = 0.14  # inches of white margin around every figure
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ def fig_classes(inputs: ReportInputs) -> Figure:
     present = [(c, r) for c, r in zip(L.CLASS_ESTIMANDS, rows, strict=True) if r is not None]
     fig, ax = plt.subplots(layout="constrained", figsize=(8, 4.2))
     top = 0.0
-    for x, (cid, r) in enumerate(present):
+    for x, (_, r) in enumerate(present):
         if r["reliability"] == L.SUPPRESSED or pd.isna(r["est"]):
             ax.text(x, 1.0, L.SUPPRESSED_NOTE, ha="center", va="bottom", color=MUTED, fontsize=8.5,
                     rotation=90)
@@ -296,14 +297,21 @@ def render(spec: FigureSpec, inputs: ReportInputs) -> Figure:
 
 
 def save_figure(fig: Figure, out_dir: Path, stem: str) -> dict[str, Path]:
-    """PNG and SVG of one figure, atomically; SVG without a date so reruns are byte-identical."""
+    """PNG and SVG of one figure, atomically; SVG without a date so reruns are byte-identical.
+
+    Every figure uses the constrained layout; its padding gives the white margin, so no second
+    "tight bounding box" drawing pass is needed.
+    """
     written = {}
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        engine.set(w_pad=PAD, h_pad=PAD)
     with matplotlib.rc_context(rc_params()):
         for fmt, extra in (("png", {"dpi": DPI, "metadata": {"Software": None}}),
                            ("svg", {"metadata": {"Date": None}})):
             path = out_dir / f"{stem}.{fmt}"
             with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=fmt, bbox_inches="tight", pad_inches=0.15, facecolor="white",
+                fig.savefig(tmp, format=fmt, facecolor="white",
                             **extra)
             written[fmt] = path
     plt.close(fig)

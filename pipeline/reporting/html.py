@@ -48,7 +48,8 @@ caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}
 th,td{border-bottom:1px solid var(--rule);padding:4px 8px;text-align:right;vertical-align:top}
 th{background:#eef3f8;border-top:1px solid #9fb6cc;border-bottom:1px solid #9fb6cc;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
-td.text,th.text{text-align:left}
+td{white-space:nowrap}
+td.text,th.text{text-align:left;white-space:normal}
 tr.suppressed td{color:var(--muted)}
 .flag{color:var(--warn);font-size:12px;margin-left:3px}
 .note{color:var(--muted);font-size:13px;margin:2px 0 12px}
@@ -64,6 +65,8 @@ footer{margin-top:36px;border-top:1px solid var(--rule);padding-top:10px;color:v
  thead{display:table-header-group}
  tr{break-inside:avoid;page-break-inside:avoid}
  .headline{break-inside:avoid}
+ figure img{max-height:235mm;width:auto}
+ table{font-size:9.5pt}
 }
 """
 
@@ -167,6 +170,7 @@ def headline_html(inputs: ReportInputs) -> tuple[str, str]:
         f'<div class="verdict v-{e(verdict.replace(" ", "-"))}">对照目标 {e(target_text)}：{e(verdict_text)}</div>'
         "</div></section>"
         f"<p>{e(sentence)}</p>"
+        f'<p class="note">判定规则：{e(L.VERDICT_RULE)}。</p>'
     )
     return box, verdict
 
@@ -198,8 +202,12 @@ def findings(inputs: ReportInputs) -> list[str]:
     return out
 
 
-def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str, str]) -> tuple[str, str]:
-    """The bulletin as a string and the headline verdict it states."""
+def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str, str],
+               embed_font: bool = True) -> tuple[str, str]:
+    """The bulletin as a string and the headline verdict it states.
+
+    Without `embed_font` the page relies on the reader's system fonts (smaller, for previews and tests).
+    """
     numbers = {stem: i for i, stem in enumerate(figures, start=1)}
 
     def fig(stem: str) -> str:
@@ -254,7 +262,7 @@ def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
         foot = DEMO_BANNER + "。" + foot
     parts.append(f"<footer>{e(foot)}</footer>")
     body = "\n".join(parts)
-    font_css = embedded_font_css(title + body)
+    font_css = embedded_font_css(title + body) if embed_font else ""
     page = (
         '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'

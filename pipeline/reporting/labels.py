@@ -122,18 +122,25 @@ REASONS_ZH = (
     ("estimate of 0% or 100%", "估计值为0或100%，须经统计审核"),
     ("df < 8", "设计自由度小于8，须经统计审核（NCHS 2017 标准4）"),
     ("cv > 0.30", "变异系数大于30%"),
+    ("confidence interval contains the target", "置信区间包含目标值"),
+    ("no confidence interval", "无法计算置信区间"),
 )
+VERDICT_RULE = "已达到目标：95%置信区间下限高于目标；未达到目标：95%置信区间上限低于目标；尚不能判定：置信区间包含目标"
 
 
 def reason_zh(reason: Any) -> str:
-    if reason is None or (isinstance(reason, float) and math.isnan(reason)):
+    """Translate each '; '-separated part of a reason; unknown parts stay as written."""
+    if reason is None or (isinstance(reason, float) and math.isnan(reason)) or str(reason) in ("", "<NA>"):
         return ""
-    text = str(reason)
-    low = text.lower()
-    for key, zh in REASONS_ZH:
-        if key in low:
-            return zh
-    return text
+    out = []
+    for part in str(reason).split("; "):
+        prefix = ""
+        if part.startswith("suppressed cell: "):
+            prefix, part = "不予发布：", part[len("suppressed cell: "):]
+        low = part.lower()
+        zh = next((z for key, z in REASONS_ZH if key in low), part)
+        out.append(prefix + zh)
+    return "；".join(x for x in out if x)
 
 
 def category_rank(domain_type: str, domain: str) -> tuple[int, str]:

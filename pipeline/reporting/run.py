@@ -44,7 +44,7 @@ def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
     inputs = load_inputs(paths)
     say(f"   reading {inputs.sources['estimates']} (variance: {inputs.variance_method})")
     if inputs.is_demo:
-        say("   !! demo wave (data/raw/%d/truth.json present): the report is marked as synthetic" % paths.wave)
+        say(f"   !! demo wave (data/raw/{paths.wave}/truth.json present): the report is marked as synthetic")
     out = paths.report_dir
     figures: dict[str, Path] = {}
     written: list[Path] = []

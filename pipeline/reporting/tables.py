@@ -174,7 +174,7 @@ COLUMN_NOTES = {
     "目标值": "规划目标：2025年具备科学素质的公民比例超过该值",
     "差距（估计值−目标）": "估计值减去目标值，负数表示低于目标",
     "单侧检验p值": "原假设“比例不高于目标”的单侧检验p值",
-    "判定": "已达到目标：比例显著高于目标；未达到目标：比例显著低于目标；尚不能判定：与目标的差异在统计上不显著",
+    "判定": L.VERDICT_RULE + "；不予发布的分组不作判定",
 }
 
 
@@ -212,6 +212,8 @@ def write_csvs(tables: list[PublishedTable], folder: Path) -> list[Path]:
 
 
 def _number_format(header: str, statistic: str) -> str | None:
+    if header == "标准误":
+        return "0.00%" if statistic == "proportion" else "0.000"
     if header in VALUE_COLUMNS:
         return "0.0%" if statistic == "proportion" else "0.00"
     return {"变异系数": "0.0%", "设计效应": "0.00", "有效样本量": "0", "自由度": "0", "样本量": "#,##0",

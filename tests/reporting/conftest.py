@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,6 +260,20 @@ def built(tmp_path_factory) -> BuiltReport:
         warnings.simplefilter("always")
         result = run_report(paths, progress=False)
     return BuiltReport(paths, result, tuple(str(w.message) for w in caught))
+
+
+@pytest.fixture(scope="session")
+def pristine(tmp_path_factory) -> Path:
+    """A project root built once; tests that modify files get a copy (see `project`)."""
+    root = tmp_path_factory.mktemp("pristine")
+    build_project(root)
+    return root
+
+
+@pytest.fixture()
+def project(pristine, tmp_path) -> WavePaths:
+    shutil.copytree(pristine, tmp_path / "root")
+    return WavePaths(WAVE, root=tmp_path / "root")
 
 
 @pytest.fixture(scope="session")

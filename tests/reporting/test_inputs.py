@@ -11,13 +11,6 @@ from pipeline.errors import InputError
 from pipeline.reporting.inputs import load_inputs, primary_variance_method
 from pipeline.tableio import write_table, write_text
 
-from .conftest import build_project
-
-
-@pytest.fixture()
-def project(tmp_path):
-    return build_project(tmp_path)
-
 
 def test_missing_estimates_says_how_to_fix(project):
     project.processed("estimates.csv").unlink()
