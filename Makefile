@@ -3,6 +3,8 @@
 .DELETE_ON_ERROR:
 .SUFFIXES:
 SHELL := /bin/bash
+# score and weight run side by side; output is grouped per stage so progress stays readable
+MAKEFLAGS += --jobs=2 --output-sync=target
 
 PYTHON ?= python3
 VENV := .venv

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target completed interviews per county unit (default 800)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="population scale factor (benchmarks use >1 for national-size files)")
+    p.add_argument("--total", type=int, default=None,
+                   help="national-scale file: this many interviews allocated by population (benchmarks)")
+    p.add_argument("--psu-per-stratum", type=int, default=None, help="townships drawn per county unit (default 6)")
     p.add_argument("--force", action="store_true", help="overwrite an existing demo delivery")
 
     for extra in ("pipeline.assessment.cli",):
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline.simulate import run_simulate
 
             result = run_simulate(args.wave, args.out, seed=args.seed, per_stratum=args.per_stratum,
-                                  scale=args.scale, force=args.force)
+                                  scale=args.scale, force=args.force, total=args.total,
+                                  psu_per_stratum=args.psu_per_stratum)
         else:
             result = args.func(args)
     except PipelineError as err:

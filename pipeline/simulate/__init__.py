@@ -52,7 +52,10 @@ def wave_seed(wave: int, root: Path | None = None) -> int:
 
 def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per_stratum: int | None = None,
                  scale: float = 1.0, force: bool = False, key_error_item: str | None = None,
-                 root: Path | None = None, psu_per_stratum: int | None = None) -> SimulateResult:
+                 root: Path | None = None, psu_per_stratum: int | None = None,
+                 total: int | None = None) -> SimulateResult:
+    """Generate a demo delivery. `per_stratum` interviews in every county unit (800 by default), or with
+    `total` a national-scale file allocated in proportion to the units' adult populations (benchmarks)."""
     timer = Timer()
     out = Path(out)
     root = root or ROOT
@@ -67,6 +70,11 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
         raise PipelineError(f"the demo generator knows waves {sorted(literacy.WAVE_TARGET_SHARE)}, not {wave}.")
     inst = load_instrument(wave_paths(wave, root).instrument)
     per_stratum = per_stratum or 800
+    allocation: int | dict[str, int] = per_stratum
+    if total:
+        adults = {c[1]: c[3] for c in population.COUNTIES}
+        pop_size = sum(adults.values())
+        allocation = {code: int(round(total * a / pop_size)) for code, a in adults.items()}
     log(f"   building the synthetic population (scale {scale:g})")
     pop = population.build_population(POP_SEED, scale)
     rng_pop = np.random.default_rng([POP_SEED, 2])
@@ -84,8 +92,8 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
                   "note": "Synthetic demo data. For validation only: the pipeline never reads this file."})
 
     rng = np.random.default_rng([seed, 1])
-    log(f"   drawing the sample ({per_stratum} interviews per county unit)")
-    smp = sample.draw_sample(rng, pop, theta, per_stratum,
+    log(f"   drawing the sample ({f'{total} interviews in all' if total else f'{per_stratum} per county unit'})")
+    smp = sample.draw_sample(rng, pop, theta, allocation,
                              psu_per_stratum=psu_per_stratum or sample.PSU_PER_STRATUM)
     dw = smp.dwellings
     county_raw = {c[1]: c[0] for c in population.COUNTIES}

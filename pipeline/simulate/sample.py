@@ -59,8 +59,9 @@ class Sample:
     dwellings: pd.DataFrame  # one row per sampled dwelling: design info, disposition, person index if any
 
 
-def draw_sample(rng: np.random.Generator, pop: Population, theta: np.ndarray, per_stratum: int,
+def draw_sample(rng: np.random.Generator, pop: Population, theta: np.ndarray, per_stratum: int | dict[str, int],
                 psu_per_stratum: int = PSU_PER_STRATUM, ssu_per_psu: int = SSU_PER_PSU) -> Sample:
+    """`per_stratum` is the target of completed interviews per county unit, or a dict county_code → target."""
     villages, townships, persons = pop.villages, pop.townships, pop.persons
     hh = persons["household"].to_numpy()
     hh_start = np.r_[0, np.flatnonzero(np.diff(hh)) + 1]  # persons are sorted by household
@@ -68,9 +69,10 @@ def draw_sample(rng: np.random.Generator, pop: Population, theta: np.ndarray, pe
     v_hh_start = np.r_[0, np.cumsum(villages["households"].to_numpy())[:-1]]
     blocks = []
     for county, towns in townships.groupby("county_code", sort=False):
+        target = per_stratum[county] if isinstance(per_stratum, dict) else per_stratum
         t_idx, p_psu = pps_systematic(rng, towns["mos"].to_numpy(), psu_per_stratum)
         n_psu = t_idx.size
-        m = int(np.ceil(per_stratum / (n_psu * ssu_per_psu) / EXPECTED_YIELD))
+        m = int(np.ceil(target / (n_psu * ssu_per_psu) / EXPECTED_YIELD))
         for ti, pt in zip(t_idx, p_psu):
             tcode = towns["township"].iloc[ti]
             vill = villages.index[villages["township"] == tcode].to_numpy()
