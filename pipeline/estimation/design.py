@@ -3,9 +3,9 @@
     d = Design(df, stratum="stratum", psu="psu", weight="w_final")
     d.proportion("literate", by=["county"], ci_method="logit")
 
-All domains of all partitions are estimated in one vectorised pass: rows are mapped to
-(domain × PSU) cells by one sparse indicator matrix, every needed weighted sum comes out of one sparse
-product, and the variance is formed on the small (domain × PSU) arrays. Domains are never filtered
+All domains of all partitions are estimated in one vectorised pass: every row is mapped to its
+(domain × PSU) cell in each partition, each needed weighted sum is one np.bincount per partition (no
+loop over domains), and the variance is formed on the small (domain × PSU) arrays. Domains are never filtered
 rows: outside a domain a row has zero weight, and a row whose variable is missing is outside the
 domain for that variable (R's na.rm with subset semantics).
 """
@@ -26,7 +26,7 @@ from pipeline.estimation.intervals import interval
 from pipeline.estimation.reliability import mean_reliability, proportion_reliability
 
 STATISTICS = ("mean", "proportion", "total")
-CHUNK = 16  # variables per sparse product: bounds the dense (n × columns) block in memory
+CHUNK = 16  # variables per pass: bounds the (n × variables) working arrays in memory
 
 
 @dataclass(frozen=True)
@@ -155,16 +155,22 @@ class Design:
 
     def _psu_factors(self, mat: np.ndarray) -> np.ndarray | None:
         """(P, R) replicate factors if W_rep / w is constant within every PSU (uncalibrated replicates):
-        then replicate sums need only the (domain × PSU) sums, not another pass over the rows."""
-        pos = self.w > 0
-        if not pos.any():
+        then replicate sums need only the (domain × PSU) sums, not another pass over the rows.
+        Checked a block of columns at a time so a 1e6 × 100 matrix is never copied whole."""
+        pos = np.flatnonzero(self.w > 0)
+        if not len(pos):
             return None
-        ratio = mat[pos] / self.w[pos, None]
+        first = np.full(self.P, -1, dtype=np.int64)
+        first[self.p[pos][::-1]] = pos[::-1]  # first positive-weight row of each PSU
+        have = first >= 0
         fac = np.zeros((self.P, mat.shape[1]))
-        fac[self.p[pos]] = ratio
-        if np.allclose(fac[self.p[pos]], ratio, rtol=1e-12, atol=1e-12):
-            return fac
-        return None
+        fac[have] = mat[first[have]] / self.w[first[have], None]
+        wp, pp = self.w[pos, None], self.p[pos]
+        for c in range(0, mat.shape[1], 16):
+            block = mat[pos, c:c + 16]
+            if not np.allclose(block, wp * fac[pp, c:c + 16], rtol=1e-12, atol=1e-12):
+                return None
+        return fac
 
     # ------------------------------------------------------------------ public estimators
     def mean(self, var, by=None, variance=None, ci_method="wald"):
@@ -238,30 +244,44 @@ class Design:
         return pd.concat(frames, ignore_index=True)
 
     def _cell_matrix(self, partitions):
-        """Sparse (domains·P × n) indicator: row i → cell (global domain, PSU of i), one entry per partition."""
-        rows, cols, dom_part, dom_index = [], [], [], []
-        offset = 0
+        """Per partition, the (domain × PSU) cell of every row; rows outside every domain of the
+        partition (or with zero weight) go to one extra dump cell, so no row selection is needed."""
+        cells, dom_part, dom_index = [], [], []
         for t, part in enumerate(partitions):
             c = np.asarray(part.codes)
-            sel = np.flatnonzero((c >= 0) & (self.w > 0))
-            rows.append((offset + c[sel]) * self.P + self.p[sel])
-            cols.append(sel)
+            size = part.size * self.P
+            cells.append((np.where((c >= 0) & (self.w > 0), c * self.P + self.p, size), size))
             dom_part.append(np.full(part.size, t))
             dom_index.append(np.arange(part.size))
-            offset += part.size
-        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-        amat = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(offset * self.P, self.n))
-        self._n_domains = offset
-        return amat, np.concatenate(dom_part), np.concatenate(dom_index)
+        self._n_domains = sum(p.size for p in partitions)
+        return cells, np.concatenate(dom_part), np.concatenate(dom_index)
+
+    def _grouped(self, cells, column: np.ndarray) -> np.ndarray:
+        """Σ column over (domain × PSU) cells of every partition: (D, P), one np.bincount per partition."""
+        return np.concatenate([np.bincount(cell, column, minlength=size + 1)[:size] for cell, size in cells]
+                              ).reshape(self._n_domains, self.P)
 
     def _chunk(self, y, statistic, partitions, amat, method):
         D, P, K = self._n_domains, self.P, y.shape[1]
         mask = np.isfinite(y) & (self.w > 0)[:, None]
         y0 = np.where(mask, y, 0.0)
-        wy = self.w[:, None] * y0
-        cols = np.hstack([wy, wy * y0, self.w[:, None] * mask, mask.astype(float)])
-        g = np.asarray(amat @ cols).reshape(D, P, 4 * K)
+        g = np.empty((D, P, 4 * K))
+        # variables usually share their missingness (all scores missing for an unscored respondent):
+        # the weight and count sums are computed once per distinct mask
+        seen: dict[bytes, int] = {}
+        for k in range(K):
+            wy = self.w * y0[:, k]
+            g[..., k] = self._grouped(amat, wy)
+            g[..., K + k] = self._grouped(amat, wy * y0[:, k])
+            key = np.packbits(mask[:, k]).tobytes()
+            if key in seen:
+                j = seen[key]
+                g[..., 2 * K + k] = g[..., 2 * K + j]
+                g[..., 3 * K + k] = g[..., 3 * K + j]
+            else:
+                seen[key] = k
+                g[..., 2 * K + k] = self._grouped(amat, self.w * mask[:, k])
+                g[..., 3 * K + k] = self._grouped(amat, mask[:, k].astype(float))
         s1, s2, s0, cnt = g[..., :K], g[..., K:2 * K], g[..., 2 * K:3 * K], g[..., 3 * K:]
         t1, t2, t0, n = s1.sum(1), s2.sum(1), s0.sum(1), cnt.sum(1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -311,15 +331,17 @@ class Design:
     def _replicate_var(self, s1, s0, y0, mask, amat, est, statistic, partitions):
         rep = self.replicates
         if rep.factors is not None:
-            r1 = np.einsum("dpk,pr->dkr", s1, rep.factors)
-            r0 = np.einsum("dpk,pr->dkr", s0, rep.factors)
+            D, P, K = s1.shape
+            # one GEMM each: (D·K × P) @ (P × R)
+            r1 = (np.ascontiguousarray(s1.transpose(0, 2, 1)).reshape(D * K, P) @ rep.factors).reshape(D, K, -1)
+            r0 = (np.ascontiguousarray(s0.transpose(0, 2, 1)).reshape(D * K, P) @ rep.factors).reshape(D, K, -1)
         else:
             dmat = self._domain_matrix(partitions)
             K = y0.shape[1]
             R = rep.weights.shape[1]
             r1 = np.empty((dmat.shape[0], K, R))
             r0 = np.empty_like(r1)
-            for k in range(K):  # variables, not domains: each is one sparse × dense product
+            for k in range(K):  # variables, not domains: each is one sparse (domains × rows) product
                 r1[:, k, :] = dmat @ (rep.weights * y0[:, k:k + 1])
                 r0[:, k, :] = dmat @ (rep.weights * mask[:, k:k + 1])
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -128,7 +128,9 @@ def rank_df(patterns: np.ndarray) -> int:
     domain's rows suffice."""
     if patterns.shape[0] == 0:
         return -1
-    s = np.linalg.svd(patterns, compute_uv=False)
+    # singular values from the R × R Gram matrix: cheap for tall pattern matrices (PSUs × replicates)
+    ev = np.linalg.eigvalsh(patterns.T @ patterns)
+    s = np.sqrt(np.clip(ev[::-1], 0.0, None))
     if s.size == 0 or s[0] == 0:
         return -1
     return int((s > s[0] * 1e-5).sum()) - 1
