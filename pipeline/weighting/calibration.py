@@ -51,6 +51,10 @@ class CalibrationResult:
     infeasible_max_error: float = 0.0  # largest margin error left in those replicates
 
 
+# A column whose largest margin error fell by less than 10% over the last 20 sweeps has stalled.
+STALL_WINDOW, STALL_RATIO = 20, 0.9
+
+
 # --- calfuns: g = F(eta), dF/deta; eta = 0 gives g = 1 --------------------------------------------
 
 def _exp(eta, bounds):
@@ -69,12 +73,15 @@ def _truncated_linear(eta, bounds):
 
 
 def _logit(eta, bounds):
+    # g = (L(U-1) + U(1-L)e^{Au}) / (U-1 + (1-L)e^{Au}), A = (U-L)/((U-1)(1-L)) (R's cal.logit);
+    # written with the logistic function so large |Au| neither overflows nor loses g's bounds, and
+    # dg/du = A (g-L)(U-g)/(U-L).
     lo, hi = bounds
     a = (hi - lo) / ((hi - 1.0) * (1.0 - lo))
-    e = np.exp(np.clip(a * eta, -700, 700))
-    den = hi - 1.0 + (1.0 - lo) * e
-    g = (lo * (hi - 1.0) + hi * (1.0 - lo) * e) / den
-    dg = a * (hi - lo) * (hi - 1.0) * (1.0 - lo) * e / den**2
+    c = np.log((1.0 - lo) / (hi - 1.0))  # g(0) = 1
+    s = 0.5 * (1.0 + np.tanh(0.5 * (a * eta + c)))  # logistic(a*eta + c), stable
+    g = lo + (hi - lo) * s
+    dg = a * (g - lo) * (hi - g) / (hi - lo)
     return g, dg
 
 
@@ -142,6 +149,7 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
         return [group_sums(c, D * gmat, m.k) for c, m in zip(cat, margins, strict=True)]
 
     inner = 1 if calfun in ("raking", "linear") else 8
+    history: list[np.ndarray] = []
     it = 0
     err = np.inf
     while it < max_iter:
@@ -168,6 +176,14 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
         err = float(np.max(np.where(feasible, colerr, 0.0)))
         if err < tol:
             break
+        history.append(colerr)
+        if it > STALL_WINDOW:
+            # A replicate whose margins conflict stops improving; once every other column has
+            # converged there is no point iterating on to max_iter for it. The full sample stalling
+            # ends the loop too: it is then reported as not converged below.
+            stalled = (colerr >= tol) & (colerr > STALL_RATIO * history[-STALL_WINDOW - 1])
+            if stalled[0] or float(np.max(np.where(feasible & ~stalled, colerr, 0.0))) < tol:
+                break
     failed = feasible & ~(colerr < tol)
     if failed[0] or (strict_replicates and failed.any()):
         worst = None
@@ -181,7 +197,8 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
         e, name, label, col, a, t = worst
         column = "the full sample" if col == 0 else f"replicate {col}"
         raise PipelineError(
-            f"{where}{calfun} did not converge in {max_iter} iterations: margin {name!r}, category {label}, "
+            f"{where}{calfun} did not converge ({it} iterations{', no longer improving' if it < max_iter else ''}): "
+            f"margin {name!r}, category {label}, "
             f"{column}: weighted total {a:,.4f} vs control {t:,.4f} (relative error {e:.3g} > tolerance {tol:g}). "
             "Raise weighting.calibration.max_iter, widen the bounds, or collapse sparse categories in design.yaml."
         )

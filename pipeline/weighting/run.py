@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, PipelineError
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import CONTACTS, RESPONDENTS, WEIGHTING_DIAGNOSTICS, WEIGHTS
@@ -127,6 +127,15 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
 
     res = recal(W)
     W = res.weights
+    neg = W < 0
+    if neg.any():
+        cols = np.flatnonzero(neg.any(axis=0))
+        raise PipelineError(
+            f"calibration method {cal.method!r} gave {int(neg.sum())} negative weight(s) "
+            f"({int(neg[:, 0].sum())} in the full sample, {len(cols) - int(neg[:, 0].any())} replicate(s) affected). "
+            "Unbounded linear (GREG) weights can go negative: use method logit or truncated_linear with "
+            "bounds, or raking, in design.yaml (weighting.calibration)."
+        )
     w_cal = W[:, 0].copy()
     rows += dg.calibration_rows("calibration", res, margins)
     rows += dg.weight_summary("calibration", w_cal, county)

@@ -103,7 +103,7 @@ def test_empty_category_with_control_is_refused(clus1):
 
 def test_non_convergence_names_the_margin(clus1):
     df, margins = clus1
-    with pytest.raises(PipelineError, match="did not converge in 1 iterations: margin 'stype'"):
+    with pytest.raises(PipelineError, match=r"did not converge \(1 iterations\): margin 'stype'"):
         calibrate("raking", df["pw"].to_numpy(), margins, tol=1e-14, max_iter=1)
 
 
