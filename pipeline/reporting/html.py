@@ -119,6 +119,8 @@ def _value_with_flag(r: pd.Series) -> str:
 def cells_table(caption: str, rows: pd.DataFrame, first: str, inputs: ReportInputs,
                 with_verdict: bool = False, label_of=None) -> str:
     """Published cells as an HTML table; the suppressed row keeps its label and sample size only."""
+    if rows.empty:
+        return f'<p class="note">{e(caption)}：{e(L.NOT_PROVIDED)}（estimates.csv 中没有这些估计）。</p>'
     verdicts = {}
     if with_verdict:
         t = inputs.targets

@@ -77,16 +77,17 @@ def _published(sheet: str, stem: str, rows: pd.DataFrame, lead: dict[str, list],
     return PublishedTable(sheet, stem, _cell_table(rows, lead), tuple(rows["display"]), frozen)
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def _concat(inputs: ReportInputs, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack cell rows; with none, an empty frame that still has every column of estimates.csv."""
     frames = [f for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["display", "reliability"])
+    return pd.concat(frames, ignore_index=True) if frames else inputs.estimates.iloc[0:0].reset_index(drop=True)
 
 
 def overall_table(inputs: ReportInputs) -> PublishedTable:
     ids = [L.HEADLINE, *L.CLASS_ESTIMANDS, L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
-    rows = _concat([inputs.cells(i, "overall") for i in ids])
+    rows = _concat(inputs, [inputs.cells(i, "overall") for i in ids])
     return _published("全市", "overall", rows,
-                      {"指标": [L.estimand_label(i, inputs.benchmark_titles) for i in rows.get("estimand_id", [])]})
+                      {"指标": [L.estimand_label(i, inputs.benchmark_titles) for i in rows["estimand_id"]]})
 
 
 def county_table(inputs: ReportInputs) -> PublishedTable:
@@ -100,26 +101,26 @@ def group_table(inputs: ReportInputs) -> PublishedTable:
 
 
 def subgroup_table(inputs: ReportInputs) -> PublishedTable:
-    rows = _concat([inputs.cells(L.HEADLINE, t) for t in L.SUBGROUP_TYPES])
-    lead = {"分组类型": [L.DOMAIN_TYPE_LABELS[t] for t in rows.get("domain_type", [])],
-            "分组": rows.get("domain", pd.Series(dtype=object)).tolist()}
+    rows = _concat(inputs, [inputs.cells(L.HEADLINE, t) for t in L.SUBGROUP_TYPES])
+    lead = {"分组类型": [L.DOMAIN_TYPE_LABELS[t] for t in rows["domain_type"]],
+            "分组": rows["domain"].tolist()}
     return _published("分组", "subgroups", rows, lead, frozen="C2")
 
 
 def score_table(inputs: ReportInputs) -> PublishedTable:
     ids = [L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
     dtypes = ("overall", "county", *L.SUBGROUP_TYPES, "group")
-    rows = _concat([inputs.cells(i, t) for t in dtypes for i in ids])
-    lead = {"分组类型": [L.DOMAIN_TYPE_LABELS[t] for t in rows.get("domain_type", [])],
-            "分组": rows.get("domain", pd.Series(dtype=object)).tolist(),
-            "指标": [L.estimand_label(i) for i in rows.get("estimand_id", [])]}
+    rows = _concat(inputs, [inputs.cells(i, t) for t in dtypes for i in ids])
+    lead = {"分组类型": [L.DOMAIN_TYPE_LABELS[t] for t in rows["domain_type"]],
+            "分组": rows["domain"].tolist(),
+            "指标": [L.estimand_label(i) for i in rows["estimand_id"]]}
     return _published("维度得分", "scores", rows, lead, frozen="D2")
 
 
 def benchmark_table(inputs: ReportInputs) -> PublishedTable:
     ids = inputs.benchmark_ids()
-    rows = _concat([inputs.cells(i, "overall") for i in ids])
-    est_ids = rows.get("estimand_id", pd.Series(dtype=object)).tolist()
+    rows = _concat(inputs, [inputs.cells(i, "overall") for i in ids])
+    est_ids = rows["estimand_id"].tolist()
     lead = {"基准编号": [L.benchmark_number(i) for i in est_ids],
             "基准": [inputs.benchmark_titles.get(i, L.benchmark_fallback(i)) for i in est_ids],
             "所属部分": [inputs.benchmark_groups.get(i, "") for i in est_ids]}

@@ -61,3 +61,20 @@ def test_suppressed_headline_withholds_number(inputs):
     est = float(e.loc[mask, "est"].iloc[0])
     assert f"{100 * est:.1f}" not in box
     assert "不予发布" in box
+
+
+def test_headline_only_estimates_still_report(inputs):
+    """An estimate stage that wrote only the headline share: every figure, table and the page still build."""
+    import matplotlib.pyplot as plt
+
+    from pipeline.reporting.figures import FIGURES, render
+    from pipeline.reporting.tables import build_tables
+
+    e = inputs.estimates
+    slim = replace(inputs, estimates=e[(e["estimand_id"] == "literate") & e["domain_type"].isin(["overall", "county"])])
+    for spec in FIGURES:
+        plt.close(render(spec, slim))
+    tables = build_tables(slim)
+    assert len(tables) == 8 and len(tables[1].frame) == 13 and tables[5].frame.empty
+    page, verdict = build_html(slim, {}, {}, embed_font=False)
+    assert verdict == "not met" and "基准" in page
