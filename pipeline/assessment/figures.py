@@ -63,7 +63,7 @@ def _projection(ax, proj: pd.Series | None, label: bool = True) -> None:
 def fig_city_trend(trend: pd.DataFrame, spec: AssessmentSpec, projections: pd.DataFrame | None,
                    through: int) -> Figure:
     city = trend[trend["domain_type"] == "overall"]
-    fig, ax = plt.subplots(figsize=(10.5, 4.8))
+    fig, ax = plt.subplots(figsize=(8.6, 5.6), layout="constrained")
     _series_lines(ax, city)
     b = spec.baseline
     ax.plot([b.year], [b.est], marker="D", mfc="white", mec=BAR, ms=7, ls="none", zorder=4,
@@ -91,7 +91,7 @@ def fig_city_trend(trend: pd.DataFrame, spec: AssessmentSpec, projections: pd.Da
     _pct(ax)
     ax.set_ylabel("具备科学素质的公民比例")
     ax.set_title(f"全市具备科学素质的公民比例（调查至{through}年）")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, frameon=False, fontsize=8)
     return fig
 
 
@@ -103,7 +103,7 @@ def fig_small_multiples(trend: pd.DataFrame, domain_type: str, spec: AssessmentS
     ncol = 4 if len(order) > 4 else len(order)
     nrow = math.ceil(len(order) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol + 0.6, 2.2 * nrow + 0.8), sharex=True, sharey=True,
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     first, last = int(rows["wave"].min()), spec.final_year
     ok = rows[rows["reliability"] != "suppressed"]
     ymax = max(float(ok["uci"].max()) if len(ok) else spec.target, spec.target)
@@ -135,16 +135,15 @@ def fig_small_multiples(trend: pd.DataFrame, domain_type: str, spec: AssessmentS
                Line2D([], [], color=TARGET, ls="--", label=f"目标 {spec.target:.0%}")]
     if projections is not None:
         handles.append(Line2D([], [], color=PROJ, marker="s", ls=":", label=f"{spec.final_year}年趋势外推"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=8)
     fig.suptitle(title, fontsize=12)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     return fig
 
 
 def fig_ranking(ranking: pd.DataFrame, spec: AssessmentSpec) -> Figure:
     r = ranking.sort_values("rank")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 0.38 * len(r) + 1.6), sharey=True,
-                                   gridspec_kw={"width_ratios": [1.2, 1]})
+                                   gridspec_kw={"width_ratios": [1.2, 1]}, layout="constrained")
     y = np.arange(len(r))
     ax1.errorbar(r["est"], y, xerr=1.96 * r["se"], fmt="o", color=BAR, capsize=2)
     ax1.axvline(spec.target, color=TARGET, ls="--", lw=1)
@@ -159,14 +158,13 @@ def fig_ranking(ranking: pd.DataFrame, spec: AssessmentSpec) -> Figure:
     ax2.set_xticks(range(1, len(r) + 1))
     ax2.set_title(f"名次中位数及{spec.rank_interval:.0%}名次区间", fontsize=10)
     fig.suptitle(f"{int(r['wave'].iloc[0])}年各县（市、区）排名及其不确定性", fontsize=12)
-    fig.tight_layout()
     return fig
 
 
 def fig_indicator_status(status: pd.DataFrame) -> Figure:
     names = list(dict.fromkeys(status["name_zh"]))
     years = sorted(status["year"].unique())
-    fig, ax = plt.subplots(figsize=(2.2 + 0.9 * len(years) + 4.2, 0.36 * len(names) + 1.4))
+    fig, ax = plt.subplots(figsize=(2.2 + 0.9 * len(years) + 4.2, 0.36 * len(names) + 1.4), layout="constrained")
     for i, name in enumerate(names):
         for r in status[status["name_zh"] == name].itertuples(index=False):
             j = years.index(r.year)
@@ -185,7 +183,6 @@ def fig_indicator_status(status: pd.DataFrame) -> Figure:
     ax.legend(handles=[Patch(color=c, label=s) for s, c in STATUS_COLOURS.items()], loc="upper center",
               bbox_to_anchor=(0.5, -0.02 - 0.5 / max(len(names), 1)), ncol=3, frameon=False)
     ax.set_title("规划监测指标完成情况（指标 × 年度）")
-    fig.tight_layout()
     return fig
 
 

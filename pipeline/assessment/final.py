@@ -42,14 +42,17 @@ def position(city: pd.DataFrame, spec: AssessmentSpec) -> pd.DataFrame:
     """city: trend rows of the overall domain in the current series (wave, est, lci, uci, reliability).
 
     For every published figure from a year with a survey wave, the same-year comparison; for each area,
-    also its latest figure against the latest wave (the year gap is in the note)."""
+    also its latest figure against the latest wave (the year gap is in the note). The city's own published
+    baseline is left out: it is compared in the changes table, where its break in series is declared."""
     city = city[city["reliability"] != "suppressed"].set_index("wave").sort_index()
     if city.empty:
         return pd.DataFrame(columns=[c.name for c in POSITION.columns])
     latest_wave = int(city.index.max())
     rows = []
-    for area in dict.fromkeys(p.area for p in spec.published):
-        figs = sorted((p for p in spec.published if p.area == area), key=lambda p: p.year)
+    b = spec.baseline
+    published = [p for p in spec.published if not (p.year == b.year and abs(p.est - b.est) < 1e-12)]
+    for area in dict.fromkeys(p.area for p in published):
+        figs = sorted((p for p in published if p.area == area), key=lambda p: p.year)
         pairs = [(p, p.year) for p in figs if p.year in city.index]
         if all(w != latest_wave for _, w in pairs):
             pairs.append((figs[-1], latest_wave))
@@ -58,7 +61,7 @@ def position(city: pd.DataFrame, spec: AssessmentSpec) -> pd.DataFrame:
             pos = "above" if r["lci"] > p.est else "below" if r["uci"] < p.est else "indistinguishable"
             note = None
             if p.year != wave:
-                note = f"latest published figure ({p.year}) against the {wave} wave: {wave - p.year} year(s) apart"
+                note = f"最新发布值为{p.year}年，与{wave}年调查相隔{wave - p.year}年"
             rows.append({"area": p.area, "area_zh": p.area_zh, "published_year": p.year, "published_est": p.est,
                          "wave": wave, "est": float(r["est"]), "lci": float(r["lci"]), "uci": float(r["uci"]),
                          "diff": float(r["est"]) - p.est, "position": pos, "position_zh": POSITION_ZH[pos],

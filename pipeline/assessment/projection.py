@@ -103,13 +103,13 @@ def project(trend_rows: pd.DataFrame, year: int, target: float, comparison: str,
                "target": target, "status": UNDETERMINED, "reason": None}
         suppressed = g["reliability"] == "suppressed"
         if suppressed.any():
-            row["reason"] = f"suppressed estimate in wave(s) {g.loc[suppressed, 'wave'].to_list()}"
+            row["reason"] = f"{'、'.join(map(str, g.loc[suppressed, 'wave']))}年该单元数据不足（不予发布）"
         elif len(waves) < min_waves:
-            row["reason"] = f"{len(waves)} wave(s) in the series; a projection needs at least {min_waves}"
+            row["reason"] = f"本口径序列仅有{len(waves)}次调查，外推至少需要{min_waves}次"
         elif not (np.isfinite(g["se"]).all() and (g["se"] > 0).all()):
-            row["reason"] = "a wave without a positive SE"
+            row["reason"] = "某次调查没有有效的标准误"
         elif not ((g["est"] > 0) & (g["est"] < 1)).all():
-            row["reason"] = "a share of 0 or 1 has no logit"
+            row["reason"] = "比例为0或100%，无法在logit尺度上拟合"
         else:
             p = g["est"].to_numpy(dtype=float)
             t = fit_trend(g["wave"], logit(p), g["se"].to_numpy(dtype=float) / (p * (1 - p)))

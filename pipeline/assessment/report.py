@@ -33,7 +33,13 @@ def _pct(x) -> str:
 
 
 def _pp(x) -> str:
-    return f"{100 * float(x):+.1f}个百分点"
+    v = round(100 * float(x), 1) + 0.0  # + 0.0 turns a rounded −0.0 into 0.0
+    return f"{v:+.1f}个百分点"
+
+
+def _change(x) -> str:
+    v = round(100 * float(x), 1) + 0.0
+    return f"提高{v:.1f}个百分点" if v > 0 else f"下降{-v:.1f}个百分点" if v < 0 else "持平"
 
 
 def city_sentence(a: Assessment) -> tuple[str, str]:
@@ -50,11 +56,11 @@ def city_sentence(a: Assessment) -> tuple[str, str]:
     if len(total):
         r = total.iloc[0]
         sig = "，变化具有统计显著性" if bool(r["significant"]) else "，变化不具有统计显著性"
-        zh += (f"{last}年较{first}年{_pp(r['diff'])}（标准误{100 * r['se']:.2f}个百分点，"
+        zh += (f"{last}年较{first}年{_change(r['diff'])}（标准误{100 * r['se']:.2f}个百分点，"
                f"p{'<0.001' if r['p_value'] < 0.001 else '=' + format(r['p_value'], '.3f')}{sig}）。")
     b = a.spec.baseline
     zh += (f"{b.year}年末基线为{_pct(b.est)}，其测评口径未公布，与本轮调查不构成同一序列，"
-           f"{last}年与之相差{_pp(float(cur['est'].iloc[-1]) - b.est)}，仅作参考。")
+           f"{last}年与之相比{_change(float(cur['est'].iloc[-1]) - b.est)}，仅作参考。")
     en = " → ".join(f"{int(r.wave)} {100 * r.est:.1f}%" for r in cur.itertuples(index=False))
     return zh, f"city {en}"
 
@@ -134,7 +140,7 @@ def methods(a: Assessment) -> list[Section]:
         series = int(a.trend.loc[a.trend["wave"] == w.wave, "series"].iloc[0])
         wave_rows.append((str(w.wave), w.rule, str(series), VAR_ZH.get(w.variance_method, w.variance_method),
                           f"{n:,}", "是" if w.wave in a.demo_waves else "否"))
-    waves_table = Table("表M1 纳入评估的调查", ("年度", "评分规则", "口径序列", "标准误方法", "有效样本量", "演示数据"),
+    waves_table = Table("表M1 纳入评估的调查", ("年度", "评分规则", "口径序列", "标准误方法", "样本量", "演示数据"),
                         tuple(wave_rows))
     n_series = int(a.trend["series"].max())
     series_text = ("各次调查评分规则相同，构成一条趋势线。" if n_series == 1 else
@@ -193,7 +199,9 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
     parts.append(f"<header><h1>{e(title)}</h1><p class=\"sub\">评估范围：{e(years)}年公民科学素质调查及规划监测指标　"
                  f"依据：泉政办〔2022〕25号 四（四）</p></header>")
     summary = [city_zh] + (midterm_findings(a) if a.projection is not None else final_findings(a))
-    summary += position_findings(a)[:2] + indicator_findings(a)[:1]
+    latest = int(a.position["wave"].max()) if len(a.position) else None
+    summary += [s for s, w in zip(position_findings(a), a.position["wave"], strict=True) if w == latest]
+    summary += indicator_findings(a)[:1]
     parts.append("<h2>一、评估结论摘要</h2><ul class=\"findings\">" + "".join(f"<li>{e(s)}</li>" for s in summary) + "</ul>")
 
     trend_pub = T.trend_published(a.trend)

@@ -56,7 +56,7 @@ def _difference(a: pd.DataFrame, b: pd.DataFrame, comparison: str, level: float)
     for col in ("diff", "se", "lci", "uci", "t", "p_value"):
         out.loc[masked, col] = np.nan
     out.loc[masked, "significant"] = pd.NA
-    out.loc[masked, "note"] = "suppressed cell in one of the waves"
+    out.loc[masked, "note"] = "其中一次调查该单元数据不足（不予发布），不计算变化"
     return out
 
 
@@ -98,10 +98,10 @@ def baseline_changes(stacked: pd.DataFrame, baseline: Baseline, level: float) ->
             t = diff / se
             row.update(se=se, lci=diff - z * se, uci=diff + z * se, t=t, p_value=2 * stats.norm.sf(abs(t)),
                        significant=bool(2 * stats.norm.sf(abs(t)) < 1 - level),
-                       note=None if baseline.se is not None else "baseline published without an SE: treated as fixed")
+                       note=None if baseline.se is not None else "基线未公布标准误，按固定值处理")
         else:
-            row["note"] = (f"break in series: the baseline was measured under {base_rule!r}, the wave under "
-                           f"{r.rule!r}; the difference is descriptive, not a tested change")
+            row["note"] = (f"口径不同（序列中断）：基线口径为“{base_rule}”，本次调查为“{r.rule}”；差值仅作描述，"
+                           "不计算标准误和检验")
         rows.append(row)
     out = pd.DataFrame(rows)
     if not out.empty:

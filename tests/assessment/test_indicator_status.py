@@ -53,7 +53,7 @@ def test_cumulative_pro_rata():
     assert [s[y].expected for y in range(2021, 2026)] == [20000, 40000, 60000, 80000, 100000]
     assert [s[y].running_total for y in (2021, 2022, 2023, 2024, 2025)] == [17000, 35500, 35500, 56500, 79500]
     assert [s[y].status for y in range(2021, 2026)] == [NOT_MET, NOT_MET, NOT_REPORTED, NOT_MET, NOT_MET]
-    assert "2023" in s[2024].note
+    assert "2023年未报送" in s[2024].note
 
 
 def test_cumulative_on_pace_at_midterm_and_exact_at_the_end():
@@ -74,7 +74,7 @@ def test_share_by_deadline_path_from_base():
     s = _status(plan, _values("e", {2021: 0.52, 2022: 0.54, 2023: 0.555, 2024: 0.59, 2025: 0.61}))
     assert [round(s[y].expected, 6) for y in range(2021, 2026)] == [0.52, 0.54, 0.56, 0.58, 0.60]
     assert [s[y].status for y in range(2021, 2026)] == [MET, MET, NOT_MET, MET, MET]
-    assert "base year" in s[2021].note
+    assert "基期" in s[2021].note
 
 
 def test_coverage_by_deadline_final_year_is_the_target_itself():
@@ -94,7 +94,7 @@ def test_deadline_target_without_base_and_with_base_above_target():
     s = status_table(plan, acc, 2025)
     u = {int(r.year): r for r in s[s["indicator_id"] == "u"].itertuples(index=False)}
     # no 2021 value: the path cannot be drawn, so 2022 is held to the 2025 target (90% < 100%)
-    assert u[2022].expected == 1.0 and u[2022].status == NOT_MET and "no 2021 value" in u[2022].note
+    assert u[2022].expected == 1.0 and u[2022].status == NOT_MET and "无2021年报送值" in u[2022].note
     assert u[2025].status == MET
     g = {int(r.year): r for r in s[s["indicator_id"] == "g"].itertuples(index=False)}
     # base 70% already above 60%: the path never asks for more than the target (min(65%, 60%) = 60% in 2023)

@@ -102,10 +102,10 @@ def test_projection_statuses_and_undetermined_cases():
     assert falling["status"] == OFF_TRACK and falling["upper"] < 0.16
     assert 0 < falling["lower"] < falling["projection"]  # bounds stay inside 0–1 on the logit scale
     lone = project(_trend_rows([-2.0], waves=(2021,)), 2025, 0.16, ">", 0.80, 2).iloc[0]
-    assert lone["status"] == UNDETERMINED and "at least 2" in lone["reason"]
+    assert lone["status"] == UNDETERMINED and "至少需要2次" in lone["reason"]
     sup = project(_trend_rows([-2.0, -1.9], waves=(2021, 2022), rel=["ok", "suppressed"]), 2025, 0.16, ">",
                   0.80, 2).iloc[0]
-    assert sup["status"] == UNDETERMINED and "2022" in sup["reason"] and np.isnan(sup["projection"])
+    assert sup["status"] == UNDETERMINED and "2022年" in sup["reason"] and np.isnan(sup["projection"])
 
 
 def test_logit_expit_inverse():

@@ -58,7 +58,7 @@ def test_baseline_with_another_rule_is_descriptive_only(tmp_path):
     base = ch[ch["comparison"] == "since_baseline"]
     assert len(base) == 3 and not base["comparable"].any()
     assert base["se"].isna().all() and base["p_value"].isna().all()
-    assert base["note"].str.contains("break in series").all()
+    assert base["note"].str.contains("口径不同").all()
     assert base["diff"].iloc[0] == pytest.approx(0.121 - 0.112)
 
 

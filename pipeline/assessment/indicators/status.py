@@ -71,15 +71,15 @@ def status_table(plan: Plan, accepted: pd.DataFrame, through: int) -> pd.DataFra
                 compared = running
                 row["running_total"] = running
                 if missing and v is not None:
-                    row["note"] = f"running total counts unreported year(s) {missing} as zero"
+                    row["note"] = f"累计值中{'、'.join(map(str, missing))}年未报送，按0计"
                 if v is None:
                     missing.append(y)
             elif t.kind in DEADLINE_KINDS:
                 expected, compared = expected_path(t, y, base, plan.period), v
                 if y == plan.period[0] and base is not None and y < t.deadline:
-                    row["note"] = "base year of the path to the deadline"
+                    row["note"] = "基期（到期目标路径的起点）"
                 elif base is None and y < t.deadline:
-                    row["note"] = f"no {plan.period[0]} value: compared with the {t.deadline} target itself"
+                    row["note"] = f"无{plan.period[0]}年报送值，无法确定路径，按{t.deadline}年目标本身比较"
             else:
                 raise ValueError(f"{t.id}: kind {t.kind!r} has no status rule")
             row["expected"] = expected

@@ -1,0 +1,89 @@
+"""run_assess end to end on a synthetic project: five waves, demo indicator submissions, both kinds."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from pipeline.assessment.run import run_assess
+from pipeline.assessment.spec import load_plan
+from pipeline.cli import main
+from pipeline.errors import PipelineError
+from pipeline.simulate.indicators import run_indicator_simulate
+from tests.assessment.synth import make_root, rising
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = make_root(tmp_path_factory.mktemp("run"), rising(2021, 2025))
+    run_indicator_simulate(load_plan(root / "survey_instruments" / "plan" / "targets.yaml"),
+                           root / "data" / "raw" / "indicators")
+    mid = run_assess("midterm", 2023, root)
+    fin = run_assess("final", None, root)
+    return root, mid, fin
+
+
+def _text(path):
+    html = path.read_text(encoding="utf-8")
+    html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_midterm_outputs(project):
+    root, mid, _ = project
+    out = root / "data" / "processed" / "assessment" / "midterm"
+    for name in ("trend", "changes", "projection", "position", "indicator_status", "indicator_issues"):
+        raw = (out / "tables" / f"{name}.csv").read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf"), name  # BOM so that Excel reads the Chinese
+    proj = pd.read_csv(out / "tables" / "projection.csv", encoding="utf-8-sig")
+    assert set(proj["waves"]) == {"2021–2023"}
+    assert set(pd.read_csv(out / "tables" / "trend.csv", encoding="utf-8-sig")["wave"]) == {2021, 2022, 2023}
+    status = pd.read_csv(out / "tables" / "indicator_status.csv", encoding="utf-8-sig")
+    assert status["year"].max() == 2023  # later submissions exist but are outside the mid-term
+    assert {p.stem for p in (out / "figures").glob("*.png")} == {"fig1_city_trend", "fig2_counties", "fig3_groups",
+                                                                  "fig5_indicators"}
+    sheets = load_workbook(out / "tables.xlsx").sheetnames
+    assert {"趋势", "变化", "中期研判", "指标完成情况", "报送问题"} <= set(sheets)
+    text = _text(out / "report.html")
+    city = proj[proj["domain_type"] == "overall"].iloc[0]
+    assert f"{100 * city['projection']:.1f}%" in text and city["status_zh"] in text
+    assert "2021年12.1%" in text and "2023年14.3%" in text  # the synthetic city trend
+    assert "中期评估报告" in text and "状态规则" in text
+    assert "midterm through 2023" in mid.summary()
+
+
+def test_final_outputs(project):
+    root, _, fin = project
+    out = root / "data" / "processed" / "assessment" / "final"
+    ver = pd.read_csv(out / "tables" / "verdicts.csv", encoding="utf-8-sig")
+    assert set(ver["domain_type"]) == {"overall", "county", "group"}
+    rank = pd.read_csv(out / "tables" / "ranking.csv", encoding="utf-8-sig")
+    assert rank["rank"].tolist() == [1, 2, 3] and (rank["rank_lo"] <= rank["rank_hi"]).all()
+    text = _text(out / "report.html")
+    city = ver[ver["domain_type"] == "overall"].iloc[0]
+    assert f"2025年全市具备科学素质的公民比例为{100 * city['est']:.1f}%" in text
+    assert city["verdict_zh"] in text and "终期评估报告" in text and "名次区间" in text
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html and "@font-face" in html  # self-contained
+    assert "演示数据" in html
+    assert (out / "figures" / "fig4_ranking.png").exists()
+    assert "final through 2025" in fin.summary()
+
+
+def test_final_needs_the_final_wave(tmp_path):
+    root = make_root(tmp_path, rising(2021, 2023))
+    with pytest.raises(PipelineError, match="2025"):
+        run_assess("final", 2023, root)
+
+
+def test_cli_template_and_validate(project, capsys):
+    root = project[0]
+    assert main(["indicators", "template", "--year", "2024", "--root", str(root)]) == 0
+    assert (root / "data" / "processed" / "indicators" / "templates" / "指标填报模板_2024.xlsx").exists()
+    assert main(["indicators", "validate", "--year", "2024", "--root", str(root)]) == 2  # planted faults
+    assert main(["indicators", "template", "--year", "2019", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "conflict" in err or "workers_trained" in err
