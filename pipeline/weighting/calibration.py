@@ -163,6 +163,8 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
                     g *= ratio[c]
                     eta = None
                     break
+                if np.max(np.where(p, margin_errors(S, m.totals), 0.0)) < 0.1 * tol:
+                    break  # this block is solved; the next sweep will say whether the others are
                 _, dg = fn(eta, bounds)
                 slope = group_sums(c, D * dg, m.k)
                 step = np.divide(T - S, slope, out=np.zeros_like(S), where=p & (slope > 0))
