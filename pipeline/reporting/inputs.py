@@ -242,6 +242,11 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
             f"{est_path} has no row for estimand {L.HEADLINE!r}, domain_type 'overall' "
             f"(variance_method {method!r}); the headline cannot be reported. Re-run the estimate stage."
         )
+    if targets[targets["domain_type"] == "overall"].empty:
+        raise InputError(
+            f"{tgt_path} has no row with domain_type 'overall': the verdict against the target cannot be "
+            "stated. Re-run the estimate stage (estimands.yaml `target: domain_types` must include overall)."
+        )
     check_in_sync(primary, targets, tgt_path)
 
     titles, groups, dims = _frameworks(paths)

@@ -8,6 +8,7 @@ weights.parquet. Any record or metric that is absent is reported as "未提供" 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -20,7 +21,7 @@ CITY = "全市"
 STEP_LABELS = {
     "base": "基础权数（抽样设计权数）", "design": "基础权数（抽样设计权数）",
     "nonresponse": "无回答调整", "nr": "无回答调整",
-    "calibration": "校准（耙式加权）", "raking": "校准（耙式加权）",
+    "calibration": "校准", "raking": "校准（耙式加权）",
     "trimming": "极端权数截尾", "trim": "极端权数截尾", "final": "最终权数",
 }
 STEP_ORDER = ("base", "design", "nonresponse", "nr", "calibration", "raking", "trimming", "trim", "final")
@@ -258,7 +259,9 @@ def data_quality_section(inputs: ReportInputs) -> Section:
         return Section("数据质量", (f"未提供数据接收报告（ingest_report.json 不存在），被隔离记录的情况{NA}。",))
     items: list[str | Table] = []
     read, acc, quar = ing.get("rows_read"), ing.get("accepted"), ing.get("quarantined")
-    items.append(f"数据文件 {ing.get('source_file', NA)}（SHA-256 {ing.get('sha256', NA)}）。"
+    # Only the file name: a full path would show the analyst's folders.
+    source = Path(str(ing["source_file"])).name if ing.get("source_file") else NA
+    items.append(f"数据文件 {source}（SHA-256 {ing.get('sha256', NA)}）。"
                  f"读取 {L.fmt_int(read) if read is not None else NA} 条记录，接收 "
                  f"{L.fmt_int(acc) if acc is not None else NA} 条，隔离 {L.fmt_int(quar) if quar is not None else NA} 条。")
     if None not in (read, acc, quar) and int(read) != int(acc) + int(quar):

@@ -42,6 +42,13 @@ def test_targets_from_another_run_detected(project):
         load_inputs(project)
 
 
+def test_targets_without_overall_row(project):
+    t = pd.read_csv(project.processed("targets.csv"), encoding="utf-8-sig")
+    write_table(t[t["domain_type"] != "overall"], project.processed("targets.csv"), "targets")
+    with pytest.raises(InputError, match=r"targets\.csv has no row with domain_type 'overall'"):
+        load_inputs(project)
+
+
 def test_missing_headline_row(project):
     e = pd.read_csv(project.processed("estimates.csv"), encoding="utf-8-sig")
     e = e[~((e["estimand_id"] == "literate") & (e["domain_type"] == "overall"))]

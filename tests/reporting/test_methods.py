@@ -26,7 +26,7 @@ def test_city_values_not_county_values(inputs):
                  if isinstance(i, Table) and i.caption.startswith("表M2"))
     first = dict(zip(steps.headers, steps.rows[0], strict=True))
     assert first["Kish加权设计效应"] == "1.18" and first["有效样本量"] == "8,432"
-    assert [r[0] for r in steps.rows] == ["基础权数（抽样设计权数）", "无回答调整", "校准（耙式加权）", "最终权数"]
+    assert [r[0] for r in steps.rows] == ["基础权数（抽样设计权数）", "无回答调整", "校准", "最终权数"]
     assert "校准迭代次数 6" in text and "被截尾的权数 17 个" in text and "0.9987" in text
     assert "分层刀切法（JKn）" in text and "重复权数 20 套" in text
     assert "县（市、区）×性别×年龄段×城乡" in text
@@ -54,7 +54,8 @@ def test_absent_single_metric_says_not_provided(inputs):
 
 def test_quarantine_by_reason(inputs):
     text = _text([data_quality_section(inputs)])
-    assert "age_out_of_range" in text and "31" in text and "10,006" in text
+    assert "age_out_of_range" in text and "年龄不在18–69岁" in text and "31" in text and "10,006" in text
+    assert "数据文件 survey.sav（" in text and "data/raw" not in text
     assert "不等于" not in text
     broken = dict(inputs.ingest, rows_read=10_007)
     assert "不等于" in _text([data_quality_section(replace(inputs, ingest=broken))])
