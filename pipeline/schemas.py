@@ -8,7 +8,7 @@ extra columns a table may carry (replicate weights, benchmark shares, quality fl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

@@ -130,7 +130,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     log(f"   read {n_read} records from {file} (encoding {raw.encoding or 'from file'}); identifiers dropped")
     adm = dict(inst.admin)
     demo = {d.field: d for d in inst.demographics}
-    q = [] 
+    q: list[tuple[int, int, str, str]] = []
 
     def quarantine(mask: np.ndarray, reason: str, detail: np.ndarray) -> None:
         for i in np.flatnonzero(mask):

@@ -113,8 +113,7 @@ def _occupation(rng, age, urban, edu) -> np.ndarray:
 def build_population(seed: int, scale: float = 1.0) -> Population:
     rng = np.random.default_rng(seed)
     town_rows, vill_rows = [], []
-    person_blocks = []
-    for raw, code, _name, pop10k, urban_pct, _eff in COUNTIES:
+    for _raw, code, _name, pop10k, urban_pct, _eff in COUNTIES:
         adults = int(round(pop10k * 1e4 * ADULT_SHARE * scale))
         n_town = max(3, int(round(scale * pop10k / 6.0)))
         # township sizes: lognormal shares; urban share varies around the county's level
