@@ -48,7 +48,7 @@ def fay_herriot(y, psi, X, method: str = "REML", tol: float = 1e-12, max_iter: i
     if method == "REML":
         s2 = max(np.var(y, ddof=1) - psi.mean(), 0.0)
         converged = False
-        for it in range(1, max_iter + 1):
+        for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
             vinv = np.diag(1.0 / (s2 + psi))
             vx = vinv @ X
             P = vinv - vx @ np.linalg.solve(X.T @ vx, vx.T)

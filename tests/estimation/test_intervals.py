@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from pipeline.estimation.intervals import REASON_DF, REASON_EDGE, REASON_EMPTY, REASON_SE0, korn_graubard, logit, wald
+from pipeline.estimation.intervals import (
+    REASON_DF,
+    REASON_EDGE,
+    REASON_EMPTY,
+    REASON_SE0,
+    korn_graubard,
+    logit,
+    wald,
+)
 
 
 def test_logit_hand_worked():

@@ -138,6 +138,15 @@ cal("cal_clus1", calibrate(svydesign(id = ~dnum, weights = ~pw, data = apiclus1)
 cal("rake_clus1", rake(svydesign(id = ~dnum, weights = ~pw, data = apiclus1), list(~stype, ~sch.wide),
                        list(pop_stype, pop_sw)), "awards")
 
+# rake() backfits the residuals for only 10 sweeps; the exact least-squares projection (what the Python
+# side solves) computed here in R: OLS of u = (y - ybar)/N on the margins, variance of w * residual
+rk <- rake(svydesign(id = ~dnum, weights = ~pw, data = apiclus1), list(~stype, ~sch.wide), list(pop_stype, pop_sw))
+w <- weights(rk)
+u <- (apiclus1$api00 - sum(w * apiclus1$api00) / sum(w)) / sum(w)
+res <- residuals(lm(u ~ stype + sch.wide, data = apiclus1))
+v <- survey:::svyrecvar(matrix(w * res), rk$cluster, rk$strata, rk$fpc, postStrata = NULL)
+add("rake_exact", "mean", "api00", "", "all", sum(w * apiclus1$api00) / sum(w), sqrt(v[1, 1]))
+
 g <- do.call(rbind, out)
 write.csv(g, "golden.csv", row.names = FALSE)
 cat("wrote", nrow(g), "golden rows\n")
