@@ -119,6 +119,37 @@ def estimand_values(frame: pd.DataFrame, spec: EstimandsSpec) -> dict[str, tuple
     return vals
 
 
+SEP = "|"  # the weighting stage joins the other variables' values of a collapsed cell with this
+
+
+def calibration_cells(frame: pd.DataFrame, margins, tables, collapsed) -> tuple[pd.DataFrame, list[list[str]]]:
+    """One column per calibration margin holding the cell the weighting stage actually calibrated on.
+
+    The weighting metadata lists each merge of a sparse cell with its neighbour (margin, the other
+    variables' values `within`, the `merged` pair and the new `label`), in the order they were made;
+    replaying them on the sample gives the calibration cells, so the residuals use the same margins."""
+    if not collapsed:
+        return frame, [list(m) for m in margins]
+    frame = frame.copy()
+    out = []
+    for i, by in enumerate(margins):
+        name = tables[i] if tables and i < len(tables) else None
+        cells = frame[list(by)].astype(str).copy()
+        for c in (c for c in collapsed if c.get("margin") == name):
+            merged = [str(x) for x in c["merged"]]
+            var = next((v for v in by if cells[v].isin(merged).any()), None)
+            if var is None:
+                continue
+            others = [v for v in by if v != var]
+            within = cells[others].agg(SEP.join, axis=1) if others else pd.Series("", index=cells.index)
+            hit = (within == str(c["within"])) & cells[var].isin(merged)
+            cells.loc[hit, var] = str(c["label"])
+        col = f"_calibration_cell_{i}"
+        frame[col] = cells.agg(SEP.join, axis=1)
+        out.append([col])
+    return frame, out
+
+
 def build_design(frame: pd.DataFrame, dspec, meta: dict) -> Design:
     rep_cols = sorted(c for c in frame.columns if c.startswith("w_rep_"))
     rep = meta.get("replicates") or {}
@@ -126,6 +157,7 @@ def build_design(frame: pd.DataFrame, dspec, meta: dict) -> Design:
     margins = cal.get("margins")
     calibration = None
     if margins:
+        frame, margins = calibration_cells(frame, margins, cal.get("control_tables"), cal.get("collapsed") or [])
         # R's calibrate() regresses on the weights before calibration; w_nr is that weight here
         calibration = {"margins": margins, "regression_weight": "w_nr" if "w_nr" in frame.columns else None}
     kwargs = {}

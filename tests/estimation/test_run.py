@@ -98,3 +98,13 @@ def test_bad_estimands_spec(tmp_path):
     paths.estimands.write_text(text, encoding="utf-8")
     with pytest.raises(SpecError, match="target.estimand 'literacy'"):
         run_estimate(paths, progress=False)
+
+
+def test_collapsed_calibration_cells_are_replayed():
+    from pipeline.estimation.run import calibration_cells
+    f = pd.DataFrame({"county_code": ["A", "A", "A", "B"], "age_band": ["18-29", "30-39", "40-49", "18-29"]})
+    log = [{"margin": "ca", "within": "A", "merged": ["18-29", "30-39"], "label": "18-29+30-39"},
+           {"margin": "ca", "within": "A", "merged": ["18-29+30-39", "40-49"], "label": "18-29+30-39+40-49"}]
+    out, margins = calibration_cells(f, [["county_code", "age_band"]], ["ca"], log)
+    assert margins == [["_calibration_cell_0"]]
+    assert list(out["_calibration_cell_0"]) == ["A|18-29+30-39+40-49"] * 3 + ["B|18-29"]
