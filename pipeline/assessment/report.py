@@ -112,6 +112,36 @@ def final_findings(a: Assessment) -> list[str]:
     return out
 
 
+def hindsight_findings(a: Assessment) -> list[str]:
+    """The mid-term check beside the final outcome: was the early warning borne out?"""
+    p, v = a.projection, a.verdicts
+    city = p[p["domain_type"] == "overall"].iloc[0]
+    out = []
+    if pd.notna(city["projection"]):
+        out.append(f"中期研判回顾：依据{city['waves']}年调查，中期外推{city['projection_year']}年全市为"
+                   f"{_pct(city['projection'])}（{city['interval']:.0%}区间{_pct(city['lower'])}–{_pct(city['upper'])}），"
+                   f"状态“{city['status_zh']}”。")
+    counties = p[p["domain_type"] == "county"]
+    parts = [f"“{STATUS_ZH[s]}”{int((counties['status'] == s).sum())}个（{_names(counties, 'status', s)}）"
+             for s in STATUS_ZH if (counties["status"] == s).any()]
+    if parts:
+        out.append("中期各县（市、区）状态：" + "，".join(parts) + "。")
+    both = hindsight(p, v)
+    inside = both["inside"].dropna()
+    if len(inside):
+        out.append(f"终期实测值落在中期{city['interval']:.0%}外推区间内的地区共{int(inside.sum())}个（共{len(inside)}个可比较）。")
+    return out
+
+
+def hindsight(projection: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
+    m = projection.merge(verdicts[["domain_type", "domain", "est", "verdict_zh", "reliability"]],
+                         on=["domain_type", "domain"], how="left")
+    ok = m["projection"].notna() & m["est"].notna() & (m["reliability"] != "suppressed")
+    m["inside"] = pd.array([bool(lo <= e <= hi) if k else pd.NA for lo, e, hi, k in
+                            zip(m["lower"], m["est"], m["upper"], ok, strict=True)], dtype="boolean")
+    return m
+
+
 def position_findings(a: Assessment) -> list[str]:
     out = []
     for r in a.position.itertuples(index=False):
@@ -155,17 +185,17 @@ def methods(a: Assessment) -> list[Section]:
         f"年度间变化：两次调查为独立样本，差值标准误为两次标准误平方和的平方根，自由度按Welch–Satterthwaite法，"
         f"双侧t检验，显著性水平{1 - sp.level:.2f}；被抑制（数据不足）的单元不计算变化。",
     ]
-    if a.projection is not None:
-        rules = "；".join(f"{STATUS_ZH[k]}：{v}" for k, v in sp.status_rules.items() if k in STATUS_ZH)
-        items += [
-            f"中期外推：在logit尺度上（各次调查的logit标准误按delta法为 se/(p(1−p))），以标准误平方的倒数为权重，"
-            f"对logit(比例)与调查年份做加权最小二乘直线拟合，外推至"
-            f"{sp.final_year}年；外推标准误为 sqrt(x0'(X'WX)⁻¹x0)，若各点偏离直线的程度超过抽样误差（Birge比"
-            f" X²/(k−2) > 1），按该比值放大方差；外推区间取logit尺度的{sp.projection_interval:.0%}正态区间并变换回比例，"
-            f"因此区间不超出0–100%。至少需要{sp.min_waves}次调查。",
-            f"状态规则（survey_instruments/assessment.yaml）：{rules}。目标为{sp.final_year}年“{sp.target_comparison} "
-            f"{sp.target:.0%}”。",
-        ]
+    # both reports state the mid-term rules: the final one restates the mid-term check beside the outcome
+    rules = "；".join(f"{STATUS_ZH[k]}：{v}" for k, v in sp.status_rules.items() if k in STATUS_ZH)
+    items += [
+        f"中期外推（采用{a.projection_through}年及以前的调查）：在logit尺度上（各次调查的logit标准误按delta法为"
+        " se/(p(1−p))），以标准误平方的倒数为权重，对logit(比例)与调查年份做加权最小二乘直线拟合，外推至"
+        f"{sp.final_year}年；外推标准误为 sqrt(x0'(X'WX)⁻¹x0)，若各点偏离直线的程度超过抽样误差（Birge比"
+        f" X²/(k−2) > 1），按该比值放大方差；外推区间取logit尺度的{sp.projection_interval:.0%}正态区间并变换回比例，"
+        f"因此区间不超出0–100%。至少需要{sp.min_waves}次调查。",
+        f"状态规则（survey_instruments/assessment.yaml）：{rules}。目标为{sp.final_year}年“{sp.target_comparison} "
+        f"{sp.target:.0%}”。",
+    ]
     if a.verdicts is not None:
         items += [
             f"终期结论：采用{sp.final_year}年调查估计阶段的判定：95%置信区间下限高于{sp.target:.0%}为“达到目标”，上限低于为"
@@ -198,7 +228,13 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
     years = f"{a.waves[0].wave}—{a.through}"
     parts.append(f"<header><h1>{e(title)}</h1><p class=\"sub\">评估范围：{e(years)}年公民科学素质调查及规划监测指标　"
                  f"依据：泉政办〔2022〕25号 四（四）</p></header>")
-    summary = [city_zh] + (midterm_findings(a) if a.projection is not None else final_findings(a))
+    scope = ("《实施方案》四（四）规定2022—2024年为实施阶段并开展中期检查、2025年为总结评估阶段。"
+             + (f"本报告为中期检查，依据{years}年各次公民科学素质调查和各牵头单位报送的规划监测指标，按现有趋势研判"
+                f"{a.spec.final_year}年目标的实现前景。" if a.kind == "midterm" else
+                f"本报告为终期评估，依据{years}年各次公民科学素质调查和各牵头单位报送的规划监测指标，对照"
+                f"{a.spec.final_year}年目标作出结论。"))
+    parts.append(f"<p>{e(scope)}</p>")
+    summary = [city_zh] + (midterm_findings(a) if a.kind == "midterm" else final_findings(a) + hindsight_findings(a))
     latest = int(a.position["wave"].max()) if len(a.position) else None
     summary += [s for s, w in zip(position_findings(a), a.position["wave"], strict=True) if w == latest]
     summary += indicator_findings(a)[:1]
@@ -212,7 +248,7 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
                                          note="“较2020年基线”的差值口径不同，仅作参考，不做检验。")))
 
     parts.append('<h2 class="newpage">三、各县（市、区）</h2>' + fig("fig2_counties", "各县（市、区）比例变化趋势"))
-    if a.projection is not None:
+    if a.kind == "midterm":
         proj = T.projection_published(a.projection)
         parts.append(table_html(T.html_table(proj, "表3 中期研判：各地区外推至2025年的比例与状态",
                                              note="状态规则见“评估方法”。")))
@@ -220,6 +256,15 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
         ver = T.verdicts_published(a.verdicts)
         parts.append(table_html(T.html_table(ver, f"表3 {a.spec.final_year}年对照目标的结论",
                                              rows=ver.frame["范围"] != "重点人群")))
+        h = hindsight(a.projection, a.verdicts)
+        rows = tuple((T.DTYPE_ZH.get(r.domain_type, r.domain_type), r.domain, r.status_zh, _pct(r.projection),
+                      f"{_pct(r.lower)}–{_pct(r.upper)}" if pd.notna(r.lower) else L.DASH,
+                      _pct(r.est) if r.reliability != "suppressed" else L.DASH, str(r.verdict_zh),
+                      L.DASH if pd.isna(r.inside) else ("是" if r.inside else "否"))
+                     for r in T.order_domains(h).itertuples(index=False))
+        parts.append(table_html(Table(f"表3a 中期研判（{a.projection_through}年及以前的调查）与终期结果对照",
+                                      ("范围", "名称", "中期状态", "中期外推值", f"{a.spec.projection_interval:.0%}外推区间",
+                                       f"{a.spec.final_year}年估计值", "终期结论", "落在外推区间内"), rows)))
         parts.append(fig("fig4_ranking", "各县（市、区）排名及其不确定性"))
         parts.append(table_html(T.html_table(T.ranking_published(a.ranking, a.spec.rank_interval), "表4 县区排名的不确定性")))
     last = int(a.trend["wave"].max())

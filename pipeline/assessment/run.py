@@ -43,7 +43,8 @@ class Assessment:
     waves: list
     trend: pd.DataFrame
     changes: pd.DataFrame
-    projection: pd.DataFrame | None
+    projection: pd.DataFrame  # the mid-term projection (in a final evaluation: as the mid-term check saw it)
+    projection_through: int
     verdicts: pd.DataFrame | None
     ranking: pd.DataFrame | None
     position: pd.DataFrame
@@ -96,11 +97,13 @@ def assess(kind: str, through: int, root: Path) -> Assessment:
     stacked = stack(waves)
     trend = trend_table(stacked)
     changes = changes_table(stacked, spec.baseline, spec.level)
-    projection = verdicts = ranking = None
-    if kind == "midterm":
-        projection = project(trend[trend["domain_type"].isin(["overall", "county", "group"])], spec.final_year,
-                             spec.target, spec.target_comparison, spec.projection_interval, spec.min_waves)
-    else:
+    verdicts = ranking = None
+    # A final evaluation restates the mid-term check (waves up to the default mid-term year) beside the
+    # outcome, so the report can say whether the early warning was borne out.
+    proj_through = through if kind == "midterm" else min(spec.default_midterm_through, through)
+    projection = project(trend[trend["wave"] <= proj_through], spec.final_year, spec.target,
+                         spec.target_comparison, spec.projection_interval, spec.min_waves)
+    if kind == "final":
         last = waves[-1]
         if last.wave != spec.final_year:
             raise InputError(f"the final evaluation needs wave {spec.final_year}; the last wave found is {last.wave}.")
@@ -116,7 +119,7 @@ def assess(kind: str, through: int, root: Path) -> Assessment:
             p = root / "data" / "processed" / str(w.wave) / name
             inputs[str(p.relative_to(root))] = sha256_file(p)
     demo_waves = [w.wave for w in waves if (root / "data" / "raw" / str(w.wave) / "truth.json").exists()]
-    return Assessment(kind, through, spec, plan, waves, trend, changes, projection, verdicts, ranking, pos,
+    return Assessment(kind, through, spec, plan, waves, trend, changes, projection, proj_through, verdicts, ranking, pos,
                       accepted, issues, status, summary_table(status), demo_waves, demo_ind, files, inputs)
 
 
@@ -124,26 +127,24 @@ def _write_outputs(a: Assessment, out: Path) -> dict[str, Path]:
     tdir, fdir = out / "tables", out / "figures"
     machine = [(a.trend, "trend", TREND), (a.changes, "changes", CHANGES), (a.position, "position", POSITION),
                (a.status, "indicator_status", STATUS), (a.summary, "indicator_summary", SUMMARY),
-               (a.accepted, "indicator_submissions", ACCEPTED), (a.issues, "indicator_issues", ISSUES)]
-    if a.projection is not None:
-        machine.append((a.projection, "projection", PROJECTION))
+               (a.accepted, "indicator_submissions", ACCEPTED), (a.issues, "indicator_issues", ISSUES),
+               (a.projection, "projection", PROJECTION)]
     if a.verdicts is not None:
         machine += [(a.verdicts, "verdicts", VERDICTS), (a.ranking, "ranking", RANKING)]
     for df, stem, schema in machine:
         write_table(df, tdir / f"{stem}.csv", schema)
-    published = [T.trend_published(a.trend), T.changes_published(a.changes)]
-    if a.projection is not None:
-        published.append(T.projection_published(a.projection))
+    published = [T.trend_published(a.trend), T.changes_published(a.changes), T.projection_published(a.projection)]
     if a.verdicts is not None:
         published += [T.verdicts_published(a.verdicts), T.ranking_published(a.ranking, a.spec.rank_interval)]
     published += [T.position_published(a.position), T.indicator_status_published(a.status),
                   T.indicator_issues_published(a.issues)]
     write_workbook(published, out / "tables.xlsx")
     figs: dict[str, Path] = {}
-    drawn = [("fig1_city_trend", F.fig_city_trend, (a.trend, a.spec, a.projection, a.through)),
-             ("fig2_counties", F.fig_small_multiples, (a.trend, "county", a.spec, a.projection,
+    shown = a.projection if a.kind == "midterm" else None  # a final figure shows outcomes, not the old forecast
+    drawn = [("fig1_city_trend", F.fig_city_trend, (a.trend, a.spec, shown, a.through)),
+             ("fig2_counties", F.fig_small_multiples, (a.trend, "county", a.spec, shown,
                                                         "各县（市、区）具备科学素质的公民比例")),
-             ("fig3_groups", F.fig_small_multiples, (a.trend, "group", a.spec, a.projection,
+             ("fig3_groups", F.fig_small_multiples, (a.trend, "group", a.spec, shown,
                                                       "重点人群具备科学素质的公民比例"))]
     if a.ranking is not None and len(a.ranking):
         drawn.append(("fig4_ranking", F.fig_ranking, (a.ranking, a.spec)))
@@ -174,7 +175,7 @@ def run_assess(kind: str, through: int | None = None, root: Path | None = None) 
 
 
 def _status_line(a: Assessment) -> str:
-    if a.projection is not None:
+    if a.kind == "midterm":
         counts = a.projection[a.projection["domain_type"] == "county"]["status_zh"].value_counts()
         return "counties: " + ", ".join(f"{k} {v}" for k, v in counts.items())
     counts = a.verdicts[a.verdicts["domain_type"] == "county"]["verdict"].value_counts()

@@ -23,7 +23,7 @@ DTYPE_ZH = {"overall": "全市", "county": "县（市、区）", "group": "重�
 COMPARISON_ZH = {"consecutive": "相邻两次调查", "since_first_wave": "较本序列首次调查", "since_baseline": "较2020年基线"}
 
 
-def _order(df: pd.DataFrame) -> pd.DataFrame:
+def order_domains(df: pd.DataFrame) -> pd.DataFrame:
     key = [(list(DTYPE_ZH).index(t) if t in DTYPE_ZH else 9, *L.category_rank(t, d))
            for t, d in zip(df["domain_type"], df["domain"], strict=True)]
     return df.assign(_k=key).sort_values("_k", kind="mergesort").drop(columns="_k")
@@ -40,8 +40,7 @@ def _pub(sheet: str, stem: str, frame: pd.DataFrame) -> PublishedTable:
 
 
 def trend_published(trend: pd.DataFrame) -> PublishedTable:
-    t = _order(trend).sort_values("wave", kind="mergesort")
-    t = _order(t)
+    t = order_domains(trend.sort_values("wave", kind="mergesort"))
     f = pd.DataFrame({"范围": t["domain_type"].map(DTYPE_ZH), "名称": t["domain"], "年度": t["wave"],
                       "口径序列": t["series"], "评分规则": t["rule"], "样本量": t["n"], "估计值": t["est"],
                       "标准误": t["se"], "95%置信区间下限": t["lci"], "95%置信区间上限": t["uci"],
@@ -51,7 +50,7 @@ def trend_published(trend: pd.DataFrame) -> PublishedTable:
 
 
 def changes_published(changes: pd.DataFrame) -> PublishedTable:
-    c = _order(changes)
+    c = order_domains(changes)
     f = pd.DataFrame({"比较": c["comparison"].map(COMPARISON_ZH), "起始年": c["wave_from"], "结束年": c["wave_to"],
                       "范围": c["domain_type"].map(DTYPE_ZH), "名称": c["domain"], "起始估计值": c["est_from"],
                       "结束估计值": c["est_to"], "差值": c["diff"], "标准误": c["se"], "差值95%区间下限": c["lci"],
@@ -63,7 +62,7 @@ def changes_published(changes: pd.DataFrame) -> PublishedTable:
 
 
 def projection_published(proj: pd.DataFrame) -> PublishedTable:
-    p = _order(proj)
+    p = order_domains(proj)
     f = pd.DataFrame({"范围": p["domain_type"].map(DTYPE_ZH), "名称": p["domain"], "所用调查": p["waves"],
                       "最近一次估计值": p["last_est"], "年变化（百分点）": p["annual_change"], "外推年份": p["projection_year"],
                       "外推值": p["projection"], "外推标准误": p["projection_se"], "外推区间下限": p["lower"],
@@ -73,7 +72,7 @@ def projection_published(proj: pd.DataFrame) -> PublishedTable:
 
 
 def verdicts_published(v: pd.DataFrame) -> PublishedTable:
-    v = _order(v)
+    v = order_domains(v)
     f = pd.DataFrame({"范围": v["domain_type"].map(DTYPE_ZH), "名称": v["domain"], "年度": v["wave"], "样本量": v["n"],
                       "估计值": v["est"], "95%置信区间下限": v["lci"], "95%置信区间上限": v["uci"], "目标值": v["target"],
                       "差距（估计值−目标）": v["gap"], "单侧检验p值": v["p_value"], "结论": v["verdict_zh"],

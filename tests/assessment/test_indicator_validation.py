@@ -64,17 +64,17 @@ def test_unknown_indicator_names_file_cell_and_suggests(tmp_path):
     r = _issue(v, "unknown_indicator")
     cell = f"A{_row_of('farmers_practical_training')}"
     assert r["cell"] == cell and r["severity"] == "error"
-    assert f"{YEAR}/农业.xlsx" in r["message"] and f"cell {cell}" in r["message"] and SHEET in r["message"]
-    assert "farmers_practical_trainning" in r["message"] and "Did you mean 'farmers_practical_training'" in r["message"]
+    assert f"{YEAR}/农业.xlsx" in r["message"] and f"单元格{cell}" in r["message"] and SHEET in r["message"]
+    assert "farmers_practical_trainning" in r["message"] and "是否应为“farmers_practical_training”" in r["message"]
     assert "farmers_practical_training" not in set(v.accepted["indicator_id"])
     missing = _issue(v, "missing_submission")
     assert missing["indicator_id"] == "farmers_practical_training"
 
 
 @pytest.mark.parametrize(("value", "code", "fragment"), [
-    ("约10.5万", "value_not_numeric", "is not a number"),
-    (-28, "value_negative", "is negative"),
-    (True, "value_not_numeric", "is not a number"),
+    ("约10.5万", "value_not_numeric", "不是数字"),
+    (-28, "value_negative", "为负数"),
+    (True, "value_not_numeric", "不是数字"),
 ])
 def test_bad_values_are_rejected_with_cell(tmp_path, value, code, fragment):
     folder = tmp_path / str(YEAR)
@@ -82,7 +82,7 @@ def test_bad_values_are_rejected_with_cell(tmp_path, value, code, fragment):
     v = validate_year(folder, YEAR, PLAN, rel_to=tmp_path)
     r = _issue(v, code)
     cell = f"D{_row_of('farmers_demonstration_bases')}"
-    assert r["cell"] == cell and f"cell {cell}" in r["message"] and fragment in r["message"]
+    assert r["cell"] == cell and f"单元格{cell}" in r["message"] and fragment in r["message"]
     assert str(value) in r["message"] and "f.xlsx" in r["message"]
     assert "farmers_demonstration_bases" not in set(v.accepted["indicator_id"])
 
@@ -95,7 +95,7 @@ def test_percentages(tmp_path, value, code):
     r = _issue(v, code)
     assert r["indicator_id"] == "farmers_agritech_staff_trained_share" and r["cell"].startswith("D")
     if code == "percent_as_fraction":
-        assert "write 98 for 98%" in r["message"]
+        assert "98%应填98" in r["message"]
 
 
 def test_number_stored_as_text_is_read_and_listed(tmp_path):
@@ -103,21 +103,21 @@ def test_number_stored_as_text_is_read_and_listed(tmp_path):
     _write(folder, "t.xlsx", _full(workers_trained="52,000"))
     v = validate_year(folder, YEAR, PLAN, rel_to=tmp_path)
     r = _issue(v, "number_as_text")
-    assert r["severity"] == "warning" and "read as 52000" in r["message"]
+    assert r["severity"] == "warning" and "已按52000读取" in r["message"]
     assert v.accepted.set_index("indicator_id").loc["workers_trained", "value"] == 52000
 
 
 @pytest.mark.parametrize(("year_cell", "code", "fragment"), [
-    (2020, "year_outside_plan", "outside the plan period 2021–2025"),
-    (2024, "year_folder_mismatch", "folder for 2023"),
-    ("二〇二三", "year_invalid", "not a four-digit year"),
+    (2020, "year_outside_plan", "不在规划期2021—2025年内"),
+    (2024, "year_folder_mismatch", "位于2023年的文件夹"),
+    ("二〇二三", "year_invalid", "不是四位数字年份"),
 ])
 def test_year_cell(tmp_path, year_cell, code, fragment):
     folder = tmp_path / str(YEAR)
     _write(folder, "y.xlsx", _full(), year=year_cell)
     v = validate_year(folder, YEAR, PLAN, rel_to=tmp_path)
     r = _issue(v, code)
-    assert r["cell"] == "B1" and "cell B1" in r["message"] and fragment in r["message"]
+    assert r["cell"] == "B1" and "单元格B1" in r["message"] and fragment in r["message"]
     assert len(v.accepted) == 0  # the whole file is refused: its year is unknown
     assert (v.issues["code"] == "missing_submission").sum() == len(template_rows(PLAN, YEAR))
 

@@ -66,6 +66,11 @@ def test_final_outputs(project):
     city = ver[ver["domain_type"] == "overall"].iloc[0]
     assert f"2025年全市具备科学素质的公民比例为{100 * city['est']:.1f}%" in text
     assert city["verdict_zh"] in text and "终期评估报告" in text and "名次区间" in text
+    # the final report restates the mid-term check (waves through 2023) beside the outcome
+    proj = pd.read_csv(out / "tables" / "projection.csv", encoding="utf-8-sig")
+    assert set(proj["waves"]) == {"2021–2023"}
+    mid_city = proj[proj["domain_type"] == "overall"].iloc[0]
+    assert "中期研判回顾" in text and f"状态“{mid_city['status_zh']}”" in text
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "http://" not in html and "https://" not in html and "@font-face" in html  # self-contained
     assert "演示数据" in html

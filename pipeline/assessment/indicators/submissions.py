@@ -83,41 +83,41 @@ def _read_file(path: Path, year: int, plan: Plan, col: _Collector, rel: str) -> 
     try:
         wb = load_workbook(path, data_only=True, read_only=False)
     except Exception as err:  # openpyxl raises several unrelated types for a damaged file
-        col.add(rel, "file_unreadable", f"{rel}: cannot be opened as an Excel workbook ({type(err).__name__}). "
-                "Save it again as .xlsx from the template.")
+        col.add(rel, "file_unreadable", f"{rel}：无法作为Excel工作簿打开（{type(err).__name__}）。"
+                "请用填报模板另存为 .xlsx 后重新报送。")
         return []
     if SHEET not in wb.sheetnames:
-        col.add(rel, "sheet_missing", f"{rel}: no sheet {SHEET!r} (sheets: {wb.sheetnames}). Fill in the template "
-                f"from `python -m pipeline indicators template --year {year}` without renaming its sheet.")
+        col.add(rel, "sheet_missing", f"{rel}：没有名为“{SHEET}”的工作表（现有：{'、'.join(wb.sheetnames)}）。请使用"
+                f"`python -m pipeline indicators template --year {year}` 生成的模板填报，不要重命名工作表。")
         return []
     ws = wb[SHEET]
     header = tuple(ws.cell(row=HEADER_ROW, column=j).value for j in range(1, len(HEADERS) + 1))
     if header[:5] != HEADERS[:5]:
-        col.add(rel, "header_mismatch", f"{rel}, sheet {SHEET}, row {HEADER_ROW}: header {list(header[:5])} is not "
-                f"{list(HEADERS[:5])}. Rows or columns were moved; copy the values into a fresh template.",
+        col.add(rel, "header_mismatch", f"{rel}，工作表“{SHEET}”，第{HEADER_ROW}行：表头为{list(header[:5])}，应为"
+                f"{list(HEADERS[:5])}。行或列被移动过，请把数值抄入新的模板。",
                 sheet=SHEET, cell=f"A{HEADER_ROW}")
         return []
     raw_year = ws[YEAR_CELL].value
     y, _ = _number(raw_year)
     first, last = plan.period
     if y is None or y != int(y):
-        col.add(rel, "year_invalid", f"{rel}, sheet {SHEET}, cell {YEAR_CELL}: year {raw_year!r} is not a "
-                f"four-digit year. Write {year}.", sheet=SHEET, cell=YEAR_CELL, value=raw_year)
+        col.add(rel, "year_invalid", f"{rel}，工作表“{SHEET}”，单元格{YEAR_CELL}：年度“{raw_year}”不是四位数字年份，"
+                f"请填写{year}。", sheet=SHEET, cell=YEAR_CELL, value=raw_year)
         return []
     if not first <= int(y) <= last:
-        col.add(rel, "year_outside_plan", f"{rel}, sheet {SHEET}, cell {YEAR_CELL}: year {int(y)} is outside the "
-                f"plan period {first}–{last}. Write the reporting year ({year}); a file for another year "
-                "belongs in that year's folder.", sheet=SHEET, cell=YEAR_CELL, value=raw_year)
+        col.add(rel, "year_outside_plan", f"{rel}，工作表“{SHEET}”，单元格{YEAR_CELL}：年度{int(y)}不在规划期"
+                f"{first}—{last}年内。请填写报送年度{year}；其他年度的文件应放入该年度的文件夹。",
+                sheet=SHEET, cell=YEAR_CELL, value=raw_year)
         return []
     if int(y) != year:
-        col.add(rel, "year_folder_mismatch", f"{rel}, sheet {SHEET}, cell {YEAR_CELL}: year {int(y)} but the file "
-                f"is in the folder for {year}. Move it to data/raw/indicators/{int(y)}/ or correct the year.",
+        col.add(rel, "year_folder_mismatch", f"{rel}，工作表“{SHEET}”，单元格{YEAR_CELL}：填报年度为{int(y)}，但文件"
+                f"位于{year}年的文件夹。请移至 data/raw/indicators/{int(y)}/ 或更正年度。",
                 sheet=SHEET, cell=YEAR_CELL, value=raw_year)
         return []
     unit = ws[UNIT_CELL].value
     if unit is None or not str(unit).strip():
-        col.add(rel, "unit_missing", f"{rel}, sheet {SHEET}, cell {UNIT_CELL}: the reporting unit is empty; its "
-                "values are read, but write the unit's name so questions can be sent back.",
+        col.add(rel, "unit_missing", f"{rel}，工作表“{SHEET}”，单元格{UNIT_CELL}：未填写填报单位。数值已读取，"
+                "请补填单位名称以便核实。",
                 sheet=SHEET, cell=UNIT_CELL, severity=WARNING)
     known = {t.id: t for t in plan.activity}
     survey = {t.id for t in plan.targets if t.kind == "survey_level"}
@@ -129,47 +129,47 @@ def _read_file(path: Path, year: int, plan: Plan, col: _Collector, rel: str) -> 
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             continue  # not reported in this file: missing submissions are found across files
         ind = "" if ind is None else str(ind).strip()
-        where = f"{rel}, sheet {SHEET}, cell {vcell}"
+        where = f"{rel}，工作表“{SHEET}”，单元格{vcell}"
         if not ind:
-            col.add(rel, "id_missing", f"{where}: value {raw!r} has no indicator id in {ID_COL}{r}. Restore the id "
-                    "from the template.", sheet=SHEET, cell=vcell, value=raw)
+            col.add(rel, "id_missing", f"{where}：数值“{raw}”所在行的{ID_COL}{r}没有指标编号，请按模板恢复指标编号。",
+                    sheet=SHEET, cell=vcell, value=raw)
             continue
         if ind in survey:
-            col.add(rel, "survey_indicator", f"{rel}, sheet {SHEET}, cell {ID_COL}{r}: {ind!r} is measured by the "
-                    "survey, not reported by units; remove the row.", sheet=SHEET, cell=f"{ID_COL}{r}",
+            col.add(rel, "survey_indicator", f"{rel}，工作表“{SHEET}”，单元格{ID_COL}{r}：{ind}由抽样调查测得，"
+                    "不由单位报送，请删除该行。", sheet=SHEET, cell=f"{ID_COL}{r}",
                     indicator_id=ind, value=raw)
             continue
         if ind not in known:
             near = difflib.get_close_matches(ind, list(known), n=1)
-            hint = f" Did you mean {near[0]!r}?" if near else " Use the ids of the template."
-            col.add(rel, "unknown_indicator", f"{rel}, sheet {SHEET}, cell {ID_COL}{r}: indicator id {ind!r} is "
-                    f"not in survey_instruments/plan/targets.yaml.{hint}", sheet=SHEET, cell=f"{ID_COL}{r}",
+            hint = f"是否应为“{near[0]}”？" if near else "请使用模板中的指标编号。"
+            col.add(rel, "unknown_indicator", f"{rel}，工作表“{SHEET}”，单元格{ID_COL}{r}：指标编号“{ind}”不在"
+                    f"规划目标清单（survey_instruments/plan/targets.yaml）中。{hint}", sheet=SHEET, cell=f"{ID_COL}{r}",
                     indicator_id=ind, value=raw)
             continue
         t = known[ind]
         value, as_text = _number(raw)
         if value is None:
-            col.add(rel, "value_not_numeric", f"{where}: {ind} value {raw!r} is not a number. Write digits only, "
-                    f"in {t.unit_zh} (e.g. 105000, not 约10.5万).", sheet=SHEET, cell=vcell, indicator_id=ind, value=raw)
+            col.add(rel, "value_not_numeric", f"{where}：{ind}的数值“{raw}”不是数字。请只填阿拉伯数字，单位为"
+                    f"{t.unit_zh}（例如填105000，不要填“约10.5万”）。", sheet=SHEET, cell=vcell, indicator_id=ind, value=raw)
             continue
         if value < 0:
-            col.add(rel, "value_negative", f"{where}: {ind} value {raw!r} is negative; counts and shares cannot be. "
-                    "Correct the sign or the figure.", sheet=SHEET, cell=vcell, indicator_id=ind, value=raw)
+            col.add(rel, "value_negative", f"{where}：{ind}的数值{raw}为负数，人次、个数和比例都不能为负，请更正。",
+                    sheet=SHEET, cell=vcell, indicator_id=ind, value=raw)
             continue
         if t.is_percent:
             if value > 100:
-                col.add(rel, "percent_out_of_range", f"{where}: {ind} value {raw!r} is above 100 for a percentage. "
-                        "Enter a percent between 0 and 100.", sheet=SHEET, cell=vcell, indicator_id=ind, value=raw)
+                col.add(rel, "percent_out_of_range", f"{where}：{ind}为百分比指标，数值{raw}超过100，请填写0—100之间的"
+                        "百分数。", sheet=SHEET, cell=vcell, indicator_id=ind, value=raw)
                 continue
             if 0 < value < 1:
-                col.add(rel, "percent_as_fraction", f"{where}: {ind} value {raw!r} looks like a fraction; percentages "
-                        f"are entered in percent (write {value * 100:g} for {value * 100:g}%).", sheet=SHEET,
+                col.add(rel, "percent_as_fraction", f"{where}：{ind}的数值{raw}像是小数形式；百分比指标按百分数填写"
+                        f"（{value * 100:g}%应填{value * 100:g}）。", sheet=SHEET,
                         cell=vcell, indicator_id=ind, value=raw)
                 continue
             value = value / 100.0
         if as_text:
-            col.add(rel, "number_as_text", f"{where}: {ind} value {raw!r} is stored as text; read as "
-                    f"{_number(raw)[0]:g}. Format the cell as a number.", sheet=SHEET, cell=vcell,
+            col.add(rel, "number_as_text", f"{where}：{ind}的数值“{raw}”以文本形式保存，已按{_number(raw)[0]:g}读取。"
+                    "请将单元格设为数字格式。", sheet=SHEET, cell=vcell,
                     indicator_id=ind, value=raw, severity=WARNING)
         rows.append({"year": year, "indicator_id": ind, "value": value, "file": rel, "cell": vcell,
                      "unit": None if unit is None else str(unit).strip(), "raw": raw})
@@ -184,19 +184,19 @@ def _resolve(rows: list[dict], col: _Collector) -> list[dict]:
     kept = []
     for ind, reps in by_id.items():
         reps = sorted(reps, key=lambda r: (r["file"], r["cell"]))
-        places = "; ".join(f"{r['file']} {SHEET}!{r['cell']} = {r['raw']!r}" for r in reps)
+        places = "；".join(f"{r['file']} {SHEET}!{r['cell']} = {r['raw']}" for r in reps)
         if len(reps) == 1:
             kept.append(reps[0])
         elif len({r["value"] for r in reps}) == 1:
             kept.append(reps[0])
             for r in reps[1:]:
-                col.add(r["file"], "duplicate", f"{ind} reported more than once with the same value ({places}); "
-                        f"kept once from {reps[0]['file']}. Send each indicator once.", sheet=SHEET, cell=r["cell"],
+                col.add(r["file"], "duplicate", f"{ind}重复报送，数值相同（{places}）；已采用{reps[0]['file']}中的"
+                        "数值一次。同一指标每年只需报送一次。", sheet=SHEET, cell=r["cell"],
                         indicator_id=ind, value=r["raw"], severity=WARNING)
         else:
             for r in reps:
-                col.add(r["file"], "conflict", f"{ind} reported with different values ({places}); none is used. "
-                        "The lead unit must confirm one figure and withdraw the other submission.", sheet=SHEET,
+                col.add(r["file"], "conflict", f"{ind}重复报送且数值不一致（{places}），均未采用。请牵头单位确认"
+                        "一个数值并撤回另一份报送。", sheet=SHEET,
                         cell=r["cell"], indicator_id=ind, value=r["raw"])
     return kept
 
@@ -209,11 +209,10 @@ def validate_year(folder: Path, year: int, plan: Plan, rel_to: Path | None = Non
     for path in files:
         rel = str(path.relative_to(rel_to)) if rel_to and path.is_relative_to(rel_to) else str(path)
         if path.name.startswith((".", "~$")):
-            col.add(rel, "ignored_file", f"{rel}: hidden or Excel lock file, not read.", severity=WARNING)
+            col.add(rel, "ignored_file", f"{rel}：隐藏文件或Excel临时锁定文件，未读取。", severity=WARNING)
             continue
         if path.suffix.lower() != ".xlsx":
-            col.add(rel, "unsupported_file", f"{rel}: {path.suffix or 'no extension'} is not accepted; submissions "
-                    "are .xlsx files made from the template.")
+            col.add(rel, "unsupported_file", f"{rel}：不接受{path.suffix or '无扩展名'}文件；请用填报模板报送 .xlsx 文件。")
             continue
         rows.extend(_read_file(path, year, plan, col, rel))
     kept = _resolve(rows, col)
@@ -222,8 +221,8 @@ def validate_year(folder: Path, year: int, plan: Plan, rel_to: Path | None = Non
     where = str(folder.relative_to(rel_to)) if rel_to and folder.is_relative_to(rel_to) else str(folder)
     for t in plan.activity:
         if t.applies_to(year, plan.period) and t.id not in reported and t.id not in conflicted:
-            col.add(where, "missing_submission", f"{t.id} ({t.name_zh}) has no accepted value for {year}: no file in "
-                    f"{where} reports it validly. Lead unit: {'、'.join(t.lead_units_zh)}.", indicator_id=t.id,
+            col.add(where, "missing_submission", f"{t.id}（{t.name_zh}）{year}年没有可采用的数值：{where}中没有文件"
+                    f"有效报送该指标。牵头单位：{'、'.join(t.lead_units_zh)}。", indicator_id=t.id,
                     severity=ERROR)
     accepted = pd.DataFrame(kept, columns=["year", "indicator_id", "value", "file", "cell", "unit"])
     accepted["year"] = accepted["year"].astype("int64")
