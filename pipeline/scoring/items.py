@@ -121,20 +121,26 @@ def parse_code(item: Item, code: str) -> int | None:
 
 
 def credit(iset: ItemSet, chosen: np.ndarray, status: np.ndarray) -> np.ndarray:
-    """Credit matrix (n × k, float64): LUT credit when answered, 0 for dont_know, NaN when missing."""
+    """Credit matrix (n × k, float64): LUT credit when answered, 0 for dont_know, NaN when missing.
+
+    All item tables sit end to end in one array, followed by a 0 slot (don't know) and a NaN slot
+    (missing), so the whole matrix is one gather instead of a pass per item.
+    """
     n, k = chosen.shape
     if k != iset.k or status.shape != chosen.shape:
         raise ValueError(f"credit: matrices of shape {chosen.shape}/{status.shape} for {iset.k} items")
-    out = np.empty((n, k), dtype=np.float64)
-    for i in range(k):
-        lut = iset.luts[i]
-        col = chosen[:, i]
-        if col.size and (col.min() < 0 or col.max() >= lut.size):
-            bad = int(col[(col < 0) | (col >= lut.size)][0])
-            raise InputError(f"item {iset.ids[i]}: option mask {bad} is outside the item's "
-                             f"{iset.n_options[i]} options; the responses and the instrument disagree.")
-        out[:, i] = lut[col]
-    st = status
-    out[st == DONT_KNOW] = 0.0
-    out[st >= REFUSED] = np.nan
-    return out
+    sizes = np.array([lut.size for lut in iset.luts], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    flat_lut = np.concatenate([*iset.luts, [0.0, np.nan]])
+    dk_slot, missing_slot = sizes.sum(), sizes.sum() + 1
+    answered = status == ANSWERED
+    bad = answered & ((chosen < 0) | (chosen >= sizes))
+    if bad.any():
+        r, i = (int(v[0]) for v in np.nonzero(bad))
+        raise InputError(f"item {iset.ids[i]}: option mask {int(chosen[r, i])} is outside the item's "
+                         f"{iset.n_options[i]} options; the responses and the instrument disagree.")
+    dtype = np.int32 if missing_slot < 2**31 else np.int64
+    idx = chosen.astype(dtype) + offsets.astype(dtype)
+    idx[~answered] = missing_slot
+    idx[status == DONT_KNOW] = dk_slot
+    return flat_lut[idx]

@@ -112,8 +112,9 @@ def _option_shares(chosen: np.ndarray, status: np.ndarray, m: int) -> np.ndarray
     """Share of the group choosing each of the m options (don't know and missing choose none)."""
     if chosen.size == 0:
         return np.full(m, np.nan)
-    answered = status == ANSWERED
-    return np.array([((((chosen >> j) & 1) > 0) & answered).mean() for j in range(m)])
+    per_mask = np.bincount(chosen[status == ANSWERED], minlength=2**m)[: 2**m]
+    masks = np.arange(2**m)
+    return np.array([per_mask[(masks >> j) & 1 == 1].sum() for j in range(m)]) / chosen.size
 
 
 def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.ndarray) -> pd.DataFrame:
@@ -130,16 +131,18 @@ def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.
     n, k = earned.shape
     rows = []
     total = earned.sum(axis=1)
+    # item-major copies: every per-item step below then reads contiguous memory
+    chosen_t, status_t, earned_t = (np.ascontiguousarray(a.T) for a in (chosen, status, earned))
     for i, it in enumerate(iset.items):
         m = len(it.options)
-        rest = total - earned[:, i]
+        rest = total - earned_t[i]
         if n:
             high = rest >= np.quantile(rest, HIGH_GROUP_QUANTILE)
             low = rest <= np.quantile(rest, 1 - HIGH_GROUP_QUANTILE)
         else:
             high = low = np.zeros(0, dtype=bool)
-        sh = _option_shares(chosen[high, i], status[high, i], m)
-        sl = _option_shares(chosen[low, i], status[low, i], m)
+        sh = _option_shares(chosen_t[i][high], status_t[i][high], m)
+        sl = _option_shares(chosen_t[i][low], status_t[i][low], m)
         key_mask = np.array([(int(iset.key_bits[i]) >> j) & 1 for j in range(m)], dtype=bool)
         kj = int(np.flatnonzero(key_mask)[np.argmin(sh[key_mask])]) if n else 0
         distractors = np.flatnonzero(~key_mask)

@@ -41,9 +41,41 @@ def coded_from_frame(df: pd.DataFrame) -> dict[str, Coded]:
     return out
 
 
-def read_responses(path: Path) -> dict[str, Coded]:
-    """Read responses.parquet as dictionary codes (a 60-million-row file never becomes Python strings)."""
+def _dedupe(codes: np.ndarray, uniques: np.ndarray) -> Coded:
+    """Collapse repeated uniques (one dictionary per row group) so each value is parsed once."""
+    inner, values = pd.factorize(pd.Index(uniques, dtype=object), use_na_sentinel=True)
+    remap = np.append(inner.astype(np.int64), -1)  # codes of −1 (missing) index the appended −1
+    return Coded(remap[codes], np.asarray(values, dtype=object))
+
+
+def _positions(arr, respondent_ids: np.ndarray, path: Path, pa, pc) -> Coded:
+    value_set = pa.array(np.asarray(respondent_ids, dtype=object), type=pa.string())
+    chunks = arr.chunks
+    if not chunks:
+        return Coded(np.zeros(0, dtype=np.int64), np.asarray(respondent_ids, dtype=object))
+    # one hash lookup for all row groups' dictionaries together (index_in rebuilds its table per call)
+    dictionaries = pa.concat_arrays([c.dictionary for c in chunks])
+    where = pc.index_in(dictionaries, value_set=value_set)
+    if where.null_count:
+        unknown = pc.filter(dictionaries, pc.is_null(where)).to_pylist()
+        raise InputError(f"{path}: respondent id(s) {unknown[:5]} are not in respondents.parquet; re-run "
+                         "ingest so both tables come from one delivery.")
+    lookup = where.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes, offset = [], 0
+    for chunk in chunks:
+        codes.append(lookup[chunk.indices.to_numpy(zero_copy_only=False) + offset])
+        offset += len(chunk.dictionary)
+    return Coded(np.concatenate(codes), np.asarray(respondent_ids, dtype=object))
+
+
+def read_responses(path: Path, respondent_ids: np.ndarray | None = None) -> dict[str, Coded]:
+    """Read responses.parquet as dictionary codes (a 60-million-row file never becomes Python strings).
+
+    With `respondent_ids`, respondent codes are positions in that array (Arrow's hash lookup of each row
+    group's dictionary, much faster than Python strings), and an unknown id is an InputError.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     if not path.exists():
@@ -54,25 +86,35 @@ def read_responses(path: Path) -> dict[str, Coded]:
         raise InputError(f"{path}: lacks column(s) {absent} of the responses contract (pipeline/schemas.py); "
                          "re-run ingest with the current pipeline.")
     table = pq.read_table(path, columns=RESPONSES.names, read_dictionary=RESPONSES.names)
+    nullable = {c.name: c.nullable for c in RESPONSES.columns}
     out = {}
     for col in RESPONSES.names:
         arr = table.column(col)
+        if arr.null_count and not nullable[col]:
+            raise InputError(f"{path}: column {col} is missing in {arr.null_count} row(s); every row needs one. "
+                             "Re-run ingest.")
         if not pa.types.is_dictionary(arr.type):
             arr = arr.dictionary_encode()
         # Each row group carries its own small dictionary. Concatenating them (codes offset by the
         # dictionaries before) costs nothing, where unifying them would hash every id again; the
-        # duplicate uniques that result are harmless to build_matrix, which maps uniques, not codes.
+        # repeated uniques that result are harmless: build_matrix maps uniques, never compares codes.
+        if col == "respondent_id" and respondent_ids is not None:
+            out[col] = _positions(arr, respondent_ids, path, pa, pc)
+            continue
         codes, uniques, offset = [], [], 0
         for chunk in arr.chunks:
-            idx = chunk.indices.to_numpy(zero_copy_only=False)
-            idx = np.where(chunk.indices.is_null().to_numpy(zero_copy_only=False), -1,
-                           np.nan_to_num(idx, nan=-1).astype(np.int64) + offset)
+            size = len(chunk.dictionary)
+            idx = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            if chunk.null_count:
+                idx[idx >= 0] += offset
+            else:
+                idx += offset
             codes.append(idx)
-            values = chunk.dictionary.to_numpy(zero_copy_only=False).astype(object)
-            uniques.append(values)
-            offset += len(values)
-        out[col] = Coded(np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64),
-                         np.concatenate(uniques) if uniques else np.zeros(0, dtype=object))
+            uniques.append(chunk.dictionary.to_numpy(zero_copy_only=False).astype(object))
+            offset += size
+        coded = Coded(np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64),
+                      np.concatenate(uniques) if uniques else np.zeros(0, dtype=object))
+        out[col] = coded if col == "respondent_id" else _dedupe(coded.codes, coded.uniques)
     return out
 
 
@@ -102,7 +144,10 @@ def build_matrix(coded: dict[str, Coded], iset: ItemSet, respondent_ids: np.ndar
     index = pd.Index(np.asarray(respondent_ids, dtype=object), dtype=object)
     if not index.is_unique:
         raise InputError(f"{source}: the respondent list repeats ids; respondents.parquet must have one row each.")
-    resp_map = index.get_indexer(pd.Index(rid.uniques.astype(object), dtype=object))
+    if rid.uniques is respondent_ids or (len(rid.uniques) == len(index) and np.array_equal(rid.uniques, index)):
+        resp_map = np.arange(len(index))  # codes are already positions (read_responses with the ids)
+    else:
+        resp_map = index.get_indexer(pd.Index(rid.uniques.astype(object), dtype=object))
     if (resp_map < 0).any():
         extra = [str(u) for u, m in zip(rid.uniques, resp_map, strict=True) if m < 0]
         raise InputError(f"{source}: respondent id(s) {extra[:5]} ({len(extra)} in all) are not in "
@@ -116,15 +161,16 @@ def build_matrix(coded: dict[str, Coded], iset: ItemSet, respondent_ids: np.ndar
     status_rows = reason_map[mr.codes]
     # response codes: parse each distinct (item, code) pair once
     n_codes = len(rc.uniques)
-    table = np.full((iset.k, n_codes + 1), -1, dtype=np.int64)  # last column: missing code
-    code_col = np.where(rc.codes < 0, n_codes, rc.codes)
-    seen = np.bincount(item_idx * (n_codes + 1) + code_col, minlength=iset.k * (n_codes + 1))
-    for pair in np.flatnonzero(seen):
-        i, c = divmod(int(pair), n_codes + 1)
+    width = n_codes + 1  # last slot: no response code
+    pair = item_idx * width + np.where(rc.codes < 0, n_codes, rc.codes)
+    table = np.full(iset.k * width, -1, dtype=np.int64)
+    for cell in np.flatnonzero(np.bincount(pair, minlength=iset.k * width)):
+        i, c = divmod(int(cell), width)
         if c < n_codes:
             mask = parse_code(iset.items[i], str(rc.uniques[c]))
-            table[i, c] = -1 if mask is None else mask
-    row_mask = table[item_idx, code_col]
+            table[cell] = -1 if mask is None else mask
+    row_mask = table[pair]
+    del pair
     answered = status_rows == ANSWERED
     bad = answered & (row_mask < 0)
     if bad.any():
@@ -140,13 +186,15 @@ def build_matrix(coded: dict[str, Coded], iset: ItemSet, respondent_ids: np.ndar
                          "mark the rows as refused/skipped.")
     n, k = len(index), iset.k
     flat = resp_idx * k + item_idx
-    counts = np.bincount(flat, minlength=n * k)
-    if (counts > 1).any():
+    del resp_idx, item_idx
+    status = np.full(n * k, ABSENT, dtype=np.int8)
+    status[flat] = status_rows
+    # Every row fills one cell, so fewer filled cells than rows means a repeated (respondent, item).
+    if np.count_nonzero(status != ABSENT) < flat.size:
+        counts = np.bincount(flat, minlength=n * k)
         cell = int(np.flatnonzero(counts > 1)[0])
         raise InputError(f"{source}: respondent {index[cell // k]} has {int(counts[cell])} rows for item "
                          f"{iset.ids[cell % k]}; the key (respondent_id, item_id) must be unique.")
-    status = np.full(n * k, ABSENT, dtype=np.int8)
-    status[flat] = status_rows
     chosen = np.zeros(n * k, dtype=np.int32)
     chosen[flat] = np.where(answered, row_mask, 0)
     return ResponseMatrix(np.asarray(index, dtype=object), chosen.reshape(n, k), status.reshape(n, k))

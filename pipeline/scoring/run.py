@@ -79,7 +79,7 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     ids = respondents["respondent_id"].to_numpy(dtype=object)
     say(f"   reading responses for {len(ids)} respondents × {iset.k} items")
     source = paths.out / "responses.parquet"
-    matrix = build_matrix(read_responses(source), iset, ids, str(source))
+    matrix = build_matrix(read_responses(source, ids), iset, ids, str(source))
     correct = credit(iset, matrix.chosen, matrix.status)
     say("   scoring")
     s = score(iset, correct, matrix.status, matrix.respondent_ids, rule, frameworks, str(paths.scoring))

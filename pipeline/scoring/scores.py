@@ -60,7 +60,8 @@ def score(iset: ItemSet, correct: np.ndarray, status: np.ndarray, respondent_ids
     n, k = correct.shape
     n_missing = (status >= REFUSED).sum(axis=1).astype(np.int64)
     ok = scored_mask(n_missing, k, rule)
-    earned = np.where(np.isnan(correct), 0.0, correct) * iset.points
+    earned = np.nan_to_num(correct, nan=0.0)
+    earned *= iset.points
     dims_order = dimension_order(iset, frameworks)
     incidence = np.array([[it.dimension == d for d in dims_order] for it in iset.items], dtype=np.float64)
     dim_points = earned @ incidence
@@ -112,10 +113,15 @@ def item_scores_frame(s: Scored, iset: ItemSet) -> pd.DataFrame:
     is written dictionary-encoded, instead of materialising and sorting 60 million strings.
     """
     n, k = s.correct.shape
-    r_order = np.argsort(s.respondent_ids.astype(str), kind="stable")
+    ids = s.respondent_ids.astype(str)
     i_order = np.argsort(np.array(iset.ids, dtype=str), kind="stable")
-    correct = s.correct[np.ix_(r_order, i_order)]
-    ids_sorted = s.respondent_ids[r_order].astype(str)
+    if n < 2 or bool(np.all(ids[:-1] < ids[1:])):  # run_score hands rows over sorted already
+        r_order = np.arange(n)
+        correct = s.correct[:, i_order]
+    else:
+        r_order = np.argsort(ids, kind="stable")
+        correct = s.correct[np.ix_(r_order, i_order)]
+    ids_sorted = ids[r_order]
     items_sorted = np.array(iset.ids, dtype=str)[i_order]
     rid = pd.Categorical.from_codes(np.repeat(np.arange(n, dtype=np.int32), k),
                                     categories=pd.Index(ids_sorted, dtype="str"))
