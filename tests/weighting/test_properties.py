@@ -105,3 +105,17 @@ def test_trimming_that_cannot_hold_says_so():
 
     with pytest.raises(PipelineError, match="trimming: after 5 rounds.*still lie outside.*most in 'g0'"):
         trim_and_recalibrate(recal(w).weights, grp, ("g0", "g1"), 0.9, 1.1, recal, max_rounds=5)
+
+
+def test_group_sums_paths_agree():
+    """The bincount path and the sparse path for large matrices give the same sums."""
+    from pipeline.weighting import grouped
+
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 37, 50_000)
+    w = rng.random((50_000, 90))  # 4.5e6 elements: the sparse path
+    assert w.size >= grouped._SPARSE_ELEMENTS
+    big = grouped.group_sums(codes, w, 40)
+    small = np.vstack([grouped.group_sums(codes, w[:, j], 40) for j in range(90)]).T
+    np.testing.assert_allclose(big, small, rtol=1e-12)
+    assert (big[37:] == 0).all()
