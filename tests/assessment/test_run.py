@@ -16,12 +16,27 @@ from pipeline.simulate.indicators import run_indicator_simulate
 from tests.assessment.synth import make_root, rising
 
 
+def _png_only(fig, out_dir, stem):
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{stem}.png"
+    fig.savefig(path, dpi=40)
+    plt.close(fig)
+    return {"png": path}
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = make_root(tmp_path_factory.mktemp("run"), rising(2021, 2025))
     run_indicator_simulate(load_plan(root / "survey_instruments" / "plan" / "targets.yaml"),
                            root / "data" / "raw" / "indicators")
-    mid = run_assess("midterm", 2023, root)
+    with pytest.MonkeyPatch.context() as mp:
+        # the mid-term run skips the slow font subsetting and SVG export (both exercised by the final run
+        # below and by tests/reporting); every table, figure drawing and sentence is still produced
+        mp.setattr("pipeline.assessment.report.embedded_font_css", lambda text: "")
+        mp.setattr("pipeline.assessment.run.save_figure", _png_only)
+        mid = run_assess("midterm", 2023, root)
     fin = run_assess("final", None, root)
     return root, mid, fin
 
