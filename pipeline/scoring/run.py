@@ -46,13 +46,17 @@ class ScoreResult:
                 f"negative discrimination {self.n_flag_negative}, ETS C DIF {self.n_dif_c}")
 
 
-def _respondents(path: Path):
+def _respondents(path: Path, wave: int):
     try:
         df = read_table(path, RESPONDENTS)
     except FileNotFoundError:
         raise InputError(f"{path} does not exist. Run `python -m pipeline ingest --wave <wave>` first.") from None
     except ValueError as err:
         raise InputError(str(err)) from None
+    waves = sorted(set(df["wave"].tolist()))
+    if waves and waves != [wave]:
+        raise InputError(f"{path}: holds wave(s) {waves}, but the stage was asked for wave {wave}; "
+                         "check --wave or re-run ingest for this wave.")
     probs = df[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64)
     bad = ~((probs > 0) & (probs <= 1)).all(axis=1)
     if bad.any():
@@ -75,7 +79,7 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     instrument = load_instrument(paths.instrument, frameworks)
     rule = load_scoring(paths.scoring)
     iset = compile_items(instrument.items, str(paths.instrument))
-    respondents = _respondents(paths.out / "respondents.parquet")
+    respondents = _respondents(paths.out / "respondents.parquet", paths.wave)
     ids = respondents["respondent_id"].to_numpy(dtype=object)
     say(f"   reading responses for {len(ids)} respondents × {iset.k} items")
     source = paths.out / "responses.parquet"

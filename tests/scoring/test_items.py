@@ -86,6 +86,13 @@ def test_absent_row_is_missing():
     assert np.isnan(c[0, 1]) and c[1, 1] == 1.0
 
 
+def test_respondent_without_rows_is_all_missing():
+    iset, m = matrix_from_rows([TFI, SGL], [("r1", "T1", "1", "answered"), ("r1", "S1", "3", "answered")],
+                               ids=["r0", "r1"])
+    assert m.status[0].tolist() == [ABSENT, ABSENT]
+    assert np.isnan(credit(iset, m.chosen, m.status)[0]).all()
+
+
 def test_status_codes():
     iset, m = matrix_from_rows([SGL], [("a", "S1", "3", "answered"), ("b", "S1", None, "dont_know"),
                                        ("c", "S1", None, "refused"), ("d", "S1", None, "skipped")])

@@ -13,7 +13,7 @@ from pipeline.instruments import load_instrument
 from pipeline.paths import ROOT
 from pipeline.schemas import ITEM_SCORES, ITEM_STATS, SCORES
 from pipeline.scoring import run_score
-from pipeline.tableio import read_metadata, read_table
+from pipeline.tableio import read_metadata, read_table, write_table
 from tests.scoring.conftest import write_wave
 
 N = 1500
@@ -122,6 +122,12 @@ def test_input_errors(tmp_path):
     bad.to_parquet(paths.out / "responses.parquet")
     with pytest.raises(InputError, match=r"item K01.*'5'"):
         run_score(paths, progress=False)
+    table.to_parquet(paths.out / "responses.parquet")
+    resp = read_table(paths.out / "respondents.parquet")
+    write_table(resp.assign(wave=2023), paths.out / "respondents.parquet", "respondents")
+    with pytest.raises(InputError, match=r"wave\(s\) \[2023\].*wave 2024"):
+        run_score(paths, progress=False)
+    write_table(resp, paths.out / "respondents.parquet", "respondents")
     (paths.out / "responses.parquet").unlink()
     with pytest.raises(InputError, match="ingest"):
         run_score(paths, progress=False)
