@@ -113,5 +113,8 @@ class CalibrationProjector:
             else:
                 rhs = (r1 - est[:, None, :] * r0) / t0[:, None, :]
         rhs = np.nan_to_num(rhs)
-        b = np.einsum("ij,djk->dik", self.gram_pinv, rhs)
-        return z - np.einsum("pj,djk->dpk", self.psu_margin, b)
+        D, J = rhs.shape[0], rhs.shape[1]
+        # two GEMMs over all domains and variables: b = G⁺ rhs, correction = M b
+        b = self.gram_pinv @ rhs.transpose(1, 0, 2).reshape(J, D * K)
+        corr = (self.psu_margin @ b).reshape(-1, D, K).transpose(1, 0, 2)
+        return z - corr

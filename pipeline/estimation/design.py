@@ -24,6 +24,7 @@ from pipeline.estimation.calibration import CalibrationProjector
 from pipeline.estimation.domains import Partition, partition_by
 from pipeline.estimation.intervals import interval
 from pipeline.estimation.reliability import mean_reliability, proportion_reliability
+from pipeline.estimation.replicate_df import domain_df
 
 STATISTICS = ("mean", "proportion", "total")
 CHUNK = 16  # variables per pass: bounds the (n × variables) working arrays in memory
@@ -183,8 +184,10 @@ class Design:
         return self._public(var, "total", by, variance, ci_method)
 
     def degf(self) -> float:
+        """Design df: PSUs − strata (linearised), or the replicate rank − 1 (see replicate_df)."""
         if self.replicates is not None:
-            return float(self._rank_df(np.ones((self.n, 1), bool))[0])
+            r = self.estimate({"one": np.ones(self.n)}, "total", [partition_by(self.df, None)], "replicate")
+            return float(r["df"].iloc[0])
         used = self.w > 0
         return float(len(np.unique(self.p[used])) - len(np.unique(self.h[used])))
 
@@ -292,9 +295,7 @@ class Design:
                 est = t1 / t0
                 z = (s1 - est[:, None, :] * s0) / t0[:, None, :]
         has = cnt > 0  # (D, P, K) PSUs with domain members
-        ind = np.zeros((P, self.H))
-        ind[np.arange(P), self.psu_stratum] = 1.0
-        present = np.einsum("dpk,ph->dhk", has.astype(float), ind) > 0
+        present = V.stratum_sums(has.astype(float), self.psu_stratum, self.H) > 0
         if method == "taylor":
             if self.calibration is not None:
                 z = self.calibration.residualise(z, y0, mask, partitions, est, t0, statistic, D, self.w)
@@ -304,7 +305,8 @@ class Design:
             df = (has.sum(1) - present.sum(1)).astype(float)
         else:
             var, se_logit = self._replicate_var(s1, s0, y0, mask, amat, est, statistic, partitions)
-            df = self._replicate_df_all(has, mask, partitions)
+            df = domain_df(has, mask, self.replicates.factors, self.replicates.weights,
+                           lambda col: self._grouped(amat, col), self._rank_cache)
         var = np.where(n > 0, var, np.nan)
         se = np.sqrt(var)
         extra = {"se_logit": se_logit} if method == "replicate" and statistic == "proportion" else {}
@@ -365,51 +367,6 @@ class Design:
             offset += part.size
         rows, cols = np.concatenate(rows), np.concatenate(cols)
         return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(offset, self.n))
-
-    def _replicate_df_all(self, has, mask, partitions):
-        """Per-domain replicate df (R: qr rank of the domain's replicate weights − 1)."""
-        D, P, K = has.shape
-        out = np.empty((D, K))
-        rep = self.replicates
-        if rep.factors is not None:
-            for k in range(K):
-                for d in range(D):  # rank only; cached by the set of PSUs, usually a handful of sets
-                    key = has[d, :, k].tobytes()
-                    if key not in self._rank_cache:
-                        self._rank_cache[key] = V.rank_df(rep.factors[has[d, :, k]])
-                    out[d, k] = self._rank_cache[key]
-            return out
-        dmat = self._domain_matrix(partitions).tocsr()
-        ratio_key = self._pattern_ids()
-        for k in range(K):
-            member = mask[:, k]
-            for d in range(D):
-                rows = dmat.indices[dmat.indptr[d]:dmat.indptr[d + 1]]
-                rows = rows[member[rows]]
-                pats = np.unique(ratio_key[rows])
-                key = pats.tobytes()
-                if key not in self._rank_cache:
-                    self._rank_cache[key] = V.rank_df(self._patterns[pats])
-                out[d, k] = self._rank_cache[key]
-        return out
-
-    def _pattern_ids(self):
-        if not hasattr(self, "_pat_ids"):
-            rep = self.replicates
-            pos = self.w > 0
-            ratio = np.zeros_like(rep.weights)
-            ratio[pos] = rep.weights[pos] / self.w[pos, None]
-            key = np.round(ratio, 10)
-            uniq, inv = np.unique(key, axis=0, return_inverse=True)
-            self._patterns, self._pat_ids = uniq, inv.ravel()
-        return self._pat_ids
-
-    def _rank_df(self, member):
-        rep = self.replicates
-        pos = member[:, 0] & (self.w > 0)
-        ratio = rep.weights[pos] / self.w[pos, None]
-        return [V.rank_df(np.unique(np.round(ratio, 10), axis=0))]
-
 
 def to_binary(s: pd.Series, name: str) -> np.ndarray:
     """A 0/1 float vector with NaN for missing; booleans, 0/1 numbers accepted, anything else refused."""

@@ -141,13 +141,20 @@ def calibration_cells(frame: pd.DataFrame, margins, tables, collapsed) -> tuple[
             if var is None:
                 continue
             others = [v for v in by if v != var]
-            within = cells[others].agg(SEP.join, axis=1) if others else pd.Series("", index=cells.index)
+            within = _join(cells, others) if others else pd.Series("", index=cells.index)
             hit = (within == str(c["within"])) & cells[var].isin(merged)
             cells.loc[hit, var] = str(c["label"])
         col = f"_calibration_cell_{i}"
-        frame[col] = cells.agg(SEP.join, axis=1)
+        frame[col] = _join(cells, list(by))
         out.append([col])
     return frame, out
+
+
+def _join(cells: pd.DataFrame, cols: list[str]) -> pd.Series:
+    out = cells[cols[0]].astype(str)
+    for c in cols[1:]:
+        out = out + SEP + cells[c].astype(str)
+    return out
 
 
 def build_design(frame: pd.DataFrame, dspec, meta: dict) -> Design:

@@ -32,12 +32,8 @@ def stratum_variance(
     matters only for the "average" policy (its nstrat/nokstrat factor).
     fpc_f: (H,) finite-population factor (N_h − n_h)/N_h, 1 without FPC.
     """
-    n_strata = len(n_psu)
-    # (P, H) indicator; P×H is small (a few thousand PSUs at most)
-    ind = np.zeros((len(psu_stratum), n_strata))
-    ind[np.arange(len(psu_stratum)), psu_stratum] = 1.0
-    sz = np.einsum("dpk,ph->dhk", z, ind)
-    sz2 = np.einsum("dpk,ph->dhk", z * z, ind)
+    sz = stratum_sums(z, psu_stratum, len(n_psu))
+    sz2 = stratum_sums(z * z, psu_stratum, len(n_psu))
     nh = n_psu.astype(float)[None, :, None]
     lonely = n_psu == 1
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -77,6 +73,14 @@ def stratum_variance(
         with np.errstate(divide="ignore", invalid="ignore"):
             total = np.where(nok > 0, total * nstrat / np.maximum(nok, 1), np.nan)
     return total
+
+
+def stratum_sums(x: np.ndarray, psu_stratum: np.ndarray, n_strata: int) -> np.ndarray:
+    """(D, P, K) → (D, H, K) sums over the PSUs of each stratum (one GEMM)."""
+    ind = np.zeros((len(psu_stratum), n_strata))
+    ind[np.arange(len(psu_stratum)), psu_stratum] = 1.0
+    D, P, K = x.shape
+    return (ind.T @ x.transpose(1, 0, 2).reshape(P, D * K)).reshape(n_strata, D, K).transpose(1, 0, 2)
 
 
 def replicate_variance(
