@@ -124,3 +124,26 @@ def test_psu_labels_nested_in_strata():
     # hand: ybar = 11/4 = 2.75, z = (y − 2.75)/4 = −.4375, −.1875, .0625, .5625;
     # stratum A: 2·((−.125)² + .125²) = .0625; B: 2·(.25² + .25²) = .25; se = √.3125 = .559017
     assert r["se"].iloc[0] == pytest.approx(np.sqrt(0.3125), rel=1e-12)
+
+
+def test_domain_equals_zero_weights_outside_and_row_order_is_irrelevant():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=12, deadline=None)
+    @given(st.integers(0, 10_000))
+    def check(seed):
+        df = _data(seed, n=200)
+        d = Design(df, stratum="h", psu="psu", weight="w")
+        dom = d.mean("y", by=["g"]).set_index("g")
+        for g in dom.index:
+            zeroed = df.assign(w=np.where(df["g"] == g, df["w"], 0.0))
+            r = Design(zeroed, stratum="h", psu="psu", weight="w").mean("y")
+            assert r["est"].iloc[0] == pytest.approx(dom.loc[g, "est"], rel=1e-10)
+            assert r["se"].iloc[0] == pytest.approx(dom.loc[g, "se"], rel=1e-9)
+            assert r["df"].iloc[0] == dom.loc[g, "df"]
+        shuffled = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        s = Design(shuffled, stratum="h", psu="psu", weight="w").mean("y", by=["g"]).set_index("g")
+        np.testing.assert_allclose(s["se"], dom["se"], rtol=1e-10)
+
+    check()
