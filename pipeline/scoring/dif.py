@@ -113,15 +113,20 @@ def dif_tables(earned: np.ndarray, full_credit: np.ndarray, focal: dict[str, np.
     n, k = earned.shape
     if n == 0:
         return {g: [dif_item(np.zeros(0), np.zeros(0), np.zeros(0)) for _ in range(k)] for g in focal}
-    strata = np.rint(earned.sum(axis=1)[:, None] - earned).astype(np.int64)
-    strata -= strata.min()
-    n_strata = int(strata.max()) + 1
+    rest = earned.sum(axis=1)[:, None] - earned
+    np.rint(rest, out=rest)
+    lo = int(rest.min())
+    n_strata = int(rest.max()) - lo + 1
     size = k * n_strata * 4
     dtype = np.int32 if size < 2**31 else np.int64
     # cell = ((item · K + stratum) · 4) + 2 · focal + wrong; the focal term is added per group below
-    base = ((np.arange(k, dtype=dtype) * n_strata + strata.astype(dtype)) * 4
-            + (1 - np.asarray(full_credit, dtype=dtype)))
-    del strata
+    base = rest.astype(dtype)
+    del rest
+    base -= lo
+    base += np.arange(k, dtype=dtype) * n_strata
+    base *= 4
+    base += 1
+    base -= np.asarray(full_credit, dtype=dtype)
     out = {}
     for name, f in focal.items():
         f = np.asarray(f)

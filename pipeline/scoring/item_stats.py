@@ -43,7 +43,7 @@ def item_stats(iset: ItemSet, correct: np.ndarray, earned: np.ndarray, chosen: n
     out = psychometrics.descriptives(iset, correct, status, weight)
     out.insert(1, "dimension", pd.array(dims.astype(str), dtype="str"))
     cov = psychometrics.covariance(earned)
-    correct0 = np.where(np.isnan(correct), 0.0, correct)
+    correct0 = np.fmax(correct, 0.0)
     out["point_biserial"] = psychometrics.item_rest_correlation(cov)
     out["alpha_if_deleted"] = psychometrics.alpha_if_deleted(cov, dims)
     rel = psychometrics.reliability(iset, earned, correct0, cov, dims)

@@ -137,8 +137,9 @@ def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.
         m = len(it.options)
         rest = total - earned_t[i]
         if n:
-            high = rest >= np.quantile(rest, HIGH_GROUP_QUANTILE)
-            low = rest <= np.quantile(rest, 1 - HIGH_GROUP_QUANTILE)
+            q_low, q_high = np.quantile(rest, [1 - HIGH_GROUP_QUANTILE, HIGH_GROUP_QUANTILE])
+            high = rest >= q_high
+            low = rest <= q_low
         else:
             high = low = np.zeros(0, dtype=bool)
         sh = _option_shares(chosen_t[i][high], status_t[i][high], m)
@@ -169,18 +170,19 @@ def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.
 
 def descriptives(iset: ItemSet, correct: np.ndarray, status: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
     """n (answered incl. don't know), unweighted and design-weighted share correct, per item."""
-    answered = (status == ANSWERED) | (status == DONT_KNOW)
-    c = np.where(answered, correct, 0.0)
-    n = answered.sum(axis=0)
-    w_ans = (weight[:, None] * answered).sum(axis=0)
+    answered = status <= DONT_KNOW
+    c = np.fmax(correct, 0.0)  # missing (NaN) → 0; don't know is already 0
+    n = np.count_nonzero(answered, axis=0)
+    w_ans = weight @ answered.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.where(n > 0, c.sum(axis=0) / np.maximum(n, 1), np.nan)
         pw = np.where(w_ans > 0, (weight @ c) / np.where(w_ans > 0, w_ans, 1.0), np.nan)
+    n_dk = np.count_nonzero(status == DONT_KNOW, axis=0)
     return pd.DataFrame({
         "item_id": list(iset.ids),
         "n": n.astype(np.int64),
-        "n_dont_know": (status == DONT_KNOW).sum(axis=0).astype(np.int64),
-        "n_missing": (status > DONT_KNOW).sum(axis=0).astype(np.int64),
+        "n_dont_know": n_dk.astype(np.int64),
+        "n_missing": (status.shape[0] - n).astype(np.int64),
         "p_correct": p,
         "p_correct_weighted": pw,
     })

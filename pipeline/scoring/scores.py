@@ -60,7 +60,7 @@ def score(iset: ItemSet, correct: np.ndarray, status: np.ndarray, respondent_ids
     n, k = correct.shape
     n_missing = (status >= REFUSED).sum(axis=1).astype(np.int64)
     ok = scored_mask(n_missing, k, rule)
-    earned = np.nan_to_num(correct, nan=0.0)
+    earned = np.fmax(correct, 0.0)  # credit is ≥ 0, so this only turns missing (NaN) into 0, in one pass
     earned *= iset.points
     dims_order = dimension_order(iset, frameworks)
     incidence = np.array([[it.dimension == d for d in dims_order] for it in iset.items], dtype=np.float64)
