@@ -154,10 +154,11 @@ def _aliased(X: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def irls(X: np.ndarray, y: np.ndarray, W: np.ndarray, fam: Family, start: np.ndarray | None = None,
-         epsilon: float = EPSILON, maxit: int = MAXIT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+         epsilon: float = EPSILON, maxit: int = MAXIT):
     """R's glm.fit for every column of the prior weights W (n, K) at once.
 
-    Returns coefficients (p, K), converged (K,) and iterations (K,). Each column stops on R's rule
+    Returns coefficients (p, K), converged (K,), iterations (K,) and the linear predictor (n, K) at which
+    the last weighted least-squares step took its working weights. Each column stops on R's rule
     |dev − dev_old| / (|dev| + 0.1) < epsilon; converged columns are frozen."""
     n, p = X.shape
     K = W.shape[1]
@@ -173,6 +174,7 @@ def irls(X: np.ndarray, y: np.ndarray, W: np.ndarray, fam: Family, start: np.nda
     active = np.ones(K, bool)
     iters = np.zeros(K, np.int64)
     conv = np.zeros(K, bool)
+    eta_w = eta.copy()
     for it in range(1, maxit + 1):
         cols = np.flatnonzero(active)
         if not len(cols):
@@ -186,6 +188,7 @@ def irls(X: np.ndarray, y: np.ndarray, W: np.ndarray, fam: Family, start: np.nda
             xw = X * ww[:, j, None]
             new[:, j] = linalg.solve(xw.T @ X, xw.T @ z[:, j], assume_a="pos")
         beta[:, cols] = new
+        eta_w[:, cols] = e
         eta[:, cols] = X @ new
         mu[:, cols] = fam.linkinv(eta[:, cols])
         dev = fam.dev_resids(y[:, None], mu[:, cols], w).sum(0)
@@ -197,7 +200,7 @@ def irls(X: np.ndarray, y: np.ndarray, W: np.ndarray, fam: Family, start: np.nda
         conv[cols[done]] = True
         active[cols[done]] = False
         devold[cols] = dev
-    return beta, conv, iters
+    return beta, conv, iters, eta_w
 
 
 # ---------------------------------------------------------------------------------------------- fit
@@ -224,19 +227,23 @@ def fit_glm(design: Design, formula: str, family: str = "logistic", subset=None,
         raise InputError(f"regression {formula!r}: no respondent with positive weight in the domain.")
     alias = _aliased(X, w)
     Xa = X[:, ~alias]
-    # svyglm's rescaling: mean 1 over the rows the design keeps (the full sample for a linearised design,
-    # the domain for a replicate design); it changes nothing but the stopping rule's scale
+    # svyglm's rescaling to mean 1 over the rows its subset keeps: R drops the rows outside a domain
+    # except on a calibrated linearised design, where they stay with zero weight. It changes nothing but
+    # the scale of the stopping rule, hence where the iterations stop
     base = np.where(dom, design.w, 0.0)
-    scale = base.mean() if method == "taylor" else base[dom].mean()
-    beta, conv, iters = irls(Xa, y, (w / scale)[:, None], fam)
+    scale = base.mean() if method == "taylor" and design.calibration is not None else base[dom].mean()
+    beta, conv, iters, eta_w = irls(Xa, y, (w / scale)[:, None], fam)
     b = beta[:, 0]
     eta = Xa @ b
     mu = fam.linkinv(eta)
-    d = fam.mu_eta(eta)
-    info = (Xa * (w * d * d / fam.variance(mu))[:, None]).T @ Xa
-    ainv = linalg.inv(info)
+    # R's svyglm takes A and the working weights of its estfun from glm's last least-squares step,
+    # evaluated at the iterate before the final one; at convergence the two agree to the stopping
+    # tolerance, but only the same choice agrees with R to 1e-6
+    mw, dw = fam.linkinv(eta_w[:, 0]), fam.mu_eta(eta_w[:, 0])
+    working = w * dw * dw / fam.variance(mw)
+    ainv = linalg.inv((Xa * working[:, None]).T @ Xa)
     if method == "taylor":
-        vc, df_design = _taylor(design, Xa, y, mu, d / fam.variance(mu), w, ainv, keep)
+        vc, df_design = _taylor(design, Xa, working * (y - mu) / fam.mu_eta(eta), w, ainv)
         rep_conv = None
     else:
         vc, rep_conv = _replicate(design, Xa, y, fam, b, dom, usable)
@@ -303,9 +310,10 @@ def _covariance(var_of, K: int) -> np.ndarray:
     return out
 
 
-def _taylor(design: Design, X, y, mu, resid_factor, w, ainv, keep):
+def _taylor(design: Design, X, score, w, ainv):
+    """score: the weighted working residuals, so that X * score are the rows' estimating-function values."""
     n, p = X.shape
-    zrow = X * (w * (y - mu) * resid_factor)[:, None] @ ainv  # influence of each row on the coefficients
+    zrow = X * score[:, None] @ ainv  # influence of each row on the coefficients
     zrow[~(w > 0)] = 0.0
     P = design.P
     z = np.stack([np.bincount(design.p, zrow[:, k], minlength=P) for k in range(p)], axis=-1)[None]
@@ -338,7 +346,7 @@ def _replicate(design: Design, X, y, fam: Family, b, dom, usable):
     tot = W.sum(0)
     if np.any(tot <= 0):
         raise PipelineError(f"{int((tot <= 0).sum())} replicate(s) have no positive weight in the domain.")
-    beta, conv, _ = irls(X, y, W / tot, fam, start=b)
+    beta, conv, _, _ = irls(X, y, W / tot, fam, start=b)
     if not conv.all():
         raise PipelineError(f"the regression did not converge in {int((~conv).sum())} replicate(s).")
 
