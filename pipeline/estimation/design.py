@@ -183,6 +183,18 @@ class Design:
     def total(self, var, by=None, variance=None, ci_method="wald"):
         return self._public(var, "total", by, variance, ci_method)
 
+    def logistic(self, formula, subset=None, variance=None, level=None):
+        """Design-based logistic regression (R's svyglm with quasibinomial()); see regression.fit_glm."""
+        from pipeline.estimation.regression import fit_glm
+
+        return fit_glm(self, formula, "logistic", subset=subset, variance=variance, level=level)
+
+    def linear(self, formula, subset=None, variance=None, level=None):
+        """Design-based linear regression (R's svyglm, gaussian); see regression.fit_glm."""
+        from pipeline.estimation.regression import fit_glm
+
+        return fit_glm(self, formula, "linear", subset=subset, variance=variance, level=level)
+
     def degf(self) -> float:
         """Design df: PSUs − strata (linearised), or the replicate rank − 1 (see replicate_df)."""
         if self.replicates is not None:

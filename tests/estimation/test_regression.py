@@ -248,3 +248,9 @@ def test_lonely_psu_policy_is_the_designs():
         fit_glm(Design(lon, stratum="stype", weight="pw", lonely_psu="fail"), LIN, "linear")
     rem = fit_glm(Design(lon, stratum="stype", weight="pw", lonely_psu="remove"), LIN, "linear")
     assert np.isfinite(rem["se"]).all()
+
+
+def test_design_methods_delegate():
+    d = design("clus2")
+    pd.testing.assert_frame_equal(d.logistic(LOGI), fit_glm(d, LOGI, "logistic"))
+    pd.testing.assert_frame_equal(d.linear(LIN, subset="stype == 'M'"), fit_glm(d, LIN, "linear", subset="stype == 'M'"))
