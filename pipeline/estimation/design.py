@@ -236,7 +236,10 @@ class Design:
         amat, dom_part, dom_index = self._cell_matrix(partitions)
         for start in range(0, len(names), CHUNK):
             chunk = names[start:start + CHUNK]
-            y = np.column_stack([np.asarray(variables[v], dtype=float) for v in chunk])
+            # column-major: every per-variable pass below reads one contiguous column
+            y = np.empty((self.n, len(chunk)), order="F")
+            for k, v in enumerate(chunk):
+                y[:, k] = variables[v]
             r = self._chunk(y, statistic, partitions, amat, method)
             prop = statistic == "proportion"
             lci, uci, why = interval(ci_method, r["est"], r["se"], r["n"], r["df"], self.level, proportion=prop,
@@ -278,8 +281,12 @@ class Design:
 
     def _chunk(self, y, statistic, partitions, amat, method):
         D, P, K = self._n_domains, self.P, y.shape[1]
-        mask = np.isfinite(y) & (self.w > 0)[:, None]
-        y0 = np.where(mask, y, 0.0)
+        pos = self.w > 0
+        mask = np.empty(y.shape, dtype=bool, order="F")
+        y0 = np.empty(y.shape, order="F")
+        for k in range(K):
+            mask[:, k] = np.isfinite(y[:, k]) & pos
+            y0[:, k] = np.where(mask[:, k], y[:, k], 0.0)
         g = np.empty((D, P, 4 * K))
         # variables usually share their missingness (all scores missing for an unscored respondent):
         # the weight and count sums are computed once per distinct mask
