@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, SpecError
 from pipeline.estimation.design import Design, to_binary
 from pipeline.estimation.domains import Partition, partition_by, partition_flag, restrict
 from pipeline.estimation.sae import fay_herriot
@@ -219,6 +219,9 @@ def sae_table(estimates: pd.DataFrame, frame: pd.DataFrame, design: Design, spec
     share = (pd.Series(w * urban).groupby(area.to_numpy()).sum() / pd.Series(w).groupby(area.to_numpy()).sum())
     direct["urban_share"] = share.reindex(direct["domain"]).to_numpy()
     covs = list(cfg.get("covariates", ["urban_share"]))
+    unknown = [c for c in covs if c not in direct.columns]
+    if unknown:
+        raise SpecError(f"estimands.yaml sae.covariates {unknown}: only 'urban_share' is derived from the data.")
     usable = (direct["se"] > 0) & np.isfinite(direct["se"]) & np.isfinite(direct["est"])
     out = pd.DataFrame({"area": direct["domain"], "n": direct["n"].astype(int), "direct_est": direct["est"],
                         "direct_se": direct["se"], "model_est": np.nan, "model_mse": np.nan, "shrinkage": np.nan,
