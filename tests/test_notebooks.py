@@ -1,0 +1,135 @@
+"""The researchers' notebooks: committed without outputs, named <phase>.<nn>-<description>, sharing no
+functions, and every one runs top to bottom on a freshly built demo wave without writing under data/,
+with figures in the bundled CJK font."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from pipeline.paths import ROOT, WavePaths
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NAME = re.compile(r"^\d+\.\d{2}-[a-z0-9]+(-[a-z0-9]+)*\.ipynb$")
+TIMEOUT = 300  # seconds per cell: generous for a loaded machine; the whole set runs in well under a minute
+
+
+def _code(nb) -> list[str]:
+    # IPython magics and shell escapes are not Python
+    return ["\n".join(line for line in c.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            for c in nb.cells if c.cell_type == "code"]
+
+
+def test_there_are_notebooks_for_each_topic():
+    names = [p.stem for p in NOTEBOOKS]
+    for topic in ("how-to-estimate", "explore-wave", "weighting-review", "item-analysis", "county-comparison",
+                  "drivers-of-literacy"):
+        assert any(n.endswith(topic) for n in names), topic
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts; clear them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_name_imports_and_data_access(path):
+    assert NAME.match(path.name), f"{path.name}: name notebooks <phase>.<nn>-<description>.ipynb"
+    src = "\n".join(_code(nbformat.read(path, as_version=4)))
+    tree = ast.parse(src)
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert "pipeline" in imported
+    # data come through pipeline.analysis (data/processed only); nothing is written to files
+    for banned in ("data/raw", "to_csv(", "to_parquet(", "to_excel(", "savefig(", "open("):
+        assert banned not in src, f"{path.name} uses {banned!r}"
+
+
+def test_no_function_is_defined_in_two_notebooks():
+    seen: dict[str, str] = {}
+    clashes = []
+    for path in NOTEBOOKS:
+        tree = ast.parse("\n".join(_code(nbformat.read(path, as_version=4))))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if node.name in seen and seen[node.name] != path.name:
+                    clashes.append(f"{node.name} in {seen[node.name]} and {path.name}")
+                seen.setdefault(node.name, path.name)
+    assert not clashes, "move shared code into the package (pipeline/analysis.py): " + "; ".join(clashes)
+
+
+# ---------------------------------------------------------------------------------------------- execution
+@pytest.fixture(scope="module")
+def demo_project(demo_ingested, tmp_path_factory) -> WavePaths:
+    """The demo wave through score, weight and estimate, in a project of its own."""
+    from pipeline.estimation import run_estimate
+    from pipeline.scoring.run import run_score
+    from pipeline.weighting.run import run_weight
+    from tests.conftest import make_project
+
+    root = make_project(tmp_path_factory.mktemp("notebooks"))
+    shutil.copytree(demo_ingested.raw, root / "data" / "raw" / "2024")
+    shutil.copytree(demo_ingested.out, root / "data" / "processed" / "2024")
+    paths = WavePaths(2024, root)
+    run_score(paths, progress=False)
+    run_weight(paths, progress=False)
+    run_estimate(paths, progress=False)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def kernel_dir(tmp_path_factory) -> Path:
+    """A python3 kernel spec that runs this interpreter (the project's environment), whatever kernels
+    the machine has registered."""
+    d = tmp_path_factory.mktemp("kernels")
+    spec = d / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (project)", "language": "python"}), encoding="utf-8")
+    return d
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_on_the_demo_wave(path, demo_project, kernel_dir, tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    from pipeline.reporting.fonts import bundled_font_path
+
+    log = tmp_path / "figures.jsonl"
+    monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
+    monkeypatch.setenv("QZ_PROJECT_ROOT", str(demo_project.root))
+    monkeypatch.setenv("QZ_FIGURE_LOG", str(log))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    data = demo_project.root / "data"
+    before = _snapshot(data)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name="python3", timeout=TIMEOUT,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError on the first failing cell
+    assert _snapshot(data) == before, f"{path.name} wrote under data/"
+    code = "\n".join(_code(nb))
+    if "analysis.show(" in code:
+        figures = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+        assert len(figures) == code.count("analysis.show(")
+        bundled = str(bundled_font_path().resolve())
+        for f in figures:
+            assert f["fonts"] == [bundled], f"{path.name} figure {f['figure']!r} used {f['fonts']}"
+    # the kernel saw the demo project, not the checkout
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    text = "".join(o.get("text", "") for o in first.outputs)
+    assert str(demo_project.root) in text
