@@ -35,9 +35,19 @@ def _pct(ax) -> None:
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
 
 
+def _runs(rows: pd.DataFrame) -> list[pd.DataFrame]:
+    """Stretches of consecutive published waves within one series: a line stops at a break in series
+    and at a suppressed wave, so it never bridges a value that is not shown."""
+    out = []
+    for _, s in rows.sort_values("wave").groupby("series"):
+        ok = (s["reliability"] != "suppressed").to_numpy()
+        run_id = np.cumsum(~ok)
+        out += [g for _, g in s[ok].groupby(run_id[ok])]
+    return out
+
+
 def _series_lines(ax, rows: pd.DataFrame, label: bool = True, lw: float = 2.0) -> None:
-    rows = rows[rows["reliability"] != "suppressed"].sort_values("wave")
-    for k, (_, s) in enumerate(rows.groupby("series")):
+    for k, s in enumerate(_runs(rows)):
         ax.fill_between(s["wave"], s["lci"], s["uci"], color=BAR_LIGHT, lw=0, zorder=1)
         if len(s) == 1:  # a band needs two waves; a lone wave shows its interval as a whisker
             ax.vlines(s["wave"], s["lci"], s["uci"], color=BAR_LIGHT, lw=6, zorder=1)

@@ -46,22 +46,27 @@ def city_sentence(a: Assessment) -> tuple[str, str]:
     """(Chinese sentence, English one-liner) for the city's trend in the last series."""
     city = a.trend[(a.trend["domain_type"] == "overall")].sort_values("wave")
     cur = city[city["series"] == city["series"].max()]
-    path = "，".join(f"{int(r.wave)}年{_pct(r.est)}（95%置信区间{_pct(r.lci)}–{_pct(r.uci)}）"
-                    for r in cur.itertuples(index=False))
+    path = "，".join(f"{int(r.wave)}年{L.fmt_pct(r.est, r.reliability)}（95%置信区间"
+                    f"{L.fmt_interval(r.lci, r.uci, 'proportion', r.reliability)}）" if r.reliability != L.SUPPRESSED
+                    else f"{int(r.wave)}年{L.SUPPRESSED_NOTE}" for r in cur.itertuples(index=False))
     zh = f"全市具备科学素质的公民比例：{path}。"
     ch = a.changes[(a.changes["domain_type"] == "overall")]
     first, last = int(cur["wave"].iloc[0]), int(cur["wave"].iloc[-1])
     total = ch[(ch["wave_from"] == first) & (ch["wave_to"] == last) & ch["comparison"].isin(
         ["consecutive", "since_first_wave"])]
-    if len(total):
+    if len(total) and pd.notna(total["diff"].iloc[0]):
         r = total.iloc[0]
         sig = "，变化具有统计显著性" if bool(r["significant"]) else "，变化不具有统计显著性"
         zh += (f"{last}年较{first}年{_change(r['diff'])}（标准误{100 * r['se']:.2f}个百分点，"
                f"p{'<0.001' if r['p_value'] < 0.001 else '=' + format(r['p_value'], '.3f')}{sig}）。")
     b = a.spec.baseline
-    zh += (f"{b.year}年末基线为{_pct(b.est)}，其测评口径未公布，与本轮调查不构成同一序列，"
-           f"{last}年与之相比{_change(float(cur['est'].iloc[-1]) - b.est)}，仅作参考。")
-    en = " → ".join(f"{int(r.wave)} {100 * r.est:.1f}%" for r in cur.itertuples(index=False))
+    comparable = bool(ch.loc[ch["comparison"] == "since_baseline", "comparable"].any())
+    zh += (f"{b.year}年末基线为{_pct(b.est)}，" + ("与本轮调查口径相同（检验见表2）" if comparable else
+                                                  "其测评口径未公布，与本轮调查不构成同一序列"))
+    if cur["reliability"].iloc[-1] != L.SUPPRESSED:
+        zh += f"，{last}年与之相比{_change(float(cur['est'].iloc[-1]) - b.est)}" + ("" if comparable else "，仅作参考")
+    zh += "。"
+    en = " → ".join(f"{int(r.wave)} {L.fmt_pct(r.est, r.reliability)}" for r in cur.itertuples(index=False))
     return zh, f"city {en}"
 
 

@@ -108,6 +108,16 @@ def test_figure_lines_do_not_cross_a_break(tmp_path):
     assert len(baseline) == 1 and list(baseline[0].get_xdata()) == [2020]  # a lone marker, not joined
 
 
+def test_figure_lines_stop_at_a_suppressed_wave(tmp_path):
+    waves = rising(2021, 2023)
+    waves[2022]["suppressed"] = ["全市"]
+    root = make_root(tmp_path, waves)
+    spec, st = _load(root, [2021, 2022, 2023])
+    ax = F.render(F.fig_city_trend, trend_table(st), spec, None, 2023).axes[0]
+    survey_lines = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    assert sorted(tuple(int(x) for x in ln.get_xdata()) for ln in survey_lines) == [(2021,), (2023,)]
+
+
 def test_missing_wave_output_is_a_clear_error(tmp_path):
     root = make_root(tmp_path, rising(2021, 2021))
     (root / "survey_instruments" / "2022").mkdir()
