@@ -108,11 +108,20 @@ def reliability(iset: ItemSet, earned: np.ndarray, correct01: np.ndarray, cov: n
     return out
 
 
-def _option_shares(chosen: np.ndarray, status: np.ndarray, m: int) -> np.ndarray:
+def item_major(a: np.ndarray, block: int = 2048) -> np.ndarray:
+    """a.T as a C-ordered copy, transposed in row blocks that stay in cache (about twice as fast as
+    numpy's one-shot copy on a million-row matrix)."""
+    out = np.empty((a.shape[1], a.shape[0]), dtype=a.dtype)
+    for r in range(0, a.shape[0], block):
+        out[:, r:r + block] = a[r:r + block].T
+    return out
+
+
+def _option_shares(chosen: np.ndarray, m: int) -> np.ndarray:
     """Share of the group choosing each of the m options (don't know and missing choose none)."""
     if chosen.size == 0:
         return np.full(m, np.nan)
-    per_mask = np.bincount(chosen[status == ANSWERED], minlength=2**m)[: 2**m]
+    per_mask = np.bincount(chosen, minlength=2**m)[: 2**m]  # chosen is 0 unless answered
     masks = np.arange(2**m)
     return np.array([per_mask[(masks >> j) & 1 == 1].sum() for j in range(m)]) / chosen.size
 
@@ -131,8 +140,10 @@ def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.
     n, k = earned.shape
     rows = []
     total = earned.sum(axis=1)
-    # item-major copies: every per-item step below then reads contiguous memory
-    chosen_t, status_t, earned_t = (np.ascontiguousarray(a.T) for a in (chosen, status, earned))
+    # item-major copies: every per-item step below then reads contiguous memory; choices are zeroed
+    # where the item was not answered (don't know, missing), so a choice always means an answer
+    chosen_t = item_major(np.where(status == ANSWERED, chosen, 0))
+    earned_t = item_major(earned)
     for i, it in enumerate(iset.items):
         m = len(it.options)
         rest = total - earned_t[i]
@@ -142,8 +153,8 @@ def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.
             low = rest <= q_low
         else:
             high = low = np.zeros(0, dtype=bool)
-        sh = _option_shares(chosen_t[i][high], status_t[i][high], m)
-        sl = _option_shares(chosen_t[i][low], status_t[i][low], m)
+        sh = _option_shares(chosen_t[i][high], m)
+        sl = _option_shares(chosen_t[i][low], m)
         key_mask = np.array([(int(iset.key_bits[i]) >> j) & 1 for j in range(m)], dtype=bool)
         kj = int(np.flatnonzero(key_mask)[np.argmin(sh[key_mask])]) if n else 0
         distractors = np.flatnonzero(~key_mask)
@@ -173,7 +184,8 @@ def descriptives(iset: ItemSet, correct: np.ndarray, status: np.ndarray, weight:
     answered = status <= DONT_KNOW
     c = np.fmax(correct, 0.0)  # missing (NaN) → 0; don't know is already 0
     n = np.count_nonzero(answered, axis=0)
-    w_ans = weight @ answered.astype(np.float64)
+    # einsum casts in small buffers instead of materialising a float copy of the n × k mask
+    w_ans = np.einsum("i,ij->j", weight, answered, casting="unsafe", dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.where(n > 0, c.sum(axis=0) / np.maximum(n, 1), np.nan)
         pw = np.where(w_ans > 0, (weight @ c) / np.where(w_ans > 0, w_ans, 1.0), np.nan)
