@@ -58,9 +58,14 @@ def stratum_variance(
             # R centres the single PSU on itself, so the stratum contributes nothing
             contrib[:, lonely_live, :] = 0.0
         elif lonely_psu == "adjust":
-            # R leaves the PSU total uncentred: its deviation from the grand mean (zero for the
-            # centred influence values), scaled by f alone
-            contrib[:, lonely_live, :] = fpc_f[lonely_live][None, :, None] * sz2[:, lonely_live, :]
+            # the lonely PSU is centred on the average PSU total over all PSUs of the strata in the
+            # domain, scaled by f alone (R survey since the 2022 revision of onestage; for means the
+            # influence values sum to zero so the centre is 0, as in every R version)
+            all_psus = np.einsum("dhk,h->dk", present.astype(float), n_psu.astype(float))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                centre = np.where(all_psus > 0, z.sum(axis=1) / all_psus, 0.0)
+            dev = sz[:, lonely_live, :] - centre[:, None, :]
+            contrib[:, lonely_live, :] = fpc_f[lonely_live][None, :, None] * dev * dev
         elif lonely_psu == "average":
             contrib[:, lonely_live, :] = 0.0
         elif lonely_psu != "fail":

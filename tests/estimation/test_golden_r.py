@@ -55,6 +55,11 @@ def design_for(case: str) -> Design:
         return Design(_api("apiclus2"), psu="dnum", weight="pw")
     if case == "clus2_fpc":
         return Design(_api("apiclus2"), psu="dnum", weight="pw", fpc="fpc1")
+    if case.startswith(("rlonely_", "rlonelyfpc_")):
+        df = _api("apiclus1")
+        df["fpc413"] = np.where(df["dnum"] == 413, 1, 1000)
+        return Design(df, stratum="dnum", weight="pw", lonely_psu=case.split("_", 1)[1],
+                      fpc="fpc413" if case.startswith("rlonelyfpc") else None)
     if case.startswith("lonely_"):
         return Design(pd.read_csv(GOLD / "lonely_data.csv"), stratum="stype", weight="pw",
                       lonely_psu=case.split("_", 1)[1])
@@ -162,5 +167,17 @@ def test_golden_covers_the_brief():
     cases = set(GOLDEN["case"])
     for c in ["strat", "strat_fpc", "clus1", "clus1_fpc", "clus2", "clus2_fpc", "jkn", "boot", "brr", "fay",
               "cal_strat", "cal_clus1", "rake_clus1", "rake_exact", "lonely_fail"] + [
-              f"lonely_{p}" for p in ("remove", "certainty", "adjust", "average")]:
+              f"{k}_{p}" for p in ("remove", "certainty", "adjust", "average")
+              for k in ("lonely", "rlonely", "rlonelyfpc")]:
         assert c in cases, c
+
+
+@pytest.mark.parametrize("policy,expected", [("remove", 126625.0), ("certainty", 126625.0), ("adjust", 127579.81)])
+def test_lonely_total_case_from_survey_package_tests(policy, expected):
+    # survey's tests/lonely.psu.R: strata 1 and 2 with two PSUs, stratum 3 a singleton; Var(total Age)
+    # remove/certainty = 11025 + 115600 = 126625; adjust adds (660 − 629.1)² = 954.81, 629.1 being the
+    # average of the five PSU totals (320.25, 425.25, 700, 1040, 660)
+    df = pd.DataFrame({"Stratum": [1, 1, 2, 2, 3], "PSU": [1, 2, 3, 4, 5],
+                       "Design_Weight": [10.5, 10.5, 20, 20, 15], "Age": [30.5, 40.5, 35, 52, 44]})
+    d = Design(df, stratum="Stratum", psu="PSU", weight="Design_Weight", lonely_psu=policy)
+    assert d.total("Age")["se"].iloc[0] ** 2 == pytest.approx(expected, rel=1e-9)
