@@ -362,3 +362,30 @@ def _replicate_degf(design: Design, dom) -> float:
     part = partition_flag(dom, {"domain": "regression"})
     r = design.estimate({"one": np.ones(design.n)}, "total", [part], variance="replicate")
     return float(r["df"].iloc[0])
+
+
+def wald_test(fit: pd.DataFrame, terms) -> dict:
+    """Joint design-based Wald test that a set of coefficients are all zero, as R's regTermTest(method =
+    "Wald"): F = b'V⁻¹b / q on (q, df) degrees of freedom, df the fit's residual design df.
+
+    terms: a model term as written in the formula (e.g. "age_band" or "C(education, Treatment('初中'))"),
+    which selects all its columns, or a list of coefficient names."""
+    names = fit["term"].astype(str).tolist()
+    if isinstance(terms, str):
+        pick = [i for i, t in enumerate(names) if t == terms or t.startswith(terms + "[")]
+    else:
+        pick = [names.index(t) for t in terms if t in names]
+        if len(pick) != len(terms):
+            raise InputError(f"terms {sorted(set(terms) - set(names))} are not coefficients of the fit.")
+    if not pick:
+        raise InputError(f"no coefficient of the fit belongs to {terms!r}; coefficients: {names}.")
+    b = fit["est"].to_numpy(float)[pick]
+    v = np.asarray(fit.attrs["vcov"])[np.ix_(pick, pick)]
+    if not np.all(np.isfinite(b)):
+        raise InputError(f"{terms!r} includes aliased coefficients (no estimate); drop them from the test.")
+    q = len(pick)
+    chisq = float(b @ linalg.solve(v, b, assume_a="pos"))
+    ddf = float(fit["df"].iloc[0])
+    f = chisq / q
+    p = float(stats.f.sf(f, q, ddf)) if ddf > 0 else np.nan
+    return {"terms": [names[i] for i in pick], "chisq": chisq, "F": f, "df": q, "ddf": ddf, "p_value": p}

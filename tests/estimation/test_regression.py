@@ -12,7 +12,7 @@ import pytest
 from pipeline.errors import InputError, PipelineError
 from pipeline.estimation import Design
 from pipeline.estimation.domains import partition_by
-from pipeline.estimation.regression import fit_by, fit_glm, irls, model_matrices
+from pipeline.estimation.regression import fit_by, fit_glm, irls, model_matrices, wald_test
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GOLD = DATA / "golden" / "regression"
@@ -254,3 +254,33 @@ def test_design_methods_delegate():
     d = design("clus2")
     pd.testing.assert_frame_equal(d.logistic(LOGI), fit_glm(d, LOGI, "logistic"))
     pd.testing.assert_frame_equal(d.linear(LIN, subset="stype == 'M'"), fit_glm(d, LIN, "linear", subset="stype == 'M'"))
+
+
+@pytest.mark.parametrize("row", pd.read_csv(GOLD / "golden_wald.csv").to_dict("records"),
+                         ids=lambda r: f"{r['case']}-{r['term']}")
+def test_wald_test_like_regtermtest(row):
+    from scipy import stats
+
+    r = ours(row["case"])
+    w = wald_test(r, row["term"])
+    assert w["df"] == row["df"]
+    np.testing.assert_allclose(w["F"], row["F"], rtol=RTOL)
+    if row["case"] == "demo_jkn_logistic":  # the project's replicate df (see _with_project_df)
+        assert w["ddf"] < row["ddf"]
+        np.testing.assert_allclose(w["p_value"], stats.f.sf(row["F"], row["df"], w["ddf"]), rtol=RTOL)
+    else:
+        assert w["ddf"] == row["ddf"]
+        np.testing.assert_allclose(w["p_value"], row["p_value"], rtol=RTOL)
+
+
+def test_wald_test_by_names_and_errors():
+    r = ours("clus2_factor_logistic")
+    by_term = wald_test(r, "stype")
+    by_names = wald_test(r, ["stype[T.H]", "stype[T.M]"])
+    assert by_term["F"] == pytest.approx(by_names["F"], rel=1e-12)
+    one = wald_test(r, ["meals"])
+    assert one["F"] == pytest.approx(r.loc[r["term"] == "meals", "t"].iloc[0] ** 2, rel=1e-10)
+    with pytest.raises(InputError, match="no coefficient"):
+        wald_test(r, "nosuch")
+    with pytest.raises(InputError, match="not coefficients"):
+        wald_test(r, ["nosuch"])

@@ -2,11 +2,18 @@
 # Run from this folder:  Rscript make_golden.R
 # (demo_wave.csv, demo_jkn.csv and demo_jkn_rscales.csv come from export_demo.py.)
 # Writes golden.csv: one row per case × coefficient (position `k` in R's model matrix, which is also
-# the order of the patsy design matrix), with est, se, the t-test df and the Wald interval.
+# the order of the patsy design matrix), with est, se, the t-test df and the Wald interval; and
+# golden_wald.csv: regTermTest(method = "Wald") joint tests of factor terms.
 suppressMessages(library(survey))
 data(api)
 options(digits = 15, survey.lonely.psu = "fail")
 out <- list()
+tests <- list()
+wald <- function(case, fit, term) {
+  r <- regTermTest(fit, as.formula(paste0("~", term)), method = "Wald")
+  tests[[length(tests) + 1]] <<- data.frame(case = case, term = term, F = as.numeric(r$Ftest), df = r$df,
+                                             ddf = r$ddf, p_value = as.numeric(r$p), stringsAsFactors = FALSE)
+}
 add <- function(case, fit) {
   s <- summary(fit)$coefficients
   ci <- confint(fit)
@@ -33,7 +40,9 @@ both("clus2", clus2)
 add("clus2_na_linear", svyglm(api00 ~ acs.k3 + meals, clus2))
 add("clus2_na_logistic", svyglm(I(sch.wide == "Yes") ~ acs.k3 + meals, clus2, family = quasibinomial()))
 # factor terms
-add("clus2_factor_logistic", svyglm(I(sch.wide == "Yes") ~ stype + meals, clus2, family = quasibinomial()))
+m <- svyglm(I(sch.wide == "Yes") ~ stype + meals, clus2, family = quasibinomial())
+add("clus2_factor_logistic", m)
+wald("clus2_factor_logistic", m, "stype")
 # domains: subset of the full design
 add("strat_sub_linear", svyglm(lin, strat, subset = stype != "E"))
 # a domain missing from some PSUs (not every sampled district has a middle school)
@@ -64,7 +73,10 @@ demo <- read.csv("demo_wave.csv", colClasses = c(stratum = "character", psu = "c
 for (v in c("education", "age_band", "sex", "urban")) demo[[v]] <- lev(demo[[v]])
 dd <- svydesign(ids = ~psu, strata = ~stratum, weights = ~w_final, nest = TRUE, data = demo)
 demo_formula <- literate ~ education + age_band + sex + urban
-add("demo_logistic", svyglm(demo_formula, dd, family = quasibinomial()))
+m <- svyglm(demo_formula, dd, family = quasibinomial())
+add("demo_logistic", m)
+wald("demo_logistic", m, "education")
+wald("demo_logistic", m, "age_band")
 add("demo_sub_logistic", svyglm(literate ~ education + age_band + sex, dd, subset = urban == "城镇",
                                 family = quasibinomial()))
 
@@ -75,11 +87,14 @@ rs <- read.csv("demo_jkn_rscales.csv")$rscales
 rep_cols <- grep("^rep_", names(jk), value = TRUE)
 djk <- svrepdesign(data = jk, repweights = jk[, rep_cols], weights = ~w_final, type = "JKn", scale = 1,
                    rscales = rs, combined.weights = TRUE, mse = FALSE)
-add("demo_jkn_logistic", svyglm(demo_formula, djk, family = quasibinomial()))
+m <- svyglm(demo_formula, djk, family = quasibinomial())
+add("demo_jkn_logistic", m)
+wald("demo_jkn_logistic", m, "age_band")
 # the same respondents as a linearised design, for comparison with the replicate fit
 dj <- svydesign(ids = ~psu, strata = ~stratum, weights = ~w_final, nest = TRUE, data = jk)
 add("demo_jkn_taylor_logistic", svyglm(demo_formula, dj, family = quasibinomial()))
 
 g <- do.call(rbind, out)
 write.csv(g, "golden.csv", row.names = FALSE)
-cat(nrow(g), "golden rows\n")
+write.csv(do.call(rbind, tests), "golden_wald.csv", row.names = FALSE)
+cat(nrow(g), "golden rows,", length(tests), "Wald tests\n")
