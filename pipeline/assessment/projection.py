@@ -99,7 +99,8 @@ def project(trend_rows: pd.DataFrame, year: int, target: float, comparison: str,
         waves = g["wave"].to_list()
         row = {"domain_type": dtype, "domain": domain, "series": last_series,
                "waves": f"{waves[0]}–{waves[-1]}" if len(waves) > 1 else str(waves[0]), "k": len(waves),
-               "last_est": float(g["est"].iloc[-1]), "projection_year": year, "interval": interval,
+               "last_est": float(g["est"].iloc[-1]) if g["reliability"].iloc[-1] != "suppressed" else np.nan,
+               "projection_year": year, "interval": interval,
                "target": target, "status": UNDETERMINED, "reason": None}
         suppressed = g["reliability"] == "suppressed"
         if suppressed.any():

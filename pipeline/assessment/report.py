@@ -114,6 +114,10 @@ def final_findings(a: Assessment) -> list[str]:
         out.append(f"县区排名：{top['domain']}估计值最高，排第一的概率为{top['p_first']:.0%}，"
                    f"{a.spec.rank_interval:.0%}名次区间为{int(top['rank_lo'])}–{int(top['rank_hi'])}；相邻名次的县区多数"
                    "区间重叠，排名应结合区间解读。")
+        left_out = sorted(set(v.loc[v["domain_type"] == "county", "domain"]) - set(r["domain"]),
+                          key=lambda d: L.category_rank("county", d))
+        if left_out:
+            out.append(f"{'、'.join(left_out)}{a.spec.final_year}年估计数据不足（不予发布），未参加排名。")
     return out
 
 

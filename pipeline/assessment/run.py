@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.assessment import figures as F
@@ -123,14 +124,24 @@ def assess(kind: str, through: int, root: Path) -> Assessment:
                       accepted, issues, status, summary_table(status), demo_waves, demo_ind, files, inputs)
 
 
+def published_only(df: pd.DataFrame) -> pd.DataFrame:
+    """The same rows with the numbers of suppressed cells blanked: published files never carry them."""
+    df = df.copy()
+    sup = (df["reliability"] == "suppressed").to_numpy()
+    for col in ("est", "se", "lci", "uci", "gap", "p_value"):
+        if col in df:
+            df.loc[sup, col] = np.nan
+    return df
+
+
 def _write_outputs(a: Assessment, out: Path) -> dict[str, Path]:
     tdir, fdir = out / "tables", out / "figures"
-    machine = [(a.trend, "trend", TREND), (a.changes, "changes", CHANGES), (a.position, "position", POSITION),
+    machine = [(published_only(a.trend), "trend", TREND), (a.changes, "changes", CHANGES), (a.position, "position", POSITION),
                (a.status, "indicator_status", STATUS), (a.summary, "indicator_summary", SUMMARY),
                (a.accepted, "indicator_submissions", ACCEPTED), (a.issues, "indicator_issues", ISSUES),
                (a.projection, "projection", PROJECTION)]
     if a.verdicts is not None:
-        machine += [(a.verdicts, "verdicts", VERDICTS), (a.ranking, "ranking", RANKING)]
+        machine += [(published_only(a.verdicts), "verdicts", VERDICTS), (a.ranking, "ranking", RANKING)]
     for df, stem, schema in machine:
         write_table(df, tdir / f"{stem}.csv", schema)
     published = [T.trend_published(a.trend), T.changes_published(a.changes), T.projection_published(a.projection)]

@@ -41,10 +41,14 @@ def trend_table(stacked: pd.DataFrame) -> pd.DataFrame:
 def _difference(a: pd.DataFrame, b: pd.DataFrame, comparison: str, level: float) -> pd.DataFrame:
     d = wave_difference(a, b, keys=KEYS)
     tq = stats.t.ppf(0.5 + level / 2, np.where(d["df"] > 0, d["df"], np.nan))
-    sup = set()
-    for frame in (a, b):
-        sup |= set(map(tuple, frame.loc[frame["reliability"] == SUPPRESSED, list(KEYS)].to_numpy()))
-    masked = np.array([k in sup for k in map(tuple, d[list(KEYS)].to_numpy())], dtype=bool)
+    keys = list(map(tuple, d[list(KEYS)].to_numpy()))
+
+    def suppressed_in(frame: pd.DataFrame) -> np.ndarray:
+        sup = set(map(tuple, frame.loc[frame["reliability"] == SUPPRESSED, list(KEYS)].to_numpy()))
+        return np.array([k in sup for k in keys], dtype=bool)
+
+    sup_a, sup_b = suppressed_in(a), suppressed_in(b)
+    masked = sup_a | sup_b
     out = pd.DataFrame({
         "comparison": comparison, "wave_from": int(a["wave"].iloc[0]), "wave_to": int(b["wave"].iloc[0]),
         "domain_type": d["domain_type"], "domain": d["domain"], "est_from": d["est_a"], "est_to": d["est_b"],
@@ -55,6 +59,8 @@ def _difference(a: pd.DataFrame, b: pd.DataFrame, comparison: str, level: float)
     })
     for col in ("diff", "se", "lci", "uci", "t", "p_value"):
         out.loc[masked, col] = np.nan
+    out.loc[sup_a, "est_from"] = np.nan  # a suppressed estimate is never shown, not even beside a change
+    out.loc[sup_b, "est_to"] = np.nan
     out.loc[masked, "significant"] = pd.NA
     out.loc[masked, "note"] = "其中一次调查该单元数据不足（不予发布），不计算变化"
     return out

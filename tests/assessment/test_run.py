@@ -28,7 +28,9 @@ def _png_only(fig, out_dir, stem):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = make_root(tmp_path_factory.mktemp("run"), rising(2021, 2025))
+    waves = rising(2021, 2025)
+    waves[2022]["suppressed"] = ["老年人"]
+    root = make_root(tmp_path_factory.mktemp("run"), waves)
     run_indicator_simulate(load_plan(root / "survey_instruments" / "plan" / "targets.yaml"),
                            root / "data" / "raw" / "indicators")
     with pytest.MonkeyPatch.context() as mp:
@@ -58,6 +60,9 @@ def test_midterm_outputs(project):
     assert set(pd.read_csv(out / "tables" / "trend.csv", encoding="utf-8-sig")["wave"]) == {2021, 2022, 2023}
     status = pd.read_csv(out / "tables" / "indicator_status.csv", encoding="utf-8-sig")
     assert status["year"].max() == 2023  # later submissions exist but are outside the mid-term
+    trend = pd.read_csv(out / "tables" / "trend.csv", encoding="utf-8-sig")
+    sup = trend[trend["reliability"] == "suppressed"]
+    assert len(sup) == 1 and sup[["est", "se", "lci", "uci"]].isna().all(axis=None)  # never a number
     assert {p.stem for p in (out / "figures").glob("*.png")} == {"fig1_city_trend", "fig2_counties", "fig3_groups",
                                                                   "fig5_indicators"}
     sheets = load_workbook(out / "tables.xlsx").sheetnames

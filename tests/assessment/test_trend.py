@@ -118,6 +118,18 @@ def test_figure_lines_stop_at_a_suppressed_wave(tmp_path):
     assert sorted(tuple(int(x) for x in ln.get_xdata()) for ln in survey_lines) == [(2021,), (2023,)]
 
 
+def test_suppressed_cells_show_no_number_in_changes(tmp_path):
+    waves = rising(2021, 2023)
+    waves[2022]["suppressed"] = ["安溪县"]
+    root = make_root(tmp_path, waves)
+    spec, st = _load(root, [2021, 2022, 2023])
+    ch = changes_table(st, spec.baseline, 0.95)
+    rows = ch[ch["domain"] == "安溪县"].set_index(["wave_from", "wave_to"])
+    assert np.isnan(rows.loc[(2021, 2022), "est_to"]) and np.isnan(rows.loc[(2021, 2022), "diff"])
+    assert np.isnan(rows.loc[(2022, 2023), "est_from"]) and not np.isnan(rows.loc[(2022, 2023), "est_to"])
+    assert not np.isnan(rows.loc[(2021, 2023), "diff"])  # the waves either side are still compared
+
+
 def test_missing_wave_output_is_a_clear_error(tmp_path):
     root = make_root(tmp_path, rising(2021, 2021))
     (root / "survey_instruments" / "2022").mkdir()
