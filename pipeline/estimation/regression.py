@@ -61,7 +61,8 @@ def _logistic() -> Family:
     def linkinv(eta):
         # R clamps at machine epsilon so that mu never reaches 0 or 1
         eps = np.finfo(float).eps
-        return np.clip(1.0 / (1.0 + np.exp(-eta)), eps, 1 - eps)
+        thresh = -np.log(eps)
+        return np.clip(1.0 / (1.0 + np.exp(-np.clip(eta, -thresh, thresh))), eps, 1 - eps)
 
     def mu_eta(eta):
         e = np.exp(-np.abs(eta))
@@ -148,7 +149,9 @@ def _aliased(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     xs = X[keep] * np.sqrt(w[keep])[:, None]
     norms = np.linalg.norm(xs, axis=0)
     r = linalg.qr(xs, mode="r")[0]
-    diag = np.abs(np.diag(r)) if r.shape[0] >= r.shape[1] else np.r_[np.abs(np.diag(r)), np.zeros(r.shape[1] - r.shape[0])]
+    diag = np.zeros(xs.shape[1])
+    k = min(r.shape)
+    diag[:k] = np.abs(np.diag(r))[:k]
     # dqrdc2's rule: a column whose remaining norm is below 1e-7 of its original norm is aliased
     return (norms == 0) | (diag < 1e-7 * np.where(norms > 0, norms, 1.0))
 
@@ -186,7 +189,14 @@ def irls(X: np.ndarray, y: np.ndarray, W: np.ndarray, fam: Family, start: np.nda
         new = np.empty((p, len(cols)))
         for j in range(len(cols)):
             xw = X * ww[:, j, None]
-            new[:, j] = linalg.solve(xw.T @ X, xw.T @ z[:, j], assume_a="pos")
+            try:
+                new[:, j] = linalg.solve(xw.T @ X, xw.T @ z[:, j], assume_a="pos")
+            except linalg.LinAlgError:
+                raise PipelineError(
+                    f"weight column {cols[j] + 1} leaves a model term without information (e.g. a replicate that "
+                    "drops every respondent of a category in the domain); merge sparse categories or fit a "
+                    "smaller model."
+                ) from None
         beta[:, cols] = new
         eta_w[:, cols] = e
         eta[:, cols] = X @ new
@@ -233,6 +243,10 @@ def fit_glm(design: Design, formula: str, family: str = "logistic", subset=None,
     base = np.where(dom, design.w, 0.0)
     scale = base.mean() if method == "taylor" and design.calibration is not None else base[dom].mean()
     beta, conv, iters, eta_w = irls(Xa, y, (w / scale)[:, None], fam)
+    if not conv[0]:
+        raise PipelineError(f"regression {formula!r} did not converge in {MAXIT} iterations; coefficients "
+                            "running off to infinity usually mean separation (a category in which every "
+                            "respondent has the same outcome).")
     b = beta[:, 0]
     eta = Xa @ b
     mu = fam.linkinv(eta)
@@ -276,8 +290,6 @@ def fit_glm(design: Design, formula: str, family: str = "logistic", subset=None,
                                                                                               strict=True) if a],
         "vcov": full_vc, "replicates_converged": None if rep_conv is None else int(rep_conv.sum()),
     })
-    if not conv[0]:
-        raise PipelineError(f"regression {formula!r} did not converge in {MAXIT} iterations.")
     return out
 
 

@@ -284,3 +284,10 @@ def test_wald_test_by_names_and_errors():
         wald_test(r, "nosuch")
     with pytest.raises(InputError, match="not coefficients"):
         wald_test(r, ["nosuch"])
+
+
+def test_separation_is_refused_with_a_reason():
+    df = _api("apistrat")
+    df["sep"] = (df["meals"] > 50).astype(float)  # the outcome is a step function of a covariate
+    with pytest.raises(PipelineError, match="separation"):
+        fit_glm(Design(df, stratum="stype", weight="pw"), "sep ~ meals", "logistic")
