@@ -37,7 +37,7 @@ def _detail(fails: np.ndarray, make) -> np.ndarray:
     return out
 
 
-def codebook(data: pd.DataFrame, inst: Instrument, rows: np.ndarray, file: str) -> Finding:
+def codebook(data: pd.DataFrame, num: dict[str, np.ndarray], inst: Instrument, rows: np.ndarray, file: str) -> Finding:
     """Values outside the codebook in coded demographics and in answers."""
     n = len(data)
     first_col = np.full(n, "", dtype=object)
@@ -54,8 +54,10 @@ def codebook(data: pd.DataFrame, inst: Instrument, rows: np.ndarray, file: str) 
         else:
             targets.append((it.column, [float(c) for c in it.option_codes] + allowed_missing))
     for col, allowed in targets:
-        v = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isin(v, allowed) & ~np.isnan(v) | (np.isnan(v) & data[col].notna().to_numpy())
+        v = num[col]
+        bad = ~np.isin(v, allowed) & ~np.isnan(v)
+        if not pd.api.types.is_numeric_dtype(data[col]):  # text that is not a number at all
+            bad |= np.isnan(v) & data[col].notna().to_numpy()
         # an empty answer cell is a skip the interviewer did not code: treat it as 跳过, not as bad
         new = bad & (first_col == "")
         first_col[new] = col

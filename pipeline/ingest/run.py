@@ -54,66 +54,79 @@ def _numeric(s: pd.Series) -> np.ndarray:
 
 
 def _labels(values: np.ndarray, codes, default: str = "") -> np.ndarray:
+    """Code → label for a whole column through its few distinct values."""
     lookup = {float(k): v for k, v in codes}
-    return np.array([lookup.get(v, default) for v in values], dtype=object)
+    uniq, inv = np.unique(values, return_inverse=True)
+    return np.array([lookup.get(v, default) for v in uniq], dtype=object)[inv.ravel()]
 
 
-def _answers(data: pd.DataFrame, inst: Instrument) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Answer matrix → (reason index n×J, response code strings category index n×J, categories)."""
+def _numeric_columns(data: pd.DataFrame, cols: list[str]) -> dict[str, np.ndarray]:
+    """Float views of the coded columns: one 2-D block for all numeric ones, to_numeric for the rest."""
+    numeric = [c for c in cols if pd.api.types.is_numeric_dtype(data[c])]
+    block = data[numeric].to_numpy(dtype=float) if numeric else np.empty((len(data), 0))
+    out = {c: block[:, k] for k, c in enumerate(numeric)}
+    for c in cols:
+        if c not in out:
+            out[c] = _numeric(data[c])
+    return out
+
+
+def _answers(num: dict[str, np.ndarray], inst: Instrument) -> tuple[np.ndarray, np.ndarray]:
+    """Answer columns → (reason index n×J, value n×J): the option code for single items, 1000 + the bit
+    mask of chosen options for multiple items."""
     miss = {float(m.code): REASONS.index(m.reason) for m in inst.missing_codes}
-    n, J = len(data), len(inst.items)
+    skipped = REASONS.index("skipped")
+    n, J = len(next(iter(num.values()))), len(inst.items)
     reason = np.zeros((n, J), dtype=np.int8)
-    value = np.zeros((n, J), dtype=np.int32)  # single: option code; multiple: 1000 + bit mask of chosen
+    value = np.zeros((n, J), dtype=np.int32)
     for j, it in enumerate(inst.items):
         if it.type == "multiple":
-            block = np.column_stack([_numeric(data[c]) for c in it.raw_columns])
+            block = np.column_stack([num[c] for c in it.raw_columns])
             r = np.zeros(n, dtype=np.int8)
             for code, idx in miss.items():
                 r[(block == code).any(axis=1)] = idx
-            r[np.isnan(block).all(axis=1) & (r == 0)] = REASONS.index("skipped")
-            bits = (np.nan_to_num(block) == 1).astype(np.int32) @ (1 << np.arange(block.shape[1]))
-            value[:, j] = 1000 + bits
+            r[np.isnan(block).all(axis=1) & (r == 0)] = skipped
+            value[:, j] = 1000 + (block == 1).astype(np.int32) @ (1 << np.arange(block.shape[1]))
         else:
-            v = _numeric(data[it.column])
+            v = num[it.column]
             r = np.zeros(n, dtype=np.int8)
             for code, idx in miss.items():
                 r[v == code] = idx
-            r[np.isnan(v)] = REASONS.index("skipped")
+            r[np.isnan(v)] = skipped
             value[:, j] = np.where(r == 0, np.nan_to_num(v), 0).astype(np.int32)
         reason[:, j] = r
-    # category strings: "2" for single items, "1,3" for multiple items ("" when none chosen)
-    uniq, inv = np.unique(value, return_inverse=True)
-    cats = []
-    for u in uniq:
-        if u >= 1000:
-            cats.append(("mask", int(u - 1000)))
-        else:
-            cats.append(("code", int(u)))
-    return reason, value, cats
+    return reason, value
 
 
 def _code_strings(inst: Instrument, value: np.ndarray, reason: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Integer category codes (−1 = missing) and their string categories, for a categorical column."""
+    """Category codes (−1 = missing) of the response strings ("2"; "1,3" for multiple items), through a
+    small lookup table per item instead of sorting a million values."""
     n, J = value.shape
-    strings: dict[tuple[int, int], str] = {}
     codes = np.full((n, J), -1, dtype=np.int32)
     cat_index: dict[str, int] = {}
     for j, it in enumerate(inst.items):
         col = value[:, j]
-        uniq, inv = np.unique(col, return_inverse=True)
-        for k, u in enumerate(uniq):
+        if it.type == "multiple":
+            table_size = 1000 + (1 << len(it.option_codes))
+            keys = range(1000, table_size)
+        else:
+            table_size = int(col.max()) + 1 if n else 1
+            keys = range(table_size)
+        table = np.full(table_size, -1, dtype=np.int32)
+        for u in keys:
             if it.type == "multiple":
-                mask = int(u - 1000)
-                s = ",".join(str(c) for i, c in enumerate(it.option_codes) if mask >> i & 1)
+                mask = u - 1000
+                text = ",".join(str(c) for i, c in enumerate(it.option_codes) if mask >> i & 1)
             else:
-                s = str(int(u))
-            strings[(j, k)] = s
-            if s not in cat_index:
-                cat_index[s] = len(cat_index)
-        mapped = np.array([cat_index[strings[(j, k)]] for k in range(len(uniq))], dtype=np.int32)
-        codes[:, j] = np.where(reason[:, j] == 0, mapped[inv], -1)
+                text = str(u)
+            table[u] = cat_index.setdefault(text, len(cat_index))
+        codes[:, j] = np.where(reason[:, j] == 0, table[np.clip(col, 0, table_size - 1)], -1)
+    used = np.unique(codes[codes >= 0]) if n else np.array([], dtype=np.int32)
     cats = sorted(cat_index, key=cat_index.get)
-    return codes, cats
+    # keep only categories that occur, renumbered in their first-seen order
+    remap = np.full(len(cats) + 1, -1, dtype=np.int32)
+    remap[used] = np.arange(used.size, dtype=np.int32)
+    return np.where(codes >= 0, remap[codes], -1), [cats[i] for i in used]
 
 
 def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
@@ -132,27 +145,37 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     demo = {d.field: d for d in inst.demographics}
     q: list[tuple[int, int, str, str]] = []
 
-    def quarantine(mask: np.ndarray, reason: str, detail: np.ndarray) -> None:
+    def quarantine(mask: np.ndarray, reason: str, detail) -> None:
+        """detail: an array of messages, or a function of the row index (built only for failing rows)."""
         for i in np.flatnonzero(mask):
-            q.append((int(rows[i]), int(i), reason, str(detail[i])))
+            q.append((int(rows[i]), int(i), reason, str(detail(i) if callable(detail) else detail[i])))
 
     qid_col = adm["questionnaire_id"]
     qid = data[qid_col].astype(str).to_numpy()
-    # Identical copies: keep the first, account for the rest. Conflicting ids: all rows out.
-    identical = data.duplicated(keep="first").to_numpy()
-    first_of = pd.Series(rows).groupby(pd.util.hash_pandas_object(data, index=False).to_numpy()).transform("first").to_numpy()
-    quarantine(identical, "duplicate_identical", np.array([
-        f"{file} row {r}: identical copy of row {f} (questionnaire {qid_col}={qid[r - 1]}); kept row {f} once."
-        for r, f in zip(rows, first_of)], dtype=object))
+    # Identical copies: keep the first, account for the rest. Conflicting ids: all rows out. Only rows
+    # whose questionnaire number repeats are compared in full, so a clean file costs one hash of one column.
+    repeated = pd.Series(qid).duplicated(keep=False).to_numpy()
+    identical = np.zeros(n_read, dtype=bool)
+    first_of = rows.copy()
+    if repeated.any():
+        sub = data[repeated]
+        identical[repeated] = sub.duplicated(keep="first").to_numpy()
+        h = pd.util.hash_pandas_object(sub, index=False).to_numpy()
+        first_of[repeated] = pd.Series(rows[repeated]).groupby(h).transform("first").to_numpy()
+    quarantine(identical, "duplicate_identical", lambda i: (
+        f"{file} row {rows[i]}: identical copy of row {first_of[i]} (questionnaire {qid_col}={qid[i]}); "
+        f"kept row {first_of[i]} once."))
     live = ~identical
     dup = pd.Series(qid).where(live).duplicated(keep=False).to_numpy() & live
-    quarantine(dup, "duplicate_id", np.array([
-        f"{file} row {r}: questionnaire number {qid_col}={qid[r - 1]} is used by several different records; all are set "
-        "aside. Ask fieldwork which interview the number belongs to and renumber the other." for r in rows], dtype=object))
+    quarantine(dup, "duplicate_id", lambda i: (
+        f"{file} row {rows[i]}: questionnaire number {qid_col}={qid[i]} is used by several different records; all "
+        "are set aside. Ask fieldwork which interview the number belongs to and renumber the other."))
 
     fails_any = identical | dup
+    coded = [d.column for d in inst.demographics if d.codes] + [c for it in inst.items for c in it.raw_columns]
+    num = _numeric_columns(data, coded)
     findings: list[checks.Finding] = []
-    findings.append(checks.codebook(data, inst, rows, file))
+    findings.append(checks.codebook(data, num, inst, rows, file))
     county_raw = _numeric(data[demo["county"].column])
     township = data[demo["township"].column].astype(str).to_numpy()
     village = data[demo["village"].column].astype(str).to_numpy()
@@ -177,7 +200,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     spec = inst.check("short_interview")
     if spec is not None and spec.threshold is not None:
         findings.append(checks.short_interview(minutes, spec.threshold, rows, file, (adm["start_time"], adm["end_time"])))
-    reason, value, _ = _answers(data, inst)
+    reason, value = _answers(num, inst)
     single = np.array([it.type != "multiple" for it in inst.items])
     spec = inst.check("straightlining")
     if spec is not None and spec.threshold is not None:
@@ -257,8 +280,9 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     J = len(inst.items)
     item_ids = [it.id for it in inst.items]
     order = np.argsort(resp["respondent_id"].to_numpy(), kind="stable")  # rows sorted by id for the schema key
+    sorted_ids = resp["respondent_id"].to_numpy()[order]
     responses = pd.DataFrame({
-        "respondent_id": np.repeat(resp["respondent_id"].to_numpy()[order], J),
+        "respondent_id": pd.Categorical.from_codes(np.repeat(np.arange(a.size), J), categories=sorted_ids),
         "item_id": pd.Categorical.from_codes(np.tile(np.arange(J), a.size), categories=item_ids),
         "response_code": pd.Categorical.from_codes(codes[order].ravel(), categories=cats),
         "missing_reason": pd.Categorical.from_codes(reason[a][order].ravel().astype(np.int64), categories=list(REASONS)),
