@@ -64,6 +64,30 @@ $(OUT)/%/estimates.csv: $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet $(SPEC)
 $(OUT)/%/report/manifest.json: $(OUT)/%/estimates.csv $(CORE_SRC) $(call src,reporting) | $(STAMP)
 	$(PY) -m pipeline report --wave $*
 
+# ---- mid-term check and final evaluation (pipeline/assessment) ----
+ASSESS_FIRST := 2021
+ASSESS_FINAL := 2025
+wave_estimates = $(foreach w,$(shell seq $(ASSESS_FIRST) $(1)),$(OUT)/$(w)/estimates.csv)
+
+.PHONY: indicators-demo
+
+indicators-demo: | $(STAMP) ## demo plan-indicator submissions in data/raw/indicators/ (only when the folder is absent)
+	@if [ -d $(RAW)/indicators ]; then \
+		echo ">> plan indicators: using the submissions in $(RAW)/indicators/"; \
+	else \
+		echo "!! ==================================================================="; \
+		echo "!!  No $(RAW)/indicators/: generating SYNTHETIC DEMO indicator submissions."; \
+		echo "!!  Put the real submissions in $(RAW)/indicators/<year>/."; \
+		echo "!! ==================================================================="; \
+		$(PY) -m pipeline indicators simulate --out $(RAW)/indicators; \
+	fi
+
+midterm: $(call wave_estimates,$(THROUGH)) indicators-demo | $(STAMP) ## mid-term check over waves 2021..THROUGH (default 2023) and the plan indicators
+	$(PY) -m pipeline assess --kind midterm --through $(THROUGH)
+
+final: $(call wave_estimates,$(ASSESS_FINAL)) indicators-demo | $(STAMP) ## final evaluation over waves 2021..2025 and the plan indicators
+	$(PY) -m pipeline assess --kind final --through $(ASSESS_FINAL)
+
 test: $(STAMP) ## run the test suite (skips the slow studies that `make bench` runs)
 	$(PY) -m pytest -q
 
