@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.schemas import SCHEMAS, TableSchema, validate
+from pipeline.schemas import SCHEMAS, TableSchema, key_order, validate
 
 CSV_ENCODING = "utf-8-sig"
 
@@ -54,7 +54,7 @@ def prepare(df: pd.DataFrame, schema: TableSchema | str | None) -> pd.DataFrame:
     if schema is None:
         return df.reset_index(drop=True)
     df = validate(df, schema)
-    if schema.key:
+    if schema.key and not key_order(df, schema.key)[0]:
         df = df.sort_values(list(schema.key), kind="mergesort")
     return df.reset_index(drop=True)
 
