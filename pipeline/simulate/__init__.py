@@ -146,17 +146,24 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
 
 
 def _controls(pop: population.Population) -> dict[str, pd.DataFrame]:
-    """Census-style population totals of persons aged 18–69."""
+    """Census-style population totals of persons aged 18–69 (counted on integer codes, labelled after)."""
     p = pop.persons
-    code = np.array([c[1] for c in population.COUNTIES])[p["county_raw"].to_numpy() - 1]
-    band = np.array(population.AGE_BANDS)[population.age_band_index(p["age"].to_numpy())]
-    df = pd.DataFrame({
-        "county_code": code,
-        "sex": np.where(p["sex"].to_numpy() == 1, "男", "女"),
-        "age_band": band,
-        "urban": np.where(p["urban"].to_numpy() == 1, "城镇", "乡村"),
-        "education": np.array(population.EDU_BANDS)[p["edu_band"].to_numpy()],
-    })
-    a = df.groupby(["county_code", "sex", "age_band", "urban"], observed=True).size().rename("population").reset_index()
-    e = df.groupby(["county_code", "education"], observed=True).size().rename("population").reset_index()
-    return {"county_sex_age_urban.csv": a, "county_education.csv": e}
+    county = p["county_raw"].to_numpy().astype(np.int64) - 1
+    sex = p["sex"].to_numpy().astype(np.int64) - 1
+    band = population.age_band_index(p["age"].to_numpy())
+    rural = 1 - p["urban"].to_numpy().astype(np.int64)
+    edu = p["edu_band"].to_numpy().astype(np.int64)
+    codes = np.array([c[1] for c in population.COUNTIES], dtype=object)
+    n_c = len(codes)
+    cells = np.bincount(((county * 2 + sex) * 5 + band) * 2 + rural, minlength=n_c * 20).reshape(n_c, 2, 5, 2)
+    c, s, b, u = np.nonzero(cells)
+    a = pd.DataFrame({"county_code": codes[c], "sex": np.array(["男", "女"], dtype=object)[s],
+                      "age_band": np.array(population.AGE_BANDS, dtype=object)[b],
+                      "urban": np.array(["城镇", "乡村"], dtype=object)[u], "population": cells[c, s, b, u]})
+    ecells = np.bincount(county * 5 + edu, minlength=n_c * 5).reshape(n_c, 5)
+    c, e = np.nonzero(ecells)
+    ed = pd.DataFrame({"county_code": codes[c], "education": np.array(population.EDU_BANDS, dtype=object)[e],
+                       "population": ecells[c, e]})
+    key = ["county_code", "sex", "age_band", "urban"]
+    return {"county_sex_age_urban.csv": a.sort_values(key, kind="mergesort").reset_index(drop=True),
+            "county_education.csv": ed.sort_values(["county_code", "education"], kind="mergesort").reset_index(drop=True)}

@@ -171,8 +171,15 @@ class TruthCurves:
     mean_total: np.ndarray
     mean_dims: np.ndarray  # (grid, dims)
 
-    def at(self, curve: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        return np.interp(theta, self.grid, curve)
+    def at(self, curve: np.ndarray, theta: np.ndarray | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Linear interpolation of `curve` at θ, or at a precomputed `locate(θ)` for many curves."""
+        i, f = self.locate(theta) if isinstance(theta, np.ndarray) else theta
+        return curve[i] * (1.0 - f) + curve[i + 1] * f
+
+    def locate(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = np.clip(theta, self.grid[0], self.grid[-1])
+        i = np.minimum(np.searchsorted(self.grid, t, side="right") - 1, self.grid.size - 2)
+        return i, (t - self.grid[i]) / (self.grid[i + 1] - self.grid[i])
 
 
 def truth_curves(inst: Instrument, model: ItemModel, seed: int, per_point: int = 3000,

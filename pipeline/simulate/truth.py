@@ -21,6 +21,7 @@ def _by(codes: np.ndarray, labels, values: np.ndarray) -> dict[str, float]:
 
 def population_truth(pop: population.Population, theta: np.ndarray, curves: TruthCurves, inst: Instrument) -> dict:
     p = pop.persons
+    theta = curves.locate(theta)  # one search for every curve below
     lit = curves.at(curves.p_ge[70.0], theta)
     adv = curves.at(curves.p_ge[85.0], theta)
     basic = curves.at(curves.p_ge[55.0], theta)
