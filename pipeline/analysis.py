@@ -215,11 +215,10 @@ def pairwise_differences(table: pd.DataFrame, label: str = "domain", method: str
 
 def benchmark_titles() -> dict[str, str]:
     """estimand id (bench_01 …) → the benchmark's Chinese title, from survey_instruments/frameworks.yaml."""
-    import yaml
+    from pipeline.instruments import load_frameworks
 
-    path = project_root() / "survey_instruments" / "frameworks.yaml"
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {f"bench_{int(b['id']):02d}": str(b.get("title_zh", "")) for b in spec.get("benchmarks") or []}
+    frameworks = load_frameworks(project_root() / "survey_instruments" / "frameworks.yaml")
+    return {f"bench_{b.id:02d}": b.title_zh for b in frameworks.benchmarks}
 
 
 def primary_estimates(w: int | None = None) -> pd.DataFrame:

@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from pipeline.errors import SpecError
 from pipeline.estimation.intervals import CI_METHODS
 from pipeline.estimation.variance import LONELY_POLICIES
+from pipeline.instruments.load import read_yaml
 
 STATISTICS = ("proportion", "mean", "total")
 DOMAIN_TYPES = ("overall", "county", "sex", "age_band", "education", "urban", "group", "county_group",
@@ -66,15 +65,7 @@ class DesignSpec:
 
 
 def _load(path: Path) -> dict:
-    if not path.exists():
-        raise SpecError(f"{path} does not exist; the estimation stage needs it (see survey_instruments/README.md).")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise SpecError(f"{path}: not valid YAML: {err}") from None
-    if data.get("schema_version") != 1:
-        raise SpecError(f"{path}: schema_version must be 1 (found {data.get('schema_version')!r}).")
-    return data
+    return read_yaml(path)
 
 
 def _need(d: dict, key: str, path: Path, where: str):

@@ -7,13 +7,13 @@ corrupt or not what its extension says ends here with one clear message.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline.errors import InputError
+from pipeline.manifest import sha256_file
 
 MAGIC = {
     ".sav": (b"$FL2", b"$FL3"),
@@ -32,14 +32,6 @@ class RawFile:
     value_labels: dict[str, dict]
     encoding: str | None
     sha256: str
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify_checksum(path: Path, digest: str, sums_file: Path) -> None:
@@ -79,7 +71,7 @@ def _check_shape(path: Path) -> None:
 def read_raw(path: str | Path, encoding: str | None = None) -> RawFile:
     path = Path(path)
     _check_shape(path)
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     suffix = path.suffix.lower()
     labels: dict[str, str] = {}
     value_labels: dict[str, dict] = {}

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from pipeline.errors import InputError
+from pipeline.instruments.load import read_yaml
 from pipeline.paths import WavePaths
 from pipeline.reporting import labels as L
 from pipeline.tableio import read_metadata, read_table
@@ -94,11 +94,8 @@ VARIANCE_ALIASES = {"replicate": "replicate", "replicates": "replicate", "taylor
 def _named_primary(path: Path) -> str | None:
     if not path.exists():
         return None
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise InputError(f"{path} is not valid YAML ({err}); fix the file.") from None
-    variance = spec.get("variance") if isinstance(spec, dict) else None
+    spec = read_yaml(path)
+    variance = spec.get("variance")
     if isinstance(variance, dict) and variance.get("primary"):
         return str(variance["primary"])
     return None
@@ -130,10 +127,7 @@ def _frameworks(paths: WavePaths) -> tuple[dict[str, str], dict[str, str], tuple
     dims = {est_id: (name, marks) for est_id, _, name, marks in L.DIMENSIONS}
     path = paths.root / "survey_instruments" / "frameworks.yaml"
     if path.exists():
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as err:
-            raise InputError(f"{path} is not valid YAML ({err}); fix the file.") from None
+        spec = read_yaml(path)
         for b in spec.get("benchmarks") or []:
             try:
                 key = f"bench_{int(b['id']):02d}"
@@ -158,11 +152,8 @@ def _county_names(paths: WavePaths) -> dict[str, str]:
     """County code → name from the wave's instrument (`counties:`), over the official codes."""
     names = dict(L.COUNTY_CODES)
     if paths.instrument.exists():
-        try:
-            spec = yaml.safe_load(paths.instrument.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as err:
-            raise InputError(f"{paths.instrument} is not valid YAML ({err}); fix the file.") from None
-        for c in (spec.get("counties") or []) if isinstance(spec, dict) else []:
+        spec = read_yaml(paths.instrument)
+        for c in spec.get("counties") or []:
             if isinstance(c, dict) and c.get("code") is not None and c.get("name_zh"):
                 names[str(c["code"])] = str(c["name_zh"])
     return names

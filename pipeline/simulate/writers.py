@@ -4,7 +4,6 @@ byte-identical files."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pandas as pd
 import pyreadstat
 
 from pipeline.instruments.model import Instrument
+from pipeline.manifest import sha256_file
 
 # the .sav header's creation date ("dd Mmm yy") and time ("hh:mm:ss"), written from the clock
 SAV_STAMP = re.compile(rb"\d\d [A-Z][a-z]{2} \d\d\d\d:\d\d:\d\d")
@@ -70,14 +70,6 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_checksums(folder: Path, names: list[str]) -> None:
-    lines = [f"{sha256(folder / n)}  {n}" for n in sorted(names)]
+    lines = [f"{sha256_file(folder / n)}  {n}" for n in sorted(names)]
     (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")

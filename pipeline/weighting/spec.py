@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline.errors import SpecError
+from pipeline.instruments.load import read_yaml
 
 LONELY_PSU = ("fail", "remove", "certainty", "adjust", "average")
 REPLICATE_METHODS = ("JKn", "bootstrap")
@@ -106,14 +105,7 @@ def _num(x: Any, where: str, path: Path, lo: float | None = None) -> float:
 
 def load_weighting_spec(path: str | Path) -> WeightingSpec:
     path = Path(path)
-    if not path.exists():
-        raise SpecError(f"{path} does not exist. Each wave needs a design.yaml (copy 2024's).")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise SpecError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(raw, dict) or raw.get("schema_version") != 1:
-        raise SpecError(f"{path}: expected a mapping with `schema_version: 1`.")
+    raw = read_yaml(path)
 
     d = _need(raw, "design", "", path)
     lonely = str(d.get("lonely_psu", "fail"))

@@ -214,12 +214,12 @@ def build_project(root: Path, *, demo: bool = True, run_records: bool = True, fr
     est = build_estimates()
     write_table(est, paths.processed("estimates.csv"), "estimates")
     write_table(build_targets(est), paths.processed("targets.csv"), "targets")
-    write_text("variance:\n  methods: [replicate, taylor]\ntarget: {estimand: literate, value: 0.16}\n",
+    write_text("schema_version: 1\nvariance:\n  methods: [replicate, taylor]\ntarget: {estimand: literate, value: 0.16}\n",
                paths.estimands)
-    write_text("design: {stratum: stratum, psu: psu, lonely_psu: adjust}\nvariance:\n  primary: replicate\n"
+    write_text("schema_version: 1\ndesign: {stratum: stratum, psu: psu, lonely_psu: adjust}\nvariance:\n  primary: replicate\n"
                "  replicates: {method: JKn, seed: 20240917, mse: false}\n", paths.design)
     counties = "\n".join(f"  - {{code: \"{c}\", name_zh: {n}}}" for n, c in COUNTY_CODES.items())
-    write_text(f"counties:\n{counties}\n", paths.instrument)
+    write_text(f"schema_version: 1\ncounties:\n{counties}\n", paths.instrument)
     write_text("cutoffs: {advanced: 85, literate: 70, basic: 55}\n", paths.scoring)
     paths.raw.mkdir(parents=True, exist_ok=True)
     (paths.raw / "survey.sav").write_bytes(b"survey bytes")
@@ -228,7 +228,7 @@ def build_project(root: Path, *, demo: bool = True, run_records: bool = True, fr
         write_json({"literate": 0.14}, paths.raw / "truth.json")
     if frameworks:
         bench = "\n".join(f"  - {{id: {i}, title_zh: \"{t}\", group: spirit}}" for i, t in BENCH_TITLES.items())
-        write_text(f"benchmarks:\n{bench}\n", root / "survey_instruments" / "frameworks.yaml")
+        write_text(f"schema_version: 1\nbenchmarks:\n{bench}\n", root / "survey_instruments" / "frameworks.yaml")
     if run_records:
         write_json(INGEST, paths.processed("ingest_report.json"))
         write_table(build_diagnostics(), paths.processed("weighting_diagnostics.csv"), "weighting_diagnostics")

@@ -59,9 +59,9 @@ def test_missing_headline_row(project):
 
 def test_primary_variance_from_design_then_default(project):
     assert load_inputs(project).variance_method == "replicate"
-    write_text("variance:\n  primary: linearisation\n", project.design)
+    write_text("schema_version: 1\nvariance:\n  primary: linearisation\n", project.design)
     assert load_inputs(project).variance_method == "taylor"
-    write_text("variance:\n  primary: replicate\n", project.estimands)  # estimands.yaml wins
+    write_text("schema_version: 1\nvariance:\n  primary: replicate\n", project.estimands)  # estimands.yaml wins
     assert load_inputs(project).variance_method == "replicate"
     project.estimands.unlink()
     project.design.unlink()
