@@ -3,8 +3,8 @@
 .DELETE_ON_ERROR:
 .SUFFIXES:
 SHELL := /bin/bash
-# score and weight run side by side; output is grouped per stage so progress stays readable
-MAKEFLAGS += --jobs=2 --output-sync=target
+# score and weight run side by side; lines are never interleaved mid-line, and progress shows as it happens
+MAKEFLAGS += --jobs=2 --output-sync=line
 
 PYTHON ?= python3
 VENV := .venv

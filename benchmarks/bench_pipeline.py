@@ -37,7 +37,7 @@ def run() -> dict:
         (root / "data" / "raw").mkdir(parents=True)
         (root / "survey_instruments").symlink_to(ROOT / "survey_instruments")
         big = _child(f"from pipeline.simulate import run_simulate; run_simulate(2024, {str(root / 'data/raw/2024')!r}, "
-                     "total=1_000_000, scale=2.0, psu_per_stratum=80, root=__import__('pathlib').Path("
+                     "total=1_000_000, scale=3.0, psu_per_stratum=80, root=__import__('pathlib').Path("
                      f"{str(root)!r}))")
         sav = root / "data" / "raw" / "2024" / "survey.sav"
         bare = _child(f"import pyreadstat; df, m = pyreadstat.read_sav({str(sav)!r}, user_missing=True); "
