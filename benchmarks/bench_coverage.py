@@ -4,8 +4,10 @@ population truth (the city and every county). Goal: 93–97% coverage.
 
 Each replicate sample goes through the real design (PPS townships and villages, systematic dwellings,
 one adult, age- and urban-dependent non-response), the real test (2PL answers, don't-know, guessing) and
-the real scoring rule. Weights: design weight × post-stratification to the population's county × sex ×
-age band × urban counts (non-response depends on age and urban only, so these cells remove its bias).
+the real scoring rule. Weights: design weight × post-stratification to the population's county × age
+band × urban counts (non-response depends on age and urban only, so these cells remove its bias). A
+sample with an empty post-stratum is drawn again (a real run would collapse the cell), until the study
+has the requested number of usable samples.
 Variance: Taylor linearisation with calibration residuals (Design(calibration=…)), logit intervals
 with design df.
 
@@ -44,9 +46,9 @@ def _setup():
     theta = theta0 + literacy.calibrate_intercept(theta0, curves, literacy.WAVE_TARGET_SHARE[2024])
     truth = population_truth(pop, theta, curves, inst)
     p = pop.persons
-    cell = ((p["county_raw"].to_numpy().astype(np.int64) - 1) * 2 + (p["sex"].to_numpy() - 1)) * 5
-    cell = (cell + population.age_band_index(p["age"].to_numpy())) * 2 + (1 - p["urban"].to_numpy())
-    controls = np.bincount(cell, minlength=13 * 20)
+    cell = (p["county_raw"].to_numpy().astype(np.int64) - 1) * 5 + population.age_band_index(p["age"].to_numpy())
+    cell = cell * 2 + (1 - p["urban"].to_numpy())
+    controls = np.bincount(cell, minlength=13 * 10)
     return inst, pop, theta, model, truth, cell, controls
 
 
@@ -78,7 +80,13 @@ def one_sample(rep: int, inst, pop, theta, model, cell, controls) -> pd.DataFram
                calibration={"margins": [["cell"]]})
     city = d.proportion("literate", ci_method="logit").assign(county="全市")
     county = d.proportion("literate", by=["county"], ci_method="logit")
-    return pd.concat([city, county], ignore_index=True)[["county", "est", "lci", "uci", "df"]].assign(rep=rep)
+    out = pd.concat([city, county], ignore_index=True)[["county", "est", "lci", "uci", "df"]].assign(rep=rep)
+    # the unweighted share, to show what the weights correct (equal allocation, age/urban non-response)
+    ok = df["literate"].notna()
+    raw = df[ok].groupby("county")["literate"].mean()
+    raw["全市"] = df.loc[ok, "literate"].mean()
+    out["est_unweighted"] = out["county"].map(raw).to_numpy()
+    return out
 
 
 def run(reps: int | None = None) -> dict:
@@ -86,23 +94,27 @@ def run(reps: int | None = None) -> dict:
     start = time.perf_counter()
     inst, pop, theta, model, truth, cell, controls = _setup()
     true = {"全市": truth["overall"]["literate"], **truth["literate"]["county"]}
-    rows, skipped = [], 0
-    for rep in range(reps):
+    rows, skipped, rep = [], 0, 0
+    while len(rows) < reps and rep < 2 * reps:
         r = one_sample(rep, inst, pop, theta, model, cell, controls)
+        rep += 1
         if r.empty:
             skipped += 1
             continue
         rows.append(r)
-        if (rep + 1) % 25 == 0:
-            print(f"   coverage: {rep + 1}/{reps} samples, {time.perf_counter() - start:.0f}s", file=sys.stderr)
+        if len(rows) % 25 == 0:
+            print(f"   coverage: {len(rows)}/{reps} samples, {time.perf_counter() - start:.0f}s", file=sys.stderr)
     res = pd.concat(rows, ignore_index=True)
     res["truth"] = res["county"].map(true)
     res["covered"] = (res["lci"] <= res["truth"]) & (res["truth"] <= res["uci"])
-    table = res.groupby("county").agg(truth=("truth", "first"), mean_est=("est", "mean"), coverage=("covered", "mean"),
+    table = res.groupby("county").agg(truth=("truth", "first"), mean_est=("est", "mean"),
+                                      mean_unweighted=("est_unweighted", "mean"), coverage=("covered", "mean"),
                                       mean_width=("uci", "mean"), samples=("covered", "size"))
     table["mean_width"] = table["mean_width"] - res.groupby("county")["lci"].mean()
     n = table["samples"]
     table["mc_se"] = np.sqrt(table["coverage"] * (1 - table["coverage"]) / n)
+    table["bias_weighted"] = table["mean_est"] - table["truth"]
+    table["bias_unweighted"] = table["mean_unweighted"] - table["truth"]
     out = {
         "samples": int(len(rows)), "skipped_empty_cells": skipped, "per_stratum_target": PER_STRATUM,
         "ci_method": "logit, design df", "variance": "Taylor with post-stratification residuals",
