@@ -7,6 +7,7 @@ corrupt or not what its extension says ends here with one clear message.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +69,11 @@ def _check_shape(path: Path) -> None:
                 "the content: rename the file to its real type or export it again from the source program.")
 
 
-def read_raw(path: str | Path, encoding: str | None = None) -> RawFile:
+def read_raw(path: str | Path, encoding: str | None = None, skip: Iterable[str] = ()) -> RawFile:
+    """Read a delivery. Columns named in `skip` (the direct identifiers) are never loaded where the format
+    allows it (.sav/.zsav/.dta/.csv): names and ID numbers do not even enter memory, and the read is faster."""
     path = Path(path)
+    skip = set(skip)
     _check_shape(path)
     digest = sha256_file(path)
     suffix = path.suffix.lower()
@@ -84,16 +88,20 @@ def read_raw(path: str | Path, encoding: str | None = None) -> RawFile:
             kwargs = {"user_missing": True} if suffix != ".dta" else {}
             if encoding:
                 kwargs["encoding"] = encoding
-            data, meta = reader(str(path), apply_value_formats=False, **kwargs)
+            _, head = reader(str(path), metadataonly=True, **kwargs)
+            keep = [c for c in head.column_names if c not in skip]
+            data, meta = reader(str(path), apply_value_formats=False, usecols=keep, **kwargs)
             labels = dict(zip(meta.column_names, meta.column_labels))
             value_labels = {col: meta.value_labels[name] for col, name in meta.variable_to_label.items()
                             if name in meta.value_labels}
             used_encoding = getattr(meta, "file_encoding", None) or encoding
         elif suffix == ".csv":
-            data = pd.read_csv(path, encoding=encoding or "utf-8-sig", dtype=None, low_memory=False)
+            data = pd.read_csv(path, encoding=encoding or "utf-8-sig", dtype=None, low_memory=False,
+                               usecols=lambda c: c not in skip)
             used_encoding = encoding or "utf-8"
         else:
             data = pd.read_excel(path, engine="openpyxl")
+            data = data.drop(columns=[c for c in data.columns if c in skip])
     except InputError:
         raise
     except UnicodeDecodeError as err:

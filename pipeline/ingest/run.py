@@ -133,7 +133,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     timer = Timer()
     inst = load_instrument(paths.instrument)
     src = paths.raw / inst.source_file
-    raw = read_raw(src, inst.encoding)
+    raw = read_raw(src, inst.encoding, skip=[i.column for i in inst.identifiers])
     verify_checksum(src, raw.sha256, paths.checksums)
     file = src.name
     data = drop_identifiers(raw.data, inst)
