@@ -57,7 +57,7 @@ def _kind_ok(s: pd.Series, kind: str) -> bool:
     return False
 
 
-def validate(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+def validate(df: pd.DataFrame, schema: TableSchema, check_key: bool = True) -> pd.DataFrame:
     """Check `df` against `schema`; return it with columns in contract order (extras after, sorted).
 
     Raises ValueError naming the table, the column and what to do about it.
@@ -95,16 +95,18 @@ def validate(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             )
         if col.kind == "float" and s.dtype.kind == "f" and np.isinf(s.to_numpy()).any():
             raise ValueError(f"table {schema.name!r}, column {col.name!r}: infinite values.")
-    if schema.key:
+    if schema.key and check_key:
         _, unique = key_order(df, schema.key)
         if not unique:
-            dup = df.duplicated(list(schema.key), keep=False)
-            first = df.loc[dup, list(schema.key)].head(3).to_dict("records")
-            raise ValueError(
-                f"table {schema.name!r}: key {list(schema.key)} is not unique, e.g. {first}."
-            )
+            raise duplicate_key_error(df, schema)
     ordered = schema.names + sorted(extras)
     return df[ordered]
+
+
+def duplicate_key_error(df: pd.DataFrame, schema: TableSchema) -> ValueError:
+    dup = df.duplicated(list(schema.key), keep=False)
+    first = df.loc[dup, list(schema.key)].head(3).to_dict("records")
+    return ValueError(f"table {schema.name!r}: key {list(schema.key)} is not unique, e.g. {first}.")
 
 
 def key_order(df: pd.DataFrame, key: tuple[str, ...] | list[str]) -> tuple[bool, bool]:

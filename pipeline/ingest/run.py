@@ -323,7 +323,7 @@ def _contacts(paths: WavePaths, inst: Instrument, respondent_of: dict[str, str])
     if not src.exists():
         raise InputError(f"{src}: the contact sheet (every sampled household and its AAPOR disposition) is missing. "
                          "Non-response adjustment needs it: ask fieldwork for contacts.csv.")
-    c = pd.read_csv(src, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    c = pd.read_csv(src, dtype=str, encoding="utf-8-sig", keep_default_na=False, engine="pyarrow")
     need = ["household_id", "county_code", "township", "village", "urban", "p_psu", "p_ssu", "p_hh", "disposition",
             "questionnaire_id"]
     missing = [k for k in need if k not in c.columns]
