@@ -127,27 +127,24 @@ def fig_county(inputs: ReportInputs) -> Figure:
     rows = inputs.cells(L.HEADLINE, "county")
     shown = rows[rows["reliability"] != L.SUPPRESSED].sort_values("est", ascending=False, kind="mergesort")
     rows = pd.concat([shown, rows[rows["reliability"] == L.SUPPRESSED]], ignore_index=True)
-    target = _target(inputs)
-    overall = _overall_literate(inputs)
-    fig, ax = plt.subplots(layout="constrained", figsize=(8, 0.42 * len(rows) + 1.6))
-    xmax = _xmax([rows], "proportion", target)
-    _hbar_panel(ax, rows, rows["domain"].tolist(), "proportion", xmax, target, overall)
-    ax.set_xlabel(f"{L.HEADLINE_LABEL}（%）")
-    ax.set_title(f"{inputs.wave}年各县（市、区）{L.HEADLINE_LABEL}", loc="left")
-    _legend(fig, [rows], target, overall)
-    return fig
+    return _share_bars(inputs, rows, f"{inputs.wave}年各县（市、区）{L.HEADLINE_LABEL}", 0.42 * len(rows) + 1.6)
 
 
 def fig_groups(inputs: ReportInputs) -> Figure:
     """Share literate in the plan's key population groups, against the city and the target."""
     rows = inputs.cells(L.HEADLINE, "group")
+    return _share_bars(inputs, rows, f"{inputs.wave}年重点人群{L.HEADLINE_LABEL}", 0.55 * max(len(rows), 1) + 1.6)
+
+
+def _share_bars(inputs: ReportInputs, rows: pd.DataFrame, title: str, height: float) -> Figure:
+    """One panel of headline shares with intervals, the target line and the city line."""
     target = _target(inputs)
     overall = _overall_literate(inputs)
-    fig, ax = plt.subplots(layout="constrained", figsize=(8, 0.55 * max(len(rows), 1) + 1.6))
+    fig, ax = plt.subplots(layout="constrained", figsize=(8, height))
     xmax = _xmax([rows], "proportion", target)
     _hbar_panel(ax, rows, rows["domain"].tolist(), "proportion", xmax, target, overall)
     ax.set_xlabel(f"{L.HEADLINE_LABEL}（%）")
-    ax.set_title(f"{inputs.wave}年重点人群{L.HEADLINE_LABEL}", loc="left")
+    ax.set_title(title, loc="left")
     _legend(fig, [rows], target, overall)
     return fig
 
