@@ -54,3 +54,18 @@ class Timer:
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self.start
+
+
+class Laps:
+    """Each step of a long stage, logged with its wall time as it finishes: the user sees what the stage is
+    doing, and where its time goes."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        if self.enabled:
+            log(f"   {step} ({now - self.last:.1f} s)")
+        self.last = now

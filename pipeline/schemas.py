@@ -109,29 +109,46 @@ def duplicate_key_error(df: pd.DataFrame, schema: TableSchema) -> ValueError:
     return ValueError(f"table {schema.name!r}: key {list(schema.key)} is not unique, e.g. {first}.")
 
 
+def _steps(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(next value greater, next value equal) between neighbouring rows, in the order pandas sorts by;
+    None when the column has missing values (their place in the order is a matter for sort_values)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):  # pandas sorts categoricals by category order
+        v = s.cat.codes.to_numpy()
+        if (v < 0).any():
+            return None
+    elif pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        if s.isna().any():
+            return None
+        v = s.to_numpy()
+    else:  # text: Arrow compares UTF-8 bytes, which is code-point order, as Python and pandas sort
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            arr = pa.array(s, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python objects: leave it to pandas
+            return None
+        if arr.null_count:
+            return None
+        head, tail = arr.slice(0, len(arr) - 1), arr.slice(1)
+        return (pc.greater(tail, head).to_numpy(zero_copy_only=False),
+                pc.equal(tail, head).to_numpy(zero_copy_only=False))
+    return v[1:] > v[:-1], v[1:] == v[:-1]
+
+
 def key_order(df: pd.DataFrame, key: tuple[str, ...] | list[str]) -> tuple[bool, bool]:
-    """(rows already sorted by key, key unique), from one mixed-radix code per row: O(n) for tables that
-    stages build in key order (tens of millions of rows), instead of a hash-based duplicate scan."""
+    """(rows already sorted by key, key unique), by comparing neighbouring rows column by column: O(n)
+    for the tables that stages build in key order (tens of millions of rows), no hashing, no sorting."""
     n = len(df)
     if n < 2:
         return True, True
-    combined = np.zeros(n, dtype=np.int64)
-    radix = 1
+    tied = np.ones(n - 1, dtype=bool)  # neighbours equal on every key column so far
     for col in key:
-        s = df[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):  # pandas sorts categoricals by category order
-            codes, size = s.cat.codes.to_numpy().astype(np.int64), len(s.cat.categories)
-        else:
-            codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
-            codes, size = codes.astype(np.int64), len(uniques)
-        codes = codes + 1  # a missing key value (−1) becomes its own smallest code
-        size += 1
-        if radix > np.iinfo(np.int64).max // max(size, 1):  # too many combinations for one int64: let pandas do it
+        steps = _steps(df[col])
+        if steps is None or (tied & ~steps[0] & ~steps[1]).any():  # a step down where the prefix ties
             return False, not bool(df.duplicated(list(key)).any())
-        combined = combined * size + codes
-        radix *= size
-    step = np.diff(combined)
-    return bool((step >= 0).all()), bool((step != 0).all() if (step >= 0).all() else len(np.unique(combined)) == n)
+        tied &= steps[1]
+    return True, not bool(tied.any())
 
 
 def _schema(name, columns, key=(), extra=None, extra_kind="any") -> TableSchema:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.ingest.columns import per_combination
 from pipeline.instruments.model import Instrument
 
 # Checks that protect the validity of later stages run even when the spec does not list them.
@@ -40,7 +41,7 @@ def _detail(fails: np.ndarray, make) -> np.ndarray:
 def codebook(data: pd.DataFrame, num: dict[str, np.ndarray], inst: Instrument, rows: np.ndarray, file: str) -> Finding:
     """Values outside the codebook in coded demographics and in answers."""
     n = len(data)
-    first_col = np.full(n, "", dtype=object)
+    first_col = np.full(n, -1)  # index into targets of the first column with a bad value
     first_val = np.full(n, np.nan)
     allowed_missing = [float(m.code) for m in inst.missing_codes]
     targets: list[tuple[str, list[float]]] = []
@@ -53,22 +54,23 @@ def codebook(data: pd.DataFrame, num: dict[str, np.ndarray], inst: Instrument, r
                 targets.append((col, [0.0, 1.0] + allowed_missing))
         else:
             targets.append((it.column, [float(c) for c in it.option_codes] + allowed_missing))
-    for col, allowed in targets:
+    for k, (col, allowed) in enumerate(targets):
         v = num[col]
         bad = ~np.isin(v, allowed) & ~np.isnan(v)
         if not pd.api.types.is_numeric_dtype(data[col]):  # text that is not a number at all
             bad |= np.isnan(v) & data[col].notna().to_numpy()
         # an empty answer cell is a skip the interviewer did not code: treat it as 跳过, not as bad
-        new = bad & (first_col == "")
-        first_col[new] = col
-        first_val[new] = v[new]
-    fails = first_col != ""
+        if bad.any():
+            new = bad & (first_col < 0)
+            first_col[new] = k
+            first_val[new] = v[new]
+    fails = first_col >= 0
     return Finding("code_outside_codebook", fails, _detail(fails, lambda i: (
-        f"{file} row {rows[i]}: column {first_col[i]} has value {first_val[i]:g}, which is not in the codebook. "
+        f"{file} row {rows[i]}: column {targets[first_col[i]][0]} has value {first_val[i]:g}, which is not in the codebook. "
         "Correct the value with fieldwork or add the code to the instrument.")))
 
 
-def area(county_raw: np.ndarray, township: np.ndarray, village: np.ndarray, inst: Instrument,
+def area(county_raw: np.ndarray, township: pd.Series, village: pd.Series, inst: Instrument,
          frame: pd.DataFrame | None, rows: np.ndarray, file: str, cols: tuple[str, str, str]) -> tuple[Finding, np.ndarray]:
     """County, township and village codes unknown to the frame. Returns the finding and the county index."""
     raw_codes = np.array([c[0] for c in inst.counties], dtype=float)
@@ -84,13 +86,14 @@ def area(county_raw: np.ndarray, township: np.ndarray, village: np.ndarray, inst
         county_code = np.array([c[1] for c in inst.counties], dtype=object)[np.maximum(idx, 0)]
         towns = set(zip(frame["county_code"].astype(str), frame["township"].astype(str)))
         vills = set(zip(frame["township"].astype(str), frame["village"].astype(str)))
-        t_ok = np.array([(c, t) in towns for c, t in zip(county_code, township)])
-        v_ok = np.array([(t, v) in vills for t, v in zip(township, village)])
+        index, ok = per_combination(lambda c, t, v: ((c, t) in towns, (t, v) in vills), county_code, township, village)
+        t_ok = np.array([t for t, _ in ok], dtype=bool)[index]
+        v_ok = np.array([v for _, v in ok], dtype=bool)[index]
         why[known & ~t_ok] = "township"
         why[known & t_ok & ~v_ok] = "village"
         fails = fails | (known & ~(t_ok & v_ok))
     col_of = {"county": cols[0], "township": cols[1], "village": cols[2]}
-    val_of = {"county": county_raw, "township": township, "village": village}
+    val_of = {"county": county_raw, "township": township.to_numpy(), "village": village.to_numpy()}
 
     def make(i):
         level = why[i]
@@ -133,14 +136,31 @@ def short_interview(minutes: np.ndarray, threshold: float, rows, file: str, cols
         f"than the {threshold:g}-minute minimum. Have fieldwork verify the interview (back-check) before using it.")))
 
 
-def straightlining(codes: np.ndarray, answered: np.ndarray, threshold: float, rows, file: str) -> Finding:
-    """Share of answered single-choice and true/false items that carry the respondent's modal code."""
-    n = codes.shape[0]
-    max_share = np.zeros(n)
-    n_ans = answered.sum(axis=1)
-    for c in np.unique(codes[answered]):
-        same = ((codes == c) & answered).sum(axis=1)
-        max_share = np.maximum(max_share, np.divide(same, n_ans, out=np.zeros(n), where=n_ans > 0))
+def straightlining(codes: list[np.ndarray], answered: list[np.ndarray], threshold: float, rows,
+                   file: str) -> Finding:
+    """Share of answered single-choice and true/false items that carry the respondent's modal code.
+    codes and answered hold one array per item: contiguous columns, small integer counts, no n × J
+    temporaries."""
+    n = len(rows)
+    cols = [(c + 1) * ok - 1 for c, ok in zip(codes, answered)]  # −1 (unanswered) is never an option code
+    n_ans = np.zeros(n, dtype=np.int32)
+    distinct: set[int] = set()
+    for v, ok in zip(cols, answered):
+        n_ans += ok
+        given = v[ok]
+        if given.size:
+            lo, hi = int(given.min()), int(given.max())
+            if hi - lo < 4096:  # option codes are small: count them rather than sort a million
+                distinct.update((np.flatnonzero(np.bincount((given - lo).astype(np.intp))) + lo).tolist())
+            else:
+                distinct.update(np.unique(given).tolist())
+    most = np.zeros(n, dtype=np.int32)
+    for c in sorted(distinct):
+        same = np.zeros(n, dtype=np.int32)
+        for v in cols:
+            same += v == c
+        np.maximum(most, same, out=most)
+    max_share = np.divide(most, n_ans, out=np.zeros(n), where=n_ans > 0)
     fails = (n_ans >= 10) & (max_share >= threshold)
     return Finding("straightlining", fails, _detail(fails, lambda i: (
         f"{file} row {rows[i]}: {max_share[i]:.0%} of the answered single-choice items carry the same code, "

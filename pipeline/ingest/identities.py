@@ -40,15 +40,18 @@ def link_secret() -> bytes:
     return key
 
 
-def pseudonymise(wave: int, questionnaire_ids: pd.Series, key: bytes | None = None) -> np.ndarray:
+def pseudonymise(wave: int, questionnaire_ids, key: bytes | None = None) -> np.ndarray:
     """R + 16 hex digits of a keyed BLAKE2b hash (a MAC by design, faster than HMAC-SHA256 per row)."""
     key = link_secret() if key is None else key
-    mac_key = hashlib.sha256(key).digest()  # BLAKE2b takes keys of at most 64 bytes
-    prefix = f"{wave}:".encode()
-    return np.array([
-        "R" + hashlib.blake2b(prefix + q.encode(), key=mac_key, digest_size=8).hexdigest()
-        for q in questionnaire_ids.astype(str)
-    ], dtype=object)
+    keyed = hashlib.blake2b(key=hashlib.sha256(key).digest(), digest_size=8)  # BLAKE2b keys are ≤ 64 bytes
+    keyed.update(f"{wave}:".encode())
+
+    def mac(q: str) -> str:
+        h = keyed.copy()  # the keyed, wave-prefixed state is computed once, not per record
+        h.update(q.encode())
+        return "R" + h.hexdigest()
+
+    return np.array([mac(str(q)) for q in np.asarray(questionnaire_ids, dtype=object)], dtype=object)
 
 
 def drop_identifiers(data: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
