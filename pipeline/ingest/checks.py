@@ -14,7 +14,7 @@ from pipeline.instruments.model import Instrument
 
 # Checks that protect the validity of later stages run even when the spec does not list them.
 ALWAYS = {"code_outside_codebook": "quarantine", "age_out_of_range": "quarantine", "unknown_area": "quarantine",
-          "duplicate_id": "quarantine", "invalid_design_value": "quarantine"}
+          "duplicate_id": "quarantine", "missing_id": "quarantine", "invalid_design_value": "quarantine"}
 
 
 @dataclass(frozen=True)

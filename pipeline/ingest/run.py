@@ -88,9 +88,13 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
 
     qid_col = adm["questionnaire_id"]
     qid = text(data[qid_col])
+    no_id = pd.isna(qid)
+    quarantine(no_id, "missing_id", lambda i: (
+        f"{file} row {rows[i]}: column {qid_col} (questionnaire number) is empty, so the record cannot be told "
+        "apart from others or linked to its household on the contact sheet. Ask fieldwork for the number."))
     # Identical copies: keep the first, account for the rest. Conflicting ids: all rows out. Only rows
     # whose questionnaire number repeats are compared in full, so a clean file costs one hash of one column.
-    repeated = pd.Series(qid).duplicated(keep=False).to_numpy()
+    repeated = pd.Series(qid).duplicated(keep=False).to_numpy() & ~no_id
     identical = np.zeros(n_read, dtype=bool)
     first_of = rows.copy()
     if repeated.any():
@@ -101,13 +105,13 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     quarantine(identical, "duplicate_identical", lambda i: (
         f"{file} row {rows[i]}: identical copy of row {first_of[i]} (questionnaire {qid_col}={qid[i]}); "
         f"kept row {first_of[i]} once."))
-    live = ~identical
+    live = ~identical & ~no_id
     dup = pd.Series(qid).where(live).duplicated(keep=False).to_numpy() & live
     quarantine(dup, "duplicate_id", lambda i: (
         f"{file} row {rows[i]}: questionnaire number {qid_col}={qid[i]} is used by several different records; all "
         "are set aside. Ask fieldwork which interview the number belongs to and renumber the other."))
 
-    fails_any = identical | dup
+    fails_any = identical | dup | no_id
     coded = [d.column for d in inst.demographics if d.codes] + [c for it in inst.items for c in it.raw_columns]
     num = {c: numeric(data[c]) for c in dict.fromkeys(coded)}
     findings: list[checks.Finding] = []
@@ -157,6 +161,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     accepted = ~fails_any
     qdf = pd.DataFrame(q, columns=["source_row", "_i", "reason_code", "detail"])
     ids = pseudonymise(paths.wave, qid, link_secret())
+    ids[no_id] = None  # no number, no pseudonym
     qdf["respondent_id"] = ids[qdf["_i"].to_numpy()] if len(qdf) else pd.Series(dtype=object)
     qdf = qdf.drop(columns="_i")[["source_row", "respondent_id", "reason_code", "detail"]]
     n_quar = int(qdf["source_row"].nunique())

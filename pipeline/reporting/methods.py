@@ -47,6 +47,7 @@ VARIABLE_LABELS = {"county_code": "县（市、区）", "county": "县（市、�
 # Codes of the ingest stage's checks; an unknown code is shown as it is.
 CHECK_LABELS = {
     "age_out_of_range": "年龄不在18–69岁", "code_outside_codebook": "代码不在编码表内", "duplicate_id": "编号重复",
+    "missing_id": "缺少问卷编号",
     "duplicate_identical": "完全重复的记录", "unknown_area": "地区代码无法识别", "invalid_design_value": "抽样设计变量无效",
     "short_interview": "访问时间过短", "straightlining": "连续作答同一选项", "too_many_missing": "缺答题目过多",
 }

@@ -180,3 +180,31 @@ def test_wrong_code_page_is_caught_and_the_spec_encoding_fixes_it(tmp_path):
     paths = _gb_project(tmp_path / "b", encoding="gb18030", code_page_lie=True)
     assert run_ingest(paths, progress=False).rows_read == 20
     assert "鲤城区" in set(pd.read_parquet(paths.processed("respondents.parquet"))["county"])
+
+
+def test_record_without_questionnaire_number_is_quarantined(tmp_path, demo_raw):
+    paths = _project_with(tmp_path, demo_raw)
+    df, meta = pyreadstat.read_sav(str(paths.survey), user_missing=True)
+    df.loc[4, "WJBH"] = ""
+    pyreadstat.write_sav(df, str(paths.survey), column_labels=meta.column_labels,
+                         variable_value_labels=meta.variable_value_labels)
+    result = run_ingest(paths, progress=False)
+    assert result.rows_read == result.accepted + result.quarantined
+    q = pd.read_csv(paths.processed("quarantine.csv"), encoding="utf-8-sig")
+    row = q[q["source_row"] == 5]
+    assert list(row["reason_code"]) == ["missing_id"] and row["respondent_id"].isna().all()
+    assert "WJBH" in row["detail"].iloc[0]
+
+
+def test_contact_sheet_with_a_bad_probability_fails_before_any_output(tmp_path, demo_raw):
+    paths = _project_with(tmp_path, demo_raw)
+    sheet = pd.read_csv(paths.contacts_raw, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    sheet.loc[6, "p_ssu"] = "0,48"  # a decimal comma from a European-locale spreadsheet
+    sheet.to_csv(paths.contacts_raw, index=False, encoding="utf-8-sig")
+    _fails_cleanly(paths, "contacts.csv", "row 8", "p_ssu", "'0,48'")
+
+
+def test_contact_sheet_missing_fails_before_any_output(tmp_path, demo_raw):
+    paths = _project_with(tmp_path, demo_raw)
+    paths.contacts_raw.unlink()
+    _fails_cleanly(paths, "contacts.csv", "missing")
