@@ -38,12 +38,36 @@ REQUIRED_DESIGN_COLUMNS = ("p_psu", "p_ssu", "p_hh")
 POINTS_TOL = 1e-9
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping: plain YAML keeps the last one silently,
+    and an item whose `key:` or `points:` is written twice would be scored by whichever came last."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise SpecError(f"{loader.name}: line {key_node.start_mark.line + 1}: key {key!r} is given twice in the "
+                            f"same entry (first on line {seen[key]}). Keep one of them.")
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise SpecError(f"{path}: file not found. Every wave needs its specification in survey_instruments/<wave>/.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = _StrictLoader(path.read_text(encoding="utf-8"))
+        loader.name = str(path)
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as err:
         raise SpecError(f"{path}: not valid YAML ({err}). Fix the indentation or quoting at that line.") from None
     if not isinstance(data, dict):
@@ -97,6 +121,10 @@ def _item(raw: dict, path: Path, frameworks: Frameworks) -> Item:
     codes = [int(c) for c, _ in options]
     key_raw = _need(raw, "key", where)
     key = tuple(int(k) for k in (key_raw if isinstance(key_raw, list) else [key_raw]))
+    if not key:
+        raise SpecError(f"{where}: key is empty; list the correct option code(s), e.g. key: [1, 3].")
+    if len(set(key)) != len(key):
+        raise SpecError(f"{where}: key {list(key)} names an option more than once; list each correct option once.")
     for k in key:
         if k not in codes:
             raise SpecError(f"{where}: key {k} is not among the option codes {codes}. "
@@ -226,6 +254,23 @@ def cross_check(inst: Instrument, frameworks: Frameworks, path: Path) -> None:
         raise SpecError(f"{path}: no item covers benchmark(s) {uncovered}; every 基准 needs at least one item.")
     if not inst.counties:
         raise SpecError(f"{path}: counties is empty; list the county-level units (strata).")
+    demo = {d.field: d for d in inst.demographics}
+    for flag, rules in inst.key_groups:
+        for field, values in rules:
+            if field == "age":
+                if len(values) != 2 or not values[0] <= values[1]:
+                    raise SpecError(f"{path}: key_groups: {flag}: age needs [lowest, highest] years, found {list(values)}.")
+                continue
+            if field not in demo or not demo[field].codes:
+                coded = sorted(f for f, d in demo.items() if d.codes) + ["age"]
+                raise SpecError(f"{path}: key_groups: {flag}: field {field!r} is not a coded demographic; use one "
+                                f"of {coded}.")
+            known = {float(c) for c, _ in demo[field].codes}
+            unknown = [v for v in values if float(v) not in known]
+            if unknown:
+                raise SpecError(f"{path}: key_groups: {flag}: {field} codes {unknown} are not in the codebook of "
+                                f"demographic {field!r} ({sorted(int(k) for k in known)}). A flag on a code nobody "
+                                "can have would stay empty: correct the code.")
 
 
 def load_scoring(path: str | Path) -> ScoringRule:
@@ -235,6 +280,10 @@ def load_scoring(path: str | Path) -> ScoringRule:
     cuts = [c for _, c in levels]
     if cuts != sorted(cuts, reverse=True):
         raise SpecError(f"{path}: levels must be listed from the highest cut-off down, found {cuts}.")
+    same = sorted({c for c in cuts if cuts.count(c) > 1})
+    if same:
+        raise SpecError(f"{path}: levels share the cut-off(s) {same}; the lower level could never be reached. "
+                        "Give each level its own minimum.")
     params = data.get("params") or {}
     return ScoringRule(
         rule=str(_need(data, "rule", where)),

@@ -315,3 +315,43 @@ def test_scoring_levels_out_of_order(tmp_path):
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(SpecError, match=_names(path, "highest cut-off down")):
         load_scoring(path)
+
+
+def test_key_given_twice_in_one_entry(tmp_path, frameworks):
+    path = tmp_path / "instrument.yaml"
+    text = INSTRUMENT_2024.read_text(encoding="utf-8")
+    assert text.count("    key: 1\n    points: 1.25\n") > 0
+    path.write_text(text.replace("    key: 1\n    points: 1.25\n", "    key: 1\n    key: 2\n    points: 1.25\n", 1),
+                    encoding="utf-8")
+    with pytest.raises(SpecError, match=_names(path, "line 86", "key 'key' is given twice", "first on line 85")):
+        load_instrument(path, frameworks)
+
+
+def test_multiple_item_with_empty_key(broken):
+    write, load, path = broken
+    write(lambda d: _item(d, "A07").update(key=[]))
+    with pytest.raises(SpecError, match=_names(path, "item A07", "key is empty")):
+        load()
+
+
+def test_key_group_code_not_in_codebook(broken):
+    write, load, path = broken
+    write(lambda d: d["key_groups"].update(is_farmer={"occupation": [60]}))
+    with pytest.raises(SpecError, match=_names(path, "key_groups: is_farmer", "codes [60] are not in the codebook")):
+        load()
+
+
+def test_key_group_on_a_field_without_codes(broken):
+    write, load, path = broken
+    write(lambda d: d["key_groups"].update(is_worker={"n_adults": [2]}))
+    with pytest.raises(SpecError, match=_names(path, "key_groups: is_worker", "'n_adults' is not a coded")):
+        load()
+
+
+def test_scoring_levels_with_equal_cut_offs(tmp_path):
+    path = tmp_path / "scoring.yaml"
+    data = yaml.safe_load(SCORING_2024.read_text(encoding="utf-8"))
+    data["levels"][1]["min"] = data["levels"][0]["min"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(SpecError, match=_names(path, "share the cut-off(s) [85.0]")):
+        load_scoring(path)
