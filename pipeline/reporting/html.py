@@ -66,6 +66,9 @@ footer{margin-top:36px;border-top:1px solid var(--rule);padding-top:10px;color:v
  tr{break-inside:avoid;page-break-inside:avoid}
  .headline{break-inside:avoid}
  figure img{max-height:235mm;width:auto}
+ .lead{display:flex;flex-direction:column}
+ .lead>table{order:1}
+ .lead>figure{order:2}
  table{font-size:9.5pt}
 }
 """
@@ -227,9 +230,11 @@ def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     parts.append("<h2>一、主要结果</h2>" + box)
     parts.append('<ul class="findings">' + "".join(f"<li>{e(f)}</li>" for f in findings(inputs)) + "</ul>")
 
-    parts.append("<h2>二、各县（市、区）</h2>" + fig("fig1_county"))
-    parts.append(cells_table("表1 各县（市、区）具备科学素质的公民比例", inputs.cells(L.HEADLINE, "county"),
-                             "县（市、区）", inputs, with_verdict=True))
+    # On paper the county table comes first: its rows flow on from page 1, where the tall county figure
+    # would jump to page 2 and leave half of page 1 empty. On screen the figure leads.
+    parts.append('<h2>二、各县（市、区）</h2><div class="lead">' + fig("fig1_county")
+                 + cells_table("表1 各县（市、区）具备科学素质的公民比例", inputs.cells(L.HEADLINE, "county"),
+                               "县（市、区）", inputs, with_verdict=True) + "</div>")
 
     parts.append("<h2>三、重点人群</h2>" + fig("fig2_groups"))
     parts.append(cells_table("表2 重点人群具备科学素质的公民比例", inputs.cells(L.HEADLINE, "group"), "重点人群",

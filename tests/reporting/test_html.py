@@ -70,3 +70,13 @@ def test_sections_of_the_bulletin(page):
         assert heading in page, heading
     assert "@media print" in page and "@page" in page
     assert '<html lang="zh-CN">' in page
+
+
+def test_county_table_leads_on_paper(page):
+    """On paper the county table follows the headline on page 1 (its rows can break across pages) and the
+    tall county figure comes after it; on screen the figure comes first."""
+    block = re.search(r'<h2>二、各县（市、区）</h2><div class="lead">(.*?)</div>', page, re.S)
+    assert block and block.group(1).index("<figure>") < block.group(1).index("<table")
+    assert "表1 各县" in block.group(1) and "图1 " in block.group(1)
+    print_css = page[page.index("@media print"):]
+    assert ".lead>table{order:1}" in print_css and ".lead>figure{order:2}" in print_css
