@@ -127,10 +127,10 @@ def html_table(t: PublishedTable, caption: str, note: str = "", rows: pd.Series 
             return v
         if v is None or (isinstance(v, float) and not np.isfinite(v)):
             return L.DASH
-        if header in PP_HEADERS:
-            return f"{100 * float(v):+.1f}个百分点"
+        if header in PP_HEADERS:  # the unit is in the column header, so cells stay short numbers
+            return f"{100 * float(v):+.1f}"
         if header in SE_HEADERS:
-            return f"{100 * float(v):.2f}个百分点"
+            return f"{100 * float(v):.2f}"
         if header in PCT_HEADERS:
             return f"{100 * float(v):.1f}%"
         if header in P_HEADERS:
@@ -141,4 +141,5 @@ def html_table(t: PublishedTable, caption: str, note: str = "", rows: pd.Series 
 
     body = tuple(tuple(cell(h, v) for h, v in zip(frame.columns, row, strict=True))
                  for row in frame.itertuples(index=False))
-    return Table(caption, tuple(frame.columns), body, note)
+    headers = tuple(h if h not in PP_HEADERS | SE_HEADERS or "百分点" in h else f"{h}（百分点）" for h in frame.columns)
+    return Table(caption, headers, body, note)

@@ -49,7 +49,8 @@ th,td{border-bottom:1px solid var(--rule);padding:4px 8px;text-align:right;verti
 th{background:#eef3f8;border-top:1px solid #9fb6cc;border-bottom:1px solid #9fb6cc;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
 td{white-space:nowrap}
-td.text,th.text{text-align:left;white-space:normal}
+td.text,th.text{text-align:left}
+td.wrap{white-space:normal;min-width:10em}
 tr.suppressed td{color:var(--muted)}
 .flag{color:var(--warn);font-size:12px;margin-left:3px}
 .note{color:var(--muted);font-size:13px;margin:2px 0 12px}
@@ -70,6 +71,7 @@ footer{margin-top:36px;border-top:1px solid var(--rule);padding-top:10px;color:v
  .lead>table{order:1}
  .lead>figure{order:2}
  table{font-size:9.5pt}
+ th{white-space:normal}
 }
 """
 
@@ -87,18 +89,21 @@ def figure_html(png: Path, number: int, title: str) -> str:
     return f"<figure>{_img(png, title)}<figcaption>图{number} {e(title)}</figcaption></figure>"
 
 
-NUMERIC = re.compile(r"^[\d,.%–\-+<>≤≥ e—]*$|^未提供$")
+LONG_TEXT = 14  # characters; a text column with a longer cell wraps
+NUMERIC = re.compile(r"^[\d,.%–−\-+<>≤≥ e—]*$|^未提供$")
 
 
 def table_html(table: Table) -> str:
     """Numbers right-aligned under right-aligned headers, words left-aligned."""
     text_cols = [i == 0 or any(not NUMERIC.match(str(row[i])) for row in table.rows)
                  for i in range(len(table.headers))]
-    head = "".join(f'<th class="text">{e(h)}</th>' if t else f"<th>{e(h)}</th>"
-                   for h, t in zip(table.headers, text_cols, strict=True))
+    # Only long text (notes, rules) may wrap; numbers and short labels stay on one line, so that a note
+    # column cannot squeeze "+1.2" or "全市" into one character per line.
+    wrap = [t and any(len(str(row[i])) > LONG_TEXT for row in table.rows) for i, t in enumerate(text_cols)]
+    cls = [' class="text wrap"' if w else ' class="text"' if t else "" for t, w in zip(text_cols, wrap, strict=True)]
+    head = "".join(f"<th{c}>{e(h)}</th>" for h, c in zip(table.headers, cls, strict=True))
     body = "".join(
-        "<tr>" + "".join(f'<td class="text">{e(c)}</td>' if t else f"<td>{e(c)}</td>"
-                         for c, t in zip(row, text_cols, strict=True)) + "</tr>"
+        "<tr>" + "".join(f"<td{k}>{e(c)}</td>" for c, k in zip(row, cls, strict=True)) + "</tr>"
         for row in table.rows
     )
     note = f'<p class="note">{e(table.note)}</p>' if table.note else ""

@@ -7,7 +7,8 @@ import re
 import pandas as pd
 import pytest
 
-from pipeline.reporting.html import DEMO_BANNER
+from pipeline.reporting.html import DEMO_BANNER, table_html
+from pipeline.reporting.methods import Table
 
 from .conftest import BENCH_TITLES
 
@@ -80,3 +81,13 @@ def test_county_table_leads_on_paper(page):
     assert "表1 各县" in block.group(1) and "图1 " in block.group(1)
     print_css = page[page.index("@media print"):]
     assert ".lead>table{order:1}" in print_css and ".lead>figure{order:2}" in print_css
+
+
+def test_only_long_text_columns_wrap():
+    t = Table("表", ("比较", "差值（百分点）", "说明"),
+              (("相邻两次调查", "+1.2", "口径不同（序列中断）：基线口径为省级未公布口径，本次调查为总分阈值口径"),
+               ("较本序列首次调查", "−0.4", "")))
+    html = table_html(t)
+    assert '<td class="text">相邻两次调查</td>' in html  # a short label: left-aligned, on one line
+    assert "<td>+1.2</td>" in html  # a number: right-aligned, on one line
+    assert '<td class="text wrap">口径不同' in html  # only the note may wrap
