@@ -327,24 +327,18 @@ def test_key_given_twice_in_one_entry(tmp_path, frameworks):
         load_instrument(path, frameworks)
 
 
-def test_multiple_item_with_empty_key(broken):
+@pytest.mark.parametrize("mutate, parts", [
+    (lambda d: _item(d, "A07").update(key=[]), ("item A07", "key is empty")),
+    (lambda d: _item(d, "A07").update(key=[1, 1]), ("item A07", "names an option more than once")),
+    (lambda d: d["key_groups"].update(is_farmer={"occupation": [60]}),
+     ("key_groups: is_farmer", "codes [60] are not in the codebook")),
+    (lambda d: d["key_groups"].update(is_worker={"n_adults": [2]}), ("key_groups: is_worker", "'n_adults' is not a coded")),
+    (lambda d: d["key_groups"].update(is_elderly={"age": [69, 60]}), ("key_groups: is_elderly", "[lowest, highest]")),
+], ids=["empty key", "repeated key", "key-group code", "key-group field", "key-group ages"])
+def test_keys_and_key_groups(broken, mutate, parts):
     write, load, path = broken
-    write(lambda d: _item(d, "A07").update(key=[]))
-    with pytest.raises(SpecError, match=_names(path, "item A07", "key is empty")):
-        load()
-
-
-def test_key_group_code_not_in_codebook(broken):
-    write, load, path = broken
-    write(lambda d: d["key_groups"].update(is_farmer={"occupation": [60]}))
-    with pytest.raises(SpecError, match=_names(path, "key_groups: is_farmer", "codes [60] are not in the codebook")):
-        load()
-
-
-def test_key_group_on_a_field_without_codes(broken):
-    write, load, path = broken
-    write(lambda d: d["key_groups"].update(is_worker={"n_adults": [2]}))
-    with pytest.raises(SpecError, match=_names(path, "key_groups: is_worker", "'n_adults' is not a coded")):
+    write(mutate)
+    with pytest.raises(SpecError, match=_names(path, *parts)):
         load()
 
 
