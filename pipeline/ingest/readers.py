@@ -70,8 +70,9 @@ def _check_shape(path: Path) -> None:
 
 
 def read_raw(path: str | Path, encoding: str | None = None, skip: Iterable[str] = ()) -> RawFile:
-    """Read a delivery. Columns named in `skip` (the direct identifiers) are never loaded where the format
-    allows it (.sav/.zsav/.dta/.csv): names and ID numbers do not even enter memory, and the read is faster."""
+    """Read a delivery. Columns named in `skip` (the direct identifiers) never reach the DataFrame, and in
+    .sav/.zsav/.dta/.csv files they are not even decoded: the read is faster and names and ID numbers stay
+    out of memory."""
     path = Path(path)
     skip = set(skip)
     _check_shape(path)
@@ -100,8 +101,7 @@ def read_raw(path: str | Path, encoding: str | None = None, skip: Iterable[str] 
                                usecols=lambda c: c not in skip)
             used_encoding = encoding or "utf-8"
         else:
-            data = pd.read_excel(path, engine="openpyxl")
-            data = data.drop(columns=[c for c in data.columns if c in skip])
+            data = pd.read_excel(path, engine="openpyxl", usecols=lambda c: c not in skip)
     except InputError:
         raise
     except UnicodeDecodeError as err:

@@ -59,6 +59,8 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     lap = Laps(enabled=progress)
     inst = load_instrument(paths.instrument)
     src = paths.raw / inst.source_file
+    if progress and src.exists():  # the read is most of the stage: say so before it starts
+        log(f"   reading {src.name} ({src.stat().st_size / 2**20:,.1f} MiB) …")
     raw = read_raw(src, inst.encoding, skip=[i.column for i in inst.identifiers])
     verify_checksum(src, raw.sha256, paths.checksums)
     file = src.name
