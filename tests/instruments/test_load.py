@@ -177,120 +177,53 @@ def test_scoring_2024():
 # ---------------------------------------------------------------- broken instruments
 
 
-def test_duplicate_item_id(broken):
+def _move_points(d):
+    _item(d, "K01")["points"] = 1.0   # knowledge 39.75
+    _item(d, "M01")["points"] = 2.75  # methods 20.25; total still 100
+
+
+# (case, mutation of the 2024 instrument, parts the message names in order after the file path)
+BROKEN = [
+    ("duplicate item id", lambda d: _item(d, "K02").update(id="K01"), ("item ids ['K01']", "more than once")),
+    ("key not among options", lambda d: _item(d, "K01").update(key=3),
+     ("item K01", "key 3 is not among the option codes")),
+    ("multiple key not among options", lambda d: _item(d, "A07").update(key=[1, 5]), ("item A07", "key 5 is not among")),
+    ("points not adding to 100", lambda d: _item(d, "K01").update(points=2.25), ("add up to 101, not 100",)),
+    ("dimension points wrong", _move_points, ("dimension knowledge", "39.75 points", "says 40")),
+    ("unknown benchmark", lambda d: _item(d, "K01").update(benchmarks=[27]),
+     ("item K01", "benchmark ids [27]", "not in frameworks.yaml")),
+    ("empty benchmarks", lambda d: _item(d, "K01").update(benchmarks=[]), ("item K01", "benchmark")),
+    ("uncovered benchmark", lambda d: _item(d, "A11").update(benchmarks=[23]),  # A11 is the only item on 基准 22
+     ("no item covers benchmark(s) [22]",)),
+    ("true_false with three options", lambda d: _item(d, "K01").update(options={1: "对", 2: "错", 3: "说不清"}),
+     ("item K01", "exactly two options", "found 3")),
+    ("single with two keys", lambda d: _item(d, "K25").update(key=[2, 3]),
+     ("item K25", "single item has exactly one key")),
+    ("option code collides with missing code",
+     lambda d: _item(d, "K25").update(options={1: "铁", 2: "水银（汞）", 3: "铜", 97: "铝"}),
+     ("item K25", "option codes [97] collide")),
+    ("duplicate raw column", lambda d: _item(d, "K02").update(column="Q01"), ("raw columns ['Q01']", "K01", "K02")),
+    ("unknown item type", lambda d: _item(d, "K01").update(type="open"), ("item K01", "type 'open'")),
+    ("item without points", lambda d: _item(d, "S03").pop("points"), ("item S03", "missing key 'points'")),
+    ("missing codes incomplete", lambda d: d.update(missing_codes=d["missing_codes"][:2]),
+     ("missing_codes must define",)),
+    ("wrong schema version", lambda d: d.update(schema_version=2), ("schema_version is 2",)),
+    ("empty key", lambda d: _item(d, "A07").update(key=[]), ("item A07", "key is empty")),
+    ("repeated key", lambda d: _item(d, "A07").update(key=[1, 1]), ("item A07", "names an option more than once")),
+    ("key-group code", lambda d: d["key_groups"].update(is_farmer={"occupation": [60]}),
+     ("key_groups: is_farmer", "codes [60] are not in the codebook")),
+    ("key-group field", lambda d: d["key_groups"].update(is_worker={"n_adults": [2]}),
+     ("key_groups: is_worker", "'n_adults' is not a coded")),
+    ("key-group ages", lambda d: d["key_groups"].update(is_elderly={"age": [69, 60]}),
+     ("key_groups: is_elderly", "[lowest, highest]")),
+]
+
+
+@pytest.mark.parametrize("mutate, parts", [(m, p) for _, m, p in BROKEN], ids=[c for c, _, _ in BROKEN])
+def test_broken_instrument_is_refused_by_name(broken, mutate, parts):
     write, load, path = broken
-    write(lambda d: _item(d, "K02").update(id="K01"))
-    with pytest.raises(SpecError, match=_names(path, "item ids ['K01']", "more than once")):
-        load()
-
-
-def test_key_not_among_options(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "K01").update(key=3))
-    with pytest.raises(SpecError, match=_names(path, "item K01", "key 3 is not among the option codes")):
-        load()
-
-
-def test_multiple_key_not_among_options(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "A07").update(key=[1, 5]))
-    with pytest.raises(SpecError, match=_names(path, "item A07", "key 5 is not among")):
-        load()
-
-
-def test_points_not_adding_to_100(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "K01").update(points=2.25))
-    with pytest.raises(SpecError, match=_names(path, "add up to 101, not 100")):
-        load()
-
-
-def test_dimension_points_wrong(broken):
-    write, load, path = broken
-
-    def move_points(d):
-        _item(d, "K01")["points"] = 1.0   # knowledge 39.75
-        _item(d, "M01")["points"] = 2.75  # methods 20.25; total still 100
-
-    write(move_points)
-    with pytest.raises(SpecError, match=_names(path, "dimension knowledge", "39.75 points", "says 40")):
-        load()
-
-
-def test_unknown_benchmark(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "K01").update(benchmarks=[27]))
-    with pytest.raises(SpecError, match=_names(path, "item K01", "benchmark ids [27]", "not in frameworks.yaml")):
-        load()
-
-
-def test_empty_benchmarks(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "K01").update(benchmarks=[]))
-    with pytest.raises(SpecError, match=_names(path, "item K01", "benchmark")):
-        load()
-
-
-def test_uncovered_benchmark(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "A11").update(benchmarks=[23]))  # A11 is the only item on 基准 22
-    with pytest.raises(SpecError, match=_names(path, "no item covers benchmark(s) [22]")):
-        load()
-
-
-def test_true_false_with_three_options(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "K01").update(options={1: "对", 2: "错", 3: "说不清"}))
-    with pytest.raises(SpecError, match=_names(path, "item K01", "exactly two options", "found 3")):
-        load()
-
-
-def test_single_with_two_keys(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "K25").update(key=[2, 3]))
-    with pytest.raises(SpecError, match=_names(path, "item K25", "single item has exactly one key")):
-        load()
-
-
-def test_option_code_collides_with_missing_code(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "K25").update(options={1: "铁", 2: "水银（汞）", 3: "铜", 97: "铝"}))
-    with pytest.raises(SpecError, match=_names(path, "item K25", "option codes [97] collide")):
-        load()
-
-
-def test_duplicate_raw_column(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "K02").update(column="Q01"))
-    with pytest.raises(SpecError, match=_names(path, "raw columns ['Q01']", "K01", "K02")):
-        load()
-
-
-def test_unknown_item_type(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "K01").update(type="open"))
-    with pytest.raises(SpecError, match=_names(path, "item K01", "type 'open'")):
-        load()
-
-
-def test_item_without_points(broken):
-    write, load, path = broken
-    write(lambda d: _item(d, "S03").pop("points"))
-    with pytest.raises(SpecError, match=_names(path, "item S03", "missing key 'points'")):
-        load()
-
-
-def test_missing_codes_incomplete(broken):
-    write, load, path = broken
-    write(lambda d: d.update(missing_codes=d["missing_codes"][:2]))
-    with pytest.raises(SpecError, match=_names(path, "missing_codes must define")):
-        load()
-
-
-def test_wrong_schema_version(broken):
-    write, load, path = broken
-    write(lambda d: d.update(schema_version=2))
-    with pytest.raises(SpecError, match=_names(path, "schema_version is 2")):
+    write(mutate)
+    with pytest.raises(SpecError, match=_names(path, *parts)):
         load()
 
 
@@ -325,21 +258,6 @@ def test_key_given_twice_in_one_entry(tmp_path, frameworks):
                     encoding="utf-8")
     with pytest.raises(SpecError, match=_names(path, "line 86", "key 'key' is given twice", "first on line 85")):
         load_instrument(path, frameworks)
-
-
-@pytest.mark.parametrize("mutate, parts", [
-    (lambda d: _item(d, "A07").update(key=[]), ("item A07", "key is empty")),
-    (lambda d: _item(d, "A07").update(key=[1, 1]), ("item A07", "names an option more than once")),
-    (lambda d: d["key_groups"].update(is_farmer={"occupation": [60]}),
-     ("key_groups: is_farmer", "codes [60] are not in the codebook")),
-    (lambda d: d["key_groups"].update(is_worker={"n_adults": [2]}), ("key_groups: is_worker", "'n_adults' is not a coded")),
-    (lambda d: d["key_groups"].update(is_elderly={"age": [69, 60]}), ("key_groups: is_elderly", "[lowest, highest]")),
-], ids=["empty key", "repeated key", "key-group code", "key-group field", "key-group ages"])
-def test_keys_and_key_groups(broken, mutate, parts):
-    write, load, path = broken
-    write(mutate)
-    with pytest.raises(SpecError, match=_names(path, *parts)):
-        load()
 
 
 def test_scoring_levels_with_equal_cut_offs(tmp_path):

@@ -18,42 +18,32 @@ def test_missing_estimates_says_how_to_fix(project):
         load_inputs(project)
 
 
-def test_unknown_reliability_value_named(project):
-    e = pd.read_csv(project.processed("estimates.csv"), encoding="utf-8-sig")
-    e.loc[3, "reliability"] = "unreliable"
-    write_table(e, project.processed("estimates.csv"), "estimates")
-    with pytest.raises(InputError, match=r"'reliability'.*'unreliable'"):
-        load_inputs(project)
+def _set(rows, column, value):
+    def edit(df):
+        df.loc[rows(df) if callable(rows) else rows, column] = value
+        return df
+    return edit
 
 
-def test_unknown_verdict_named(project):
-    t = pd.read_csv(project.processed("targets.csv"), encoding="utf-8-sig")
-    t.loc[0, "verdict"] = "maybe"
-    write_table(t, project.processed("targets.csv"), "targets")
-    with pytest.raises(InputError, match=r"targets\.csv.*'verdict'.*'maybe'"):
-        load_inputs(project)
+# (case, table, edit of its rows, what the message must say)
+SPOILED = [
+    ("unknown reliability value named", "estimates", _set(3, "reliability", "unreliable"),
+     r"'reliability'.*'unreliable'"),
+    ("unknown verdict named", "targets", _set(0, "verdict", "maybe"), r"targets\.csv.*'verdict'.*'maybe'"),
+    ("targets from another run detected", "targets", _set(lambda t: t["domain_type"] == "overall", "est", 0.2),
+     "different runs"),
+    ("targets without overall row", "targets", lambda t: t[t["domain_type"] != "overall"],
+     r"targets\.csv has no row with domain_type 'overall'"),
+    ("missing headline row", "estimates",
+     lambda e: e[~((e["estimand_id"] == "literate") & (e["domain_type"] == "overall"))], "headline"),
+]
 
 
-def test_targets_from_another_run_detected(project):
-    t = pd.read_csv(project.processed("targets.csv"), encoding="utf-8-sig")
-    t.loc[t["domain_type"] == "overall", "est"] = 0.2
-    write_table(t, project.processed("targets.csv"), "targets")
-    with pytest.raises(InputError, match="different runs"):
-        load_inputs(project)
-
-
-def test_targets_without_overall_row(project):
-    t = pd.read_csv(project.processed("targets.csv"), encoding="utf-8-sig")
-    write_table(t[t["domain_type"] != "overall"], project.processed("targets.csv"), "targets")
-    with pytest.raises(InputError, match=r"targets\.csv has no row with domain_type 'overall'"):
-        load_inputs(project)
-
-
-def test_missing_headline_row(project):
-    e = pd.read_csv(project.processed("estimates.csv"), encoding="utf-8-sig")
-    e = e[~((e["estimand_id"] == "literate") & (e["domain_type"] == "overall"))]
-    write_table(e, project.processed("estimates.csv"), "estimates")
-    with pytest.raises(InputError, match="headline"):
+@pytest.mark.parametrize("table, edit, message", [row[1:] for row in SPOILED], ids=[row[0] for row in SPOILED])
+def test_spoiled_input_is_named(project, table, edit, message):
+    path = project.processed(f"{table}.csv")
+    write_table(edit(pd.read_csv(path, encoding="utf-8-sig")), path, table)
+    with pytest.raises(InputError, match=message):
         load_inputs(project)
 
 
