@@ -21,14 +21,15 @@ def numeric(s: pd.Series) -> np.ndarray:
 def text(s: pd.Series) -> np.ndarray:
     """A raw column as Python strings, None where missing or blank (SPSS writes an empty text cell as
     spaces), e.g. questionnaire numbers. A numeric column read as 2024010001.0 keeps its integer spelling."""
-    out = s.astype(str).to_numpy(dtype=object, copy=True)
+    as_text = s.astype(str)
+    out = as_text.to_numpy(dtype=object, copy=True)
     missing = s.isna().to_numpy(copy=True)
-    if not pd.api.types.is_numeric_dtype(s):
-        missing |= (s.astype(str).str.strip() == "").to_numpy(dtype=bool, na_value=False)
     if pd.api.types.is_numeric_dtype(s):
         v = s.to_numpy(dtype=float)
         whole = np.isfinite(v) & (v == np.round(v))
         out[whole] = v[whole].astype(np.int64).astype(str)
+    else:
+        missing |= (as_text.str.strip() == "").to_numpy(dtype=bool, na_value=False)
     out[missing] = None
     return out
 

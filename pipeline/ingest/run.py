@@ -138,10 +138,9 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
         findings.append(checks.short_interview(minutes, spec.threshold, rows, file, (adm["start_time"], adm["end_time"])))
     reason, value = reasons_and_values(num, inst, n_read)
     del num
-    single = np.array([it.type != "multiple" for it in inst.items])
     spec = inst.check("straightlining")
     if spec is not None and spec.threshold is not None:
-        singles = np.flatnonzero(single)
+        singles = [j for j, it in enumerate(inst.items) if it.type != "multiple"]
         findings.append(checks.straightlining([value[:, j] for j in singles], [reason[:, j] == 0 for j in singles],
                                               spec.threshold, rows, file))
     spec = inst.check("too_many_missing")
@@ -216,40 +215,42 @@ def _respondents(data: pd.DataFrame, inst: Instrument, wave: int, a: np.ndarray,
     demo = {d.field: d for d in inst.demographics}
     cidx = county_idx[a]
     town, vill = township.take(a).reset_index(drop=True), village.take(a).reset_index(drop=True)
-    county_code = [c[1] for c in inst.counties]
-    stratum, psu = design_units(text_column(cidx, county_code), town, vill, p["p_psu"][a])
+    county_code = text_column(cidx, [c[1] for c in inst.counties])
+    stratum, psu = design_units(county_code, town, vill, p["p_psu"][a])
 
-    def coded(field: str, mapping=None) -> pd.Series:
-        return labelled(numeric(data[demo[field].column])[a],
-                        mapping if mapping is not None else {float(k): v for k, v in demo[field].codes})
+    def raw(field: str) -> np.ndarray:
+        return numeric(data[demo[field].column])[a]
 
-    occ_raw = numeric(data[demo["occupation"].column])[a]
+    def codebook(field: str) -> dict[float, str]:
+        return {float(k): v for k, v in demo[field].codes}
+
     age_a = age[a].astype(np.int64)
     resp = pd.DataFrame({
         "respondent_id": ids[a],
         "wave": np.full(a.size, wave, dtype=np.int64),
-        "county_code": text_column(cidx, county_code),
+        "county_code": county_code,
         "county": text_column(cidx, [c[2] for c in inst.counties]),
         "stratum": stratum, "psu": psu, "ssu": vill,
         "p_psu": p["p_psu"][a], "p_ssu": p["p_ssu"][a], "p_hh": p["p_hh"][a],
         "n_adults": n_adults[a].astype(np.int64),
-        "sex": coded("sex"),
+        "sex": labelled(raw("sex"), codebook("sex")),
         "age": age_a,
         "age_band": text_column(np.searchsorted([30, 40, 50, 60], age_a, side="right"), AGE_BANDS),
-        "education": coded("education", {float(c): band for band, codes in demo["education"].derive for c in codes}),
-        "urban": coded("urban"),
-        "occupation": labelled(occ_raw, {float(k): v for k, v in demo["occupation"].codes}),
-        "hukou": coded("hukou"),
+        "education": labelled(raw("education"),
+                              {float(c): band for band, codes in demo["education"].derive for c in codes}),
+        "urban": labelled(raw("urban"), codebook("urban")),
+        "occupation": labelled(raw("occupation"), codebook("occupation")),
+        "hukou": labelled(raw("hukou"), codebook("hukou")),
         "interviewer_id": data[adm["interviewer_id"]].astype(str).take(a).reset_index(drop=True),
         "interview_minutes": minutes[a],
     })
-    fields = {"occupation": occ_raw, "age": age_a.astype(float)}
+    rules = dict(inst.key_groups)
     for flag in KEY_GROUPS:
         mask = np.zeros(a.size, dtype=bool)
-        for field_name, vals in dict(inst.key_groups).get(flag) or ():
-            if field_name == "age":
-                mask |= (fields["age"] >= vals[0]) & (fields["age"] <= vals[1])
+        for field, vals in rules.get(flag) or ():  # any coded demographic, or an age range (the loader checks)
+            if field == "age":
+                mask |= (age_a >= vals[0]) & (age_a <= vals[1])
             else:
-                mask |= np.isin(fields[field_name], np.array(vals, dtype=float))
+                mask |= np.isin(raw(field), np.array(vals, dtype=float))
         resp[flag] = mask
     return resp

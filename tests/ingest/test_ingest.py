@@ -208,3 +208,14 @@ def test_contact_sheet_missing_fails_before_any_output(tmp_path, demo_raw):
     paths = _project_with(tmp_path, demo_raw)
     paths.contacts_raw.unlink()
     _fails_cleanly(paths, "contacts.csv", "missing")
+
+
+def test_key_group_on_any_coded_demographic(tmp_path, demo_raw):
+    """The loader accepts a key group on any coded demographic; ingest derives it from that field."""
+    paths = _project_with(tmp_path, demo_raw)
+    spec = paths.root / "survey_instruments" / "2024" / "instrument.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("is_worker: {occupation: [7]}", "is_worker: {urban: [1]}"),
+                    encoding="utf-8")
+    run_ingest(paths, progress=False)
+    r = pd.read_parquet(paths.processed("respondents.parquet"))
+    assert (r["is_worker"] == (r["urban"] == "城镇")).all() and 0 < r["is_worker"].mean() < 1
