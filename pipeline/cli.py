@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, _, help_text) in STAGES.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        # argparse expands %-formats in help, so a literal % ("the 16% verdict") is written %%
+        p = sub.add_parser(name, help=help_text.replace("%", "%%"), description=help_text)
         _add_wave(p)
 
     p = sub.add_parser("simulate", help="generate a synthetic demo wave as fieldwork would deliver it",
@@ -66,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The commands write figures to files and never open a window. Only the command line chooses the
+    # backend: a notebook importing the same modules keeps its own (inline) one.
+    import matplotlib
+
+    matplotlib.use("Agg")
     timer = Timer()
     try:
         if args.command in STAGES:
