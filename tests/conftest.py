@@ -5,11 +5,24 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import matplotlib
 import pytest
 
 from pipeline.paths import ROOT, WavePaths
 
+# Figures drawn in this process go to files, whatever display the machine has; notebook kernels are other
+# processes and keep their own inline backend.
+matplotlib.use("Agg")
+
 DEMO_PER_STRATUM = 300  # about 3,900 interviews: the full population and design, a smaller sample
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chinese_desktop_fonts():
+    """Every test runs as on a machine whose system fonts include one named like the bundled font."""
+    from tests.desktop_fonts import install_competing_font
+
+    return install_competing_font()
 
 
 def make_project(root: Path) -> Path:

@@ -37,14 +37,32 @@ def bundled_font_path() -> Path:
     return path
 
 
+# The family name the bundled file is registered under. It is the project's own, so no installed font can
+# answer to it: Debian's fonts-noto-cjk and most Chinese desktops ship a font named "Noto Sans CJK SC"
+# too, and registering the bundle under that name lets matplotlib pick the system file instead.
+FAMILY = "Quanzhou Report CJK"
+
+
 @functools.cache
 def register_font() -> str:
-    """Register the bundled font with matplotlib once; return its family name."""
+    """Register the bundled font file with matplotlib once, under FAMILY; return FAMILY."""
+    import dataclasses
+
+    from matplotlib import font_manager, ft2font
+
+    entry = font_manager.ttfFontProperty(ft2font.FT2Font(str(bundled_font_path())))
+    font_manager.fontManager.ttflist.append(dataclasses.replace(entry, name=FAMILY))
+    _forget_lookups()
+    return FAMILY
+
+
+def _forget_lookups() -> None:
+    """Drop matplotlib's cached font look-ups (they predate a font added since)."""
     from matplotlib import font_manager
 
-    path = bundled_font_path()
-    font_manager.fontManager.addfont(str(path))
-    return font_manager.FontProperties(fname=str(path)).get_name()
+    cached = getattr(font_manager.fontManager, "_findfont_cached", None)
+    if cached is not None:
+        cached.cache_clear()
 
 
 def rc_params() -> dict[str, Any]:

@@ -47,3 +47,12 @@ def test_default_font_would_miss_glyphs():
 
 def test_report_run_drew_no_missing_glyphs(built):
     assert not [w for w in built.warnings if "Glyph" in w]
+
+
+def test_suite_runs_as_on_a_chinese_desktop(chinese_desktop_fonts):
+    """Guards the tests above: the bundled font's own family name resolves to another file here, as it
+    does where fonts-noto-cjk is installed, so asking for the font by name would be caught."""
+    from matplotlib import font_manager
+
+    family = font_manager.FontProperties(fname=str(bundled_font_path())).get_name()
+    assert font_in_use(font_manager.FontProperties(family=family)) == chinese_desktop_fonts.resolve()
