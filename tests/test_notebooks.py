@@ -8,6 +8,7 @@ import ast
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -89,12 +90,14 @@ def demo_project(demo_ingested, tmp_path_factory) -> WavePaths:
 @pytest.fixture(scope="module")
 def kernel_dir(tmp_path_factory) -> Path:
     """A python3 kernel spec that runs this interpreter (the project's environment), whatever kernels
-    the machine has registered."""
+    the machine has registered, with a Chinese desktop's fonts (tests/desktop_fonts.py) installed first."""
+    from tests.desktop_fonts import kernel_argv
+
     d = tmp_path_factory.mktemp("kernels")
     spec = d / "kernels" / "python3"
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": kernel_argv(sys.executable, ROOT),
         "display_name": "Python 3 (project)", "language": "python"}), encoding="utf-8")
     return d
 
@@ -104,24 +107,37 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_on_the_demo_wave(path, demo_project, kernel_dir, tmp_path, monkeypatch):
+def _execute(nb, project: Path, kernel_dir: Path, cwd: Path, monkeypatch) -> Path:
+    """Run a notebook as JupyterLab would: the kernel's own (inline) backend, the project given."""
     from nbclient import NotebookClient
 
+    log = cwd / "figures.jsonl"
+    monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
+    monkeypatch.setenv("QZ_PROJECT_ROOT", str(project))
+    monkeypatch.setenv("QZ_FIGURE_LOG", str(log))
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    client = NotebookClient(nb, kernel_name="python3", timeout=TIMEOUT, resources={"metadata": {"path": str(cwd)}})
+    client.execute()  # raises CellExecutionError on the first failing cell
+    return log
+
+
+def _images(cell) -> int:
+    return sum(1 for o in cell.outputs if o.output_type == "display_data" and "image/png" in o.get("data", {}))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_on_the_demo_wave(path, demo_project, kernel_dir, tmp_path, monkeypatch):
     from pipeline.reporting.fonts import bundled_font_path
 
-    log = tmp_path / "figures.jsonl"
-    monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
-    monkeypatch.setenv("QZ_PROJECT_ROOT", str(demo_project.root))
-    monkeypatch.setenv("QZ_FIGURE_LOG", str(log))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     data = demo_project.root / "data"
     before = _snapshot(data)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=TIMEOUT,
-                            resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError on the first failing cell
+    log = _execute(nb, demo_project.root, kernel_dir, tmp_path, monkeypatch)
     assert _snapshot(data) == before, f"{path.name} wrote under data/"
+    # every figure cell shows its figures in the notebook (an Agg backend would show none)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "analysis.show(" in cell.source:
+            assert _images(cell) == cell.source.count("analysis.show("), f"{path.name} cell {i} shows no figure"
     code = "\n".join(_code(nb))
     if "analysis.show(" in code:
         figures = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
@@ -133,3 +149,61 @@ def test_notebook_runs_on_the_demo_wave(path, demo_project, kernel_dir, tmp_path
     first = next(c for c in nb.cells if c.cell_type == "code")
     text = "".join(o.get("text", "") for o in first.outputs)
     assert str(demo_project.root) in text
+
+
+def test_importing_the_package_leaves_the_backend_alone():
+    """Only the command line chooses matplotlib's backend; a notebook importing the package keeps its own."""
+    probe = (
+        "import matplotlib; matplotlib.use('svg'); "
+        "import pipeline.analysis, pipeline.reporting, pipeline.reporting.figures, pipeline.assessment.figures, "
+        "pipeline.assessment.run; print(matplotlib.get_backend())"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "svg", out.stderr
+
+
+def test_county_comparison_leaves_suppressed_counties_out(demo_project, kernel_dir, tmp_path, monkeypatch,
+                                                          chinese_desktop_fonts):
+    """One county's headline withheld (as the estimate stage marks it): it is in no pairwise test or rank."""
+    import pandas as pd
+
+    from pipeline.schemas import SUPPRESSED
+
+    root = tmp_path / "project"
+    shutil.copytree(demo_project.root, root, ignore=shutil.ignore_patterns("raw"))
+    est_file = WavePaths(2024, root).processed("estimates.csv")
+    est = pd.read_csv(est_file, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    county = (est["estimand_id"] == "literate") & (est["domain_type"] == "county")
+    withheld = sorted(est.loc[county, "domain"].unique())[0]
+    est.loc[county & (est["domain"] == withheld), "reliability"] = SUPPRESSED
+    est.to_csv(est_file, index=False, encoding="utf-8-sig")
+    nb = nbformat.read(next(p for p in NOTEBOOKS if p.stem.endswith("county-comparison")), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import json\n"
+        "from matplotlib import font_manager\n"
+        "from pipeline.reporting.fonts import bundled_font_path\n"
+        "family = font_manager.FontProperties(fname=str(bundled_font_path())).get_name()\n"
+        "print(json.dumps({'shown': sorted(shown['domain']), 'paired': sorted(set(pairs['a']) | set(pairs['b'])),"
+        " 'ranked': sorted(ranks['domain']),"
+        " 'by_family': font_manager.findfont(font_manager.FontProperties(family=family))}, ensure_ascii=False))"))
+    _execute(nb, root, kernel_dir, tmp_path, monkeypatch)
+    seen = json.loads("".join(o.get("text", "") for o in nb.cells[-1].outputs))
+    primary = est["variance_method"] == ("replicate" if (est["variance_method"] == "replicate").any() else "taylor")
+    publishable = set(est.loc[county & primary & (est["reliability"] != SUPPRESSED), "domain"])
+    for what in ("shown", "paired", "ranked"):
+        assert withheld not in seen[what], f"{withheld} (suppressed) is among the {what} counties"
+        assert set(seen[what]) == publishable, what
+    # the kernel ran as on a Chinese desktop: the bundled font's family name means another file there
+    assert Path(seen["by_family"]).resolve() == chinese_desktop_fonts.resolve()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_reliability_compared_only_with_its_values(path):
+    """A misspelt level ("suppress") silently matches nothing; compare with the schema's values only."""
+    from pipeline.schemas import RELIABILITY_VALUES
+
+    src = "\n".join(_code(nbformat.read(path, as_version=4)))
+    used = re.findall(r"""\[["']reliability["']\]\s*[!=]=\s*["']([^"']*)["']""", src)
+    used += [v for group in re.findall(r"""\[["']reliability["']\]\.isin\(\[([^\]]*)\]""", src)
+             for v in re.findall(r"""["']([^"']*)["']""", group)]
+    assert not set(used) - set(RELIABILITY_VALUES), f"{path.name}: unknown reliability {set(used) - set(RELIABILITY_VALUES)}"

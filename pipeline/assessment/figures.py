@@ -11,21 +11,18 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED  # noqa: E402
-from pipeline.assessment.spec import AssessmentSpec  # noqa: E402
-from pipeline.reporting.figures import BAR, BAR_LIGHT, MUTED, REFERENCE, TARGET  # noqa: E402
-from pipeline.reporting.fonts import rc_params  # noqa: E402
-from pipeline.reporting.labels import CATEGORY_ORDER  # noqa: E402
+from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED
+from pipeline.assessment.spec import AssessmentSpec
+from pipeline.reporting.figures import BAR, BAR_LIGHT, MUTED, REFERENCE, TARGET
+from pipeline.reporting.fonts import rc_params
+from pipeline.reporting.labels import CATEGORY_ORDER
 
 PROJ = "#d68910"
 STATUS_COLOURS = {MET: "#1e7b45", NOT_MET: "#b03a2e", NOT_REPORTED: "#bdbdbd"}

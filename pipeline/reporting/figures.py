@@ -12,19 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from pipeline.reporting import labels as L  # noqa: E402
-from pipeline.reporting.fonts import rc_params  # noqa: E402
-from pipeline.reporting.inputs import ReportInputs  # noqa: E402
-from pipeline.tableio import atomic_path  # noqa: E402
+from pipeline.reporting import labels as L
+from pipeline.reporting.fonts import rc_params
+from pipeline.reporting.inputs import ReportInputs
+from pipeline.tableio import atomic_path
 
 DPI = 200
 BAR = "#2f6ea5"
