@@ -22,6 +22,7 @@ from pipeline.errors import InputError
 from pipeline.estimation.design import Design
 from pipeline.estimation.run import analysis_frame, build_design
 from pipeline.paths import ROOT, WavePaths
+from pipeline.schemas import SUPPRESSED  # noqa: F401  (notebooks filter withheld cells with it)
 
 DEFAULT_WAVE = 2024
 WEIGHT_STEPS = (("w_base", "基础权数"), ("w_nr", "无回答调整"), ("w_cal", "校准"), ("w_final", "截尾后最终权数"))

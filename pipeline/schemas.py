@@ -250,6 +250,10 @@ WEIGHTING_DIAGNOSTICS = _schema(
     key=("step", "metric", "variable", "level"),
 )
 
+# The reliability of an estimate cell (estimates.csv, targets.csv), as the estimate stage decides it.
+OK, CAUTION, SUPPRESSED = "ok", "caution", "suppressed"
+RELIABILITY_VALUES = (OK, CAUTION, SUPPRESSED)
+
 ESTIMATES = _schema(
     "estimates",
     [C("wave", "int", False), C("estimand_id", "str", False), C("statistic", "str", False),

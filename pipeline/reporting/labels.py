@@ -9,10 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SUPPRESSED = "suppressed"
-CAUTION = "caution"
-OK = "ok"
-RELIABILITY_VALUES = (OK, CAUTION, SUPPRESSED)
+from pipeline.schemas import CAUTION, OK, RELIABILITY_VALUES, SUPPRESSED  # noqa: F401  (re-exported)
 
 DASH = "—"
 SUPPRESSED_NOTE = "数据不足，不予发布"
