@@ -93,7 +93,7 @@ test: $(STAMP) ## run the test suite (skips the slow studies that `make bench` r
 
 bench: $(STAMP) ## scale and speed benchmarks and Monte Carlo studies; results in benchmarks/results/
 	$(PY) -m benchmarks.run
-	$(PY) -m pytest -q -m slow
+	QZ_BENCH_RESULTS=benchmarks/results $(PY) -m pytest -q -m slow
 
 lint: $(STAMP) ## ruff over the package, tests and benchmarks
 	$(PY) -m ruff check pipeline tests benchmarks

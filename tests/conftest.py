@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -15,6 +17,32 @@ from pipeline.paths import ROOT, WavePaths
 matplotlib.use("Agg")
 
 DEMO_PER_STRATUM = 300  # about 3,900 interviews: the full population and design, a smaller sample
+
+
+def _tracked_state() -> dict[str, tuple[int, int]]:
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {}  # not a git checkout: nothing to compare
+    state = {}
+    for name in listed.decode().split("\0"):
+        p = ROOT / name
+        if name and p.is_file():
+            state[name] = (p.stat().st_size, p.stat().st_mtime_ns)
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tracked_files_untouched():
+    """No test writes into the checkout's tracked files: golden numbers and benchmark results change only
+    when asked for (QZ_UPDATE_GOLDEN=1, or `make bench`, which sets QZ_BENCH_RESULTS)."""
+    before = _tracked_state()
+    yield
+    if os.environ.get("QZ_UPDATE_GOLDEN") or os.environ.get("QZ_BENCH_RESULTS"):
+        return
+    after = _tracked_state()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"tests changed tracked files: {changed[:10]}"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -53,4 +81,21 @@ def demo_ingested(demo_raw, tmp_path_factory) -> WavePaths:
     shutil.copytree(demo_raw.raw, root / "data" / "raw" / "2024")
     paths = WavePaths(2024, root)
     run_ingest(paths, progress=False)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def demo_estimated(demo_ingested, tmp_path_factory) -> WavePaths:
+    """The demo wave through score, weight and estimate, in a project of its own (read-only for tests)."""
+    from pipeline.estimation import run_estimate
+    from pipeline.scoring.run import run_score
+    from pipeline.weighting.run import run_weight
+
+    root = make_project(tmp_path_factory.mktemp("estimated"))
+    shutil.copytree(demo_ingested.raw, root / "data" / "raw" / "2024")
+    shutil.copytree(demo_ingested.out, root / "data" / "processed" / "2024")
+    paths = WavePaths(2024, root)
+    run_score(paths, progress=False)
+    run_weight(paths, progress=False)
+    run_estimate(paths, progress=False)
     return paths

@@ -70,21 +70,8 @@ def test_no_function_is_defined_in_two_notebooks():
 
 # ---------------------------------------------------------------------------------------------- execution
 @pytest.fixture(scope="module")
-def demo_project(demo_ingested, tmp_path_factory) -> WavePaths:
-    """The demo wave through score, weight and estimate, in a project of its own."""
-    from pipeline.estimation import run_estimate
-    from pipeline.scoring.run import run_score
-    from pipeline.weighting.run import run_weight
-    from tests.conftest import make_project
-
-    root = make_project(tmp_path_factory.mktemp("notebooks"))
-    shutil.copytree(demo_ingested.raw, root / "data" / "raw" / "2024")
-    shutil.copytree(demo_ingested.out, root / "data" / "processed" / "2024")
-    paths = WavePaths(2024, root)
-    run_score(paths, progress=False)
-    run_weight(paths, progress=False)
-    run_estimate(paths, progress=False)
-    return paths
+def demo_project(demo_estimated) -> WavePaths:
+    return demo_estimated
 
 
 @pytest.fixture(scope="module")
