@@ -24,7 +24,6 @@ from pipeline.estimation.calibration import CalibrationProjector
 from pipeline.estimation.domains import Partition, partition_by
 from pipeline.estimation.intervals import interval
 from pipeline.estimation.reliability import mean_reliability, proportion_reliability
-from pipeline.estimation.replicate_df import domain_df
 
 STATISTICS = ("mean", "proportion", "total")
 CHUNK = 16  # variables per pass: bounds the (n × variables) working arrays in memory
@@ -109,7 +108,6 @@ class Design:
         self.calibration = (
             CalibrationProjector.build(df, calibration, w, p, self.P) if calibration else None
         )
-        self._rank_cache: dict = {}
 
     # ------------------------------------------------------------------ setup
     def _fpc(self, df, fpc) -> np.ndarray:
@@ -196,10 +194,8 @@ class Design:
         return fit_glm(self, formula, "linear", subset=subset, variance=variance, level=level)
 
     def degf(self) -> float:
-        """Design df: PSUs − strata (linearised), or the replicate rank − 1 (see replicate_df)."""
-        if self.replicates is not None:
-            r = self.estimate({"one": np.ones(self.n)}, "total", [partition_by(self.df, None)], "replicate")
-            return float(r["df"].iloc[0])
+        """Design df: PSUs − strata with positive weight, for linearisation and replicates alike (see
+        `_chunk`: the replicate df is the same count, not the rank of the replicate weights)."""
         used = self.w > 0
         return float(len(np.unique(self.p[used])) - len(np.unique(self.h[used])))
 
@@ -321,11 +317,14 @@ class Design:
             z = np.nan_to_num(z)
             var = V.stratum_variance(z, self.psu_stratum, self.n_psu, self.fpc_f, present,
                                      self.lonely_psu, self.stratum_labels)
-            df = (has.sum(1) - present.sum(1)).astype(float)
         else:
             var, se_logit = self._replicate_var(s1, s0, y0, mask, amat, est, statistic, partitions)
-            df = domain_df(has, mask, self.replicates.factors, self.replicates.weights,
-                           lambda col: self._grouped(amat, col), self._rank_cache)
+        # df per domain: PSUs with domain members − strata with domain members, for replicate variance
+        # too. R's degf (rank of the replicate weights − 1) needs a numerical tolerance, and with
+        # re-calibrated replicates the rank of unit-level weights grows with the respondents (a county
+        # of 12 PSUs would get ~160 df from 161 re-raked replicates); the count is tolerance-free, equals
+        # R's rank for uncalibrated JKn and bootstrap designs, and costs nothing.
+        df = (has.sum(1) - present.sum(1)).astype(float)
         var = np.where(n > 0, var, np.nan)
         se = np.sqrt(var)
         extra = {"se_logit": se_logit} if method == "replicate" and statistic == "proportion" else {}

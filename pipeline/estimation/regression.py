@@ -369,8 +369,8 @@ def _replicate(design: Design, X, y, fam: Family, b, dom, usable):
 
 
 def _replicate_degf(design: Design, dom) -> float:
-    """R's degf of the domain's replicate design (rank of its replicate weights − 1), via the estimator's
-    per-domain replicate df."""
+    """The domain's design df (PSUs − strata with domain members, the estimators' rule for replicate
+    designs too), via the estimator's per-domain df."""
     part = partition_flag(dom, {"domain": "regression"})
     r = design.estimate({"one": np.ones(design.n)}, "total", [part], variance="replicate")
     return float(r["df"].iloc[0])

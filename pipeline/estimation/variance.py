@@ -128,18 +128,3 @@ def replicate_defaults(method: str, n_rep: int, rho: float | None, rscales, scal
     sc = default if scale is None else float(scale)
     rs = np.ones(n_rep) if rscales is None else np.asarray(rscales, dtype=float)
     return sc, rs
-
-
-def rank_df(patterns: np.ndarray) -> int:
-    """R's degf for replicate designs: qr rank of the analysis replicate weights − 1 (tol 1e-5).
-
-    Rows scaled by positive weights keep the rank, so the distinct replicate-factor patterns of the
-    domain's rows suffice."""
-    if patterns.shape[0] == 0:
-        return -1
-    # singular values from the R × R Gram matrix: cheap for tall pattern matrices (PSUs × replicates)
-    ev = np.linalg.eigvalsh(patterns.T @ patterns)
-    s = np.sqrt(np.clip(ev[::-1], 0.0, None))
-    if s.size == 0 or s[0] == 0:
-        return -1
-    return int((s > s[0] * 1e-5).sum()) - 1

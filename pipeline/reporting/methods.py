@@ -224,7 +224,8 @@ def variance_section(inputs: ReportInputs) -> Section:
     else:
         parts = [f"{CI_METHODS.get(m.lower(), m)}（{n} 个估计）" for m, n in methods.items()]
         items.append("95%置信区间：比例默认采用logit变换法，比例较小或接近0、1时采用Korn–Graubard（beta）法；"
-                     "自由度为含该分组成员的初级抽样单位数减去层数。本次使用：" + "、".join(parts) + "。")
+                     "自由度为含该分组成员的初级抽样单位数减去含该分组成员的层数，重复权数法与泰勒线性化法相同（不取重复权数矩阵的秩，"
+                     "故不依赖数值容差）。本次使用：" + "、".join(parts) + "。")
     overall = inputs.cell(L.HEADLINE)
     if overall is not None and pd.notna(overall["df"]):
         items.append(f"全市估计的设计自由度为 {float(overall['df']):.0f}，设计效应为 "

@@ -48,24 +48,53 @@ def _dedupe(codes: np.ndarray, uniques: np.ndarray) -> Coded:
     return Coded(remap[codes], np.asarray(values, dtype=object))
 
 
+def _distinct_dictionaries(chunks) -> tuple[list, np.ndarray]:
+    """The distinct dictionaries of a column's chunks, and the index of each chunk's among them.
+
+    Arrow reads a row group in batches of 128Ki rows, and every batch carries the row group's whole
+    dictionary (the same buffers). A million respondents × 68 items is ~520 batches over 5 row groups:
+    concatenating every batch's dictionary would copy the million ids 520 times (10 GiB of strings,
+    beyond Arrow's 2 GiB offsets), so batches sharing buffers share one dictionary entry."""
+    distinct, which, seen = [], np.empty(len(chunks), dtype=np.int64), {}
+    for i, chunk in enumerate(chunks):
+        d = chunk.dictionary
+        key = (d.offset, len(d), tuple(None if b is None else (b.address, b.size) for b in d.buffers()))
+        if key not in seen:
+            seen[key] = len(distinct)
+            distinct.append(d)
+        which[i] = seen[key]
+    return distinct, which
+
+
+def _chunk_codes(chunks, which: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Codes into the concatenated distinct dictionaries (−1 = missing value)."""
+    codes = []
+    for chunk, j in zip(chunks, which, strict=True):
+        idx = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        if chunk.null_count:
+            idx[idx >= 0] += starts[j]
+        else:
+            idx += starts[j]
+        codes.append(idx)
+    return np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+
+
 def _positions(arr, respondent_ids: np.ndarray, path: Path, pa, pc) -> Coded:
     value_set = pa.array(np.asarray(respondent_ids, dtype=object), type=pa.string())
     chunks = arr.chunks
     if not chunks:
         return Coded(np.zeros(0, dtype=np.int64), np.asarray(respondent_ids, dtype=object))
-    # one hash lookup for all row groups' dictionaries together (index_in rebuilds its table per call)
-    dictionaries = pa.concat_arrays([c.dictionary for c in chunks])
+    # one hash lookup for the distinct dictionaries together (index_in rebuilds its table per call)
+    distinct, which = _distinct_dictionaries(chunks)
+    dictionaries = pa.concat_arrays(distinct)
     where = pc.index_in(dictionaries, value_set=value_set)
     if where.null_count:
         unknown = pc.filter(dictionaries, pc.is_null(where)).to_pylist()
         raise InputError(f"{path}: respondent id(s) {unknown[:5]} are not in respondents.parquet; re-run "
                          "ingest so both tables come from one delivery.")
-    lookup = where.to_numpy(zero_copy_only=False).astype(np.int64)
-    codes, offset = [], 0
-    for chunk in chunks:
-        codes.append(lookup[chunk.indices.to_numpy(zero_copy_only=False) + offset])
-        offset += len(chunk.dictionary)
-    return Coded(np.concatenate(codes), np.asarray(respondent_ids, dtype=object))
+    lookup = np.append(where.to_numpy(zero_copy_only=False).astype(np.int64), -1)
+    starts = np.concatenate([[0], np.cumsum([len(d) for d in distinct])[:-1]]).astype(np.int64)
+    return Coded(lookup[_chunk_codes(chunks, which, starts)], np.asarray(respondent_ids, dtype=object))
 
 
 def read_responses(path: Path, respondent_ids: np.ndarray | None = None) -> dict[str, Coded]:
@@ -101,18 +130,12 @@ def read_responses(path: Path, respondent_ids: np.ndarray | None = None) -> dict
         if col == "respondent_id" and respondent_ids is not None:
             out[col] = _positions(arr, respondent_ids, path, pa, pc)
             continue
-        codes, uniques, offset = [], [], 0
-        for chunk in arr.chunks:
-            size = len(chunk.dictionary)
-            idx = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-            if chunk.null_count:
-                idx[idx >= 0] += offset
-            else:
-                idx += offset
-            codes.append(idx)
-            uniques.append(chunk.dictionary.to_numpy(zero_copy_only=False).astype(object))
-            offset += size
-        coded = Coded(np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64),
+        # Batches of one row group share its dictionary (see _distinct_dictionaries); the repeated
+        # uniques of several row groups are harmless: build_matrix maps uniques, never compares codes.
+        distinct, which = _distinct_dictionaries(arr.chunks)
+        starts = np.concatenate([[0], np.cumsum([len(d) for d in distinct])[:-1]]).astype(np.int64)
+        uniques = [d.to_numpy(zero_copy_only=False).astype(object) for d in distinct]
+        coded = Coded(_chunk_codes(arr.chunks, which, starts),
                       np.concatenate(uniques) if uniques else np.zeros(0, dtype=object))
         out[col] = coded if col == "respondent_id" else _dedupe(coded.codes, coded.uniques)
     return out
