@@ -1,10 +1,20 @@
 # The only place that knows the order of the stages. Every stage is a real file target whose
-# prerequisites are its inputs, its code and its spec, so an unchanged rerun does nothing.
+# prerequisites are its code, its spec and `.<stage>.inputs`: the sha256 of every file the stage reads,
+# rewritten (by `pipeline inputs`, run on every make) only when one of them changes. So a stage reruns
+# when the content of what it reads changes, whatever the files' modification times (an edited control
+# table, a deleted frame.csv, a corrected survey file restored by `cp -p` with an older date), and an
+# unchanged rerun does nothing. Each stage writes its outputs under temporary names and renames them, its
+# target last; a killed or failed stage leaves no target, so the next make reruns it.
 .DELETE_ON_ERROR:
 .SUFFIXES:
+# No intermediate file is ever deleted (the stage files are the results). Unlike .PRECIOUS, this keeps
+# .DELETE_ON_ERROR in force.
+.SECONDARY:
+.SECONDEXPANSION:
 SHELL := /bin/bash
-# score and weight run side by side; lines are never interleaved mid-line, and progress shows as it happens
-MAKEFLAGS += --jobs=2 --output-sync=line
+# score and weight run side by side. Output is not synchronised: each stage writes whole lines as it
+# goes (progress shows while it runs), and lines of the two never interleave mid-line.
+MAKEFLAGS += --jobs=2
 
 PYTHON ?= python3
 VENV := .venv
@@ -19,11 +29,15 @@ SPEC := survey_instruments
 
 src = $(shell find pipeline/$(1) -name '*.py' 2>/dev/null)
 CORE_SRC := pipeline/__init__.py pipeline/cli.py pipeline/paths.py pipeline/tableio.py pipeline/schemas.py \
-	pipeline/manifest.py $(call src,instruments) $(SPEC)/frameworks.yaml
+	pipeline/manifest.py pipeline/stages.py pipeline/faults.py $(call src,instruments) $(SPEC)/frameworks.yaml
+WAVES := $(patsubst $(SPEC)/%/instrument.yaml,%,$(wildcard $(SPEC)/*/instrument.yaml))
+# the survey file a wave's instrument names (`source_file:`; survey.sav when it names none)
+source_name = $(or $(shell sed -nE 's/^source_file:[[:space:]]*["'"'"']?([^"'"'"'#[:space:]]+).*/\1/p' $(SPEC)/$(1)/instrument.yaml 2>/dev/null),survey.sav)
+source = $(RAW)/$(1)/$(call source_name,$(1))
+inputs = $(OUT)/$(1)/.$(2).inputs
 
-.PHONY: help test bench lint clean lab midterm final venv
-.PRECIOUS: $(RAW)/%/survey.sav $(OUT)/%/ingest_report.json $(OUT)/%/scores.parquet \
-	$(OUT)/%/weights.parquet $(OUT)/%/estimates.csv $(OUT)/%/report/manifest.json
+.PHONY: help test bench lint clean lab midterm final venv FORCE
+FORCE:
 
 help: ## list every target with a one-line description
 	@grep -E '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,29 +54,46 @@ $(STAMP): pyproject.toml
 survey-%: $(OUT)/%/report/manifest.json ## run the whole pipeline for a wave, e.g. make survey-2024 (demo data when no real data)
 	@echo ">> wave $*: done. Report: $(OUT)/$*/report/report.html"
 
-# Demo data only when no real file is present: an order-only prerequisite, so code changes never
-# regenerate (and never overwrite) a raw file that exists.
-$(RAW)/%/survey.sav: | $(STAMP)
+# Demo data only when the survey file the instrument names is absent, and only into an empty folder
+# (or one the generator wrote itself): simulate refuses a partial real delivery with a message. The rule
+# is per wave because the file's name comes from the wave's instrument.
+define demo_rule
+$(call source,$(1)): | $(STAMP)
 	@echo "!! ==================================================================="
-	@echo "!!  No $(RAW)/$*/survey.sav: generating SYNTHETIC DEMO DATA for wave $*."
-	@echo "!!  Results are not Quanzhou's. Put the real delivery in $(RAW)/$*/."
+	@echo "!!  No $(call source,$(1)): generating SYNTHETIC DEMO DATA for wave $(1)."
+	@echo "!!  Results are not Quanzhou's. Put the real delivery in $(RAW)/$(1)/."
 	@echo "!! ==================================================================="
-	$(PY) -m pipeline simulate --wave $* --out $(RAW)/$* $(if $(SEED),--seed $(SEED))
+	$(PY) -m pipeline simulate --wave $(1) --out $(RAW)/$(1) --root . $(if $(SEED),--seed $(SEED))
+.PRECIOUS: $(call source,$(1))
+endef
+$(foreach w,$(WAVES),$(eval $(call demo_rule,$(w))))
 
-$(OUT)/%/ingest_report.json: $(RAW)/%/survey.sav $(SPEC)/%/instrument.yaml $(CORE_SRC) $(call src,ingest) | $(STAMP)
-	$(PY) -m pipeline ingest --wave $*
+# content stamps: run on every make, after the stage that writes the processed files they hash
+$(OUT)/%/.ingest.inputs: $$(call source,$$*) FORCE | $(STAMP)
+	@$(PY) -m pipeline inputs --stage ingest --wave $* --root .
+$(OUT)/%/.score.inputs: $(OUT)/%/ingest_report.json FORCE | $(STAMP)
+	@$(PY) -m pipeline inputs --stage score --wave $* --root .
+$(OUT)/%/.weight.inputs: $(OUT)/%/ingest_report.json FORCE | $(STAMP)
+	@$(PY) -m pipeline inputs --stage weight --wave $* --root .
+$(OUT)/%/.estimate.inputs: $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet FORCE | $(STAMP)
+	@$(PY) -m pipeline inputs --stage estimate --wave $* --root .
+$(OUT)/%/.report.inputs: $(OUT)/%/estimates.csv FORCE | $(STAMP)
+	@$(PY) -m pipeline inputs --stage report --wave $* --root .
 
-$(OUT)/%/scores.parquet: $(OUT)/%/ingest_report.json $(SPEC)/%/instrument.yaml $(SPEC)/%/scoring.yaml $(CORE_SRC) $(call src,scoring) | $(STAMP)
-	$(PY) -m pipeline score --wave $*
+$(OUT)/%/ingest_report.json: $$(call inputs,$$*,ingest) $(SPEC)/%/instrument.yaml $(CORE_SRC) $(call src,ingest) | $(STAMP)
+	$(PY) -m pipeline ingest --wave $* --root .
 
-$(OUT)/%/weights.parquet: $(OUT)/%/ingest_report.json $(SPEC)/%/design.yaml $(CORE_SRC) $(call src,weighting) | $(STAMP)
-	$(PY) -m pipeline weight --wave $*
+$(OUT)/%/scores.parquet: $$(call inputs,$$*,score) $(SPEC)/%/instrument.yaml $(SPEC)/%/scoring.yaml $(CORE_SRC) $(call src,scoring) | $(STAMP)
+	$(PY) -m pipeline score --wave $* --root .
 
-$(OUT)/%/estimates.csv: $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet $(SPEC)/%/estimands.yaml $(CORE_SRC) $(call src,estimation) | $(STAMP)
-	$(PY) -m pipeline estimate --wave $*
+$(OUT)/%/weights.parquet: $$(call inputs,$$*,weight) $(SPEC)/%/design.yaml $(CORE_SRC) $(call src,weighting) | $(STAMP)
+	$(PY) -m pipeline weight --wave $* --root .
 
-$(OUT)/%/report/manifest.json: $(OUT)/%/estimates.csv $(CORE_SRC) $(call src,reporting) | $(STAMP)
-	$(PY) -m pipeline report --wave $*
+$(OUT)/%/estimates.csv: $$(call inputs,$$*,estimate) $(SPEC)/%/estimands.yaml $(SPEC)/%/design.yaml $(CORE_SRC) $(call src,estimation) | $(STAMP)
+	$(PY) -m pipeline estimate --wave $* --root .
+
+$(OUT)/%/report/manifest.json: $$(call inputs,$$*,report) $(CORE_SRC) $(call src,reporting) | $(STAMP)
+	$(PY) -m pipeline report --wave $* --root .
 
 # ---- mid-term check and final evaluation (pipeline/assessment) ----
 ASSESS_FIRST := 2021

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 from pathlib import Path
@@ -20,6 +21,17 @@ STAGES = {
     "estimate": ("pipeline.estimation", "run_estimate", "design-based estimates per domain and the 16% verdict"),
     "report": ("pipeline.reporting", "run_report", "figures, workbook, HTML report and manifest"),
 }
+
+
+WRITE_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                errno.EROFS: "the file system is read-only"}
+
+
+def _write_error(err: OSError) -> str:
+    where = err.filename or "an output folder"
+    return (f"cannot write {where}: {WRITE_ERRORS[err.errno]}. Nothing of this run was kept (the previous "
+            "outputs, if any, are unchanged); free space or fix the folder's permissions and run it again.")
 
 
 def _add_wave(p: argparse.ArgumentParser) -> None:
@@ -54,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="national-scale file: this many interviews allocated by population (benchmarks)")
     p.add_argument("--psu-per-stratum", type=int, default=None, help="townships drawn per county unit (default 6)")
     p.add_argument("--force", action="store_true", help="overwrite an existing demo delivery")
+    p.add_argument("--root", type=Path, default=None,
+                   help="project root holding survey_instruments/ (default: this checkout)")
+
+    p = sub.add_parser("inputs", help="record the sha256 of every file a stage reads (make's content stamp)",
+                       description="Rewrite data/processed/<wave>/.<stage>.inputs when the content of a file the "
+                                   "stage reads has changed, whatever its modification time, so that make reruns "
+                                   "the stage; a change also marks the wave's report as out of date at once.")
+    p.add_argument("--stage", required=True, choices=("ingest", "score", "weight", "estimate", "report"))
+    _add_wave(p)
 
     for extra in ("pipeline.assessment.cli",):
         try:
@@ -77,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in STAGES:
             module_name, func_name, _ = STAGES[args.command]
             func = getattr(importlib.import_module(module_name), func_name)
-            paths = wave_paths(args.wave, args.root)
+            paths = wave_paths(args.wave, args.root.resolve() if args.root else None)
             log(f">> {args.command} wave {args.wave}")
             result = func(paths, progress=not args.quiet)
         elif args.command == "simulate":
@@ -85,11 +106,24 @@ def main(argv: list[str] | None = None) -> int:
 
             result = run_simulate(args.wave, args.out, seed=args.seed, per_stratum=args.per_stratum,
                                   scale=args.scale, force=args.force, total=args.total,
-                                  psu_per_stratum=args.psu_per_stratum)
+                                  psu_per_stratum=args.psu_per_stratum, root=args.root)
+        elif args.command == "inputs":
+            from pipeline.stages import update_stamp
+
+            update_stamp(args.stage, wave_paths(args.wave, args.root.resolve() if args.root else None))
+            return 0
         else:
             result = args.func(args)
     except PipelineError as err:
         log(f"ERROR ({args.command}): {err}")
+        return 2
+    except FileNotFoundError as err:  # an input a previous stage writes: the message names it and the stage
+        log(f"ERROR ({args.command}): {err.args[0] if len(err.args) == 1 else err}")
+        return 2
+    except OSError as err:
+        if err.errno not in WRITE_ERRORS:
+            raise
+        log(f"ERROR ({args.command}): {_write_error(err)}")
         return 2
     summary = result.summary() if hasattr(result, "summary") else ""
     log(f"<< {args.command}: {summary} [{timer.seconds:.1f}s]")

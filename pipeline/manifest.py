@@ -40,9 +40,14 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _is_transient(path: Path) -> bool:
-    """Hidden files and the temp files of an atomic write in progress are not part of a run."""
-    return path.name.startswith(".") or path.name.endswith(".tmp")
+STALE_DIR = "report.stale"  # an earlier report set aside as out of date (pipeline.stages)
+
+
+def _is_transient(path: Path, folder: Path) -> bool:
+    """Hidden files (temp files of an atomic write in progress, input stamps) and a report set aside as
+    out of date are not part of a run."""
+    parts = path.relative_to(folder).parts
+    return any(p.startswith(".") for p in parts) or path.name.endswith(".tmp") or parts[0] == STALE_DIR
 
 
 def _files(folder: Path, exclude: Iterable[Path] = ()) -> list[Path]:
@@ -50,7 +55,7 @@ def _files(folder: Path, exclude: Iterable[Path] = ()) -> list[Path]:
         return []
     skip = {p.resolve() for p in exclude}
     return sorted(
-        (p for p in folder.rglob("*") if p.is_file() and not _is_transient(p) and p.resolve() not in skip),
+        (p for p in folder.rglob("*") if p.is_file() and not _is_transient(p, folder) and p.resolve() not in skip),
         key=lambda p: p.relative_to(folder).as_posix(),
     )
 

@@ -3,6 +3,12 @@
 Every write is atomic (temp file in the same folder, then rename), puts columns in schema order and
 sorts rows by the schema key, so the same inputs give byte-identical files and a failed run leaves no
 half-written output. CSV files carry a UTF-8 BOM so that Excel opens Chinese text correctly.
+
+A stage writes all its outputs inside `stage_commit`: every file goes to a hidden temporary name first,
+and only when all of them are complete is the stage's make target removed, the other outputs renamed
+into place and the target renamed last. A run killed at any point leaves the old complete set (target
+present) or an incomplete one without its target, which make reruns; the next run of the stage sweeps
+the temporary files a killed run left behind.
 """
 
 from __future__ import annotations
@@ -11,23 +17,103 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from pipeline import faults
 from pipeline.schemas import SCHEMAS, TableSchema, duplicate_key_error, key_order, validate
 
 CSV_ENCODING = "utf-8-sig"
 
 
+TMP_SUFFIX = ".tmp"
+
+
+class _Commit:
+    """The outputs of one stage run, written to temporary names and waiting to be renamed together."""
+
+    def __init__(self, stage: str, target: Path | None) -> None:
+        self.stage = stage
+        self.target = Path(target) if target is not None else None
+        self.pending: list[tuple[Path, Path]] = []
+        self.lock = threading.Lock()
+
+    def add(self, tmp: Path, path: Path) -> None:
+        with self.lock:
+            self.pending.append((tmp, path))
+
+    def finish(self) -> None:
+        faults.boundary(self.stage, "commit:begin")
+        if self.target is not None:
+            self.target.unlink(missing_ok=True)  # from here on the old set no longer counts as complete
+        faults.boundary(self.stage, "commit")
+        last = [(t, p) for t, p in self.pending if self.target is not None and p == self.target]
+        for tmp, path in [(t, p) for t, p in self.pending if (t, p) not in last] + last:
+            os.replace(tmp, path)
+            faults.boundary(self.stage, f"rename:{_label(path)}")
+
+    def abort(self) -> None:
+        for tmp, _ in self.pending:
+            tmp.unlink(missing_ok=True)
+
+
+_COMMIT: _Commit | None = None  # module-wide, not per thread: a stage writes from worker threads too
+
+
+def _label(path: Path) -> str:
+    """A file's name as the fault hook spells it: relative to the stage's output folder when inside one."""
+    return f"{path.parent.name}/{path.name}" if path.parent.name in ("figures", "tables") else path.name
+
+
+def sweep_temporaries(folder: Path, names: list[str] | None = None) -> int:
+    """Remove the temporary files a killed write left in `folder` (only those of `names` when given;
+    subfolders too when not): the hidden `.<name>.<random>.tmp` files of atomic writes."""
+    if not folder.is_dir():
+        return 0
+    found = (folder.rglob(f".*{TMP_SUFFIX}") if names is None
+             else [p for n in names for p in folder.glob(f".{n}.*{TMP_SUFFIX}")])
+    removed = 0
+    for p in found:
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+@contextlib.contextmanager
+def stage_commit(stage: str, target: str | os.PathLike | None) -> Iterator[None]:
+    """Hold every atomic write of the block at its temporary name; on success rename them all, `target`
+    (the stage's make target) last and removed first; on failure delete them, leaving the old set as it was."""
+    global _COMMIT
+    if _COMMIT is not None:
+        raise RuntimeError(f"stage_commit({stage!r}) inside stage_commit({_COMMIT.stage!r})")
+    commit = _Commit(stage, Path(target) if target is not None else None)
+    _COMMIT = commit
+    try:
+        yield
+    except BaseException:
+        _COMMIT = None
+        commit.abort()
+        raise
+    _COMMIT = None
+    try:
+        commit.finish()
+    except BaseException:
+        commit.abort()
+        raise
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it over `path`, on failure delete it."""
+    """Yield a temporary path beside `path`; on success rename it over `path` (or, inside a
+    `stage_commit`, hand it to the commit), on failure delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -36,7 +122,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
+        commit = _COMMIT
+        if commit is None:
+            os.replace(tmp_path, path)
+        else:
+            faults.boundary(commit.stage, f"write:{_label(path)}")
+            commit.add(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

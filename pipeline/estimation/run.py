@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline import stages
 from pipeline.errors import InputError, SpecError
 from pipeline.estimation.design import Design, to_binary
 from pipeline.estimation.domains import Partition, partition_by, partition_flag, restrict
@@ -16,7 +17,7 @@ from pipeline.estimation.targets import verdicts
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log, progress
 from pipeline.schemas import ESTIMATES, RESPONDENTS, SAE, SCORES, TARGETS, WEIGHTS
-from pipeline.tableio import read_metadata, read_table, write_table
+from pipeline.tableio import read_metadata, read_table, stage_commit, write_table
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,7 @@ def sae_table(estimates: pd.DataFrame, frame: pd.DataFrame, design: Design, spec
 
 def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
     timer = Timer()
+    stages.begin("estimate", paths)
     spec = load_estimands(paths.estimands)
     dspec = load_design(paths.design)
     respondents = read_table(paths.processed("respondents.parquet"), RESPONDENTS)
@@ -258,14 +260,17 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
         log(f"   no replicate weights in {wpath.name}: linearisation is the primary variance method")
     methods = [primary] + [m for m in methods if m != primary]
     est = estimate_table(design, frame, spec, methods, paths.wave, show=progress)
-    write_table(est, paths.processed("estimates.csv"), ESTIMATES)
     tsel = est[(est["estimand_id"] == spec.target.estimand) & (est["variance_method"] == primary)
                & est["domain_type"].isin(spec.target.domain_types)]
     targets = verdicts(tsel, spec.target.value, spec.level)
-    write_table(targets, paths.processed("targets.csv"), TARGETS)
     sae = sae_table(est, frame, design, spec, primary)
-    if sae is not None:
-        write_table(sae, paths.processed("sae.csv"), SAE)
+    with stage_commit("estimate", stages.target("estimate", paths)):
+        write_table(est, paths.processed("estimates.csv"), ESTIMATES)
+        write_table(targets, paths.processed("targets.csv"), TARGETS)
+        if sae is not None:
+            write_table(sae, paths.processed("sae.csv"), SAE)
+    if sae is None:  # an sae.csv from a run whose spec still asked for it would otherwise pass for current
+        paths.processed("sae.csv").unlink(missing_ok=True)
     overall = targets.loc[targets["domain_type"] == "overall", "verdict"]
     counts = targets["verdict"].value_counts()
     return EstimateResult(paths.wave, len(frame), len(est), int(est.groupby(["domain_type", "domain"]).ngroups),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline import tableio
+from pipeline import stages, tableio
 from pipeline.errors import InputError
 from pipeline.ingest import checks
 from pipeline.ingest.answers import REASONS, code_strings, long_table, reasons_and_values, take_rows
@@ -57,6 +57,7 @@ def _required_columns(data: pd.DataFrame, inst: Instrument, file: str) -> None:
 def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     timer = Timer()
     lap = Laps(enabled=progress)
+    stages.begin("ingest", paths)
     inst = load_instrument(paths.instrument)
     src = paths.raw / inst.source_file
     if progress and src.exists():  # the read is most of the stage: say so before it starts
@@ -177,33 +178,34 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     responses = long_table(ids[a], [it.id for it in inst.items], codes, cats, np.ascontiguousarray(take_rows(reason, a)))
     del codes, value, reason
     lap(f"coded {len(responses)} responses")
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # Arrow encodes the long table without holding the GIL, so its write runs alongside the building and
-        # writing of the respondent and contact tables: two cores, one stage.
-        writing = pool.submit(tableio.write_table, responses, paths.processed("responses.parquet"), "responses")
-        resp = _respondents(data, inst, paths.wave, a, ids, county_idx, township, village, p, n_adults, age, minutes)
-        for name, f in flags.items():
-            resp[name] = f[a]
-        contacts = contacts_table(contacts_raw, qid[a], ids[a])
-        del data
-        tableio.write_table(resp, paths.processed("respondents.parquet"), "respondents")
-        tableio.write_table(contacts, paths.processed("contacts.parquet"), "contacts")
-        writing.result()
-    lap(f"wrote respondents.parquet ({n_acc} rows), contacts.parquet ({len(contacts)} rows) and "
-        f"responses.parquet ({len(responses)} rows)")
-    tableio.write_table(qdf, paths.processed("quarantine.csv"), "quarantine")
-    by_reason = {k: int(v) for k, v in qdf.groupby("reason_code")["source_row"].nunique().items()}
-    report = {
-        "wave": paths.wave, "source_file": str(src.relative_to(paths.root)) if src.is_relative_to(paths.root) else str(src),
-        "sha256": digest, "encoding": encoding, "rows_read": n_read, "accepted": n_acc,
-        "quarantined": n_quar, "quarantined_by_reason": by_reason, "warnings_by_check": warnings,
-        "deduplicated": int(identical.sum()), "items": len(inst.items), "responses": int(len(responses)),
-        "contacts": int(len(contacts)),
-        "checks": {f.check: {"action": checks.action_of(inst, f.check),
-                             "threshold": getattr(inst.check(f.check), "threshold", None)} for f in findings},
-        "frame_checked": frame is not None,
-    }
-    tableio.write_json(report, paths.processed("ingest_report.json"))
+    with tableio.stage_commit("ingest", stages.target("ingest", paths)):
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # Arrow encodes the long table without holding the GIL, so its write runs alongside the building and
+            # writing of the respondent and contact tables: two cores, one stage.
+            writing = pool.submit(tableio.write_table, responses, paths.processed("responses.parquet"), "responses")
+            resp = _respondents(data, inst, paths.wave, a, ids, county_idx, township, village, p, n_adults, age, minutes)
+            for name, f in flags.items():
+                resp[name] = f[a]
+            contacts = contacts_table(contacts_raw, qid[a], ids[a])
+            del data
+            tableio.write_table(resp, paths.processed("respondents.parquet"), "respondents")
+            tableio.write_table(contacts, paths.processed("contacts.parquet"), "contacts")
+            writing.result()
+        lap(f"wrote respondents.parquet ({n_acc} rows), contacts.parquet ({len(contacts)} rows) and "
+            f"responses.parquet ({len(responses)} rows)")
+        tableio.write_table(qdf, paths.processed("quarantine.csv"), "quarantine")
+        by_reason = {k: int(v) for k, v in qdf.groupby("reason_code")["source_row"].nunique().items()}
+        report = {
+            "wave": paths.wave, "source_file": str(src.relative_to(paths.root)) if src.is_relative_to(paths.root) else str(src),
+            "sha256": digest, "encoding": encoding, "rows_read": n_read, "accepted": n_acc,
+            "quarantined": n_quar, "quarantined_by_reason": by_reason, "warnings_by_check": warnings,
+            "deduplicated": int(identical.sum()), "items": len(inst.items), "responses": int(len(responses)),
+            "contacts": int(len(contacts)),
+            "checks": {f.check: {"action": checks.action_of(inst, f.check),
+                                 "threshold": getattr(inst.check(f.check), "threshold", None)} for f in findings},
+            "frame_checked": frame is not None,
+        }
+        tableio.write_json(report, paths.processed("ingest_report.json"))
     return IngestResult(n_read, n_acc, n_quar, by_reason, timer.seconds)
 
 

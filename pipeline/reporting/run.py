@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline import stages
 from pipeline.manifest import write_manifest
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
@@ -14,7 +15,7 @@ from pipeline.reporting.figures import FIGURES, render, save_figure
 from pipeline.reporting.html import build_html
 from pipeline.reporting.inputs import load_inputs
 from pipeline.reporting.tables import build_tables, write_csvs, write_workbook
-from pipeline.tableio import write_text
+from pipeline.tableio import stage_commit, write_text
 
 
 @dataclass(frozen=True)
@@ -41,23 +42,29 @@ class ReportResult:
 def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
     timer = Timer()
     say = log if progress else (lambda _msg: None)
+    stages.begin("report", paths)
     inputs = load_inputs(paths)
     say(f"   reading {inputs.sources['estimates']} (variance: {inputs.variance_method})")
     if inputs.is_demo:
         say(f"   !! demo wave (data/raw/{paths.wave}/truth.json present): the report is marked as synthetic")
     out = paths.report_dir
-    figures: dict[str, Path] = {}
-    written: list[Path] = []
-    for spec in progress_bar(FIGURES, label="figures", enabled=progress):
-        files = save_figure(render(spec, inputs), out / "figures", spec.stem)
-        figures[spec.stem] = files["png"]
-        written += [files["png"], files["svg"]]
-    tables = build_tables(inputs)
-    table_files = write_csvs(tables, out / "tables") + [write_workbook(tables, out / "tables.xlsx")]
-    say(f"   {len(tables)} tables -> {out / 'tables.xlsx'} and {out / 'tables'}/")
-    page, verdict = build_html(inputs, figures, {s.stem: s.title for s in FIGURES})
-    html_path = write_text(page, out / "report.html")
-    manifest = write_manifest(paths)
+    # every file of the report in place first, the manifest (the make target, which hashes them) last
+    with stage_commit("report", stages.target("report", paths)):
+        figures: dict[str, Path] = {}
+        written: list[Path] = []
+        for spec in progress_bar(FIGURES, label="figures", enabled=progress):
+            files = save_figure(render(spec, inputs), out / "figures", spec.stem)
+            figures[spec.stem] = files["png"]
+            written += [files["png"], files["svg"]]
+        tables = build_tables(inputs)
+        table_files = write_csvs(tables, out / "tables") + [write_workbook(tables, out / "tables.xlsx")]
+        say(f"   {len(tables)} tables -> {out / 'tables.xlsx'} and {out / 'tables'}/")
+    with stage_commit("report", stages.target("report", paths)):  # the page reads the figures in place
+        page, verdict = build_html(inputs, figures, {s.stem: s.title for s in FIGURES})
+        html_path = write_text(page, out / "report.html")
+    with stage_commit("report", stages.target("report", paths)):
+        manifest = write_manifest(paths)
+    stages.clear_stale(paths)
     head = inputs.cell(L.HEADLINE)
     return ReportResult(
         wave=paths.wave, report_dir=out, figures=tuple(written), tables=tuple(table_files), html=html_path,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import stages
 from pipeline.errors import InputError
 from pipeline.instruments import load_frameworks, load_instrument, load_scoring
 from pipeline.paths import FRAMEWORKS, WavePaths
@@ -16,7 +17,7 @@ from pipeline.scoring.item_stats import item_stats
 from pipeline.scoring.items import compile_items, credit
 from pipeline.scoring.responses import build_matrix, read_responses
 from pipeline.scoring.scores import item_scores_frame, score, scores_frame
-from pipeline.tableio import read_table, write_table
+from pipeline.tableio import read_table, stage_commit, write_table
 
 MISSING_POLICY = "missing items within the allowance score 0; beyond it the respondent is unscored"
 
@@ -74,6 +75,7 @@ def _respondents(path: Path, wave: int):
 def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     timer = Timer()
     say = log if progress else (lambda _msg: None)
+    stages.begin("score", paths)
     fw_path = paths.root / "survey_instruments" / "frameworks.yaml"
     frameworks = load_frameworks(fw_path if fw_path.exists() else FRAMEWORKS)
     instrument = load_instrument(paths.instrument, frameworks)
@@ -98,11 +100,12 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
             "max_missing_items": rule.max_missing_items, "max_missing_share": rule.max_missing_share,
             "missing_policy": MISSING_POLICY, "reliability": rel}
     out = paths.out
-    written = (
-        write_table(scores_frame(s), out / "scores.parquet", SCORES, metadata=meta),
-        write_table(item_scores_frame(s, iset), out / "item_scores.parquet", ITEM_SCORES, metadata=meta),
-        write_table(stats, out / "item_stats.csv", ITEM_STATS),
-    )
+    with stage_commit("score", stages.target("score", paths)):
+        written = (
+            write_table(scores_frame(s), out / "scores.parquet", SCORES, metadata=meta),
+            write_table(item_scores_frame(s, iset), out / "item_scores.parquet", ITEM_SCORES, metadata=meta),
+            write_table(stats, out / "item_stats.csv", ITEM_STATS),
+        )
     lit = s.literate[ok].astype(bool)
     dif_c = sum(int((stats[c] == "C").sum()) for c in stats.columns if c.startswith("dif_") and c.endswith("_class"))
     return ScoreResult(

@@ -15,6 +15,7 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.instruments import load_instrument, read_yaml
+from pipeline.manifest import sha256_file
 from pipeline.paths import ROOT, wave_paths
 from pipeline.progress import Timer, log
 from pipeline.simulate import literacy, population, sample, writers
@@ -59,16 +60,15 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
     timer = Timer()
     out = Path(out)
     root = root or ROOT
-    if (out / "survey.sav").exists():
-        if not (out / "truth.json").exists():
-            raise PipelineError(f"{out / 'survey.sav'} is a real delivery (no truth.json beside it): the demo "
-                                "generator never overwrites real data. Use another --out folder.")
-        if not force:
-            raise PipelineError(f"{out} already holds a demo delivery; pass --force to regenerate it.")
+    inst = load_instrument(wave_paths(wave, root).instrument)
+    survey_name = inst.source_file
+    previous = _check_out(out, survey_name, force)
+    if Path(survey_name).suffix.lower() not in (".sav", ".zsav"):
+        raise PipelineError(f"the {wave} instrument names {survey_name} as the survey file; the demo generator "
+                            "writes SPSS files (.sav/.zsav) only. Put the real delivery in the folder instead.")
     seed = wave_seed(wave, root) if seed is None else seed
     if wave not in literacy.WAVE_TARGET_SHARE:
         raise PipelineError(f"the demo generator knows waves {sorted(literacy.WAVE_TARGET_SHARE)}, not {wave}.")
-    inst = load_instrument(wave_paths(wave, root).instrument)
     per_stratum = per_stratum or 800
     allocation: int | dict[str, int] = per_stratum
     if total:
@@ -119,11 +119,12 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
         ["county_code", "township", "village", "urban", "adults", "households", "dwellings"]]
     controls = _controls(pop)
 
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.simulate-", dir=out.parent))
     try:
         (tmp / "controls").mkdir()
-        writers.write_sav(delivery.records, tmp / "survey.sav", inst, wave)
+        writers.write_sav(delivery.records, tmp / survey_name, inst, wave,
+                          compress=survey_name.lower().endswith(".zsav"))
         writers.write_csv(contacts, tmp / "contacts.csv")
         writers.write_csv(frame, tmp / "frame.csv")
         for name, df in controls.items():
@@ -132,17 +133,67 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
                                         encoding="utf-8")
         (tmp / "faults.json").write_text(json.dumps(delivery.faults, ensure_ascii=False, indent=2) + "\n",
                                          encoding="utf-8")
-        delivered = ["survey.sav", "contacts.csv", "frame.csv"] + [f"controls/{n}" for n in controls]
+        delivered = [survey_name, "contacts.csv", "frame.csv"] + [f"controls/{n}" for n in controls]
         writers.write_checksums(tmp, delivered)
-        (out / "controls").mkdir(exist_ok=True)
-        # survey.sav last: it is the file whose presence says the delivery is complete
-        for name in [n for n in delivered if n != "survey.sav"] + ["truth.json", "faults.json", "SHA256SUMS",
-                                                                   "survey.sav"]:
-            os.replace(tmp / name, out / name)
+        files = [n for n in delivered if n != survey_name] + ["truth.json", "faults.json", "SHA256SUMS", survey_name]
+        written = {n: sha256_file(tmp / n) for n in files}
+        if previous is None:  # an empty or absent folder: the whole delivery appears in one rename
+            _write_marker(tmp, written)
+            if out.exists():
+                shutil.rmtree(out)  # holds no file (checked above)
+            os.replace(tmp, out)
+        else:  # replacing our own demo: the marker covers old and new files while they are swapped
+            _write_marker(out, {**previous, **written})
+            (out / "controls").mkdir(exist_ok=True)
+            # the survey file last: its presence says the delivery is complete
+            for name in files:
+                os.replace(tmp / name, out / name)
+            _write_marker(out, written)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return SimulateResult(wave, out, len(completes), len(dw), len(delivery.faults),
                           truth["overall"]["literate"], timer.seconds)
+
+
+MARKER = ".demo-delivery.json"  # written by this generator beside every file it writes, with their sha256
+
+
+def _write_marker(folder: Path, files: dict[str, str]) -> None:
+    body = {"generator": "pipeline.simulate", "note": "synthetic demo delivery; every file listed was written by "
+            "the demo generator and may be regenerated by it", "files": dict(sorted(files.items()))}
+    tmp = folder / f"{MARKER}.tmp"
+    tmp.write_text(json.dumps(body, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / MARKER)
+
+
+def _check_out(out: Path, survey_name: str, force: bool) -> dict[str, str] | None:
+    """None when `out` is absent or empty; the marker's file list when `out` holds only this generator's
+    own files (unchanged since it wrote them). Anything else is a real delivery, whole or partial, and is
+    never written beside."""
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        raise PipelineError(f"{out} is a file, not a folder; the demo generator writes a folder.")
+    present = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    if not present:  # nothing but (perhaps) empty folders
+        return None
+    try:
+        listed = json.loads((out / MARKER).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = None
+    foreign = [n for n in present if n != MARKER and (listed is None or n not in listed
+                                                       or sha256_file(out / n) != listed[n])]
+    if listed is None or foreign:
+        shown = ", ".join(foreign[:6]) + (" …" if len(foreign) > 6 else "")
+        missing = "" if (out / survey_name).exists() else f" but no {survey_name} (the survey file the instrument names)"
+        raise PipelineError(
+            f"{out} holds files the demo generator did not write ({shown}){missing}. This is a real delivery, "
+            f"complete or in part, and the demo generator never writes beside real data. If the delivery is "
+            f"incomplete, add its missing files ({survey_name} and the rest) and run again; for demo data use "
+            "an empty folder (--out).")
+    if (out / survey_name).exists() and not force:
+        raise PipelineError(f"{out} already holds a demo delivery; pass --force to regenerate it.")
+    return listed
 
 
 def _controls(pop: population.Population) -> dict[str, pd.DataFrame]:

@@ -17,7 +17,7 @@ from pipeline.manifest import sha256_file
 SAV_STAMP = re.compile(rb"\d\d [A-Z][a-z]{2} \d\d\d\d:\d\d:\d\d")
 
 
-def write_sav(rec: pd.DataFrame, path: Path, inst: Instrument, wave: int) -> None:
+def write_sav(rec: pd.DataFrame, path: Path, inst: Instrument, wave: int, compress: bool = False) -> None:
     labels: dict[str, str] = {}
     values: dict[str, dict[float, str]] = {}
     missing_ranges: dict[str, list] = {}
@@ -54,7 +54,7 @@ def write_sav(rec: pd.DataFrame, path: Path, inst: Instrument, wave: int) -> Non
         rec, str(path), file_label=f"{wave}年泉州市公民科学素质调查"[:64],
         column_labels={c: labels.get(c) for c in rec.columns},
         variable_value_labels={c: v for c, v in values.items() if c in rec.columns},
-        missing_ranges={c: v for c, v in missing_ranges.items() if c in rec.columns},
+        missing_ranges={c: v for c, v in missing_ranges.items() if c in rec.columns}, compress=compress,
     )
     stamp = f"30 Sep {wave % 100:02d}18:00:00".encode("ascii")
     with open(path, "r+b") as fh:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline import stages
 from pipeline.errors import InputError, PipelineError
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import CONTACTS, RESPONDENTS, WEIGHTING_DIAGNOSTICS, WEIGHTS
-from pipeline.tableio import read_table, write_table
+from pipeline.tableio import read_table, stage_commit, write_table
 from pipeline.weighting import diagnostics as dg
 from pipeline.weighting.base import base_weights, household_weights
 from pipeline.weighting.calibration import calibrate
@@ -197,13 +198,15 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
 
 def run_weight(paths: WavePaths, progress: bool = True) -> WeightResult:
     timer = Timer()
+    stages.begin("weight", paths)
     spec = load_weighting_spec(paths.design)
     respondents = read_table(paths.processed("respondents.parquet"), RESPONDENTS)
     contacts = read_table(paths.processed("contacts.parquet"), CONTACTS)
     controls = {name: read_controls(paths.controls, t) for name, t in spec.controls.items()}
     out = weight_wave(respondents, contacts, controls, spec, progress)
-    write_table(out.weights, paths.processed("weights.parquet"), WEIGHTS, metadata=out.metadata)
-    write_table(out.diagnostics, paths.processed("weighting_diagnostics.csv"), WEIGHTING_DIAGNOSTICS)
+    with stage_commit("weight", stages.target("weight", paths)):
+        write_table(out.weights, paths.processed("weights.parquet"), WEIGHTS, metadata=out.metadata)
+        write_table(out.diagnostics, paths.processed("weighting_diagnostics.csv"), WEIGHTING_DIAGNOSTICS)
     return WeightResult(len(respondents), len(contacts), out.metadata["replicates"]["n_replicates"],
                         out.metadata["replicates"]["method"], out.metadata["calibration"]["iterations"],
                         out.metadata["calibration"]["max_margin_error"], timer.seconds)
