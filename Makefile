@@ -42,12 +42,21 @@ survey-%: $(OUT)/%/report/manifest.json ## run the whole pipeline for a wave, e.
 
 # Demo data only when no real file is present: an order-only prerequisite, so code changes never
 # regenerate (and never overwrite) a raw file that exists.
-$(RAW)/%/survey.sav: | $(STAMP)
+$(RAW)/%/survey.sav: | $(STAMP) $(SPEC)/%/instrument.yaml
 	@echo "!! ==================================================================="
 	@echo "!!  No $(RAW)/$*/survey.sav: generating SYNTHETIC DEMO DATA for wave $*."
 	@echo "!!  Results are not Quanzhou's. Put the real delivery in $(RAW)/$*/."
 	@echo "!! ==================================================================="
 	$(PY) -m pipeline simulate --wave $* --out $(RAW)/$* $(if $(SEED),--seed $(SEED))
+
+# A wave without a specification folder: say how to start one, instead of make's "No rule to make target".
+$(SPEC)/%/instrument.yaml $(SPEC)/%/scoring.yaml $(SPEC)/%/design.yaml $(SPEC)/%/estimands.yaml:
+	@echo "!! survey_instruments/$*/ has no $(@F): wave $* has no specification yet. Start one from the delivery:" >&2
+	@echo "!!   $(PY) -m pipeline instrument draft --wave $* --delivery $(RAW)/$*/survey.sav" >&2
+	@echo "!!   $(PY) -m pipeline instrument keys --wave $* --template key.xlsx   (fill in the answer keys, then --from key.xlsx)" >&2
+	@echo "!!   $(PY) -m pipeline check --wave $*   (lists every problem of the delivery), then make survey-$*" >&2
+	@echo "!! See survey_instruments/README.md (\"Onboarding a delivery\")." >&2
+	@exit 1
 
 $(OUT)/%/ingest_report.json: $(RAW)/%/survey.sav $(SPEC)/%/instrument.yaml $(CORE_SRC) $(call src,ingest) | $(STAMP)
 	$(PY) -m pipeline ingest --wave $*
