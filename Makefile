@@ -68,6 +68,18 @@ $(call source,$(1)): | $(STAMP)
 endef
 $(foreach w,$(WAVES),$(eval $(call demo_rule,$(w))))
 
+# A wave without a specification folder: say how to start one, instead of make's "No rule to make target".
+# Checked when make reads this file, because every rule of a wave needs the wave's spec to exist.
+define no_spec
+$(info !! survey_instruments/$(1)/ has no instrument.yaml: wave $(1) has no specification yet. Start one from the delivery:)
+$(info !!   $(PY) -m pipeline instrument draft --wave $(1) --delivery $(RAW)/$(1)/survey.sav)
+$(info !!   $(PY) -m pipeline instrument keys --wave $(1) --template key.xlsx   (fill in the answer keys, then --from key.xlsx))
+$(info !!   $(PY) -m pipeline check --wave $(1)   (lists every problem of the delivery), then make survey-$(1))
+$(info !! See survey_instruments/README.md ("Onboarding a delivery").)
+$(error wave $(1) has no specification)
+endef
+$(foreach w,$(patsubst survey-%,%,$(filter survey-%,$(MAKECMDGOALS))),$(if $(filter $(w),$(WAVES)),,$(call no_spec,$(w))))
+
 # content stamps: run on every make, after the stage that writes the processed files they hash
 $(OUT)/%/.ingest.inputs: $$(call source,$$*) FORCE | $(STAMP)
 	@$(PY) -m pipeline inputs --stage ingest --wave $* --root .

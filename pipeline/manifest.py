@@ -148,7 +148,21 @@ def build_manifest(paths: WavePaths, manifest_path: Path | None = None) -> dict[
         "outputs": hash_tree(paths.out, paths.root, exclude=[manifest_path]),
         "seeds": seeds,
         "parameters": parameters,
+        "publication_gates": _gates(paths),
     }
+
+
+def _gates(paths: WavePaths) -> dict[str, Any] | None:
+    """The estimate stage's gate record: each gate's status, and the gates the wave's spec accepted with
+    their reasons."""
+    import json
+
+    path = paths.processed("gates.json")
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return {"status": {g["gate"]: g["status"] for g in record.get("gates", [])},
+            "accepted": record.get("accepted", [])}
 
 
 def write_manifest(paths: WavePaths, manifest_path: Path | None = None) -> Path:

@@ -23,14 +23,14 @@ PROCESSED_IN = {
     "ingest": (),
     "score": ("respondents.parquet", "responses.parquet"),
     "weight": ("respondents.parquet", "contacts.parquet"),
-    "estimate": ("respondents.parquet", "scores.parquet", "weights.parquet"),
+    "estimate": ("ingest_report.json", "respondents.parquet", "scores.parquet", "weights.parquet"),
 }
 OUTPUTS = {
     "ingest": ("ingest_report.json", "respondents.parquet", "responses.parquet", "contacts.parquet",
                "quarantine.csv"),
     "score": ("scores.parquet", "item_scores.parquet", "item_stats.csv"),
     "weight": ("weights.parquet", "weighting_diagnostics.csv"),
-    "estimate": ("estimates.csv", "targets.csv", "sae.csv"),
+    "estimate": ("estimates.csv", "targets.csv", "sae.csv", "gates.json"),
 }
 SPEC_IN = {
     "ingest": ("instrument.yaml",),

@@ -9,6 +9,7 @@ import pandas as pd
 
 from pipeline import stages
 from pipeline.errors import InputError, SpecError
+from pipeline.estimation import gates
 from pipeline.estimation.design import Design, to_binary
 from pipeline.estimation.domains import Partition, partition_by, partition_flag, restrict
 from pipeline.estimation.sae import fay_herriot
@@ -17,7 +18,7 @@ from pipeline.estimation.targets import verdicts
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log, progress
 from pipeline.schemas import ESTIMATES, RESPONDENTS, SAE, SCORES, TARGETS, WEIGHTS
-from pipeline.tableio import read_metadata, read_table, stage_commit, write_table
+from pipeline.tableio import read_metadata, read_table, stage_commit, write_json, write_table
 
 
 @dataclass(frozen=True)
@@ -260,11 +261,20 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
         log(f"   no replicate weights in {wpath.name}: linearisation is the primary variance method")
     methods = [primary] + [m for m in methods if m != primary]
     est = estimate_table(design, frame, spec, methods, paths.wave, show=progress)
+    checked = gates.evaluate(paths, frame, est, spec.target.estimand, spec.overall_label,
+                             gates.load_gate_spec(paths.estimands))
+    try:
+        gates.enforce(checked, paths.wave)
+    except gates.GateError:
+        for name in ("estimates.csv", "targets.csv", "sae.csv", "gates.json"):  # no stale result stays published
+            paths.processed(name).unlink(missing_ok=True)
+        raise
     tsel = est[(est["estimand_id"] == spec.target.estimand) & (est["variance_method"] == primary)
                & est["domain_type"].isin(spec.target.domain_types)]
     targets = verdicts(tsel, spec.target.value, spec.level)
     sae = sae_table(est, frame, design, spec, primary)
     with stage_commit("estimate", stages.target("estimate", paths)):
+        write_json(gates.as_json(checked), paths.processed("gates.json"))
         write_table(est, paths.processed("estimates.csv"), ESTIMATES)
         write_table(targets, paths.processed("targets.csv"), TARGETS)
         if sae is not None:

@@ -69,7 +69,7 @@ def _check_shape(path: Path) -> None:
                 "the content: rename the file to its real type or export it again from the source program.")
 
 
-def read_raw(path: str | Path, encoding: str | None = None, skip: Iterable[str] = ()) -> RawFile:
+def read_raw(path: str | Path, encoding: str | None = None, skip: Iterable[str] = (), check_text: bool = True) -> RawFile:
     """Read a delivery. Columns named in `skip` (the direct identifiers) never reach the DataFrame, and in
     .sav/.zsav/.dta/.csv files they are not even decoded: the read is faster and names and ID numbers stay
     out of memory."""
@@ -113,7 +113,8 @@ def read_raw(path: str | Path, encoding: str | None = None, skip: Iterable[str] 
                          "ask fieldwork to deliver it again, and check its SHA256SUMS.") from None
     if data.shape[0] == 0:
         raise InputError(f"{path}: the file has columns but no records. Ask fieldwork for the full delivery.")
-    _check_text(path, data, used_encoding, labels, value_labels)
+    if check_text:  # `pipeline check` runs the text check itself, to list it beside every other problem
+        _check_text(path, data, used_encoding, labels, value_labels)
     return RawFile(path, data, labels, value_labels, used_encoding, digest)
 
 

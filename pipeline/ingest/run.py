@@ -17,6 +17,7 @@ from pipeline.ingest.columns import labelled, numeric, text, text_column
 from pipeline.ingest.contacts import contacts_table, read_contacts
 from pipeline.ingest.design import design_units
 from pipeline.ingest.identities import drop_identifiers, link_secret, pseudonymise
+from pipeline.ingest.missing_usage import missing_code_usage
 from pipeline.ingest.readers import read_raw, verify_checksum
 from pipeline.instruments import load_instrument
 from pipeline.instruments.model import Instrument
@@ -138,6 +139,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     if spec is not None and spec.threshold is not None:
         findings.append(checks.short_interview(minutes, spec.threshold, rows, file, (adm["start_time"], adm["end_time"])))
     reason, value = reasons_and_values(num, inst, n_read)
+    usage = missing_code_usage(num, inst)
     del num
     spec = inst.check("straightlining")
     if spec is not None and spec.threshold is not None:
@@ -203,7 +205,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
             "contacts": int(len(contacts)),
             "checks": {f.check: {"action": checks.action_of(inst, f.check),
                                  "threshold": getattr(inst.check(f.check), "threshold", None)} for f in findings},
-            "frame_checked": frame is not None,
+            "frame_checked": frame is not None, "missing_code_usage": usage,
         }
         tableio.write_json(report, paths.processed("ingest_report.json"))
     return IngestResult(n_read, n_acc, n_quar, by_reason, timer.seconds)

@@ -43,6 +43,7 @@ class ReportInputs:
     n_replicates: int | None = None
     sources: dict[str, Path] = field(default_factory=dict)
     county_names: dict[str, str] = field(default_factory=lambda: dict(L.COUNTY_CODES))
+    gates: dict[str, Any] | None = None  # gates.json of the estimate stage (publication gates)
 
     def cells(self, estimand_id: str, domain_type: str) -> pd.DataFrame:
         """Rows of one estimand over one kind of domain, in published category order."""
@@ -258,4 +259,5 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
         n_replicates=n_rep,
         sources={"estimates": est_path, "targets": tgt_path},
         county_names=_county_names(paths),
+        gates=_ingest_report(paths.processed("gates.json")),
     )

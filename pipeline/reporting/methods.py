@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.reporting import labels as L
+from pipeline.reporting.delivery import delivery_quality_items
 from pipeline.reporting.inputs import ReportInputs
 
 NA = L.NOT_PROVIDED
@@ -258,7 +259,8 @@ def reliability_section(inputs: ReportInputs) -> Section:
 def data_quality_section(inputs: ReportInputs) -> Section:
     ing = inputs.ingest
     if ing is None:
-        return Section("数据质量", (f"未提供数据接收报告（ingest_report.json 不存在），被隔离记录的情况{NA}。",))
+        return Section("数据质量", (f"未提供数据接收报告（ingest_report.json 不存在），被隔离记录的情况{NA}。",
+                                    *delivery_quality_items(inputs)))
     items: list[str | Table] = []
     read, acc, quar = ing.get("rows_read"), ing.get("accepted"), ing.get("quarantined")
     # Only the file name: a full path would show the analyst's folders.
@@ -284,6 +286,7 @@ def data_quality_section(inputs: ReportInputs) -> Section:
         rows = tuple((CHECK_LABELS.get(str(k), str(k)), str(k), L.fmt_int(v))
                      for k, v in sorted(warnings_.items(), key=lambda kv: (-int(kv[1]), kv[0])))
         items.append(Table("表Q2 数据核查提示（记录保留）", ("核查项目", "代码", "提示条数"), rows))
+    items += delivery_quality_items(inputs)
     return Section("数据质量", tuple(items))
 
 

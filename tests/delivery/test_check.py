@@ -1,0 +1,66 @@
+"""`pipeline check`: a delivery with many faults gets every one of them listed in one run, with the
+numbers and the nearest columns, a non-zero exit, and nothing written."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import pytest
+
+from pipeline.check import run_check
+from pipeline.check.run import DeliveryProblems
+from pipeline.cli import main
+from tests.delivery.helpers import copy_wave, read_sav, resave
+
+
+def _tree(root):
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_clean_demo_delivery_has_nothing_that_stops(demo_raw, tmp_path):
+    paths = copy_wave(demo_raw, tmp_path)
+    result = run_check(paths, show=False)
+    assert result.count("stop") == 0
+    assert result.count("quarantine") >= 1  # the demo's planted faults: out-of-codebook codes, duplicate ids
+
+
+def test_every_fault_of_one_delivery_in_one_run(demo_raw, tmp_path, capsys):
+    paths = copy_wave(demo_raw, tmp_path)
+    data, meta = read_sav(paths.survey)
+    # 1. education renamed (the label stays); 2. a column nobody claims
+    data = data.rename(columns={"A3": "WHCD"})
+    meta.column_names = ["WHCD" if c == "A3" else c for c in meta.column_names]
+    meta.variable_to_label = {("WHCD" if k == "A3" else k): v for k, v in meta.variable_to_label.items()}
+    data["BEIZHU"] = "无"
+    meta.column_names.append("BEIZHU")
+    meta.column_labels.append("访问员备注")
+    # 3. an answer code outside the codebook in 30 records
+    data.loc[data.index[:30], "Q05"] = 7.0
+    # 4. the missing codes lost in a re-save
+    items = [c for c in data.columns if c.startswith("Q")]
+    data[items] = data[items].where(~data[items].isin([97, 98, 99]))
+    resave(paths, data, meta, keep_missing=False)
+    # 5. a contact sheet without its dispositions; 6. a control table that is not there
+    contacts = pd.read_csv(paths.contacts_raw, dtype=str, encoding="utf-8-sig")
+    contacts.drop(columns="disposition").to_csv(paths.contacts_raw, index=False, encoding="utf-8-sig")
+    (paths.controls / "county_education.csv").unlink()
+    # 7. no sampling frame
+    paths.frame.unlink()
+    before = _tree(paths.root)
+
+    with pytest.raises(DeliveryProblems):
+        run_check(paths)
+    assert main(["check", "--wave", "2024", "--root", str(paths.root)]) != 0
+    assert _tree(paths.root) == before  # writes nothing
+    out = capsys.readouterr().err
+    listed = out[:out.index("<<") if "<<" in out else len(out)]
+    assert "缺少规格要求的列 A3" in listed and "标签最接近：WHCD（文化程度）" in listed
+    assert "BEIZHU（访问员备注）" in listed
+    assert "列 Q05" in listed and "7（30 次）" in listed
+    assert "97" in listed and "空白答案" in listed
+    assert "disposition" in listed
+    assert "county_education.csv" in listed
+    assert "frame.csv 不存在" in listed
+    assert listed.count("[会中止运行]") >= 4 * 2  # two runs, at least four stopping problems each
