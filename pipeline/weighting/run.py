@@ -97,9 +97,8 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
 
     rates = response_rates(contacts, "county_code")
     rows += dg.rates_rows(rates)
-    H = expand_rows(household_weights(contacts), A, psu_c)
-    nr = nonresponse_adjustment(contacts, H, spec.nr_classes, respondents["respondent_id"])
-    del H
+    nr = nonresponse_adjustment(contacts, household_weights(contacts), spec.nr_classes, respondents["respondent_id"],
+                                psu=psu_c, psu_factors=A)
     W = expand_rows(w_base, A, psu_r)
     gather_multiply(W, nr.factors, nr.resp_class, inplace=True)
     w_nr = W[:, 0].copy()
@@ -152,7 +151,7 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
             raise InputError(f"respondents.parquet lacks the trimming group column {t.by!r} (design.yaml).")
         tlabels, tcodes = np.unique(respondents[t.by].astype(str).to_numpy(), return_inverse=True)
         tr = trim_and_recalibrate(W, tcodes, tuple(str(x) for x in tlabels), t.lower, t.upper, recal,
-                                  t.max_rounds, t.slack)
+                                  t.max_rounds, t.slack, overwrite=True)
         W, rounds = tr.weights, tr.rounds
         final_res = tr.recalibration or res
         for i, label in enumerate(tlabels):
