@@ -87,7 +87,6 @@ def grouped_median_positive(w: np.ndarray, codes: np.ndarray, k: int) -> np.ndar
     order = np.argsort(codes, kind="stable")
     stops = np.cumsum(group_counts(codes, k))
     med = np.full((k, r), np.nan)
-    cols = np.arange(r)
     start = 0
     for g in range(k):  # groups (counties), not domains or replicates: a dozen passes
         rows = order[start:stops[g]]
