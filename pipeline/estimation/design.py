@@ -69,6 +69,7 @@ class Design:
         lonely_psu: str = "fail",
         calibration=None,
         level: float = 0.95,
+        variance_units=None,
     ):
         if lonely_psu not in V.LONELY_POLICIES:
             raise PipelineError(f"lonely_psu={lonely_psu!r} is not one of {V.LONELY_POLICIES}.")
@@ -105,6 +106,14 @@ class Design:
         self.n_psu = np.bincount(self.psu_stratum, minlength=self.H)
         self.fpc_f = self._fpc(df, fpc)
         self.replicates = self._replicates(replicate_weights, replicate_method, scale, rscales, mse, rho)
+        # grouped jackknife: the group of PSUs each row's PSU was dealt into (replicate df counts groups)
+        self.psu_unit = None
+        if variance_units is not None:
+            units = np.asarray(variance_units, dtype=np.int64)
+            self.psu_unit = np.zeros(self.P, np.int64)
+            self.psu_unit[p] = units
+            if not np.array_equal(self.psu_unit[p], units):
+                raise InputError("variance_units must be constant within each PSU (one jackknife group per PSU).")
         self.calibration = (
             CalibrationProjector.build(df, calibration, w, p, self.P) if calibration else None
         )
@@ -324,7 +333,11 @@ class Design:
         # re-calibrated replicates the rank of unit-level weights grows with the respondents (a county
         # of 12 PSUs would get ~160 df from 161 re-raked replicates); the count is tolerance-free, equals
         # R's rank for uncalibrated JKn and bootstrap designs, and costs nothing.
-        df = (has.sum(1) - present.sum(1)).astype(float)
+        units = has.sum(1)
+        if method == "replicate" and self.psu_unit is not None:
+            # a grouped jackknife replicates groups of PSUs: count the groups with domain members
+            units = (V.stratum_sums(has.astype(float), self.psu_unit, int(self.psu_unit.max()) + 1) > 0).sum(1)
+        df = (units - present.sum(1)).astype(float)
         var = np.where(n > 0, var, np.nan)
         se = np.sqrt(var)
         extra = {"se_logit": se_logit} if method == "replicate" and statistic == "proportion" else {}

@@ -81,7 +81,7 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
     rows += dg.frame_ratio(w_base, county, controls[spec.frame_check])
     rows += dg.weight_summary("base", w_base, county)
 
-    psu_r, psu_c, psu_stratum, _ = _psu_index(respondents, contacts, spec)
+    psu_r, psu_c, psu_stratum, psu_labels = _psu_index(respondents, contacts, spec)
     rs = spec.replicates
     psu_fpc = None
     if spec.design.fpc:
@@ -90,7 +90,7 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
         psu_fpc = np.zeros(len(psu_stratum))
         psu_fpc[psu_c] = pd.to_numeric(contacts[spec.design.fpc], errors="coerce").to_numpy(float)
     rep: ReplicateFactors = replicate_factors(psu_stratum, rs.method, rs.replicates, rs.seed,
-                                              spec.design.lonely_psu, rs.mse, psu_fpc)
+                                              spec.design.lonely_psu, rs.mse, psu_fpc, rs.groups)
     A = np.hstack([np.ones((len(psu_stratum), 1)), rep.factors])  # column 0: the full sample
     say(f"   base weights: {len(respondents)} respondents, {len(psu_stratum)} PSUs, "
         f"{rep.n_replicates} {rep.method} replicates")
@@ -176,8 +176,11 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
     })
     out = pd.concat([out, pd.DataFrame(W[:, 1:], columns=names)], axis=1)
     diag = pd.DataFrame(rows, columns=["step", "metric", "variable", "level", "value", "control"])
+    rep_meta = rep.metadata(rs.seed if rep.method == "bootstrap" or rs.groups else None)
+    if rep.psu_group is not None:  # estimation counts the df of a grouped jackknife on the groups
+        rep_meta["psu_group"] = {str(lab): int(g) for lab, g in zip(psu_labels, rep.psu_group, strict=True)}
     meta = {
-        "replicates": rep.metadata(rs.seed if rep.method == "bootstrap" else None),
+        "replicates": rep_meta,
         "calibration": {
             "method": cal.method, "margins": [list(spec.controls[m].by) for m in cal.margins],
             "control_tables": list(cal.margins), "tolerance": cal.tolerance, "bounds": cal.bounds,
