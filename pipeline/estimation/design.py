@@ -94,8 +94,8 @@ class Design:
         if psu:
             # PSU labels are only unique within a stratum in many frames: nest them explicitly
             pc, puniq = _codes(df[psu], psu)
-            _, p = np.unique(h * (len(puniq) + 1) + pc, return_inverse=True)
-            p = p.ravel().astype(np.int64)
+            # hashed, not sorted: factorize with sorted uniques gives np.unique's codes in O(n)
+            p = pd.factorize(h * (len(puniq) + 1) + pc, sort=True)[0].astype(np.int64)
         else:
             p = np.arange(self.n, dtype=np.int64)
         self.h, self.p = h, p
@@ -374,9 +374,17 @@ class Design:
             R = rep.weights.shape[1]
             r1 = np.empty((dmat.shape[0], K, R))
             r0 = np.empty_like(r1)
+            rows = dmat.indices  # the row of the data behind every entry of the (domains × rows) matrix
+            seen: dict[bytes, int] = {}
             for k in range(K):  # variables, not domains: each is one sparse (domains × rows) product
-                r1[:, k, :] = dmat @ (rep.weights * y0[:, k:k + 1])
-                r0[:, k, :] = dmat @ (rep.weights * mask[:, k:k + 1])
+                # the variable's values go into the sparse matrix, so no n × R product is formed
+                r1[:, k, :] = self._with_data(dmat, y0[rows, k]) @ rep.weights
+                key = np.packbits(mask[:, k]).tobytes()
+                if key in seen:
+                    r0[:, k, :] = r0[:, seen[key], :]
+                else:
+                    seen[key] = k
+                    r0[:, k, :] = self._with_data(dmat, mask[rows, k].astype(np.float64)) @ rep.weights
         with np.errstate(divide="ignore", invalid="ignore"):
             theta = r1 if statistic == "total" else r1 / r0
             var = V.replicate_variance(theta, est, rep.scale, rep.rscales, rep.mse)
@@ -387,6 +395,10 @@ class Design:
                 lv = V.replicate_variance(lg, np.log(est / (1 - est)), rep.scale, rep.rscales, rep.mse)
                 se_logit = np.where(np.isfinite(lg).all(axis=-1), np.sqrt(lv), np.nan)
         return var, se_logit
+
+    @staticmethod
+    def _with_data(mat, data):
+        return sparse.csr_matrix((data, mat.indices, mat.indptr), shape=mat.shape)
 
     def _domain_matrix(self, partitions):
         rows, cols, offset = [], [], 0

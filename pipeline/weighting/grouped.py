@@ -62,13 +62,22 @@ def gather_multiply(w: np.ndarray, factors: np.ndarray, codes: np.ndarray, inpla
 
 
 def encode(frame_columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Integer code of the joint category of several columns, and the first row of each code."""
-    if len(frame_columns) == 1:
-        _, first, inv = np.unique(frame_columns[0], return_index=True, return_inverse=True)
-        return inv.astype(np.int64), first
-    stacked = np.stack([np.unique(c, return_inverse=True)[1].astype(np.int64) for c in frame_columns], axis=1)
-    _, first, inv = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-    return inv.ravel().astype(np.int64), first
+    """Integer code of the joint category of several columns, and the first row of each code.
+
+    Codes are in the sorted order of the category tuples (np.unique's), but found by hashing: each
+    column is factorised, the codes are combined in mixed radix (which keeps the tuples' order) and
+    the combination re-factorised, instead of a lexicographic sort of the n × columns matrix."""
+    import pandas as pd
+
+    combined = np.zeros(len(frame_columns[0]), dtype=np.int64)
+    for col in frame_columns:
+        codes, uniq = pd.factorize(np.asarray(col), sort=True)
+        # re-factorised at each step, so the combination never outgrows the rows (no overflow)
+        combined = pd.factorize(combined * len(uniq) + codes, sort=True)[0].astype(np.int64)
+    inv = combined
+    first = np.empty(int(inv.max()) + 1 if len(inv) else 0, dtype=np.int64)
+    first[inv[::-1]] = np.arange(len(inv) - 1, -1, -1)
+    return inv, first
 
 
 def grouped_median_positive(w: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
