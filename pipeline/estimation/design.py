@@ -69,6 +69,7 @@ class Design:
         lonely_psu: str = "fail",
         calibration=None,
         level: float = 0.95,
+        variance_units=None,
     ):
         if lonely_psu not in V.LONELY_POLICIES:
             raise PipelineError(f"lonely_psu={lonely_psu!r} is not one of {V.LONELY_POLICIES}.")
@@ -93,8 +94,8 @@ class Design:
         if psu:
             # PSU labels are only unique within a stratum in many frames: nest them explicitly
             pc, puniq = _codes(df[psu], psu)
-            _, p = np.unique(h * (len(puniq) + 1) + pc, return_inverse=True)
-            p = p.ravel().astype(np.int64)
+            # hashed, not sorted: factorize with sorted uniques gives np.unique's codes in O(n)
+            p = pd.factorize(h * (len(puniq) + 1) + pc, sort=True)[0].astype(np.int64)
         else:
             p = np.arange(self.n, dtype=np.int64)
         self.h, self.p = h, p
@@ -105,6 +106,14 @@ class Design:
         self.n_psu = np.bincount(self.psu_stratum, minlength=self.H)
         self.fpc_f = self._fpc(df, fpc)
         self.replicates = self._replicates(replicate_weights, replicate_method, scale, rscales, mse, rho)
+        # grouped jackknife: the group of PSUs each row's PSU was dealt into (replicate df counts groups)
+        self.psu_unit = None
+        if variance_units is not None:
+            units = np.asarray(variance_units, dtype=np.int64)
+            self.psu_unit = np.zeros(self.P, np.int64)
+            self.psu_unit[p] = units
+            if not np.array_equal(self.psu_unit[p], units):
+                raise InputError("variance_units must be constant within each PSU (one jackknife group per PSU).")
         self.calibration = (
             CalibrationProjector.build(df, calibration, w, p, self.P) if calibration else None
         )
@@ -324,7 +333,11 @@ class Design:
         # re-calibrated replicates the rank of unit-level weights grows with the respondents (a county
         # of 12 PSUs would get ~160 df from 161 re-raked replicates); the count is tolerance-free, equals
         # R's rank for uncalibrated JKn and bootstrap designs, and costs nothing.
-        df = (has.sum(1) - present.sum(1)).astype(float)
+        units = has.sum(1)
+        if method == "replicate" and self.psu_unit is not None:
+            # a grouped jackknife replicates groups of PSUs: count the groups with domain members
+            units = (V.stratum_sums(has.astype(float), self.psu_unit, int(self.psu_unit.max()) + 1) > 0).sum(1)
+        df = (units - present.sum(1)).astype(float)
         var = np.where(n > 0, var, np.nan)
         se = np.sqrt(var)
         extra = {"se_logit": se_logit} if method == "replicate" and statistic == "proportion" else {}
@@ -361,9 +374,17 @@ class Design:
             R = rep.weights.shape[1]
             r1 = np.empty((dmat.shape[0], K, R))
             r0 = np.empty_like(r1)
+            rows = dmat.indices  # the row of the data behind every entry of the (domains × rows) matrix
+            seen: dict[bytes, int] = {}
             for k in range(K):  # variables, not domains: each is one sparse (domains × rows) product
-                r1[:, k, :] = dmat @ (rep.weights * y0[:, k:k + 1])
-                r0[:, k, :] = dmat @ (rep.weights * mask[:, k:k + 1])
+                # the variable's values go into the sparse matrix, so no n × R product is formed
+                r1[:, k, :] = self._with_data(dmat, y0[rows, k]) @ rep.weights
+                key = np.packbits(mask[:, k]).tobytes()
+                if key in seen:
+                    r0[:, k, :] = r0[:, seen[key], :]
+                else:
+                    seen[key] = k
+                    r0[:, k, :] = self._with_data(dmat, mask[rows, k].astype(np.float64)) @ rep.weights
         with np.errstate(divide="ignore", invalid="ignore"):
             theta = r1 if statistic == "total" else r1 / r0
             var = V.replicate_variance(theta, est, rep.scale, rep.rscales, rep.mse)
@@ -374,6 +395,10 @@ class Design:
                 lv = V.replicate_variance(lg, np.log(est / (1 - est)), rep.scale, rep.rscales, rep.mse)
                 se_logit = np.where(np.isfinite(lg).all(axis=-1), np.sqrt(lv), np.nan)
         return var, se_logit
+
+    @staticmethod
+    def _with_data(mat, data):
+        return sparse.csr_matrix((data, mat.indices, mat.indptr), shape=mat.shape)
 
     def _domain_matrix(self, partitions):
         rows, cols, offset = [], [], 0

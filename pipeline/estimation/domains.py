@@ -49,7 +49,9 @@ def partition_by(df: pd.DataFrame, by: list[str] | None) -> Partition:
         uniques.append(uniq)
         combined = combined * (len(uniq) + 1) + (codes + 1)
     combined[~usable] = -1
-    present, inverse = np.unique(combined[usable], return_inverse=True)
+    # hashed, not sorted: factorize with sorted uniques gives np.unique's codes in O(n)
+    inverse, present = pd.factorize(combined[usable], sort=True)
+    present = np.asarray(present, dtype=np.int64)
     codes = np.full(n, -1, dtype=np.int64)
     codes[usable] = inverse
     # decode the combined integers back into labels

@@ -177,6 +177,13 @@ def build_design(frame: pd.DataFrame, dspec, meta: dict) -> Design:
         method = {"subbootstrap": "bootstrap"}.get(rep.get("method"), rep.get("method"))
         kwargs = dict(replicate_weights=rep_cols, replicate_method=method, scale=rep.get("scale"),
                       rscales=rep.get("rscales"), mse=bool(rep.get("mse", False)))
+        if rep.get("psu_group"):  # grouped jackknife: df counted on the groups of PSUs
+            key = frame[dspec.stratum].astype(str) + "|" + frame[dspec.psu].astype(str)
+            units = key.map(rep["psu_group"])
+            if units.isna().any():
+                raise InputError("weights.parquet metadata lacks the jackknife group of some PSUs; re-run the "
+                                 "weighting stage.")
+            kwargs["variance_units"] = units.to_numpy(np.int64)
     return Design(frame, stratum=dspec.stratum, psu=dspec.psu, weight="w_final", fpc=dspec.fpc,
                   lonely_psu=dspec.lonely_psu, calibration=calibration, **kwargs)
 

@@ -62,41 +62,59 @@ def gather_multiply(w: np.ndarray, factors: np.ndarray, codes: np.ndarray, inpla
 
 
 def encode(frame_columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Integer code of the joint category of several columns, and the first row of each code."""
-    if len(frame_columns) == 1:
-        _, first, inv = np.unique(frame_columns[0], return_index=True, return_inverse=True)
-        return inv.astype(np.int64), first
-    stacked = np.stack([np.unique(c, return_inverse=True)[1].astype(np.int64) for c in frame_columns], axis=1)
-    _, first, inv = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-    return inv.ravel().astype(np.int64), first
+    """Integer code of the joint category of several columns, and the first row of each code.
+
+    Codes are in the sorted order of the category tuples (np.unique's), but found by hashing: each
+    column is factorised, the codes are combined in mixed radix (which keeps the tuples' order) and
+    the combination re-factorised, instead of a lexicographic sort of the n × columns matrix."""
+    import pandas as pd
+
+    combined = np.zeros(len(frame_columns[0]), dtype=np.int64)
+    for col in frame_columns:
+        codes, uniq = pd.factorize(np.asarray(col), sort=True)
+        # re-factorised at each step, so the combination never outgrows the rows (no overflow)
+        combined = pd.factorize(combined * len(uniq) + codes, sort=True)[0].astype(np.int64)
+    inv = combined
+    first = np.empty(int(inv.max()) + 1 if len(inv) else 0, dtype=np.int64)
+    first[inv[::-1]] = np.arange(len(inv) - 1, -1, -1)
+    return inv, first
 
 
 def grouped_median_positive(w: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
     """Median of the positive entries of each column of `w` within each group: (k, R).
 
     Replicate columns hold zeros for deleted PSUs; those units are outside the replicate and must
-    not pull the median down. One argsort per matrix: the sort key puts each group in its own band
-    (group code + scaled weight), zeros at the end of their band.
+    not pull the median down. A selection per group, not a sort: the group's rows are copied once
+    (zeros replaced by +inf so they sit after the positives), and the columns that need the same two
+    order statistics (the same count of positives: a jackknife has a few distinct counts per group,
+    a bootstrap up to one per column) are selected together by np.partition. Memory is one group's
+    block, not several n × R sort keys and permutations.
     """
     w2 = w if w.ndim == 2 else w[:, None]
     n, r = w2.shape
-    pos = w2 > 0
-    colmax = np.where(pos, w2, 0).max(axis=0)
-    colmax[colmax == 0] = 1.0
-    frac = np.where(pos, w2 / colmax * 0.5, 0.75)  # positives in (0, 0.5], zeros after them
-    key = codes[:, None].astype(np.float64) + frac
-    order = np.argsort(key, axis=0, kind="stable")
-    sorted_w = np.take_along_axis(w2, order, axis=0)
-    size = group_counts(codes, k)
-    start = np.concatenate([[0], np.cumsum(size)[:-1]])
-    npos = group_sums(codes, pos.astype(np.float64), k).astype(np.int64)  # (k, R)
-    lo_i = start[:, None] + np.maximum(npos - 1, 0) // 2
-    hi_i = start[:, None] + np.maximum(npos, 1) // 2
-    lo_i = np.minimum(lo_i, n - 1)
-    hi_i = np.minimum(hi_i, n - 1)
-    colidx = np.arange(r)[None, :]
-    med = 0.5 * (sorted_w[lo_i, colidx] + sorted_w[hi_i, colidx])
-    med[npos == 0] = np.nan
+    codes = np.asarray(codes, dtype=np.int64)
+    order = np.argsort(codes, kind="stable")
+    stops = np.cumsum(group_counts(codes, k))
+    med = np.full((k, r), np.nan)
+    start = 0
+    for g in range(k):  # groups (counties), not domains or replicates: a dozen passes
+        rows = order[start:stops[g]]
+        start = stops[g]
+        if not len(rows):
+            continue
+        block = np.ascontiguousarray(w2[rows].T)  # (R, n_g): each column's weights contiguous
+        block[~(block > 0)] = np.inf
+        npos = np.count_nonzero(np.isfinite(block), axis=1)
+        lo_i = np.maximum(npos - 1, 0) // 2
+        hi_i = np.minimum(np.maximum(npos, 1) // 2, len(rows) - 1)
+        # columns that need the same two order statistics are selected together
+        pairs, which = np.unique(lo_i * len(rows) + hi_i, return_inverse=True)
+        for j, pair in enumerate(pairs):
+            sel = np.flatnonzero(which == j)
+            lo, hi = divmod(int(pair), len(rows))
+            part = np.partition(block[sel], [lo, hi] if hi != lo else [lo], axis=1)
+            med[g, sel] = 0.5 * (part[:, lo] + part[:, hi])
+        med[g, npos == 0] = np.nan
     return med if w.ndim == 2 else med[:, 0]
 
 

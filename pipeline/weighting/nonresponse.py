@@ -74,11 +74,15 @@ class NonresponseAdjustment:
 
 
 def nonresponse_adjustment(contacts: pd.DataFrame, hh_weights: np.ndarray, classes: tuple[str, ...],
-                           respondent_ids: pd.Series) -> NonresponseAdjustment:
+                           respondent_ids: pd.Series, psu: np.ndarray | None = None,
+                           psu_factors: np.ndarray | None = None) -> NonresponseAdjustment:
     """Weighting-class adjustment: respondents in a class carry the weight of the class's eligible
     non-respondents and of the estimated eligible share e of its unknown-eligibility cases.
 
     `hh_weights` are household base weights (n_hh,) or (n_hh, R); all columns are done at once.
+    With `psu` (each household's PSU code) and `psu_factors` (PSUs × R replicate factors), the
+    replicate columns are never formed per household: a factor is constant within a PSU, so the class
+    sums are the (class, status) × PSU sums of the base weights times the factors, one product.
     With weighted sums per class,  e = (RESP + ENR) / (RESP + ENR + NE)  and
     factor = (RESP + ENR + e · UNK) / RESP; not-eligible households drop out.
     """
@@ -94,8 +98,14 @@ def nonresponse_adjustment(contacts: pd.DataFrame, hh_weights: np.ndarray, class
         keys = keys + "|" + contacts[c].astype(str).to_numpy(dtype=object)
     labels, cls = np.unique(keys.astype(str), return_inverse=True)
     k = len(labels)
-    W = hh_weights if hh_weights.ndim == 2 else hh_weights[:, None]
-    sums = group_sums(cls * 4 + status, W, k * 4).reshape(k, 4, W.shape[1])
+    if psu_factors is not None:
+        P = psu_factors.shape[0]
+        cell = (cls * 4 + status) * P + np.asarray(psu, dtype=np.int64)
+        by_psu = np.bincount(cell, weights=hh_weights, minlength=k * 4 * P).reshape(k * 4, P)
+        sums = (by_psu @ psu_factors).reshape(k, 4, psu_factors.shape[1])
+    else:
+        W = hh_weights if hh_weights.ndim == 2 else hh_weights[:, None]
+        sums = group_sums(cls * 4 + status, W, k * 4).reshape(k, 4, W.shape[1])
     resp, enr, unk, ne = sums[:, RESP], sums[:, ENR], sums[:, UNK], sums[:, NE]
     resolved = resp + enr + ne
     e = np.divide(resp + enr, resolved, out=np.ones_like(resolved), where=resolved > 0)

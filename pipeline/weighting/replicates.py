@@ -1,5 +1,13 @@
-"""Replicate factors at the PSU level: delete-one-PSU jackknife (JKn) and the Rao–Wu rescaled
-bootstrap with m_h = n_h − 1 (R survey's subbootweights / as.svrepdesign(type="subbootstrap")).
+"""Replicate factors at the PSU level: delete-one-PSU jackknife (JKn), the grouped (delete-a-group)
+jackknife for designs with many PSUs, and the Rao–Wu rescaled bootstrap with m_h = n_h − 1 (R survey's
+subbootweights / as.svrepdesign(type="subbootstrap")).
+
+Grouped jackknife: the PSUs of each stratum are dealt at random (seeded) into min(G, n_h) groups of
+near-equal size, and each replicate deletes one group: the JKn of the groups, with factor
+G_h/(G_h − 1) and rscale (G_h − 1)/G_h (Kott's delete-a-group jackknife, stratified). A national
+design with 1,500 PSUs gets G × strata replicates (e.g. 8 × 11 = 88) instead of 1,500. Its variance has
+Σ_h (G_h − 1) degrees of freedom at most, so the estimation stage counts df on the groups: groups with
+domain members − strata with domain members (the group of every PSU travels in the metadata).
 
 A factor matrix A (PSUs × R) multiplies the base weights of every unit (respondent or sampled
 household) in a PSU; the weighting steps then run on the resulting n × R matrix, so each replicate is
@@ -25,6 +33,8 @@ class ReplicateFactors:
     mse: bool
     lonely_strata: tuple[str, ...]  # strata with one PSU, left out of the replicates
     deleted_psu: np.ndarray | None = None  # JKn: index of the PSU each replicate deletes
+    psu_group: np.ndarray | None = None  # grouped jackknife: the group (variance unit) of each PSU
+    groups: int | None = None  # grouped jackknife: groups per stratum asked for
 
     @property
     def n_replicates(self) -> int:
@@ -36,6 +46,9 @@ class ReplicateFactors:
                 "n_replicates": int(self.n_replicates), "lonely_strata": list(self.lonely_strata)}
         if self.method == "bootstrap":
             meta["type"] = "subbootstrap"  # R: as.svrepdesign(type="subbootstrap"), scale 1/(R-1)
+            meta["seed"] = seed
+        if self.psu_group is not None:
+            meta["groups_per_stratum"] = int(self.groups)
             meta["seed"] = seed
         return meta
 
@@ -110,8 +123,37 @@ def bootstrap_factors(psu_stratum: np.ndarray, replicates: int, seed: int, lonel
     return ReplicateFactors("bootstrap", A, 1.0 / (replicates - 1), np.ones(replicates), mse, lonely)
 
 
+def grouped_jkn_factors(psu_stratum: np.ndarray, groups: int, seed: int, lonely_psu: str = "fail",
+                        mse: bool = False) -> ReplicateFactors:
+    """Delete-a-group jackknife: PSUs dealt at random into min(groups, n_h) groups per stratum, then
+    the JKn of the groups (see the module docstring). Strata with one PSU stay lonely, as in JKn."""
+    if groups < 2:
+        raise PipelineError(f"a grouped jackknife needs at least 2 groups per stratum, got {groups}.")
+    labels, h = np.unique(np.asarray(psu_stratum), return_inverse=True)
+    n_h = np.bincount(h)
+    rng = np.random.default_rng(seed)
+    # a random rank of every PSU within its stratum, dealt round-robin into the stratum's groups
+    order = np.lexsort((rng.random(len(h)), h))
+    first = np.concatenate([[0], np.cumsum(n_h)[:-1]])
+    rank = np.empty(len(h), dtype=np.int64)
+    rank[order] = np.arange(len(h)) - first[h[order]]
+    g_h = np.minimum(n_h, groups)
+    group_first = np.concatenate([[0], np.cumsum(g_h)[:-1]])
+    psu_group = group_first[h] + rank % g_h[h]  # global group code, groups of one stratum together
+    group_stratum = np.repeat(labels, g_h)
+    jk = jkn_factors(group_stratum, lonely_psu, mse)
+    return ReplicateFactors("JKn", jk.factors[psu_group], jk.scale, jk.rscales, mse, jk.lonely_strata,
+                            None, psu_group, groups)
+
+
 def replicate_factors(psu_stratum: np.ndarray, method: str, replicates: int, seed: int,
-                      lonely_psu: str, mse: bool, psu_fpc: np.ndarray | None = None) -> ReplicateFactors:
+                      lonely_psu: str, mse: bool, psu_fpc: np.ndarray | None = None,
+                      groups: int | None = None) -> ReplicateFactors:
+    if method == "JKn" and groups:
+        if psu_fpc is not None:
+            raise PipelineError("a grouped jackknife (variance.replicates.groups) with design.fpc is not supported: "
+                                "remove one of them in design.yaml.")
+        return grouped_jkn_factors(psu_stratum, groups, seed, lonely_psu, mse)
     if method == "JKn":
         return jkn_factors(psu_stratum, lonely_psu, mse, psu_fpc)
     if method == "bootstrap":

@@ -82,7 +82,7 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
     rows += dg.frame_ratio(w_base, county, controls[spec.frame_check])
     rows += dg.weight_summary("base", w_base, county)
 
-    psu_r, psu_c, psu_stratum, _ = _psu_index(respondents, contacts, spec)
+    psu_r, psu_c, psu_stratum, psu_labels = _psu_index(respondents, contacts, spec)
     rs = spec.replicates
     psu_fpc = None
     if spec.design.fpc:
@@ -91,16 +91,15 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
         psu_fpc = np.zeros(len(psu_stratum))
         psu_fpc[psu_c] = pd.to_numeric(contacts[spec.design.fpc], errors="coerce").to_numpy(float)
     rep: ReplicateFactors = replicate_factors(psu_stratum, rs.method, rs.replicates, rs.seed,
-                                              spec.design.lonely_psu, rs.mse, psu_fpc)
+                                              spec.design.lonely_psu, rs.mse, psu_fpc, rs.groups)
     A = np.hstack([np.ones((len(psu_stratum), 1)), rep.factors])  # column 0: the full sample
     say(f"   base weights: {len(respondents)} respondents, {len(psu_stratum)} PSUs, "
         f"{rep.n_replicates} {rep.method} replicates")
 
     rates = response_rates(contacts, "county_code")
     rows += dg.rates_rows(rates)
-    H = expand_rows(household_weights(contacts), A, psu_c)
-    nr = nonresponse_adjustment(contacts, H, spec.nr_classes, respondents["respondent_id"])
-    del H
+    nr = nonresponse_adjustment(contacts, household_weights(contacts), spec.nr_classes, respondents["respondent_id"],
+                                psu=psu_c, psu_factors=A)
     W = expand_rows(w_base, A, psu_r)
     gather_multiply(W, nr.factors, nr.resp_class, inplace=True)
     w_nr = W[:, 0].copy()
@@ -153,7 +152,7 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
             raise InputError(f"respondents.parquet lacks the trimming group column {t.by!r} (design.yaml).")
         tlabels, tcodes = np.unique(respondents[t.by].astype(str).to_numpy(), return_inverse=True)
         tr = trim_and_recalibrate(W, tcodes, tuple(str(x) for x in tlabels), t.lower, t.upper, recal,
-                                  t.max_rounds, t.slack)
+                                  t.max_rounds, t.slack, overwrite=True)
         W, rounds = tr.weights, tr.rounds
         final_res = tr.recalibration or res
         for i, label in enumerate(tlabels):
@@ -178,8 +177,11 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
     })
     out = pd.concat([out, pd.DataFrame(W[:, 1:], columns=names)], axis=1)
     diag = pd.DataFrame(rows, columns=["step", "metric", "variable", "level", "value", "control"])
+    rep_meta = rep.metadata(rs.seed if rep.method == "bootstrap" or rs.groups else None)
+    if rep.psu_group is not None:  # estimation counts the df of a grouped jackknife on the groups
+        rep_meta["psu_group"] = {str(lab): int(g) for lab, g in zip(psu_labels, rep.psu_group, strict=True)}
     meta = {
-        "replicates": rep.metadata(rs.seed if rep.method == "bootstrap" else None),
+        "replicates": rep_meta,
         "calibration": {
             "method": cal.method, "margins": [list(spec.controls[m].by) for m in cal.margins],
             "control_tables": list(cal.margins), "tolerance": cal.tolerance, "bounds": cal.bounds,

@@ -72,6 +72,7 @@ class ReplicateSpec:
     replicates: int  # bootstrap only; JKn has one per PSU
     seed: int
     mse: bool
+    groups: int | None = None  # JKn only: delete-a-group jackknife with this many groups per stratum
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,13 @@ def load_weighting_spec(path: str | Path) -> WeightingSpec:
     method = str(rep.get("method", "JKn"))
     if method not in REPLICATE_METHODS:
         raise SpecError(f"{path}: variance.replicates.method = {method!r}; choose one of {REPLICATE_METHODS}.")
+    groups = rep.get("groups")
+    if groups is not None:
+        if method != "JKn" or isinstance(groups, bool) or not isinstance(groups, int) or groups < 2:
+            raise SpecError(f"{path}: variance.replicates.groups = {groups!r}: a whole number of at least 2, and only "
+                            "with method JKn (the delete-a-group jackknife); leave it out for one replicate per PSU.")
     replicates = ReplicateSpec(method, int(rep.get("replicates", 200)), int(_need(rep, "seed", "variance.replicates.", path)),
-                               bool(rep.get("mse", False)))
+                               bool(rep.get("mse", False)), groups)
     if method == "bootstrap" and replicates.replicates < 2:
         raise SpecError(f"{path}: variance.replicates.replicates must be at least 2 for the bootstrap.")
     return WeightingSpec(path, design, classes, controls, frame_check, calibration, trimming, replicates,

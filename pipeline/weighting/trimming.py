@@ -28,59 +28,89 @@ class TrimResult:
     worst_ratio: float  # largest weight / upper bound (or lower bound / weight) left in those replicates
 
 
-def _bounds(w: np.ndarray, codes: np.ndarray, k: int, lower: float | None, upper: float | None):
-    med = grouped_median_positive(w, codes, k)  # (k, R)
-    lo = None if lower is None else (lower * med)[codes]
-    hi = None if upper is None else (upper * med)[codes]
-    return lo, hi
+# Rows per pass of the bound checks: the bounds of a chunk are gathered, compared and applied in
+# place, so no n × R bound, mask or result matrix is ever built.
+_ROWS = 1 << 16
+
+
+@dataclass(frozen=True)
+class _Check:
+    full_ok: bool  # column 0 (the full sample) within its bounds
+    bad_cols: np.ndarray  # (R,) columns with a weight outside its bounds
+    worst: float  # largest weight / upper bound or lower bound / weight among those
+    flagged: np.ndarray  # (n,) units of column 0 outside their bounds
+
+
+def _check(W: np.ndarray, codes: np.ndarray, lo_g, hi_g, slack: float, clip: bool) -> _Check:
+    """Compare every weight with its group's bounds (lo_g, hi_g: (k, R) or None), chunk by chunk;
+    with `clip`, move the weights outside onto their bound in place."""
+    n, r = W.shape
+    bad = np.zeros(r, dtype=bool)
+    flagged = np.zeros(n, dtype=bool)
+    worst = 1.0
+    for start in range(0, n, _ROWS):
+        stop = min(n, start + _ROWS)
+        block = W[start:stop]
+        pos = block > 0
+        c = codes[start:stop]
+        for bound_g, upper in ((hi_g, True), (lo_g, False)):
+            if bound_g is None:
+                continue
+            bound = bound_g[c]
+            out = pos & ((block > bound * (1 + slack)) if upper else (block < bound * (1 - slack)))
+            if not out.any():
+                continue
+            hit = out.any(axis=0)
+            if hit[1:].any():
+                ratio = np.where(out, block / bound if upper else bound / np.where(pos, block, 1.0), 0.0)
+                worst = max(worst, float(ratio[:, 1:].max()))
+            bad |= hit
+            flagged[start:stop] |= out[:, 0]
+            if clip:
+                np.copyto(block, bound, where=out)
+    return _Check(not flagged.any(), bad, worst, flagged)
 
 
 def trim_and_recalibrate(w: np.ndarray, codes: np.ndarray, labels: tuple[str, ...], lower: float | None,
                          upper: float | None, recalibrate: Callable[[np.ndarray], object], max_rounds: int = 20,
-                         slack: float = 1e-6) -> TrimResult:
-    """Alternate trimming and `recalibrate(weights) -> CalibrationResult` until the bounds hold."""
+                         slack: float = 1e-6, overwrite: bool = False) -> TrimResult:
+    """Alternate trimming and `recalibrate(weights) -> CalibrationResult` until the bounds hold.
+
+    Weights are clipped in place; with `overwrite` that place may be `w` itself (a national-size
+    weight matrix is not copied once more), otherwise `w` is left as it was."""
     W = w if w.ndim == 2 else w[:, None]
+    if not overwrite:
+        W = W.copy()
     k = len(labels)
-    pos = W > 0
     trimmed = np.zeros(W.shape[0], dtype=bool)
     last = None
     best, stalled = None, 0
     for rnd in range(max_rounds + 1):
-        lo, hi = _bounds(W, codes, k, lower, upper)
-        over = pos & (W > hi * (1 + slack)) if hi is not None else np.zeros_like(pos)
-        under = pos & (W < lo * (1 - slack)) if lo is not None else np.zeros_like(pos)
-        full_ok = not (over[:, 0].any() or under[:, 0].any())
-        n_bad = int((over | under).any(axis=0).sum())
+        med = grouped_median_positive(W, codes, k)  # (k, R)
+        lo_g = None if lower is None else lower * med
+        hi_g = None if upper is None else upper * med
+        chk = _check(W, codes, lo_g, hi_g, slack, clip=False)
+        n_bad = int(chk.bad_cols.sum())
         stalled = stalled + 1 if best is not None and n_bad >= best else 0
         best = n_bad if best is None else min(best, n_bad)
-        if full_ok and (rnd == max_rounds or stalled >= 5 or n_bad == 0):
+        if chk.full_ok and (rnd == max_rounds or stalled >= 5 or n_bad == 0):
             # Replicates re-run the full sample's trimming rule on a sample with one PSU fewer; when their
             # bounds and margins cannot both hold, the margins win (last step is a re-calibration) and the
             # replicates left outside the bounds are reported, never hidden.
             out = W if w.ndim == 2 else W[:, 0]
-            bad_cols = (over | under).any(axis=0)
-            worst = 1.0
-            if bad_cols.any():
-                r_hi = np.where(over, W / hi, 0).max() if hi is not None else 0.0
-                r_lo = np.where(under, lo / np.where(W > 0, W, 1), 0).max() if lo is not None else 0.0
-                worst = float(max(r_hi, r_lo))
+            worst = chk.worst if chk.bad_cols.any() else 1.0
             counts = group_counts(codes[trimmed], k) if trimmed.any() else np.zeros(k, np.int64)
-            return TrimResult(out, rnd, counts, last, int(bad_cols.sum()), worst)
+            return TrimResult(out, rnd, counts, last, n_bad, worst)
         if rnd == max_rounds:
-            bad = (over | under)[:, :1]
-            g = np.bincount(codes[bad.any(axis=1)], minlength=k)
+            g = np.bincount(codes[chk.flagged], minlength=k)
             worst = int(np.argmax(g))
             raise PipelineError(
-                f"trimming: after {max_rounds} rounds of trimming and re-calibration, {int(bad.sum())} full-sample weight(s) "
+                f"trimming: after {max_rounds} rounds of trimming and re-calibration, {int(chk.flagged.sum())} full-sample weight(s) "
                 f"still lie outside [{lower}, {upper}] x the median of their group (most in {labels[worst]!r}); "
                 "the bounds conflict with the calibration margins. Widen weighting.trimming.upper/lower in "
                 "design.yaml, raise max_rounds, or collapse the sparse margin cells of that group."
             )
-        trimmed |= (over | under)[:, 0]
-        if hi is not None:
-            W = np.where(over, hi, W)
-        if lo is not None:
-            W = np.where(under, lo, W)
+        trimmed |= _check(W, codes, lo_g, hi_g, slack, clip=True).flagged
         last = recalibrate(W)
         W = last.weights if last.weights.ndim == 2 else last.weights[:, None]
     raise AssertionError("unreachable")

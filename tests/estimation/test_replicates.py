@@ -47,3 +47,24 @@ def test_recalibrated_replicates_df_bounded_by_psus():
     psus = df.groupby("stype")["dnum"].nunique().to_numpy()
     assert (r["df"].to_numpy() <= psus - 1).all()
     assert (r["df"].to_numpy() > 0).all()
+
+
+def test_grouped_jackknife_df_counts_groups():
+    """12 PSUs in 2 strata dealt into 2 groups per stratum: replicate df = groups with domain members −
+    strata with domain members (hand count), while linearisation still counts PSUs."""
+    from pipeline.weighting.replicates import grouped_jkn_factors
+
+    psu_stratum = np.array(["a"] * 6 + ["b"] * 6)
+    rep = grouped_jkn_factors(psu_stratum, groups=2, seed=3)
+    psu = np.repeat(np.arange(12), 5)
+    df = pd.DataFrame({"h": psu_stratum[psu], "psu": psu, "w": 1.0 + (psu % 3), "y": (np.arange(60) % 4 == 0) * 1.0})
+    df["dom"] = np.where(np.isin(psu, [0, 1, 6]), "small", "rest")
+    d = Design(df, stratum="h", psu="psu", weight="w", replicate_weights=df["w"].to_numpy()[:, None] * rep.factors[psu],
+               replicate_method="JKn", rscales=rep.rscales, variance_units=rep.psu_group[psu])
+    r = d.estimate({"y": df["y"].to_numpy()}, "mean", [partition_by(df, None), partition_by(df, ["dom"])])
+    g = rep.psu_group
+    small_groups = len(set(g[[0, 1, 6]]))
+    assert r["df"].tolist() == [4 - 2, 4 - 2, small_groups - 2]
+    t = d.estimate({"y": df["y"].to_numpy()}, "mean", [partition_by(df, None), partition_by(df, ["dom"])],
+                   variance="taylor")
+    assert t["df"].tolist() == [12 - 2, 9 - 2, 3 - 2]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pipeline.errors import PipelineError
 from pipeline.weighting.calibration import calibrate
-from pipeline.weighting.replicates import bootstrap_factors, jkn_factors, replicate_names
+from pipeline.weighting.replicates import bootstrap_factors, grouped_jkn_factors, jkn_factors, replicate_names
 from tests.weighting.conftest import margin_from, read_golden
 
 
@@ -122,3 +122,55 @@ def test_lonely_psu_policy():
 def test_replicate_names():
     assert replicate_names(3) == ["w_rep_001", "w_rep_002", "w_rep_003"]
     assert replicate_names(1000)[-1] == "w_rep_1000"
+
+
+def test_grouped_jackknife_hand_worked():
+    """One stratum of 4 PSUs in 2 groups: replicate r deletes group r, the other group's PSUs get factor 2,
+    rscale 1/2. For a total with unit weights, θ_1 = 2 G_2, θ_2 = 2 G_1 and their mean is G_1 + G_2, so
+    v = ½[(G_2 − G_1)² + (G_1 − G_2)²] = (G_1 − G_2)²: the with-replacement variance of two group totals,
+    2/(2 − 1) · Σ (G_i − Ḡ)² = 2 · 2 · ((G_1 − G_2)/2)²."""
+    rep = grouped_jkn_factors(np.array(["a"] * 4), groups=2, seed=5)
+    assert rep.n_replicates == 2 and rep.method == "JKn"
+    np.testing.assert_allclose(rep.rscales, [0.5, 0.5])
+    g = rep.psu_group
+    assert sorted(np.bincount(g).tolist()) == [2, 2]
+    y = np.array([3.0, 5.0, 11.0, 2.0])
+    theta = y @ rep.factors
+    v = rep.scale * np.sum(rep.rscales * (theta - theta.mean()) ** 2)
+    g1, g2 = y[g == 0].sum(), y[g == 1].sum()
+    assert v == pytest.approx((g1 - g2) ** 2, rel=1e-14)
+    for r in range(2):  # the deleted group is 0, the other 2
+        deleted = rep.factors[:, r] == 0
+        assert len(set(g[deleted])) == 1 and (rep.factors[~deleted, r] == 2).all()
+
+
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=6), st.integers(2, 5), st.integers(0, 10_000))
+@settings(max_examples=40, deadline=None)
+def test_grouped_jackknife_properties(sizes, groups, seed):
+    strata = np.repeat([f"s{i}" for i in range(len(sizes))], sizes)
+    if all(n == 1 for n in sizes):
+        with pytest.raises(PipelineError):
+            grouped_jkn_factors(strata, groups, seed, lonely_psu="remove")
+        return
+    rep = grouped_jkn_factors(strata, groups, seed, lonely_psu="remove")
+    want = sum(min(n, groups) for n in sizes if n > 1)
+    assert rep.n_replicates == want
+    for h, n in enumerate(sizes):
+        rows = strata == f"s{h}"
+        sizes_g = np.bincount(rep.psu_group[rows])
+        sizes_g = sizes_g[sizes_g > 0]
+        assert len(sizes_g) == min(n, groups) and sizes_g.max() - sizes_g.min() <= 1  # near-equal groups
+    # each replicate: one group at 0, the rest of its stratum at G_h/(G_h − 1), other strata at 1
+    for r in range(rep.n_replicates):
+        col = rep.factors[:, r]
+        zero = col == 0
+        assert len(set(rep.psu_group[zero])) == 1
+        h = strata[zero][0]
+        g_h = len(set(rep.psu_group[strata == h]))
+        np.testing.assert_allclose(col[(strata == h) & ~zero], g_h / (g_h - 1))
+        np.testing.assert_allclose(col[strata != h], 1.0)
+    # as many groups as PSUs: the ordinary JKn, replicates in another order
+    full = grouped_jkn_factors(strata, max(sizes), seed, lonely_psu="remove")
+    plain = jkn_factors(strata, lonely_psu="remove")
+    key = lambda A: sorted(map(tuple, np.round(A.T, 12)))  # noqa: E731
+    assert key(full.factors) == key(plain.factors)

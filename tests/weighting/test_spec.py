@@ -27,6 +27,9 @@ def test_shipped_design_loads():
     ("bounds: null", "bounds: [1.2, 3]", "0 <= lower < 1 < upper"),
     ("    seed: 20240917\n", "", "variance.replicates.seed` is missing"),
     ("schema_version: 1", "schema_version: 2", "schema_version: 1"),
+    ("    replicates: 200 ", "    groups: 1\n    replicates: 200 ", "replicates.groups = 1"),
+    ("    replicates: 200 ", "    groups: eight\n    replicates: 200 ", "replicates.groups = 'eight'"),
+    ("method: JKn ", "method: bootstrap\n    groups: 8\n   ", "only with method JKn"),
 ])
 def test_spec_mistakes_are_named(tmp_path, old, new, message):
     text = DESIGN.read_text(encoding="utf-8")
@@ -35,3 +38,11 @@ def test_spec_mistakes_are_named(tmp_path, old, new, message):
     p.write_text(text.replace(old, new), encoding="utf-8")
     with pytest.raises(SpecError, match=message):
         load_weighting_spec(p)
+
+
+def test_grouped_jackknife_is_read(tmp_path):
+    text = DESIGN.read_text(encoding="utf-8").replace("    replicates: 200 ", "    groups: 8\n    replicates: 200 ")
+    p = tmp_path / "design.yaml"
+    p.write_text(text, encoding="utf-8")
+    assert load_weighting_spec(p).replicates.groups == 8
+    assert load_weighting_spec(DESIGN).replicates.groups is None
