@@ -58,7 +58,7 @@ $(SPEC)/%/instrument.yaml $(SPEC)/%/scoring.yaml $(SPEC)/%/design.yaml $(SPEC)/%
 	@echo "!! See survey_instruments/README.md (\"Onboarding a delivery\")." >&2
 	@exit 1
 
-$(OUT)/%/ingest_report.json: $(RAW)/%/survey.sav $(SPEC)/%/instrument.yaml $(CORE_SRC) $(call src,ingest) | $(STAMP)
+$(OUT)/%/ingest_report.json: $(RAW)/%/survey.sav $(SPEC)/%/instrument.yaml $(SPEC)/%/design.yaml $(CORE_SRC) $(call src,ingest) | $(STAMP)
 	$(PY) -m pipeline ingest --wave $*
 
 $(OUT)/%/scores.parquet: $(OUT)/%/ingest_report.json $(SPEC)/%/instrument.yaml $(SPEC)/%/scoring.yaml $(CORE_SRC) $(call src,scoring) | $(STAMP)

@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="national-scale file: this many interviews allocated by population (benchmarks)")
     p.add_argument("--psu-per-stratum", type=int, default=None, help="townships drawn per county unit (default 6)")
     p.add_argument("--force", action="store_true", help="overwrite an existing demo delivery")
+    p.add_argument("--variant", default="full",
+                   choices=("full", "no_contacts", "design_weight", "final_weight", "no_times"),
+                   help="delivery mode to imitate: no contact sheet, a design weight instead of the stage "
+                        "probabilities, the company's final weight only, or no interview times (default full)")
 
     for extra in ("pipeline.assessment.cli", "pipeline.check.run"):
         try:
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
             result = run_simulate(args.wave, args.out, seed=args.seed, per_stratum=args.per_stratum,
                                   scale=args.scale, force=args.force, total=args.total,
-                                  psu_per_stratum=args.psu_per_stratum)
+                                  psu_per_stratum=args.psu_per_stratum, variant=args.variant)
         else:
             result = args.func(args)
     except PipelineError as err:
