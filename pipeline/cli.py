@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="delivery mode to imitate: no contact sheet, a design weight instead of the stage "
                         "probabilities, the company's final weight only, or no interview times (default full)")
 
-    for extra in ("pipeline.assessment.cli", "pipeline.check.run"):
+    for extra in ("pipeline.assessment.cli", "pipeline.check.run", "pipeline.instruments.cli"):
         try:
             module = importlib.import_module(extra)
         except ModuleNotFoundError:

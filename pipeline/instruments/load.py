@@ -25,6 +25,7 @@ from pipeline.instruments.model import (
     QualityCheck,
     ScoringRule,
 )
+from pipeline.instruments.todos import refuse_todos
 from pipeline.paths import FRAMEWORKS
 
 SCHEMA_VERSION = 1
@@ -174,6 +175,7 @@ def load_instrument(path: str | Path, frameworks: Frameworks | None = None) -> I
     frameworks = frameworks or load_frameworks()
     data = read_yaml(path)
     where = str(path)
+    refuse_todos(data, where)
     missing = tuple(MissingCode(str(m["reason"]), int(m["code"]), str(m["label_zh"]))
                     for m in _need(data, "missing_codes", where))
     if sorted(m.reason for m in missing) != sorted(MISSING_REASONS):

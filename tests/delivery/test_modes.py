@@ -8,6 +8,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
+from pipeline.check import run_check
 from pipeline.errors import SpecError
 from pipeline.instruments import load_instrument
 from pipeline.instruments.delivery import load_delivery
@@ -67,6 +68,7 @@ def test_each_mode_reaches_a_report_that_names_it(runs, case):
     methods = html[html.index("交付方式"):]
     for words in CASES[case][2]:
         assert words in methods, (case, words)
+    assert run_check(paths, show=False).count("stop") == 0  # check knows what the mode does not deliver
     record = json.loads(paths.processed("gates.json").read_text(encoding="utf-8"))
     assert {g["status"] for g in record["gates"]} <= {"passed", "not_evaluated"}
 
