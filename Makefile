@@ -92,7 +92,7 @@ $(OUT)/%/.estimate.inputs: $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet FORC
 $(OUT)/%/.report.inputs: $(OUT)/%/estimates.csv FORCE | $(STAMP)
 	@$(PY) -m pipeline inputs --stage report --wave $* --root .
 
-$(OUT)/%/ingest_report.json: $$(call inputs,$$*,ingest) $(SPEC)/%/instrument.yaml $(CORE_SRC) $(call src,ingest) | $(STAMP)
+$(OUT)/%/ingest_report.json: $$(call inputs,$$*,ingest) $(SPEC)/%/instrument.yaml $(SPEC)/%/design.yaml $(CORE_SRC) $(call src,ingest) | $(STAMP)
 	$(PY) -m pipeline ingest --wave $* --root .
 
 $(OUT)/%/scores.parquet: $$(call inputs,$$*,score) $(SPEC)/%/instrument.yaml $(SPEC)/%/scoring.yaml $(CORE_SRC) $(call src,scoring) | $(STAMP)

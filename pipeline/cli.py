@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing demo delivery")
     p.add_argument("--root", type=Path, default=None,
                    help="project root holding survey_instruments/ (default: this checkout)")
+    p.add_argument("--variant", default="full",
+                   choices=("full", "no_contacts", "design_weight", "final_weight", "no_times"),
+                   help="delivery mode to imitate: no contact sheet, a design weight instead of the stage "
+                        "probabilities, the company's final weight only, or no interview times (default full)")
 
     p = sub.add_parser("inputs", help="record the sha256 of every file a stage reads (make's content stamp)",
                        description="Rewrite data/processed/<wave>/.<stage>.inputs when the content of a file the "
@@ -76,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", required=True, choices=("ingest", "score", "weight", "estimate", "report"))
     _add_wave(p)
 
-    for extra in ("pipeline.assessment.cli", "pipeline.check.run"):
+    for extra in ("pipeline.assessment.cli", "pipeline.check.run", "pipeline.instruments.cli"):
         try:
             module = importlib.import_module(extra)
         except ModuleNotFoundError:
@@ -106,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
             result = run_simulate(args.wave, args.out, seed=args.seed, per_stratum=args.per_stratum,
                                   scale=args.scale, force=args.force, total=args.total,
-                                  psu_per_stratum=args.psu_per_stratum, root=args.root)
+                                  psu_per_stratum=args.psu_per_stratum, root=args.root, variant=args.variant)
         elif args.command == "inputs":
             from pipeline.stages import update_stamp
 

@@ -161,7 +161,8 @@ RESPONDENTS = _schema(
         C("respondent_id", "str", False), C("wave", "int", False),
         C("county_code", "str", False), C("county", "str", False),
         C("stratum", "str", False), C("psu", "str", False), C("ssu", "str", False),
-        C("p_psu", "float", False), C("p_ssu", "float", False), C("p_hh", "float", False),
+        # missing when the delivery mode gives a weight instead (w_design or w_delivered, below)
+        C("p_psu", "float"), C("p_ssu", "float"), C("p_hh", "float"),
         C("n_adults", "int", False),
         C("sex", "str", False), C("age", "int", False), C("age_band", "str", False),
         C("education", "str", False), C("urban", "str", False), C("occupation", "str", False),
@@ -170,7 +171,8 @@ RESPONDENTS = _schema(
         C("is_elderly", "bool", False), C("is_official", "bool", False),
     ],
     key=("respondent_id",),
-    extra=r"flag_[a-z_]+",
+    # quality flags; the delivered design weight or final weight of modes design_weight / final_weight
+    extra=r"flag_[a-z_]+|w_design|w_delivered",
 )
 
 RESPONSES = _schema(

@@ -33,7 +33,7 @@ OUTPUTS = {
     "estimate": ("estimates.csv", "targets.csv", "sae.csv", "gates.json"),
 }
 SPEC_IN = {
-    "ingest": ("instrument.yaml",),
+    "ingest": ("instrument.yaml", "design.yaml"),
     "score": ("instrument.yaml", "scoring.yaml"),
     "weight": ("design.yaml",),
     "estimate": ("estimands.yaml", "design.yaml"),
@@ -84,8 +84,19 @@ def inputs(stage: str, paths: WavePaths) -> list[Path]:
     if stage == "score":
         files += shared
     if stage == "weight":
-        files += _tree(paths.controls)
+        files += _tree(paths.controls) + _response_table(paths)
     return files
+
+
+def _response_table(paths: WavePaths) -> list[Path]:
+    """The per-class count table a delivery without a contact sheet may bring (design.yaml delivery:)."""
+    from pipeline.instruments.delivery import load_delivery
+
+    try:
+        name = load_delivery(paths.design).response_table
+    except Exception:  # a broken design.yaml is the weight stage's to report, with its full message
+        return []
+    return [paths.raw / name] if name else []
 
 
 def _hashes(files: list[Path], paths: WavePaths) -> dict[str, str]:

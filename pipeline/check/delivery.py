@@ -28,7 +28,7 @@ SEVERITIES = ("stop", "quarantine", "note")
 SEVERITY_ZH = {"stop": "会中止运行", "quarantine": "记录将被隔离", "note": "提示"}
 ROLE_LABELS = {"questionnaire_id": "问卷编号", "interviewer_id": "访问员编号", "start_time": "访问开始时间",
                "end_time": "访问结束时间", "p_psu": "乡镇（街道）入样概率", "p_ssu": "村（居）入样概率",
-               "p_hh": "住户入样概率"}
+               "p_hh": "住户入样概率", "design_weight": "设计权数", "final_weight": "最终权数"}
 BLANK_NOTE = 0.05  # an item with more blank answers than this is listed by name
 
 
@@ -176,12 +176,23 @@ def check_admin(f: Findings, data: pd.DataFrame, inst: Instrument, file: str) ->
                   "请在 design.yaml 中声明 delivery.interview_times: false。")
 
 
-def check_contacts_frame_controls(f: Findings, paths: WavePaths) -> None:
+def check_contacts_frame_controls(f: Findings, paths: WavePaths, inst: Instrument | None) -> None:
     from pipeline.ingest.contacts import read_contacts
+    from pipeline.instruments.delivery import check_instrument, load_delivery
     from pipeline.weighting.controls import read_controls
+    from pipeline.weighting.modes import read_response_counts
     from pipeline.weighting.spec import load_weighting_spec
 
-    f.guard("stop", "contacts", lambda: read_contacts(paths.contacts_raw))
+    delivery = f.guard("stop", "spec", lambda: load_delivery(paths.design))
+    if delivery is not None and inst is not None:
+        adm = dict(inst.admin)
+        f.guard("stop", "spec", lambda: check_instrument(
+            delivery, [r for r in adm if r in ("p_psu", "p_ssu", "p_hh", "design_weight", "final_weight")],
+            [r for r in adm if r in ("start_time", "end_time")], str(paths.instrument)))
+    if delivery is None or delivery.contacts:
+        f.guard("stop", "contacts", lambda: read_contacts(paths.contacts_raw))
+    elif paths.contacts_raw.exists():
+        f.add("note", "contacts", f"{paths.contacts_raw} 存在，但 design.yaml 声明交付方式为 {delivery.mode}：联系记录表不会被使用。")
     if not paths.frame.exists():
         f.add("note", "frame", f"{paths.frame} 不存在：乡镇（街道）和村（居）代码不会与抽样框核对。")
     else:
@@ -194,6 +205,8 @@ def check_contacts_frame_controls(f: Findings, paths: WavePaths) -> None:
         return
     for table in spec.controls.values():
         f.guard("stop", "controls", lambda t=table: read_controls(paths.controls, t))
+    if delivery is not None and delivery.response_table:
+        f.guard("stop", "contacts", lambda: read_response_counts(paths.raw / delivery.response_table, spec.nr_classes))
 
 
 def check_delivery(paths: WavePaths) -> list[Problem]:
@@ -205,7 +218,7 @@ def check_delivery(paths: WavePaths) -> list[Problem]:
     raw = f.guard("stop", "file", lambda: read_raw(src, inst.encoding, skip=[i.column for i in inst.identifiers],
                                                    check_text=False))
     if raw is None:
-        check_contacts_frame_controls(f, paths)
+        check_contacts_frame_controls(f, paths, inst)
         return f.items
     file = src.name
     f.guard("stop", "file", lambda: verify_checksum(src, raw.sha256, paths.checksums))
@@ -221,5 +234,5 @@ def check_delivery(paths: WavePaths) -> list[Problem]:
     if items_present:
         check_missing(f, num, inst, paths, file, thresholds)
     check_admin(f, data, inst, file)
-    check_contacts_frame_controls(f, paths)
+    check_contacts_frame_controls(f, paths, inst)
     return f.items

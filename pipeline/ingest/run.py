@@ -15,11 +15,13 @@ from pipeline.ingest import checks
 from pipeline.ingest.answers import REASONS, code_strings, long_table, reasons_and_values, take_rows
 from pipeline.ingest.columns import labelled, numeric, text, text_column
 from pipeline.ingest.contacts import contacts_table, read_contacts
+from pipeline.ingest.delivered import design_values, interview_times, weight_values
 from pipeline.ingest.design import design_units
 from pipeline.ingest.identities import drop_identifiers, link_secret, pseudonymise
 from pipeline.ingest.missing_usage import missing_code_usage
 from pipeline.ingest.readers import read_raw, verify_checksum
 from pipeline.instruments import load_instrument
+from pipeline.instruments.delivery import check_instrument, load_delivery
 from pipeline.instruments.model import Instrument
 from pipeline.paths import WavePaths
 from pipeline.progress import Laps, Timer, log
@@ -60,6 +62,10 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     lap = Laps(enabled=progress)
     stages.begin("ingest", paths)
     inst = load_instrument(paths.instrument)
+    delivery = load_delivery(paths.design)
+    adm = dict(inst.admin)
+    check_instrument(delivery, [r for r in adm if r in ("p_psu", "p_ssu", "p_hh", "design_weight", "final_weight")],
+                     [r for r in adm if r in ("start_time", "end_time")], str(paths.instrument))
     src = paths.raw / inst.source_file
     if progress and src.exists():  # the read is most of the stage: say so before it starts
         log(f"   reading {src.name} ({src.stat().st_size / 2**20:,.1f} MiB) …")
@@ -72,16 +78,22 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     _required_columns(data, inst, file)
     n_read = len(data)
     lap(f"read {n_read} records from {file} (encoding {encoding or 'from file'}); identifiers dropped")
-    contacts_raw = read_contacts(paths.contacts_raw)  # every fatal input is found before anything is written
+    # every fatal input is found before anything is written
+    contacts_raw = read_contacts(paths.contacts_raw) if delivery.contacts else None
     frame = None
     if paths.frame.exists():
         frame = pd.read_csv(paths.frame, dtype=str, encoding="utf-8-sig")
     else:
         log(f"   warning: {paths.frame} is absent, so township and village codes are not checked against the frame")
-    lap(f"read the contact sheet ({len(contacts_raw)} households)")
+    if contacts_raw is not None:
+        lap(f"read the contact sheet ({len(contacts_raw)} households)")
+    else:
+        log(f"   delivery mode {delivery.mode}: no contact sheet is read")
+    if not delivery.interview_times:
+        log("   warning: the delivery has no interview times (design.yaml delivery.interview_times: false): "
+            "the duration check is skipped")
 
     rows = np.arange(1, n_read + 1)
-    adm = dict(inst.admin)
     demo = {d.field: d for d in inst.demographics}
     q: list[tuple[int, int, str, str]] = []
 
@@ -125,18 +137,24 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     area, county_idx = checks.area(county_raw, township, village, inst, frame, rows, file,
                                    (demo["county"].column, demo["township"].column, demo["village"].column))
     findings.append(area)
-    start = pd.to_datetime(data[adm["start_time"]], errors="coerce")
-    end = pd.to_datetime(data[adm["end_time"]], errors="coerce")
+    start, end = interview_times(data, adm)
     year = start.dt.year.to_numpy(dtype=float)
     year = np.where(np.isnan(year), float(paths.wave), year)
     age = year - numeric(data[demo["birth_year"].column])
     findings.append(checks.age_range(age, rows, file, demo["birth_year"].column))
-    p = {role: numeric(data[adm[role]]) for role in ("p_psu", "p_ssu", "p_hh")}
+    p, delivered = design_values(data, adm, delivery)
     n_adults = numeric(data[demo["n_adults"].column])
-    findings.append(checks.design_values(p, n_adults, rows, file, {**adm, "n_adults": demo["n_adults"].column}))
+    if delivered:
+        # the adults count is still checked; the delivered weight has its own check
+        findings.append(checks.design_values({}, n_adults, rows, file, {"n_adults": demo["n_adults"].column}))
+        for w in delivered.values():
+            findings.append(weight_values(w, rows, file, adm[delivery.design_roles[0]]))
+    else:
+        findings.append(checks.design_values(p, n_adults, rows, file, {**adm, "n_adults": demo["n_adults"].column}))
     minutes = ((end - start).dt.total_seconds() / 60.0).to_numpy(dtype=float)
     spec = inst.check("short_interview")
-    if spec is not None and spec.threshold is not None:
+    skipped = ["short_interview"] if spec is not None and not delivery.interview_times else []
+    if spec is not None and spec.threshold is not None and delivery.interview_times:
         findings.append(checks.short_interview(minutes, spec.threshold, rows, file, (adm["start_time"], adm["end_time"])))
     reason, value = reasons_and_values(num, inst, n_read)
     usage = missing_code_usage(num, inst)
@@ -188,12 +206,16 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
             resp = _respondents(data, inst, paths.wave, a, ids, county_idx, township, village, p, n_adults, age, minutes)
             for name, f in flags.items():
                 resp[name] = f[a]
-            contacts = contacts_table(contacts_raw, qid[a], ids[a])
+            for name, w in delivered.items():
+                resp[name] = w[a]
+            contacts = None if contacts_raw is None else contacts_table(contacts_raw, qid[a], ids[a])
             del data
             tableio.write_table(resp, paths.processed("respondents.parquet"), "respondents")
-            tableio.write_table(contacts, paths.processed("contacts.parquet"), "contacts")
+            if contacts is not None:
+                tableio.write_table(contacts, paths.processed("contacts.parquet"), "contacts")
             writing.result()
-        lap(f"wrote respondents.parquet ({n_acc} rows), contacts.parquet ({len(contacts)} rows) and "
+        lap(f"wrote respondents.parquet ({n_acc} rows), "
+            f"{'' if contacts is None else f'contacts.parquet ({len(contacts)} rows), '}"
             f"responses.parquet ({len(responses)} rows)")
         tableio.write_table(qdf, paths.processed("quarantine.csv"), "quarantine")
         by_reason = {k: int(v) for k, v in qdf.groupby("reason_code")["source_row"].nunique().items()}
@@ -202,12 +224,15 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
             "sha256": digest, "encoding": encoding, "rows_read": n_read, "accepted": n_acc,
             "quarantined": n_quar, "quarantined_by_reason": by_reason, "warnings_by_check": warnings,
             "deduplicated": int(identical.sum()), "items": len(inst.items), "responses": int(len(responses)),
-            "contacts": int(len(contacts)),
+            "contacts": 0 if contacts is None else int(len(contacts)),
+            "delivery_mode": delivery.mode, "interview_times": delivery.interview_times, "skipped_checks": skipped,
             "checks": {f.check: {"action": checks.action_of(inst, f.check),
                                  "threshold": getattr(inst.check(f.check), "threshold", None)} for f in findings},
             "frame_checked": frame is not None, "missing_code_usage": usage,
         }
         tableio.write_json(report, paths.processed("ingest_report.json"))
+    if contacts is None:  # a contacts.parquet of an earlier full delivery would otherwise pass for this one's
+        paths.processed("contacts.parquet").unlink(missing_ok=True)
     return IngestResult(n_read, n_acc, n_quar, by_reason, timer.seconds)
 
 

@@ -25,6 +25,7 @@ from pipeline.instruments.model import (
     QualityCheck,
     ScoringRule,
 )
+from pipeline.instruments.todos import refuse_todos
 from pipeline.paths import FRAMEWORKS
 
 SCHEMA_VERSION = 1
@@ -33,8 +34,11 @@ MULTIPLE_SCORING = ("all_or_nothing", "partial")
 MISSING_REASONS = ("dont_know", "refused", "skipped")
 REQUIRED_DEMOGRAPHICS = ("county", "township", "village", "sex", "birth_year", "education", "occupation",
                          "urban", "hukou", "n_adults")
-REQUIRED_ADMIN = ("questionnaire_id", "interviewer_id", "start_time", "end_time")
+REQUIRED_ADMIN = ("questionnaire_id", "interviewer_id")
+TIME_ROLES = ("start_time", "end_time")  # both, or neither when design.yaml says the delivery has no times
 REQUIRED_DESIGN_COLUMNS = ("p_psu", "p_ssu", "p_hh")
+# the design columns of each delivery mode (pipeline/instruments/delivery.py): stage probabilities, or one weight
+DESIGN_COLUMN_SETS = (REQUIRED_DESIGN_COLUMNS, ("design_weight",), ("final_weight",))
 POINTS_TOL = 1e-9
 
 
@@ -171,6 +175,7 @@ def load_instrument(path: str | Path, frameworks: Frameworks | None = None) -> I
     frameworks = frameworks or load_frameworks()
     data = read_yaml(path)
     where = str(path)
+    refuse_todos(data, where)
     missing = tuple(MissingCode(str(m["reason"]), int(m["code"]), str(m["label_zh"]))
                     for m in _need(data, "missing_codes", where))
     if sorted(m.reason for m in missing) != sorted(MISSING_REASONS):
@@ -180,9 +185,19 @@ def load_instrument(path: str | Path, frameworks: Frameworks | None = None) -> I
     admin_raw = _need(data, "admin", where)
     for role in REQUIRED_ADMIN:
         _need(admin_raw, role, f"{path}: admin")
+    times = [r for r in TIME_ROLES if admin_raw.get(r) is not None]
+    if len(times) == 1:
+        raise SpecError(f"{path}: admin names {times[0]} but not the other interview time; give both start_time and "
+                        "end_time, or neither when the delivery has no interview times.")
     design_raw = _need(data, "design_columns", where)
-    for role in REQUIRED_DESIGN_COLUMNS:
-        _need(design_raw, role, f"{path}: design_columns")
+    roles = tuple(sorted(k for k, v in design_raw.items() if v is not None))
+    if roles not in {tuple(sorted(s)) for s in DESIGN_COLUMN_SETS}:
+        if set(roles) & set(REQUIRED_DESIGN_COLUMNS) or not roles:
+            for role in REQUIRED_DESIGN_COLUMNS:
+                _need(design_raw, role, f"{path}: design_columns")
+        raise SpecError(f"{path}: design_columns {list(roles)}: name the three selection probabilities (p_psu, p_ssu, "
+                        "p_hh), or one design_weight column, or one final_weight column (see delivery modes in "
+                        "survey_instruments/README.md).")
     admin = tuple((str(k), str(v)) for k, v in {**admin_raw, **design_raw}.items())
     demographics = tuple(_demographic(d, path) for d in _need(data, "demographics", where))
     fields = [d.field for d in demographics]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.reporting import labels as L
-from pipeline.reporting.delivery import delivery_quality_items
+from pipeline.reporting.delivery import delivery_quality_items, delivery_section
 from pipeline.reporting.inputs import ReportInputs
 
 NA = L.NOT_PROVIDED
@@ -291,4 +291,5 @@ def data_quality_section(inputs: ReportInputs) -> Section:
 
 
 def methods_sections(inputs: ReportInputs) -> list[Section]:
-    return [sample_section(inputs), weighting_section(inputs), variance_section(inputs), reliability_section(inputs)]
+    return [delivery_section(inputs), sample_section(inputs), weighting_section(inputs), variance_section(inputs),
+            reliability_section(inputs)]

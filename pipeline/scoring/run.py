@@ -60,6 +60,8 @@ def _respondents(path: Path, wave: int):
                          "check --wave or re-run ingest for this wave.")
     probs = df[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64)
     bad = ~((probs > 0) & (probs <= 1)).all(axis=1)
+    if _delivered_weight(df) is not None:  # a delivery mode with a weight instead of the probabilities
+        bad[:] = False
     if bad.any():
         row = df.loc[bad].iloc[0]
         raise InputError(f"{path}: respondent {row['respondent_id']} has selection probabilities "
@@ -70,6 +72,14 @@ def _respondents(path: Path, wave: int):
         rid = df.loc[adults < 1, "respondent_id"].iloc[0]
         raise InputError(f"{path}: respondent {rid} has n_adults < 1; a selected adult lives in the household.")
     return df.sort_values("respondent_id", kind="mergesort").reset_index(drop=True)
+
+
+def _delivered_weight(df) -> np.ndarray | None:
+    """The design (or final) weight a delivery mode gives instead of the stage probabilities."""
+    for col in ("w_design", "w_delivered"):
+        if col in df.columns:
+            return df[col].to_numpy(dtype=np.float64)
+    return None
 
 
 def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
@@ -91,8 +101,10 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     s = score(iset, correct, matrix.status, matrix.respondent_ids, rule, frameworks, str(paths.scoring))
     ok = s.scored
     say(f"   item statistics and DIF on {int(ok.sum())} scored respondents")
-    weight = (respondents["n_adults"].to_numpy(dtype=np.float64)
-              / respondents[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64).prod(axis=1))
+    weight = _delivered_weight(respondents)
+    if weight is None:
+        weight = (respondents["n_adults"].to_numpy(dtype=np.float64)
+                  / respondents[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64).prod(axis=1))
     groups = {g: respondents[g].to_numpy(dtype=object)[ok] for g in ("sex", "urban")}
     stats, rel = item_stats(iset, correct[ok], s.earned[ok], matrix.chosen[ok], matrix.status[ok], weight[ok],
                             groups)

@@ -18,7 +18,7 @@ from pipeline.instruments import load_instrument, read_yaml
 from pipeline.manifest import sha256_file
 from pipeline.paths import ROOT, wave_paths
 from pipeline.progress import Timer, log
-from pipeline.simulate import literacy, population, sample, writers
+from pipeline.simulate import literacy, population, sample, variants, writers
 from pipeline.simulate.fieldwork import build_records, plant_faults
 from pipeline.simulate.truth import population_truth
 
@@ -54,9 +54,10 @@ def wave_seed(wave: int, root: Path | None = None) -> int:
 def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per_stratum: int | None = None,
                  scale: float = 1.0, force: bool = False, key_error_item: str | None = None,
                  root: Path | None = None, psu_per_stratum: int | None = None,
-                 total: int | None = None) -> SimulateResult:
+                 total: int | None = None, variant: str = "full") -> SimulateResult:
     """Generate a demo delivery. `per_stratum` interviews in every county unit (800 by default), or with
-    `total` a national-scale file allocated in proportion to the units' adult populations (benchmarks)."""
+    `total` a national-scale file allocated in proportion to the units' adult populations (benchmarks).
+    `variant` writes the delivery of another delivery mode (pipeline/simulate/variants.py)."""
     timer = Timer()
     out = Path(out)
     root = root or ROOT
@@ -67,6 +68,8 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
         raise PipelineError(f"the {wave} instrument names {survey_name} as the survey file; the demo generator "
                             "writes SPSS files (.sav/.zsav) only. Put the real delivery in the folder instead.")
     seed = wave_seed(wave, root) if seed is None else seed
+    if variant not in variants.VARIANTS:
+        raise PipelineError(f"unknown delivery variant {variant!r}; choose one of {list(variants.VARIANTS)}.")
     if wave not in literacy.WAVE_TARGET_SHARE:
         raise PipelineError(f"the demo generator knows waves {sorted(literacy.WAVE_TARGET_SHARE)}, not {wave}.")
     per_stratum = per_stratum or 800
@@ -118,22 +121,29 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
     frame = vill.assign(urban=np.where(vill["urban"] == 1, "城镇", "乡村"))[
         ["county_code", "township", "village", "urban", "adults", "households", "dwellings"]]
     controls = _controls(pop)
+    v = variants.apply(variant, delivery.records, contacts, delivery.faults, inst, controls)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.simulate-", dir=out.parent))
     try:
         (tmp / "controls").mkdir()
-        writers.write_sav(delivery.records, tmp / survey_name, inst, wave,
+        writers.write_sav(v.records, tmp / survey_name, inst, wave, v.labels,
                           compress=survey_name.lower().endswith(".zsav"))
-        writers.write_csv(contacts, tmp / "contacts.csv")
+        side = ["frame.csv"]
+        if v.contacts is not None:
+            writers.write_csv(v.contacts, tmp / "contacts.csv")
+            side.append("contacts.csv")
+        if v.response_counts is not None:
+            writers.write_csv(v.response_counts, tmp / variants.RESPONSE_TABLE)
+            side.append(variants.RESPONSE_TABLE)
         writers.write_csv(frame, tmp / "frame.csv")
         for name, df in controls.items():
             writers.write_csv(df, tmp / "controls" / name)
         (tmp / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                         encoding="utf-8")
-        (tmp / "faults.json").write_text(json.dumps(delivery.faults, ensure_ascii=False, indent=2) + "\n",
+        (tmp / "faults.json").write_text(json.dumps(v.faults, ensure_ascii=False, indent=2) + "\n",
                                          encoding="utf-8")
-        delivered = [survey_name, "contacts.csv", "frame.csv"] + [f"controls/{n}" for n in controls]
+        delivered = [survey_name, *sorted(side)] + [f"controls/{n}" for n in controls]
         writers.write_checksums(tmp, delivered)
         files = [n for n in delivered if n != survey_name] + ["truth.json", "faults.json", "SHA256SUMS", survey_name]
         written = {n: sha256_file(tmp / n) for n in files}
@@ -151,7 +161,7 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
             _write_marker(out, written)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return SimulateResult(wave, out, len(completes), len(dw), len(delivery.faults),
+    return SimulateResult(wave, out, len(completes), len(dw), len(v.faults),
                           truth["overall"]["literate"], timer.seconds)
 
 

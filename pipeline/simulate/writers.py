@@ -17,8 +17,9 @@ from pipeline.manifest import sha256_file
 SAV_STAMP = re.compile(rb"\d\d [A-Z][a-z]{2} \d\d\d\d:\d\d:\d\d")
 
 
-def write_sav(rec: pd.DataFrame, path: Path, inst: Instrument, wave: int, compress: bool = False) -> None:
-    labels: dict[str, str] = {}
+def write_sav(rec: pd.DataFrame, path: Path, inst: Instrument, wave: int, extra_labels: dict | None = None,
+              compress: bool = False) -> None:
+    labels: dict[str, str] = dict(extra_labels or {})
     values: dict[str, dict[float, str]] = {}
     missing_ranges: dict[str, list] = {}
     miss = {float(m.code): m.label_zh for m in inst.missing_codes}

@@ -15,12 +15,14 @@ import pandas as pd
 
 from pipeline import stages
 from pipeline.errors import InputError, PipelineError
+from pipeline.instruments.delivery import Delivery, load_delivery
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import CONTACTS, RESPONDENTS, WEIGHTING_DIAGNOSTICS, WEIGHTS
 from pipeline.tableio import read_table, stage_commit, write_table
 from pipeline.weighting import diagnostics as dg
-from pipeline.weighting.base import base_weights, household_weights
+from pipeline.weighting import modes
+from pipeline.weighting.base import household_weights
 from pipeline.weighting.calibration import calibrate
 from pipeline.weighting.controls import build_margin, read_controls
 from pipeline.weighting.grouped import expand_rows, gather_multiply
@@ -69,24 +71,30 @@ def _psu_index(respondents: pd.DataFrame, contacts: pd.DataFrame, spec: Weightin
             lookup.reindex(key_c.to_numpy(str)).to_numpy(np.int64), psu_stratum, labels)
 
 
-def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dict[str, pd.DataFrame],
-                spec: WeightingSpec, progress: bool = False) -> WeightingOutput:
-    """All weighting steps as one pure function of the input tables and the spec."""
+def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame | None, controls: dict[str, pd.DataFrame],
+                spec: WeightingSpec, progress: bool = False, delivery: Delivery | None = None,
+                response_counts: pd.DataFrame | None = None) -> WeightingOutput:
+    """All weighting steps as one pure function of the input tables and the spec. The delivery mode
+    decides where the base weight comes from and which steps run (pipeline/weighting/modes.py)."""
     say = log if progress else (lambda _m: None)
+    delivery = delivery or Delivery()
     respondents = respondents.reset_index(drop=True)
-    contacts = contacts.reset_index(drop=True)
+    contacts = None if contacts is None else contacts.reset_index(drop=True)
     county = respondents["county_code"].astype(str).to_numpy()
     rows: list[dict] = []
 
-    w_base = base_weights(respondents)
+    w_base = modes.delivered_base(respondents, delivery)
     rows += dg.frame_ratio(w_base, county, controls[spec.frame_check])
     rows += dg.weight_summary("base", w_base, county)
 
-    psu_r, psu_c, psu_stratum, psu_labels = _psu_index(respondents, contacts, spec)
+    if contacts is not None:
+        psu_r, psu_c, psu_stratum, psu_labels = _psu_index(respondents, contacts, spec)
+    else:
+        psu_r, psu_stratum, psu_labels = modes.respondent_psus(respondents, spec.design.stratum, spec.design.psu)
     rs = spec.replicates
     psu_fpc = None
     if spec.design.fpc:
-        if spec.design.fpc not in contacts.columns:
+        if contacts is None or spec.design.fpc not in contacts.columns:
             raise InputError(f"contacts.parquet lacks the fpc column {spec.design.fpc!r} named in design.yaml.")
         psu_fpc = np.zeros(len(psu_stratum))
         psu_fpc[psu_c] = pd.to_numeric(contacts[spec.design.fpc], errors="coerce").to_numpy(float)
@@ -96,19 +104,35 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
     say(f"   base weights: {len(respondents)} respondents, {len(psu_stratum)} PSUs, "
         f"{rep.n_replicates} {rep.method} replicates")
 
-    rates = response_rates(contacts, "county_code")
-    rows += dg.rates_rows(rates)
-    nr = nonresponse_adjustment(contacts, household_weights(contacts), spec.nr_classes, respondents["respondent_id"],
-                                psu=psu_c, psu_factors=A)
     W = expand_rows(w_base, A, psu_r)
-    gather_multiply(W, nr.factors, nr.resp_class, inplace=True)
+    nr_source = "none"
+    if contacts is not None:
+        nr_source = "contacts"
+        rates = response_rates(contacts, "county_code")
+        rows += dg.rates_rows(rates)
+        nr = nonresponse_adjustment(contacts, household_weights(contacts), spec.nr_classes, respondents["respondent_id"],
+                                    psu=psu_c, psu_factors=A)
+        gather_multiply(W, nr.factors, nr.resp_class, inplace=True)
+        for i, label in enumerate(nr.class_labels):
+            rows.append(dg.row("nonresponse", "nr_factor", "class", label, nr.factors[i, 0]))
+            rows.append(dg.row("nonresponse", "eligibility_share", "class", label, nr.eligibility[i, 0]))
+        say(f"   non-response: {len(nr.class_labels)} classes, overall RR3 {rates.loc['全市', 'rr3']:.3f}")
+    elif response_counts is not None:
+        nr_source = "class_table"
+        f, table = modes.count_adjustment(respondents, response_counts, spec.nr_classes, str(delivery.response_table))
+        W *= f[:, None]
+        for label, r in table.iterrows():
+            rows.append(dg.row("nonresponse", "nr_factor", "class", str(label), r["factor"]))
+            rows.append(dg.row("nonresponse", "completed", "class", str(label), r["completed"]))
+            rows.append(dg.row("nonresponse", "eligible", "class", str(label), r["eligible"]))
+        say(f"   non-response: {len(table)} classes from the delivered count table (factor eligible / respondents)")
+    else:
+        say(f"   non-response: no adjustment (delivery mode {delivery.mode}, no contact sheet or count table)")
     w_nr = W[:, 0].copy()
-    for i, label in enumerate(nr.class_labels):
-        rows.append(dg.row("nonresponse", "nr_factor", "class", label, nr.factors[i, 0]))
-        rows.append(dg.row("nonresponse", "eligibility_share", "class", label, nr.eligibility[i, 0]))
     rows += dg.weight_summary("nonresponse", w_nr, county)
     rows += dg.frame_ratio(w_nr, county, controls[spec.frame_check], "nonresponse", "weight_frame_ratio")
-    say(f"   non-response: {len(nr.class_labels)} classes, overall RR3 {rates.loc['全市', 'rr3']:.3f}")
+    if delivery.mode == "final_weight" and not delivery.recalibrate:
+        return _as_delivered(respondents, W, w_base, rows, rep, rs, spec, delivery, county)
 
     cal = spec.calibration
     margins, collapses = [], []
@@ -194,6 +218,38 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
             "by": spec.trimming.by, "lower": spec.trimming.lower, "upper": spec.trimming.upper, "rounds": rounds},
         "design": {"stratum": "stratum", "psu": "psu", "lonely_psu": spec.design.lonely_psu},
         "weights": {"final": "w_final", "replicate_prefix": "w_rep_"},
+        "delivery": _delivery_meta(delivery, nr_source, recalibrated=True),
+    }
+    return WeightingOutput(out, diag, meta)
+
+
+def _delivery_meta(delivery: Delivery, nonresponse: str, recalibrated: bool) -> dict:
+    return {"mode": delivery.mode, "interview_times": delivery.interview_times, "nonresponse": nonresponse,
+            "calibrated": recalibrated, "response_table": delivery.response_table}
+
+
+def _as_delivered(respondents, W, w_base, rows, rep, rs, spec, delivery, county) -> WeightingOutput:
+    """final_weight mode without re-calibration: the company's weight is the final weight; replicates are
+    that weight times the replicate factors of the strata and PSUs, so the variance reflects the design but
+    none of the company's weighting steps."""
+    rows += dg.weight_summary("final", W[:, 0], county)
+    names = replicate_names(rep.n_replicates)
+    out = pd.DataFrame({
+        "respondent_id": respondents["respondent_id"].astype(str),
+        "stratum": respondents[spec.design.stratum].astype(str), "psu": respondents[spec.design.psu].astype(str),
+        "w_base": w_base, "w_nr": W[:, 0], "w_cal": W[:, 0], "w_final": W[:, 0],
+    })
+    out = pd.concat([out, pd.DataFrame(W[:, 1:], columns=names)], axis=1)
+    diag = pd.DataFrame(rows, columns=["step", "metric", "variable", "level", "value", "control"])
+    meta = {
+        "replicates": rep.metadata(rs.seed if rep.method == "bootstrap" else None),
+        "calibration": {"method": None, "margins": [], "control_tables": [], "iterations": 0,
+                        "max_margin_error": None, "collapsed": []},
+        "nonresponse": {"classes": []},
+        "trimming": None,
+        "design": {"stratum": "stratum", "psu": "psu", "lonely_psu": spec.design.lonely_psu},
+        "weights": {"final": "w_final", "replicate_prefix": "w_rep_"},
+        "delivery": _delivery_meta(delivery, "none", recalibrated=False),
     }
     return WeightingOutput(out, diag, meta)
 
@@ -202,13 +258,18 @@ def run_weight(paths: WavePaths, progress: bool = True) -> WeightResult:
     timer = Timer()
     stages.begin("weight", paths)
     spec = load_weighting_spec(paths.design)
+    delivery = load_delivery(paths.design)
     respondents = read_table(paths.processed("respondents.parquet"), RESPONDENTS)
-    contacts = read_table(paths.processed("contacts.parquet"), CONTACTS)
+    contacts = read_table(paths.processed("contacts.parquet"), CONTACTS) if delivery.contacts else None
+    counts = None
+    if delivery.response_table:
+        counts = modes.read_response_counts(paths.raw / delivery.response_table, spec.nr_classes)
     controls = {name: read_controls(paths.controls, t) for name, t in spec.controls.items()}
-    out = weight_wave(respondents, contacts, controls, spec, progress)
+    out = weight_wave(respondents, contacts, controls, spec, progress, delivery, counts)
     with stage_commit("weight", stages.target("weight", paths)):
         write_table(out.weights, paths.processed("weights.parquet"), WEIGHTS, metadata=out.metadata)
         write_table(out.diagnostics, paths.processed("weighting_diagnostics.csv"), WEIGHTING_DIAGNOSTICS)
-    return WeightResult(len(respondents), len(contacts), out.metadata["replicates"]["n_replicates"],
+    return WeightResult(len(respondents), 0 if contacts is None else len(contacts), out.metadata["replicates"]["n_replicates"],
                         out.metadata["replicates"]["method"], out.metadata["calibration"]["iterations"],
-                        out.metadata["calibration"]["max_margin_error"], timer.seconds)
+                        float("nan") if out.metadata["calibration"]["max_margin_error"] is None
+                        else out.metadata["calibration"]["max_margin_error"], timer.seconds)

@@ -75,3 +75,25 @@ def run_through_estimate(paths: WavePaths) -> None:
 def run_all(paths: WavePaths):
     run_through_estimate(paths)
     return run_report(paths, progress=False)
+
+
+def report_text(paths: WavePaths) -> str:
+    """The report's page as run_report writes it, without drawing the figures (which take most of the
+    stage's time and say nothing about the delivery)."""
+    from pipeline.reporting.html import build_html
+    from pipeline.reporting.inputs import load_inputs
+
+    page, _ = build_html(load_inputs(paths), {}, {}, embed_font=False)
+    return page
+
+
+def fewer_domains(paths: WavePaths) -> None:
+    """Estimate overall, per county and per key group only: the delivery-mode tests compare weighting
+    steps, and the 100-odd domains of the full spec multiply their time."""
+    import yaml
+
+    spec = yaml.safe_load(paths.estimands.read_text(encoding="utf-8"))
+    spec["domains"] = {k: v for k, v in spec["domains"].items() if k in ("overall", "county", "group")}
+    spec["target"]["domain_types"] = ["overall", "county", "group"]
+    spec["variance"]["methods"] = ["replicate"]
+    paths.estimands.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
