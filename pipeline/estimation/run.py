@@ -35,10 +35,12 @@ class EstimateResult:
     seconds: float
 
     def summary(self) -> str:
-        return (f"estimate {self.wave}: {self.respondents} respondents → {self.estimates} estimates over "
-                f"{self.domains} domains ({', '.join(self.variance_methods)}); overall target verdict "
-                f"{self.verdict_overall!r}; domains met/not met/undetermined {self.met}/{self.not_met}/"
-                f"{self.undetermined}; SAE areas {self.sae_areas}; {self.seconds:.1f}s")
+        methods = "、".join({"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(m, m) for m in self.variance_methods)
+        verdict = {"met": "已达到目标", "not met": "未达到目标", "undetermined": "尚不能判定"}.get(
+            self.verdict_overall, "无")
+        return (f"{self.wave}年估计：受访者{self.respondents}人，{self.domains}个分组共{self.estimates}个估计（{methods}）；"
+                f"全市对照目标：{verdict}；各分组已达到/未达到/尚不能判定 {self.met}/{self.not_met}/{self.undetermined}；"
+                f"模型估计县区{self.sae_areas}个；用时{self.seconds:.1f}秒")
 
 
 def analysis_frame(respondents: pd.DataFrame, scores: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:

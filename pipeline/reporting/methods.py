@@ -8,7 +8,6 @@ weights.parquet. Any record or metric that is absent is reported as "未提供" 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 

@@ -33,7 +33,7 @@ def test_outputs_follow_the_contract(wave):
     assert set(est["reliability"]) <= {"ok", "caution", "suppressed"}
     assert len(tgt) == 1 + 13 + 4 + 2 + 5 + 5 + 2
     assert len(sae) == 13 and sae["model_est"].notna().all()
-    assert "met" in result.summary() or "undetermined" in result.summary()
+    assert "目标" in result.summary() and "met" not in result.summary()
 
 
 def test_overall_share_is_the_weighted_share(wave):
