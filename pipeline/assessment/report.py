@@ -317,7 +317,7 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
     parts.append(fig("indicators", "规划监测指标完成情况"))
     parts.append(tab(T.html_table(T.indicator_status_published(a.status), "监测指标分年度完成情况")))
     issues = a.issues
-    parts.append(tab(T.html_table(T.indicator_issues_published(issues), "报送文件的问题清单",
+    parts.append(tab(T.html_table(T.indicator_issues_published(issues, {t.id: t.name_zh for t in a.plan.targets}), "报送文件的问题清单",
                                          note="“错误”的内容未被采用；“提示”的内容已采用。")))
 
     parts.append('<h2 class="newpage">七、评估方法</h2>')

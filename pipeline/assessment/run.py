@@ -152,7 +152,7 @@ def _write_outputs(a: Assessment, out: Path) -> dict[str, Path]:
     if a.verdicts is not None:
         published += [T.verdicts_published(a.verdicts), T.ranking_published(a.ranking, a.spec.rank_interval)]
     published += [T.position_published(a.position), T.indicator_status_published(a.status),
-                  T.indicator_issues_published(a.issues)]
+                  T.indicator_issues_published(a.issues, {t.id: t.name_zh for t in a.plan.targets})]
     write_workbook(published, out / "tables.xlsx")
     figs: dict[str, Path] = {}
     shown = a.projection if a.kind == "midterm" else None  # a final figure shows outcomes, not the old forecast

@@ -6,6 +6,8 @@ formats the same frame for the report, so the two never disagree. Suppressed cel
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -114,11 +116,13 @@ def indicator_status_published(s: pd.DataFrame) -> PublishedTable:
     return PublishedTable("指标完成情况", "indicator_status", f, ("",) * len(f), "C2")
 
 
-def indicator_issues_published(i: pd.DataFrame) -> PublishedTable:
+def indicator_issues_published(i: pd.DataFrame, names: dict[str, str] | None = None) -> PublishedTable:
+    """The validator's findings for the people who submitted: files by order of receipt, indicators by name."""
     f = pd.DataFrame({"年度": i["year"], "报送序号": _file_numbers(i), "工作表": i["sheet"].fillna(""),
                       "单元格": i["cell"], "填报内容": i["value"].fillna(""),
                       "级别": i["severity"].map({"error": "错误（未采用）", "warning": "提示（已采用）"}),
-                      "说明": [_without_file(m, f) for m, f in zip(i["message"], i["file"], strict=True)]})
+                      "说明": [_public_message(_without_file(m, f), names or {})
+                             for m, f in zip(i["message"], i["file"], strict=True)]})
     return PublishedTable("报送问题", "indicator_issues", f, ("",) * len(f), "A2")
 
 
@@ -127,6 +131,20 @@ def _without_file(message: str, file: str) -> str:
     for sep in ("，", "："):
         message = message.replace(f"{file}{sep}", "")
     return message.replace(str(file), "该报送文件")
+
+
+SPEC_FILE = re.compile(r"[\w\-/.]*targets\.yaml")
+OTHER_FILE = re.compile(r"[\w\-/.]+\.(?:xlsx|xls|csv)")
+SNAKE = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?![A-Za-z0-9_])")
+
+
+def _public_message(message: str, names: dict[str, str]) -> str:
+    """Indicator ids become their names; a file of the project becomes what it is."""
+    message = SPEC_FILE.sub("规划指标清单", message)
+    message = OTHER_FILE.sub("另一份报送文件", message)
+    for k in sorted(names, key=len, reverse=True):
+        message = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(k)}(?![A-Za-z0-9_])", names[k], message)
+    return SNAKE.sub("（无法识别的指标编号）", message)
 
 
 def _file_numbers(i: pd.DataFrame) -> list[str]:

@@ -118,3 +118,35 @@ def test_cli_template_and_validate(project, capsys):
     assert main(["indicators", "template", "--year", "2019", "--root", str(root)]) == 2
     err = capsys.readouterr().err
     assert "conflict" in err or "workers_trained" in err
+
+
+@pytest.mark.parametrize("kind", ["midterm", "final"])
+def test_rendered_assessment_passes_the_public_text_scan(project, kind):
+    from pipeline.reporting.scan import scan
+
+    out = project[0] / "data" / "processed" / "assessment" / kind
+    found = scan([out / "report.html", out / "tables.xlsx"])
+    assert found == [], "\n".join(map(str, found))
+
+
+def test_final_summary_agrees_with_the_verdict_tables_for_every_group(project):
+    """Each county and group is named in the summary under the conclusion its table row prints."""
+    import re
+
+    root = project[0]
+    page = (root / "data" / "processed" / "assessment" / "final" / "report.html").read_text(encoding="utf-8")
+    summary = page[page.index("评估结论摘要"):page.index("</ul>", page.index("评估结论摘要"))]
+    ver = pd.read_csv(root / "data" / "processed" / "assessment" / "final" / "tables" / "verdicts.csv",
+                      encoding="utf-8-sig")
+    for scope, dtype in (("县（市、区）", "county"), ("重点人群", "group")):
+        line = next(li for li in re.findall(r"<li>(.*?)</li>", summary) if li.startswith(f"{scope}："))
+        rows = ver[ver["domain_type"] == dtype]
+        for word, g in rows.groupby("verdict_zh"):
+            assert f"{word}{len(g)}个" in line, (word, line)
+            for name in g["domain"]:
+                assert name in line.split(word, 1)[1].split("）", 1)[0], (name, word)
+        # and the table the reader sees prints the same word in each row
+        for r in rows.itertuples(index=False):
+            assert re.search(rf"<td[^>]*>{re.escape(r.domain)}</td>(?:<td[^>]*>[^<]*</td>)*?<td[^>]*>{r.verdict_zh}</td>",
+                             page), r.domain
+
