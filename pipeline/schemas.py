@@ -269,9 +269,9 @@ ESTIMATES = _schema(
 TARGETS = _schema(
     "targets",
     [C("wave", "int", False), C("domain_type", "str", False), C("domain", "str", False),
-     C("n", "int", False), C("est", "float"), C("se", "float"), C("lci", "float"), C("uci", "float"),
-     C("df", "float"), C("target", "float", False), C("gap", "float"), C("p_value", "float"),
-     C("verdict", "str", False), C("reliability", "str", False), C("reason", "str")],
+     C("n", "int", False), C("n_eff", "float"), C("est", "float"), C("se", "float"), C("lci", "float"),
+     C("uci", "float"), C("df", "float"), C("target", "float", False), C("gap", "float"), C("p_value", "float"),
+     C("verdict", "str", False), C("publish", "str", False), C("reliability", "str", False), C("reason", "str")],
     key=("domain_type", "domain"),
 )
 

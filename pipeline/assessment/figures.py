@@ -9,6 +9,7 @@ Suppressed cells are left out of lines and bands.
 from __future__ import annotations
 
 import math
+import re
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -19,6 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED
+from pipeline.assessment.projection import AT_RISK, OFF_TRACK, ON_TRACK, STATUS_ZH, UNDETERMINED
 from pipeline.assessment.spec import AssessmentSpec
 from pipeline.reporting.figures import BAR, BAR_LIGHT, MUTED, REFERENCE, TARGET
 from pipeline.reporting.fonts import rc_params
@@ -26,6 +28,8 @@ from pipeline.reporting.labels import CATEGORY_ORDER
 
 PROJ = "#d68910"
 STATUS_COLOURS = {MET: "#1e7b45", NOT_MET: "#b03a2e", NOT_REPORTED: "#bdbdbd"}
+# the four mid-term statuses, one colour each (green, amber, red, grey)
+MIDTERM_COLOURS = {ON_TRACK: "#1e7b45", AT_RISK: "#c98a00", OFF_TRACK: "#b03a2e", UNDETERMINED: "#8a8a8a"}
 
 
 def _pct(ax) -> None:
@@ -59,7 +63,7 @@ def _series_lines(ax, rows: pd.DataFrame, label: bool = True, lw: float = 2.0) -
 def _projection(ax, proj: pd.Series | None, label: bool = True) -> None:
     if proj is None or not np.isfinite(proj.get("projection", np.nan)):
         return
-    last_wave = int(str(proj["waves"]).split("–")[-1])
+    last_wave = int(re.split("[–、]", str(proj["waves"]))[-1])
     year = int(proj["projection_year"])
     ax.plot([last_wave, year], [proj["last_est"], proj["projection"]], ls=":", color=PROJ, lw=1.6, zorder=2)
     ax.errorbar([year], [proj["projection"]], yerr=[[proj["projection"] - proj["lower"]],
@@ -124,8 +128,10 @@ def fig_small_multiples(trend: pd.DataFrame, domain_type: str, spec: AssessmentS
             p = projections[(projections["domain_type"] == domain_type) & (projections["domain"] == dom)]
             _projection(ax, p.iloc[0] if len(p) else None, label=False)
             if len(p):
+                colour = MIDTERM_COLOURS.get(p.iloc[0]["status"], MUTED)
                 ax.text(0.03, 0.95, p.iloc[0]["status_zh"], transform=ax.transAxes, va="top", fontsize=8,
-                        color=PROJ)
+                        color="white", fontweight="bold",
+                        bbox={"boxstyle": "round,pad=0.25", "facecolor": colour, "edgecolor": "none"})
         ax.axhline(spec.target, color=TARGET, lw=0.9, ls="--")
         if (rows.loc[rows["domain"] == dom, "reliability"] == "suppressed").any():
             ax.text(0.97, 0.05, "部分年份数据不足", transform=ax.transAxes, ha="right", fontsize=7, color=MUTED)
@@ -142,7 +148,9 @@ def fig_small_multiples(trend: pd.DataFrame, domain_type: str, spec: AssessmentS
                Line2D([], [], color=TARGET, ls="--", label=f"目标 {spec.target:.0%}")]
     if projections is not None:
         handles.append(Line2D([], [], color=PROJ, marker="s", ls=":", label=f"{spec.final_year}年趋势外推"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=8)
+        shown = set(projections.loc[projections["domain_type"] == domain_type, "status"])
+        handles += [Patch(color=c, label=STATUS_ZH[k]) for k, c in MIDTERM_COLOURS.items() if k in shown]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False, fontsize=8)
     fig.suptitle(title, fontsize=12)
     return fig
 

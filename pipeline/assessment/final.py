@@ -13,16 +13,16 @@ import numpy as np
 import pandas as pd
 
 from pipeline.assessment.spec import AssessmentSpec
+from pipeline.reporting.labels import MODEL_LABEL, verdict_label
 from pipeline.schemas import C, TableSchema
 
-VERDICT_ZH = {"met": "达到目标", "not met": "未达到目标", "undetermined": "尚不能判定"}
 POSITION_ZH = {"above": "高于", "below": "低于", "indistinguishable": "无显著差异"}
 
 VERDICTS = TableSchema("assessment_verdicts", (
     C("wave", "int", False), C("domain_type", "str", False), C("domain", "str", False), C("n", "int", False),
     C("est", "float"), C("lci", "float"), C("uci", "float"), C("target", "float", False), C("gap", "float"),
-    C("p_value", "float"), C("verdict", "str", False), C("verdict_zh", "str", False),
-    C("reliability", "str", False), C("reason", "str")), key=("domain_type", "domain"))
+    C("p_value", "float"), C("verdict", "str", False), C("publish", "str", False), C("verdict_zh", "str", False),
+    C("reliability", "str", False), C("reason", "str"), C("n_eff", "float")), key=("domain_type", "domain"))
 
 POSITION = TableSchema("assessment_position", (
     C("area", "str", False), C("area_zh", "str", False), C("published_year", "int", False),
@@ -33,8 +33,9 @@ POSITION = TableSchema("assessment_position", (
 
 
 def final_verdicts(targets: pd.DataFrame) -> pd.DataFrame:
+    """The final wave's verdicts, with the words every report and table prints (one labelling function)."""
     out = targets.copy()
-    out["verdict_zh"] = out["verdict"].map(VERDICT_ZH).fillna(out["verdict"])
+    out["verdict_zh"] = [verdict_label(v, p) for v, p in zip(out["verdict"], out["publish"], strict=True)]
     return out[[c.name for c in VERDICTS.columns]].reset_index(drop=True)
 
 
@@ -71,8 +72,27 @@ def position(city: pd.DataFrame, spec: AssessmentSpec) -> pd.DataFrame:
     return out[[c.name for c in POSITION.columns]]
 
 
-def county_rows(trend: pd.DataFrame, wave: int) -> pd.DataFrame:
-    """The final wave's county estimates that may be ranked (suppressed and SE-less cells excluded)."""
-    rows = trend[(trend["wave"] == wave) & (trend["domain_type"] == "county")]
+def county_rows(trend: pd.DataFrame, wave: int, sae: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows to rank, rows listed apart) for the final wave's counties.
+
+    A county whose direct estimate is withheld is ranked by its model estimate (sae.csv, √MSE as its SE),
+    marked as such; without a model estimate it is listed apart with the reason."""
+    rows = trend[(trend["wave"] == wave) & (trend["domain_type"] == "county")].copy()
     ok = (rows["reliability"] != "suppressed") & np.isfinite(rows["se"]) & (rows["se"] > 0)
-    return rows[ok]
+    ranked = rows[ok].assign(basis="direct")
+    rest = rows[~ok]
+    model = sae.set_index("area") if sae is not None and len(sae) else None
+    add, apart = [], []
+    for r in rest.itertuples(index=False):
+        if model is not None and r.domain in model.index and np.isfinite(model.loc[r.domain, "model_est"]):
+            m = model.loc[r.domain]
+            add.append({"wave": wave, "domain": r.domain, "est": float(m["model_est"]),
+                        "se": float(np.sqrt(m["model_mse"])), "basis": "model"})
+        else:
+            apart.append({"wave": wave, "domain": r.domain, "reason": "直接估计不予发布，且没有模型估计"})
+    if add:
+        ranked = pd.concat([ranked[["wave", "domain", "est", "se", "basis"]], pd.DataFrame(add)], ignore_index=True)
+    return ranked[["wave", "domain", "est", "se", "basis"]], pd.DataFrame(apart, columns=["wave", "domain", "reason"])
+
+
+BASIS_ZH = {"direct": "直接估计", "model": MODEL_LABEL}

@@ -88,6 +88,15 @@ def status_of(lower: float, upper: float, target: float, comparison: str) -> str
     return AT_RISK
 
 
+def _waves_text(waves: list[int]) -> str:
+    """2021–2023 for a run of consecutive waves, 2021、2023 when one in between is left out."""
+    if not waves:
+        return "无"
+    if len(waves) > 1 and waves == list(range(waves[0], waves[-1] + 1)):
+        return f"{waves[0]}–{waves[-1]}"
+    return "、".join(map(str, waves))
+
+
 def project(trend_rows: pd.DataFrame, year: int, target: float, comparison: str, interval: float,
             min_waves: int) -> pd.DataFrame:
     """One projection per domain of the last series in `trend_rows` (a trend table)."""
@@ -96,22 +105,27 @@ def project(trend_rows: pd.DataFrame, year: int, target: float, comparison: str,
     rows = []
     for (dtype, domain), g in trend_rows[trend_rows["series"] == last_series].groupby(["domain_type", "domain"]):
         g = g.sort_values("wave")
+        suppressed = (g["reliability"] == "suppressed").to_numpy()
+        dropped = g.loc[suppressed, "wave"].to_list()
+        # a wave whose cell is withheld is left out; the line uses the waves that are usable, and says so
+        g = g[~suppressed]
         waves = g["wave"].to_list()
         row = {"domain_type": dtype, "domain": domain, "series": last_series,
-               "waves": f"{waves[0]}–{waves[-1]}" if len(waves) > 1 else str(waves[0]), "k": len(waves),
-               "last_est": float(g["est"].iloc[-1]) if g["reliability"].iloc[-1] != "suppressed" else np.nan,
+               "waves": _waves_text(waves), "k": len(waves),
+               "last_est": float(g["est"].iloc[-1]) if len(g) else np.nan,
                "projection_year": year, "interval": interval,
                "target": target, "status": UNDETERMINED, "reason": None}
-        suppressed = g["reliability"] == "suppressed"
-        if suppressed.any():
-            row["reason"] = f"{'、'.join(map(str, g.loc[suppressed, 'wave']))}年该单元数据不足（不予发布）"
-        elif len(waves) < min_waves:
-            row["reason"] = f"本口径序列仅有{len(waves)}次调查，外推至少需要{min_waves}次"
+        left_out = f"{'、'.join(map(str, dropped))}年该单元估计精度不足（不予发布），未用于外推" if dropped else ""
+        if len(waves) < min_waves:
+            row["reason"] = (left_out + "；" if left_out else "") + \
+                f"可用的调查仅{len(waves)}次，外推至少需要{min_waves}次"
         elif not (np.isfinite(g["se"]).all() and (g["se"] > 0).all()):
             row["reason"] = "某次调查没有有效的标准误"
         elif not ((g["est"] > 0) & (g["est"] < 1)).all():
             row["reason"] = "比例为0或100%，无法在logit尺度上拟合"
         else:
+            if left_out:
+                row["reason"] = f"{left_out}；按{'、'.join(map(str, waves))}年{len(waves)}次调查外推"
             p = g["est"].to_numpy(dtype=float)
             t = fit_trend(g["wave"], logit(p), g["se"].to_numpy(dtype=float) / (p * (1 - p)))
             proj_l, proj_l_se = t.at(year)

@@ -17,7 +17,7 @@ RANKING = TableSchema("assessment_ranking", (
     C("wave", "int", False), C("domain", "str", False), C("est", "float", False), C("se", "float", False),
     C("rank", "int", False), C("median_rank", "float", False), C("rank_lo", "int", False),
     C("rank_hi", "int", False), C("p_first", "float", False), C("p_top3", "float", False),
-    C("draws", "int", False)), key=("rank", "domain"))
+    C("draws", "int", False), C("basis", "str", False)), key=("rank", "domain"))
 
 
 def rank_distribution(est, se, draws: int, seed: int) -> np.ndarray:
@@ -33,7 +33,7 @@ def rank_distribution(est, se, draws: int, seed: int) -> np.ndarray:
 
 
 def rank_table(rows: pd.DataFrame, draws: int, seed: int, interval: float) -> pd.DataFrame:
-    """rows: one final-wave estimate per county (columns wave, domain, est, se); suppressed rows excluded."""
+    """rows: one final-wave estimate per county (columns wave, domain, est, se and basis: direct or model)."""
     rows = rows.sort_values(["est", "domain"], ascending=[False, True]).reset_index(drop=True)
     ranks = rank_distribution(rows["est"], rows["se"], draws, seed)
     tail = (1 - interval) / 2
@@ -44,4 +44,5 @@ def rank_table(rows: pd.DataFrame, draws: int, seed: int, interval: float) -> pd
         "rank": np.arange(1, len(rows) + 1), "median_rank": np.median(ranks, axis=0),
         "rank_lo": lo.astype(int), "rank_hi": hi.astype(int), "p_first": (ranks == 1).mean(axis=0),
         "p_top3": (ranks <= 3).mean(axis=0), "draws": draws,
+        "basis": rows["basis"] if "basis" in rows else "direct",
     })

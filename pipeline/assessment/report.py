@@ -17,7 +17,7 @@ from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED
 from pipeline.assessment.projection import STATUS_ZH
 from pipeline.reporting import labels as L
 from pipeline.reporting.fonts import embedded_font_css
-from pipeline.reporting.html import CSS, DEMO_BANNER, e, figure_html, section_html, table_html
+from pipeline.reporting.html import CSS, DEMO_BANNER, Numbering, e, section_html, table_html
 from pipeline.reporting.methods import Section, Table
 
 if TYPE_CHECKING:
@@ -66,8 +66,8 @@ def city_sentence(a: Assessment) -> tuple[str, str]:
     if cur["reliability"].iloc[-1] != L.SUPPRESSED:
         zh += f"，{last}年与之相比{_change(float(cur['est'].iloc[-1]) - b.est)}" + ("" if comparable else "，仅作参考")
     zh += "。"
-    en = " → ".join(f"{int(r.wave)} {L.fmt_pct(r.est, r.reliability)}" for r in cur.itertuples(index=False))
-    return zh, f"city {en}"
+    line = " → ".join(f"{int(r.wave)}年 {L.fmt_pct(r.est, r.reliability)}" for r in cur.itertuples(index=False))
+    return zh, f"全市 {line}"
 
 
 def _names(df: pd.DataFrame, col: str, value: str) -> str:
@@ -99,25 +99,39 @@ def midterm_findings(a: Assessment) -> list[str]:
 
 
 def final_findings(a: Assessment) -> list[str]:
-    v = a.verdicts
-    city = v[v["domain_type"] == "overall"].iloc[0]
-    out = [f"{int(city['wave'])}年全市具备科学素质的公民比例为{_pct(city['est'])}（95%置信区间{_pct(city['lci'])}–"
-           f"{_pct(city['uci'])}），对照超过{a.spec.target:.0%}的目标，结论：{city['verdict_zh']}。"]
-    for dtype, label in (("county", "县（市、区）"), ("group", "重点人群")):
-        rows = v[v["domain_type"] == dtype]
-        parts = [f"{zh}{int((rows['verdict'] == key).sum())}个（{_names(rows, 'verdict', key)}）"
-                 for key, zh in (("met", "达到目标"), ("not met", "未达到目标"), ("undetermined", "尚不能判定"))]
-        out.append(f"{label}：" + "，".join(parts) + "。")
+    """Each count and name is read from the published verdict table (表“对照目标的结论”), so the summary and
+    the tables cannot disagree."""
+    pub = T.verdicts_published(a.verdicts).frame
+    city = pub[pub["范围"] == "全市"].iloc[0]
+    v = a.verdicts[a.verdicts["domain_type"] == "overall"].iloc[0]
+    out = [f"{int(city['年度'])}年全市具备科学素质的公民比例为{_pct(v['est'])}（95%置信区间{_pct(v['lci'])}–"
+           f"{_pct(v['uci'])}），对照超过{a.spec.target:.0%}的目标，结论：{city['结论']}。"
+           if v["reliability"] != L.SUPPRESSED else
+           f"{int(city['年度'])}年全市比例不予发布，对照超过{a.spec.target:.0%}的目标，结论：{city['结论']}。"]
+    for scope in ("县（市、区）", "重点人群"):
+        rows = pub[pub["范围"] == scope]
+        parts = []
+        for word in [*L.VERDICT_LABELS.values(), L.NO_VERDICT]:
+            names = rows.loc[rows["结论"] == word, "名称"].tolist()
+            if names:
+                parts.append(f"{word}{len(names)}个（{'、'.join(names)}）")
+        withheld = rows.loc[rows["说明"] != "", "名称"].tolist()
+        text = f"{scope}：" + "，".join(parts) + "。"
+        if withheld:
+            text += f"其中{'、'.join(withheld)}的估计值因精度不足不予发布，结论依据其95%置信区间。"
+        out.append(text)
     r = a.ranking
     if r is not None and len(r):
         top = r.iloc[0]
         out.append(f"县区排名：{top['domain']}估计值最高，排第一的概率为{top['p_first']:.0%}，"
                    f"{a.spec.rank_interval:.0%}名次区间为{int(top['rank_lo'])}–{int(top['rank_hi'])}；相邻名次的县区多数"
                    "区间重叠，排名应结合区间解读。")
-        left_out = sorted(set(v.loc[v["domain_type"] == "county", "domain"]) - set(r["domain"]),
-                          key=lambda d: L.category_rank("county", d))
-        if left_out:
-            out.append(f"{'、'.join(left_out)}{a.spec.final_year}年估计数据不足（不予发布），未参加排名。")
+        model = r.loc[r.get("basis", pd.Series("direct", index=r.index)) == "model", "domain"].tolist()
+        if model:
+            out.append(f"{'、'.join(model)}{a.spec.final_year}年直接估计不予发布，按其{L.MODEL_LABEL}参加排名。")
+    if a.unranked is not None and len(a.unranked):
+        out.append("；".join(f"{d}未参加排名（{why}）" for d, why in zip(a.unranked["domain"], a.unranked["reason"],
+                                                                    strict=True)) + "。")
     return out
 
 
@@ -179,17 +193,17 @@ def methods(a: Assessment) -> list[Section]:
         series = int(a.trend.loc[a.trend["wave"] == w.wave, "series"].iloc[0])
         wave_rows.append((str(w.wave), w.rule, str(series), VAR_ZH.get(w.variance_method, w.variance_method),
                           f"{n:,}", "是" if w.wave in a.demo_waves else "否"))
-    waves_table = Table("表M1 纳入评估的调查", ("年度", "评分规则", "口径序列", "标准误方法", "样本量", "演示数据"),
+    waves_table = Table("纳入评估的调查", ("年度", "评分规则", "口径序列", "标准误方法", "样本量", "演示数据"),
                         tuple(wave_rows))
     n_series = int(a.trend["series"].max())
     series_text = ("各次调查评分规则相同，构成一条趋势线。" if n_series == 1 else
                    f"评分规则发生变化，形成{n_series}个口径序列；序列之间不计算变化、不拟合趋势、图中不连线。")
     b = sp.baseline
     items: list = [
-        f"数据来源：各年度调查的估计结果（estimates.csv、targets.csv，估计阶段输出），评估不重新估计微观数据；"
+        f"数据来源：各年度调查的估计结果与目标判定（各年调查数据处理流程的输出），评估不重新估计微观数据；"
         f"每年采用该年设计规定的主要标准误方法。{series_text}",
         waves_table,
-        f"{b.year}年基线{_pct(b.est)}来源：{b.source}。其测评口径（{b.rule}）未公布，不能认定与本轮调查的评分规则"
+        f"{b.year}年基线{_pct(b.est)}来源：{b.source}。其测评口径未公布，不能认定与本轮调查的评分规则"
         "相同，因此作为参考点单独标出，与之比较的差值仅作描述，不计算标准误和检验。",
         f"年度间变化：两次调查为独立样本，差值标准误为两次标准误平方和的平方根，自由度按Welch–Satterthwaite法，"
         f"双侧t检验，显著性水平{1 - sp.level:.2f}；被抑制（数据不足）的单元不计算变化。",
@@ -202,7 +216,7 @@ def methods(a: Assessment) -> list[Section]:
         f"{sp.final_year}年；外推标准误为 sqrt(x0'(X'WX)⁻¹x0)，若各点偏离直线的程度超过抽样误差（Birge比"
         f" X²/(k−2) > 1），按该比值放大方差；外推区间取logit尺度的{sp.projection_interval:.0%}正态区间并变换回比例，"
         f"因此区间不超出0–100%。至少需要{sp.min_waves}次调查。",
-        f"状态规则（survey_instruments/assessment.yaml）：{rules}。目标为{sp.final_year}年“{sp.target_comparison} "
+        f"状态规则：{rules}。目标为{sp.final_year}年“{sp.target_comparison} "
         f"{sp.target:.0%}”。",
     ]
     if a.verdicts is not None:
@@ -210,12 +224,13 @@ def methods(a: Assessment) -> list[Section]:
             f"终期结论：采用{sp.final_year}年调查估计阶段的判定：95%置信区间下限高于{sp.target:.0%}为“达到目标”，上限低于为"
             "“未达到目标”，否则为“尚不能判定”；单侧检验p值为logit尺度t检验。",
             f"县区排名：按各县区估计值及标准误，独立正态抽样{sp.rank_draws:,}次（随机种子{sp.rank_seed}），报告名次中位数、"
-            f"{sp.rank_interval:.0%}名次区间、排第一和进入前三的概率。",
+            f"{sp.rank_interval:.0%}名次区间、排第一和进入前三的概率；直接估计不予发布的县区以模型估计及其均方误差"
+            "的平方根代替估计值和标准误。",
         ]
     items += [
         "与全国、全省比较：已发布数值未附标准误，视为固定值；泉州95%置信区间整体高于（低于）该值记为“高于（低于）”，否则为"
         "“无显著差异”。各地测评口径可能不同，比较仅供参考。",
-        "规划监测指标：各牵头单位按模板报送（python -m pipeline indicators template --year 年度）。每年指标：当年值与目标比较；"
+        "规划监测指标：各牵头单位按统一的填报模板逐年报送。每年指标：当年值与目标比较；"
         "累计指标：截至当年的累计值与按年份比例折算的应达值（目标×已过年数/5）比较，未报送年份按0计；到期比例或覆盖率指标："
         "到期前与从2021年报送值到到期目标的直线路径比较，到期年与目标比较。无有效报送的年度记为“未报送”。",
     ]
@@ -223,10 +238,13 @@ def methods(a: Assessment) -> list[Section]:
 
 
 def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
-    numbers = {stem: i for i, stem in enumerate(figures, start=1)}
+    num = Numbering()
 
     def fig(stem: str, title: str) -> str:
-        return figure_html(figures[stem], numbers[stem], title) if stem in figures else ""
+        return num.figure(figures.get(stem), title)
+
+    def tab(table: Table) -> str:
+        return table_html(table, num)
 
     title = f"{PLAN_TITLE}{KIND_ZH[a.kind]}"
     city_zh, city_en = city_sentence(a)
@@ -251,19 +269,19 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
 
     trend_pub = T.trend_published(a.trend)
     changes_pub = T.changes_published(a.changes)
-    parts.append("<h2>二、全市公民科学素质发展趋势</h2>" + fig("fig1_city_trend", "全市具备科学素质的公民比例变化趋势"))
-    parts.append(table_html(T.html_table(trend_pub, "表1 全市具备科学素质的公民比例", rows=trend_pub.frame["范围"] == "全市")))
-    parts.append(table_html(T.html_table(changes_pub, "表2 全市比例的变化及检验", rows=changes_pub.frame["范围"] == "全市",
+    parts.append("<h2>二、全市公民科学素质发展趋势</h2>" + fig("city_trend", "全市具备科学素质的公民比例变化趋势"))
+    parts.append(tab(T.html_table(trend_pub, "全市具备科学素质的公民比例", rows=trend_pub.frame["范围"] == "全市")))
+    parts.append(tab(T.html_table(changes_pub, "全市比例的变化及检验", rows=changes_pub.frame["范围"] == "全市",
                                          note="“较2020年基线”的差值口径不同，仅作参考，不做检验。")))
 
-    parts.append('<h2 class="newpage">三、各县（市、区）</h2>' + fig("fig2_counties", "各县（市、区）比例变化趋势"))
+    parts.append('<h2 class="newpage">三、各县（市、区）</h2>' + fig("counties", "各县（市、区）比例变化趋势"))
     if a.kind == "midterm":
         proj = T.projection_published(a.projection)
-        parts.append(table_html(T.html_table(proj, "表3 中期研判：各地区外推至2025年的比例与状态",
+        parts.append(tab(T.html_table(proj, "中期研判：各地区外推至2025年的比例与状态",
                                              note="状态规则见“评估方法”。")))
     else:
         ver = T.verdicts_published(a.verdicts)
-        parts.append(table_html(T.html_table(ver, f"表3 {a.spec.final_year}年对照目标的结论",
+        parts.append(tab(T.html_table(ver, f"{a.spec.final_year}年对照目标的结论",
                                              rows=ver.frame["范围"] != "重点人群")))
         h = hindsight(a.projection, a.verdicts)
         rows = tuple((T.DTYPE_ZH.get(r.domain_type, r.domain_type), r.domain, r.status_zh, _pct(r.projection),
@@ -271,40 +289,41 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
                       _pct(r.est) if r.reliability != "suppressed" else L.DASH, str(r.verdict_zh),
                       L.DASH if pd.isna(r.inside) else ("是" if r.inside else "否"))
                      for r in T.order_domains(h).itertuples(index=False))
-        parts.append(table_html(Table(f"表3a 中期研判（{a.projection_through}年及以前的调查）与终期结果对照",
+        parts.append(tab(Table(f"中期研判（{a.projection_through}年及以前的调查）与终期结果对照",
                                       ("范围", "名称", "中期状态", "中期外推值", f"{a.spec.projection_interval:.0%}外推区间",
                                        f"{a.spec.final_year}年估计值", "终期结论", "落在外推区间内"), rows)))
-        parts.append(fig("fig4_ranking", "各县（市、区）排名及其不确定性"))
-        parts.append(table_html(T.html_table(T.ranking_published(a.ranking, a.spec.rank_interval), "表4 县区排名的不确定性")))
+        parts.append(fig("ranking", "各县（市、区）排名及其不确定性"))
+        parts.append(tab(T.html_table(T.ranking_published(a.ranking, a.spec.rank_interval), "县区排名的不确定性",
+                                      note="直接估计不予发布的县（市、区）按其模型估计（面积层次Fay–Herriot模型）"
+                                           "及模型均方误差参加排名，并在“估计方法”列注明。")))
     last = int(a.trend["wave"].max())
-    parts.append(table_html(T.html_table(changes_pub, f"表5 各县（市、区）{last}年较上次调查的变化",
+    parts.append(tab(T.html_table(changes_pub, f"各县（市、区）{last}年较上次调查的变化",
                                          rows=(changes_pub.frame["范围"] == "县（市、区）") & (changes_pub.frame["结束年"] == last)
                                          & (changes_pub.frame["比较"] == "相邻两次调查"))))
 
-    parts.append("<h2>四、重点人群</h2>" + fig("fig3_groups", "重点人群比例变化趋势"))
-    parts.append(table_html(T.html_table(trend_pub, "表6 重点人群具备科学素质的公民比例",
+    parts.append("<h2>四、重点人群</h2>" + fig("groups", "重点人群比例变化趋势"))
+    parts.append(tab(T.html_table(trend_pub, "重点人群具备科学素质的公民比例",
                                          rows=trend_pub.frame["范围"] == "重点人群")))
     if a.verdicts is not None:
         ver = T.verdicts_published(a.verdicts)
-        parts.append(table_html(T.html_table(ver, "表7 重点人群对照目标的结论", rows=ver.frame["范围"] == "重点人群")))
+        parts.append(tab(T.html_table(ver, "重点人群对照目标的结论", rows=ver.frame["范围"] == "重点人群")))
 
     parts.append("<h2>五、与全国、全省水平比较</h2><ul class=\"findings\">"
                  + "".join(f"<li>{e(s)}</li>" for s in position_findings(a)) + "</ul>")
-    parts.append(table_html(T.html_table(T.position_published(a.position), "表8 与已发布数值的比较")))
+    parts.append(tab(T.html_table(T.position_published(a.position), "与已发布数值的比较")))
 
     parts.append('<h2 class="newpage">六、规划监测指标完成情况</h2><ul class="findings">'
                  + "".join(f"<li>{e(s)}</li>" for s in indicator_findings(a)) + "</ul>")
-    parts.append(fig("fig5_indicators", "规划监测指标完成情况"))
-    parts.append(table_html(T.html_table(T.indicator_status_published(a.status), "表9 监测指标分年度完成情况")))
+    parts.append(fig("indicators", "规划监测指标完成情况"))
+    parts.append(tab(T.html_table(T.indicator_status_published(a.status), "监测指标分年度完成情况")))
     issues = a.issues
-    parts.append(table_html(T.html_table(T.indicator_issues_published(issues), "表10 报送文件的问题清单",
+    parts.append(tab(T.html_table(T.indicator_issues_published(issues, {t.id: t.name_zh for t in a.plan.targets}), "报送文件的问题清单",
                                          note="“错误”的内容未被采用；“提示”的内容已采用。")))
 
     parts.append('<h2 class="newpage">七、评估方法</h2>')
-    parts += [section_html(s).replace("<h3></h3>", "", 1) for s in methods(a)]
-    inputs = "；".join(f"{k} sha256 {v[:16]}…" for k, v in sorted(a.inputs.items()))
-    foot = ("本报告的全部数值由评估流程根据各年度调查估计结果和监测指标报送文件自动生成；完整表格见同目录 tables.xlsx "
-            f"与 tables/ 下的CSV文件。输入：{inputs}")
+    parts += [section_html(s, numbering=num) for s in methods(a)]
+    foot = ("本报告的全部数值由评估流程根据各年度调查估计结果和监测指标报送文件自动生成；完整表格见随报告发布的"
+            "Excel工作簿，各输入文件的校验值随评估结果一并存档。")
     if demo:
         foot = DEMO_BANNER + "。" + foot
     parts.append(f"<footer>{e(foot)}</footer>")

@@ -57,6 +57,7 @@ class Assessment:
     demo_indicators: bool = False
     indicator_files: int = 0
     inputs: dict[str, str] = field(default_factory=dict)
+    unranked: pd.DataFrame | None = None  # counties listed apart from the ranking, with the reason
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class AssessResult:
     seconds: float
 
     def summary(self) -> str:
-        return f"{self.kind} through {self.through}: {self.city}; {self.statuses} → {self.out / 'report.html'}"
+        kind = {"midterm": "中期评估", "final": "终期评估"}.get(self.kind, self.kind)
+        return f"{kind}（调查至{self.through}年）：{self.city}；{self.statuses} → {self.out / 'report.html'}"
 
 
 def _validate_indicators(root: Path, spec: AssessmentSpec, plan: Plan, through: int):
@@ -99,6 +101,7 @@ def assess(kind: str, through: int, root: Path) -> Assessment:
     trend = trend_table(stacked)
     changes = changes_table(stacked, spec.baseline, spec.level)
     verdicts = ranking = None
+    unranked = pd.DataFrame(columns=["wave", "domain", "reason"])
     # A final evaluation restates the mid-term check (waves up to the default mid-term year) beside the
     # outcome, so the report can say whether the early warning was borne out.
     proj_through = through if kind == "midterm" else min(spec.default_midterm_through, through)
@@ -109,7 +112,8 @@ def assess(kind: str, through: int, root: Path) -> Assessment:
         if last.wave != spec.final_year:
             raise InputError(f"the final evaluation needs wave {spec.final_year}; the last wave found is {last.wave}.")
         verdicts = final_verdicts(last.targets)
-        ranking = rank_table(county_rows(trend, last.wave), spec.rank_draws, spec.rank_seed, spec.rank_interval)
+        ranked, unranked = county_rows(trend, last.wave, last.sae)
+        ranking = rank_table(ranked, spec.rank_draws, spec.rank_seed, spec.rank_interval)
     last_series = trend[trend["series"] == trend["series"].max()]
     pos = position(last_series[last_series["domain_type"] == "overall"], spec)
     accepted, issues, files, demo_ind = _validate_indicators(root, spec, plan, through)
@@ -121,7 +125,7 @@ def assess(kind: str, through: int, root: Path) -> Assessment:
             inputs[str(p.relative_to(root))] = sha256_file(p)
     demo_waves = [w.wave for w in waves if (root / "data" / "raw" / str(w.wave) / "truth.json").exists()]
     return Assessment(kind, through, spec, plan, waves, trend, changes, projection, proj_through, verdicts, ranking, pos,
-                      accepted, issues, status, summary_table(status), demo_waves, demo_ind, files, inputs)
+                      accepted, issues, status, summary_table(status), demo_waves, demo_ind, files, inputs, unranked)
 
 
 def published_only(df: pd.DataFrame) -> pd.DataFrame:
@@ -148,20 +152,20 @@ def _write_outputs(a: Assessment, out: Path) -> dict[str, Path]:
     if a.verdicts is not None:
         published += [T.verdicts_published(a.verdicts), T.ranking_published(a.ranking, a.spec.rank_interval)]
     published += [T.position_published(a.position), T.indicator_status_published(a.status),
-                  T.indicator_issues_published(a.issues)]
+                  T.indicator_issues_published(a.issues, {t.id: t.name_zh for t in a.plan.targets})]
     write_workbook(published, out / "tables.xlsx")
     figs: dict[str, Path] = {}
     shown = a.projection if a.kind == "midterm" else None  # a final figure shows outcomes, not the old forecast
-    drawn = [("fig1_city_trend", F.fig_city_trend, (a.trend, a.spec, shown, a.through)),
-             ("fig2_counties", F.fig_small_multiples, (a.trend, "county", a.spec, shown,
-                                                        "各县（市、区）具备科学素质的公民比例")),
-             ("fig3_groups", F.fig_small_multiples, (a.trend, "group", a.spec, shown,
-                                                      "重点人群具备科学素质的公民比例"))]
+    # in the order the report shows them; file names carry the number of the caption (图1 … 图n)
+    drawn = [("city_trend", F.fig_city_trend, (a.trend, a.spec, shown, a.through)),
+             ("counties", F.fig_small_multiples, (a.trend, "county", a.spec, shown,
+                                                  "各县（市、区）具备科学素质的公民比例"))]
     if a.ranking is not None and len(a.ranking):
-        drawn.append(("fig4_ranking", F.fig_ranking, (a.ranking, a.spec)))
-    drawn.append(("fig5_indicators", F.fig_indicator_status, (a.status,)))
-    for stem, draw, args in drawn:
-        figs[stem] = save_figure(F.render(draw, *args), fdir, stem)["png"]
+        drawn.append(("ranking", F.fig_ranking, (a.ranking, a.spec)))
+    drawn += [("groups", F.fig_small_multiples, (a.trend, "group", a.spec, shown, "重点人群具备科学素质的公民比例")),
+              ("indicators", F.fig_indicator_status, (a.status,))]
+    for i, (name, draw, args) in enumerate(drawn, start=1):
+        figs[name] = save_figure(F.render(draw, *args), fdir, f"fig{i}_{name}")["png"]
     return {"tables": published, "figures": figs}
 
 
@@ -188,6 +192,6 @@ def run_assess(kind: str, through: int | None = None, root: Path | None = None) 
 def _status_line(a: Assessment) -> str:
     if a.kind == "midterm":
         counts = a.projection[a.projection["domain_type"] == "county"]["status_zh"].value_counts()
-        return "counties: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-    counts = a.verdicts[a.verdicts["domain_type"] == "county"]["verdict"].value_counts()
-    return "county verdicts: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        return "各县（市、区）：" + "，".join(f"{k}{v}个" for k, v in counts.items())
+    counts = a.verdicts[a.verdicts["domain_type"] == "county"]["verdict_zh"].value_counts()
+    return "各县（市、区）结论：" + "，".join(f"{k}{v}个" for k, v in counts.items())

@@ -6,6 +6,8 @@ formats the same frame for the report, so the two never disagree. Suppressed cel
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -76,15 +78,18 @@ def verdicts_published(v: pd.DataFrame) -> PublishedTable:
     f = pd.DataFrame({"范围": v["domain_type"].map(DTYPE_ZH), "名称": v["domain"], "年度": v["wave"], "样本量": v["n"],
                       "估计值": v["est"], "95%置信区间下限": v["lci"], "95%置信区间上限": v["uci"], "目标值": v["target"],
                       "差距（估计值−目标）": v["gap"], "单侧检验p值": v["p_value"], "结论": v["verdict_zh"],
-                      "可靠性": v["reliability"].map(L.RELIABILITY_LABELS)})
+                      "可靠性": v["reliability"].map(L.RELIABILITY_LABELS),
+                      "说明": ["估计值不予发布：" + L.withheld_reason(r, n) if rel == L.SUPPRESSED else ""
+                             for r, n, rel in zip(v["reason"], v["n_eff"], v["reliability"], strict=True)]})
     sup = (v["reliability"] == L.SUPPRESSED).to_numpy()
     f = _mask(f, sup, ["估计值", "95%置信区间下限", "95%置信区间上限", "差距（估计值−目标）", "单侧检验p值"])
-    f.loc[sup, "结论"] = L.RELIABILITY_LABELS[L.SUPPRESSED]
     return _pub("终期结论", "verdicts", f)
 
 
 def ranking_published(r: pd.DataFrame, interval: float) -> PublishedTable:
-    f = pd.DataFrame({"排序（按估计值）": r["rank"], "县（市、区）": r["domain"], "估计值": r["est"], "标准误": r["se"],
+    basis = r["basis"] if "basis" in r else pd.Series("direct", index=r.index)
+    f = pd.DataFrame({"排序（按估计值）": r["rank"], "县（市、区）": r["domain"], "估计值": r["est"],
+                      "估计方法": basis.map({"direct": L.DIRECT_LABEL, "model": L.MODEL_LABEL}), "标准误": r["se"],
                       "名次中位数": r["median_rank"], f"{interval:.0%}名次区间": [f"{a}–{b}" for a, b in
                                                                           zip(r["rank_lo"], r["rank_hi"], strict=True)],
                       "排第一的概率": r["p_first"].round(3), "进入前三的概率": r["p_top3"].round(3)})
@@ -105,18 +110,52 @@ def indicator_status_published(s: pd.DataFrame) -> PublishedTable:
     def show(col: pd.Series) -> list:
         return [None if pd.isna(v) else (f"{100 * v:.1f}%" if p else float(v)) for v, p in zip(col, pct, strict=True)]
 
-    f = pd.DataFrame({"指标编号": s["indicator_id"], "指标名称": s["name_zh"], "单位": s["unit_zh"], "年度": s["year"],
+    f = pd.DataFrame({"指标名称": s["name_zh"], "单位": s["unit_zh"], "年度": s["year"],
                       "报送值": show(s["value"]), "累计值": show(s["running_total"]), "应达值": show(s["expected"]),
                       "状态": s["status"], "说明": s["note"].fillna("")})
     return PublishedTable("指标完成情况", "indicator_status", f, ("",) * len(f), "C2")
 
 
-def indicator_issues_published(i: pd.DataFrame) -> PublishedTable:
-    f = pd.DataFrame({"年度": i["year"], "文件": i["file"], "工作表": i["sheet"].fillna(""), "单元格": i["cell"],
-                      "指标编号": i["indicator_id"], "填报内容": i["value"].fillna(""),
+def indicator_issues_published(i: pd.DataFrame, names: dict[str, str] | None = None) -> PublishedTable:
+    """The validator's findings for the people who submitted: files by order of receipt, indicators by name."""
+    f = pd.DataFrame({"年度": i["year"], "报送序号": _file_numbers(i), "工作表": i["sheet"].fillna(""),
+                      "单元格": i["cell"], "填报内容": i["value"].fillna(""),
                       "级别": i["severity"].map({"error": "错误（未采用）", "warning": "提示（已采用）"}),
-                      "问题代码": i["code"], "说明": i["message"]})
+                      "说明": [_public_message(_without_file(m, f), names or {})
+                             for m, f in zip(i["message"], i["file"], strict=True)]})
     return PublishedTable("报送问题", "indicator_issues", f, ("",) * len(f), "A2")
+
+
+def _without_file(message: str, file: str) -> str:
+    """The validator's message names the file for the analyst; the published table names the submission."""
+    for sep in ("，", "："):
+        message = message.replace(f"{file}{sep}", "")
+    return message.replace(str(file), "该报送文件")
+
+
+SPEC_FILE = re.compile(r"[\w\-/.]*targets\.yaml")
+OTHER_FILE = re.compile(r"[\w\-/.]+\.(?:xlsx|xls|csv)")
+SNAKE = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?![A-Za-z0-9_])")
+
+
+def _public_message(message: str, names: dict[str, str]) -> str:
+    """Indicator ids become their names; a file of the project becomes what it is."""
+    message = SPEC_FILE.sub("规划指标清单", message)
+    message = OTHER_FILE.sub("另一份报送文件", message)
+    for k in sorted(names, key=len, reverse=True):
+        message = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(k)}(?![A-Za-z0-9_])", names[k], message)
+    return SNAKE.sub("（无法识别的指标编号）", message)
+
+
+def _file_numbers(i: pd.DataFrame) -> list[str]:
+    """Submissions named by year and order of receipt (报送1, 报送2 …), never by file name."""
+    out, seen = [], {}
+    for y, f in zip(i["year"], i["file"], strict=True):
+        key = (y, f)
+        if key not in seen:
+            seen[key] = sum(1 for k in seen if k[0] == y) + 1
+        out.append(f"{y}年报送{seen[key]}")
+    return out
 
 
 def html_table(t: PublishedTable, caption: str, note: str = "", rows: pd.Series | None = None) -> Table:

@@ -93,7 +93,7 @@ def baseline_changes(stacked: pd.DataFrame, baseline: Baseline, level: float) ->
     z = stats.norm.ppf(0.5 + level / 2)
     for r in city.itertuples(index=False):
         base_rule = baseline.rule
-        comparable = r.rule == base_rule or r.rule.split("(")[0] == base_rule
+        comparable = r.rule == base_rule or getattr(r, "rule_name", None) == base_rule
         diff = r.est - baseline.est
         row = {"comparison": "since_baseline", "wave_from": baseline.year, "wave_to": int(r.wave),
                "domain_type": r.domain_type, "domain": r.domain, "est_from": baseline.est, "est_to": r.est,
@@ -106,7 +106,7 @@ def baseline_changes(stacked: pd.DataFrame, baseline: Baseline, level: float) ->
                        significant=bool(2 * stats.norm.sf(abs(t)) < 1 - level),
                        note=None if baseline.se is not None else "基线未公布标准误，按固定值处理")
         else:
-            row["note"] = (f"口径不同（序列中断）：基线口径为“{base_rule}”，本次调查为“{r.rule}”；差值仅作描述，"
+            row["note"] = (f"口径不同（序列中断）：基线的测评口径未公布，本次调查为“{r.rule}”；差值仅作描述，"
                            "不计算标准误和检验")
         rows.append(row)
     out = pd.DataFrame(rows)

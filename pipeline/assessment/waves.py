@@ -22,15 +22,23 @@ from pipeline.tableio import read_table
 @dataclass(frozen=True)
 class WaveData:
     wave: int
-    rule: str  # the rule's signature, e.g. "threshold_total(cutoff=70)"
+    rule: str  # the rule as readers see it, e.g. "总分 ≥ 70分"; waves with the same rule form a series
     variance_method: str
     estimates: pd.DataFrame  # the headline estimand, primary variance method, assessed domain types
     targets: pd.DataFrame
+    sae: pd.DataFrame | None = None  # the wave's county model estimates, when the estimate stage made them
+    rule_name: str = ""  # scoring.yaml `rule:` (the baseline's `rule:` names it when comparable)
 
 
 def rule_signature(rule: str, params: tuple[tuple[str, object], ...]) -> str:
-    inner = ", ".join(f"{k}={v}" for k, v in params)
-    return f"{rule}({inner})"
+    """The rule as readers see it, and as series are told apart: same words, same rule."""
+    p = dict(params)
+    if rule == "threshold_total" and "cutoff" in p:
+        return f"总分 ≥ {float(p['cutoff']):g}分"
+    if rule == "all_dimensions":
+        return "各部分均达到及格线" + (f"（{'，'.join(f'{k} {v}' for k, v in params)}）" if params else "")
+    inner = "，".join(f"{v}" for _, v in params)
+    return f"其他评分规则（{inner}）" if inner else "其他评分规则"
 
 
 def load_wave(wave: int, root: Path, estimand: str, domain_types: tuple[str, ...]) -> WaveData:
@@ -55,8 +63,10 @@ def load_wave(wave: int, root: Path, estimand: str, domain_types: tuple[str, ...
         raise InputError(f"{est_path}: holds wave {sorted(est['wave'].unique())}, expected {wave}. The file "
                          "belongs to another wave; re-run the estimate stage for this one.")
     scoring = load_scoring(paths.scoring)
+    sae_path = paths.processed("sae.csv")
+    sae = read_table(sae_path, "sae") if sae_path.exists() else None
     return WaveData(wave, rule_signature(scoring.rule, scoring.params), method, rows.reset_index(drop=True),
-                    tgt[tgt["domain_type"].isin(domain_types)].reset_index(drop=True))
+                    tgt[tgt["domain_type"].isin(domain_types)].reset_index(drop=True), sae, scoring.rule)
 
 
 def assign_series(rules: dict[int, str]) -> dict[int, int]:
@@ -78,6 +88,7 @@ def stack(waves: list[WaveData]) -> pd.DataFrame:
         f = w.estimates[["wave", "estimand_id", "domain_type", "domain", "n", "est", "se", "lci", "uci", "df",
                          "ci_method", "reliability", "variance_method"]].copy()
         f["rule"] = w.rule
+        f["rule_name"] = w.rule_name
         f["series"] = series[w.wave]
         frames.append(f)
     return pd.concat(frames, ignore_index=True)

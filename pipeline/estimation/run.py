@@ -12,7 +12,8 @@ from pipeline.errors import InputError, SpecError
 from pipeline.estimation import gates
 from pipeline.estimation.design import Design, to_binary
 from pipeline.estimation.domains import Partition, partition_by, partition_flag, restrict
-from pipeline.estimation.sae import fay_herriot
+from pipeline.estimation.sae import METHODS as SAE_METHODS
+from pipeline.estimation.sae import area_estimates
 from pipeline.estimation.spec import DomainType, EstimandsSpec, load_design, load_estimands
 from pipeline.estimation.targets import verdicts
 from pipeline.paths import WavePaths
@@ -36,10 +37,12 @@ class EstimateResult:
     seconds: float
 
     def summary(self) -> str:
-        return (f"estimate {self.wave}: {self.respondents} respondents → {self.estimates} estimates over "
-                f"{self.domains} domains ({', '.join(self.variance_methods)}); overall target verdict "
-                f"{self.verdict_overall!r}; domains met/not met/undetermined {self.met}/{self.not_met}/"
-                f"{self.undetermined}; SAE areas {self.sae_areas}; {self.seconds:.1f}s")
+        methods = "、".join({"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(m, m) for m in self.variance_methods)
+        verdict = {"met": "已达到目标", "not met": "未达到目标", "undetermined": "尚不能判定"}.get(
+            self.verdict_overall, "无")
+        return (f"{self.wave}年估计：受访者{self.respondents}人，{self.domains}个分组共{self.estimates}个估计（{methods}）；"
+                f"全市对照目标：{verdict}；各分组已达到/未达到/尚不能判定 {self.met}/{self.not_met}/{self.undetermined}；"
+                f"模型估计县区{self.sae_areas}个；用时{self.seconds:.1f}秒")
 
 
 def analysis_frame(respondents: pd.DataFrame, scores: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
@@ -213,40 +216,40 @@ def estimate_table(design: Design, frame, spec: EstimandsSpec, methods, wave: in
 
 def sae_table(estimates: pd.DataFrame, frame: pd.DataFrame, design: Design, spec: EstimandsSpec,
               primary: str) -> pd.DataFrame | None:
+    """Fay–Herriot estimates of every area (estimands.yaml `sae:`), from the direct estimates."""
     cfg = spec.sae
     if not cfg:
         return None
     area_type = cfg.get("area", "county")
-    direct = estimates[(estimates["estimand_id"] == cfg.get("estimand", "literate"))
-                       & (estimates["domain_type"] == area_type) & (estimates["variance_method"] == primary)]
-    direct = direct.sort_values("domain").reset_index(drop=True)
+    estimand = cfg.get("estimand", "literate")
+    sel = (estimates["estimand_id"] == estimand) & (estimates["variance_method"] == primary)
+    direct = estimates[sel & (estimates["domain_type"] == area_type)].sort_values("domain").reset_index(drop=True)
     # area covariate: weighted share of urban respondents in the area (from the data, as the brief of the
     # model says: known for every area, measured without sampling error worth modelling)
     w = frame["w_final"].to_numpy(float)
-    area = frame[area_type].astype(str)
+    area = frame[area_type].astype(str).to_numpy()
     urban = (frame["urban"].astype(str) == "城镇").to_numpy(float)
-    share = (pd.Series(w * urban).groupby(area.to_numpy()).sum() / pd.Series(w).groupby(area.to_numpy()).sum())
-    direct["urban_share"] = share.reindex(direct["domain"]).to_numpy()
+    pop = pd.Series(w).groupby(area).sum()
+    direct["urban_share"] = (pd.Series(w * urban).groupby(area).sum() / pop).reindex(direct["domain"]).to_numpy()
     covs = list(cfg.get("covariates", ["urban_share"]))
     unknown = [c for c in covs if c not in direct.columns]
     if unknown:
         raise SpecError(f"estimands.yaml sae.covariates {unknown}: only 'urban_share' is derived from the data.")
-    usable = (direct["se"] > 0) & np.isfinite(direct["se"]) & np.isfinite(direct["est"])
-    out = pd.DataFrame({"area": direct["domain"], "n": direct["n"].astype(int), "direct_est": direct["est"],
-                        "direct_se": direct["se"], "model_est": np.nan, "model_mse": np.nan, "shrinkage": np.nan,
-                        "urban_share": direct["urban_share"]})
-    X = np.column_stack([np.ones(usable.sum())] + [direct.loc[usable, c].to_numpy(float) for c in covs])
-    if usable.sum() > X.shape[1]:
-        fh = fay_herriot(direct.loc[usable, "est"], direct.loc[usable, "se"] ** 2, X, cfg.get("method", "REML"))
-        out.loc[usable.to_numpy(), "model_est"] = fh.est
-        out.loc[usable.to_numpy(), "model_mse"] = fh.mse
-        out.loc[usable.to_numpy(), "shrinkage"] = fh.shrinkage
-        out["sigma2_u"] = fh.sigma2_u
-        out["beta_intercept"] = fh.beta[0]
-        for c, b in zip(covs, fh.beta[1:], strict=True):
-            out[f"beta_{c}"] = b
-        out["converged"] = fh.converged
-    out["method"] = cfg.get("method", "REML")
+    method = str(cfg.get("method", "REML"))
+    if method not in SAE_METHODS:
+        raise SpecError(f"estimands.yaml sae.method {method!r} is not one of {list(SAE_METHODS)}.")
+    bench = cfg.get("benchmark", "none")
+    if bench not in ("none", "overall"):
+        raise SpecError(f"estimands.yaml sae.benchmark {bench!r}: use none, or overall (the population-weighted "
+                        "area estimates add up to the direct estimate of the whole population).")
+    shares = (pop / pop.sum()).reindex(direct["domain"]).to_numpy()
+    total = None
+    if bench == "overall":
+        total = float(estimates.loc[sel & (estimates["domain_type"] == "overall"), "est"].iloc[0])
+    d = pd.DataFrame({"area": direct["domain"], "n": direct["n"], "est": direct["est"], "se": direct["se"],
+                      **{c: direct[c] for c in covs}})
+    out = area_estimates(d, covs, method, spec.level, shares, total)
+    out["population_share"] = shares
     return out
 
 
@@ -278,7 +281,7 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
         raise
     tsel = est[(est["estimand_id"] == spec.target.estimand) & (est["variance_method"] == primary)
                & est["domain_type"].isin(spec.target.domain_types)]
-    targets = verdicts(tsel, spec.target.value, spec.level)
+    targets = verdicts(tsel, spec.target.value, spec.level, spec.target.suppressed)
     sae = sae_table(est, frame, design, spec, primary)
     with stage_commit("estimate", stages.target("estimate", paths)):
         write_json(gates.as_json(checked), paths.processed("gates.json"))

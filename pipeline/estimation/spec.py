@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline.errors import SpecError
 from pipeline.estimation.intervals import CI_METHODS
+from pipeline.estimation.targets import SUPPRESSED_POLICIES
 from pipeline.estimation.variance import LONELY_POLICIES
 from pipeline.instruments.load import read_yaml
 
@@ -41,6 +42,7 @@ class TargetSpec:
     estimand: str
     value: float
     domain_types: tuple[str, ...]
+    suppressed: str = "verdict"  # what is published for a cell withheld for precision: verdict | caution | none
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,13 @@ def load_estimands(path: Path) -> EstimandsSpec:
     if method not in CI_METHODS:
         raise SpecError(f"{path}: ci.proportion {method!r} is not one of {sorted(CI_METHODS)}.")
     t = _need(data, "target", path, "")
+    policy = str(t.get("suppressed", "verdict"))
+    if policy not in SUPPRESSED_POLICIES:
+        raise SpecError(f"{path}: target.suppressed {policy!r} is not one of {list(SUPPRESSED_POLICIES)} "
+                        "(verdict: publish the verdict with the estimate withheld; caution: publish the estimate "
+                        "with a caution mark; none: publish neither).")
     target = TargetSpec(str(_need(t, "estimand", path, "target.")), float(_need(t, "value", path, "target.")),
-                        tuple(_need(t, "domain_types", path, "target.")))
+                        tuple(_need(t, "domain_types", path, "target.")), policy)
     if target.estimand not in ids:
         raise SpecError(f"{path}: target.estimand {target.estimand!r} is not an estimand id.")
     unknown = [x for x in target.domain_types if x not in [d.name for d in doms]]

@@ -1,7 +1,19 @@
 """The verdict on the plan's target per domain, and differences between two waves.
 
 Verdict (target p0 = 0.16): met when the whole 95% CI lies above p0, not met when it lies below,
-undetermined when it contains p0, when the cell is suppressed, or when no interval exists.
+undetermined when it contains p0 or when no interval exists.
+
+Whether a verdict is *published* is a second, separate decision. A cell suppressed for precision (NCHS
+2017) has an interval too wide to print its estimate, but when even that interval lies wholly on one side
+of the target the data settle the verdict. estimands.yaml `target.suppressed:` sets what is published for
+such a cell (column `publish`):
+
+  verdict   the verdict, with the estimate withheld and the reason given        (publish = "verdict")
+  caution   the estimate too, marked for caution, with the verdict              (publish = "caution")
+  none      neither: the verdict is "undetermined"                              (publish = "none")
+
+Cells that pass the standard have publish = "estimate"; a cell without an interval (no respondents, df 0)
+has publish = "none" whatever the policy.
 
 One-sided p-value for H0: p <= p0 against p > p0, a t test with the design df *on the logit scale*:
 t = (logit p̂ − logit p0) / SE(logit p̂). The logit scale is chosen because the published interval is
@@ -18,16 +30,24 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+SUPPRESSED_POLICIES = ("verdict", "caution", "none")
+PUBLISH_VALUES = ("estimate", "verdict", "caution", "none")
+
 
 def _logit(p):
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(p / (1 - p))
 
 
-def verdicts(est: pd.DataFrame, target: float, level: float = 0.95) -> pd.DataFrame:
-    """est: rows of estimates.csv for the target estimand (one variance method). Returns targets rows."""
+def verdicts(est: pd.DataFrame, target: float, level: float = 0.95, suppressed: str = "verdict") -> pd.DataFrame:
+    """est: rows of estimates.csv for the target estimand (one variance method). Returns targets rows.
+
+    `suppressed` is the publication policy for cells withheld for precision (see the module note)."""
+    if suppressed not in SUPPRESSED_POLICIES:
+        raise ValueError(f"suppressed policy {suppressed!r}: use one of {SUPPRESSED_POLICIES}")
     e = est.reset_index(drop=True)
     p, lci, uci, df, n = (e[c].to_numpy(dtype=float) for c in ("est", "lci", "uci", "df", "n"))
+    n_eff = e["n_eff"].to_numpy(dtype=float) if "n_eff" in e else np.full(len(e), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         tq = np.where(df > 0, stats.t.ppf(1 - (1 - level) / 2, np.where(df > 0, df, 1)), np.nan)
         se_logit = (_logit(uci) - _logit(lci)) / (2 * tq)
@@ -40,22 +60,27 @@ def verdicts(est: pd.DataFrame, target: float, level: float = 0.95) -> pd.DataFr
     verdict[uci < target] = "not met"
     reason = e["reason"].fillna("").astype(str).to_numpy().astype(object)
     sup = (e["reliability"] == "suppressed").to_numpy()
-    verdict[sup] = "undetermined"
-    reason[sup] = np.array(["suppressed cell: " + r for r in reason[sup]], dtype=object)
-    noci = ~np.isfinite(lci) | ~np.isfinite(uci)
+    noci = ~np.isfinite(lci) | ~np.isfinite(uci) | ~np.isfinite(p)
     verdict[noci] = "undetermined"
-    extra = noci & ~sup
-    reason[extra] = np.array([(r + "; " if r else "") + "no confidence interval" for r in reason[extra]], dtype=object)
-    inside = (verdict == "undetermined") & ~sup & ~noci
+    publish = np.full(len(e), "estimate", dtype=object)
+    publish[sup] = {"verdict": "verdict", "caution": "caution", "none": "none"}[suppressed]
+    if suppressed == "none":
+        verdict[sup] = "undetermined"
+    publish[noci] = "none"
+    reason[sup] = np.array(["suppressed cell: " + r for r in reason[sup]], dtype=object)
+    reason[noci & ~sup] = np.array([(r + "; " if r else "") + "no confidence interval" for r in reason[noci & ~sup]],
+                                   dtype=object)
+    inside = (verdict == "undetermined") & ~noci & (publish != "none")
     reason[inside] = np.array([(r + "; " if r else "") + "confidence interval contains the target"
                                for r in reason[inside]], dtype=object)
     with np.errstate(invalid="ignore"):
         pval = np.where(np.isfinite(pval), pval, np.nan)
     return pd.DataFrame({
         "wave": e["wave"].astype(int), "domain_type": e["domain_type"], "domain": e["domain"],
-        "n": e["n"].astype(int), "est": p, "se": e["se"].to_numpy(dtype=float), "lci": lci, "uci": uci, "df": df,
-        "target": float(target), "gap": p - target, "p_value": pval, "verdict": verdict,
-        "reliability": e["reliability"], "reason": pd.Series(reason).replace("", pd.NA).astype("string"),
+        "n": e["n"].astype(int), "n_eff": n_eff, "est": p, "se": e["se"].to_numpy(dtype=float), "lci": lci,
+        "uci": uci, "df": df, "target": float(target), "gap": p - target, "p_value": pval, "verdict": verdict,
+        "publish": publish, "reliability": e["reliability"],
+        "reason": pd.Series(reason).replace("", pd.NA).astype("string"),
     })
 
 

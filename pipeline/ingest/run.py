@@ -229,6 +229,8 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
             "checks": {f.check: {"action": checks.action_of(inst, f.check),
                                  "threshold": getattr(inst.check(f.check), "threshold", None)} for f in findings},
             "frame_checked": frame is not None, "missing_code_usage": usage,
+            # the fieldwork period as the accepted interviews date it (the methods section of the report states it)
+            "interview_dates": _date_range(start.iloc[a]),
         }
         tableio.write_json(report, paths.processed("ingest_report.json"))
     if contacts is None:  # a contacts.parquet of an earlier full delivery would otherwise pass for this one's
@@ -283,3 +285,8 @@ def _respondents(data: pd.DataFrame, inst: Instrument, wave: int, a: np.ndarray,
                 mask |= np.isin(raw(field), np.array(vals, dtype=float))
         resp[flag] = mask
     return resp
+
+
+def _date_range(start: pd.Series) -> list[str] | None:
+    days = start.dropna()
+    return None if days.empty else [days.min().strftime("%Y-%m-%d"), days.max().strftime("%Y-%m-%d")]

@@ -29,6 +29,7 @@ BAR_LIGHT = "#dbe7f3"
 TARGET = "#c0392b"
 REFERENCE = "#555555"
 MUTED = "#8a8a8a"
+MODEL = "#6a3d9a"  # model estimates: a colour no direct estimate uses
 TRACK = "#ececec"
 N_WEAKEST = 10
 PAD = 0.14  # inches of white margin around every figure
@@ -49,14 +50,26 @@ def _target(inputs: ReportInputs) -> float | None:
 
 def _hbar_panel(ax, rows: pd.DataFrame, labels: list[str], statistic: str, xmax: float,
                 target: float | None = None, reference: float | None = None,
-                value_label: Callable[[pd.Series], str] | None = None) -> None:
-    """Horizontal bars with 95% CI whiskers, top row first; suppressed rows carry only a note."""
+                value_label: Callable[[pd.Series], str] | None = None,
+                model: Callable[[str], pd.Series | None] | None = None) -> None:
+    """Horizontal bars with 95% CI whiskers, top row first; a suppressed row carries only a note, or, with
+    `model`, its model estimate as an open diamond with the model's 95% interval."""
     scale = 100.0 if statistic == "proportion" else 1.0
     n = len(rows)
     ys = list(range(n))[::-1]
     for y, (_, r) in zip(ys, rows.iterrows(), strict=True):
         if r["reliability"] == L.SUPPRESSED or pd.isna(r["est"]):
-            ax.text(xmax * 0.01, y, L.SUPPRESSED_NOTE, va="center", ha="left", color=MUTED, fontsize=8.5)
+            m = model(r["domain"]) if model else None
+            if m is None:
+                ax.text(xmax * 0.01, y, L.SUPPRESSED_NOTE, va="center", ha="left", color=MUTED, fontsize=8.5)
+                continue
+            lo, hi, mid = m["model_lci"] * scale, m["model_uci"] * scale, m["model_est"] * scale
+            ax.plot([lo, hi], [y, y], color=MODEL, lw=1.1, zorder=3)
+            ax.plot([mid], [y], marker="D", markersize=6.5, markerfacecolor="white", markeredgecolor=MODEL,
+                    markeredgewidth=1.4, zorder=4)
+            ax.text(hi + xmax * 0.012, y, f"{L.fmt_pct(m['model_est'])}（{L.MODEL_LABEL}）", va="center", ha="left",
+                    fontsize=8.5, color=MODEL, zorder=5,
+                    bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
             continue
         caution = r["reliability"] == L.CAUTION
         ax.barh(y, r["est"] * scale, height=0.62, color=BAR_LIGHT if caution else BAR,
@@ -98,10 +111,13 @@ def _xmax(frames: list[pd.DataFrame], statistic: str, floor: float | None = None
 
 
 def _legend(fig: Figure, rows_list: list[pd.DataFrame], target: float | None,
-            reference: float | None = None) -> None:
+            reference: float | None = None, model: bool = False) -> None:
     """One legend under the plot area, outside every axes, so it never hides a bar."""
     handles = [Patch(facecolor=BAR, edgecolor=BAR, label="估计值"),
                Line2D([], [], color="#1b1b1b", lw=1.1, label="95%置信区间")]
+    if model:
+        handles.append(Line2D([], [], color=MODEL, lw=1.1, marker="D", markerfacecolor="white",
+                              label=f"{L.MODEL_LABEL}（直接估计不予发布）"))
     if any((r["reliability"] == L.CAUTION).any() for r in rows_list):
         handles.append(Patch(facecolor=BAR_LIGHT, edgecolor=BAR, hatch="////", label=L.CAUTION_NOTE))
     if target is not None:
@@ -124,7 +140,8 @@ def fig_county(inputs: ReportInputs) -> Figure:
     rows = inputs.cells(L.HEADLINE, "county")
     shown = rows[rows["reliability"] != L.SUPPRESSED].sort_values("est", ascending=False, kind="mergesort")
     rows = pd.concat([shown, rows[rows["reliability"] == L.SUPPRESSED]], ignore_index=True)
-    return _share_bars(inputs, rows, f"{inputs.wave}年各县（市、区）{L.HEADLINE_LABEL}", 0.42 * len(rows) + 1.6)
+    return _share_bars(inputs, rows, f"{inputs.wave}年各县（市、区）{L.HEADLINE_LABEL}", 0.42 * len(rows) + 1.6,
+                       model=inputs.model_row if inputs.sae is not None else None)
 
 
 def fig_groups(inputs: ReportInputs) -> Figure:
@@ -133,16 +150,21 @@ def fig_groups(inputs: ReportInputs) -> Figure:
     return _share_bars(inputs, rows, f"{inputs.wave}年重点人群{L.HEADLINE_LABEL}", 0.55 * max(len(rows), 1) + 1.6)
 
 
-def _share_bars(inputs: ReportInputs, rows: pd.DataFrame, title: str, height: float) -> Figure:
+def _share_bars(inputs: ReportInputs, rows: pd.DataFrame, title: str, height: float, model=None) -> Figure:
     """One panel of headline shares with intervals, the target line and the city line."""
     target = _target(inputs)
     overall = _overall_literate(inputs)
     fig, ax = plt.subplots(layout="constrained", figsize=(8, height))
     xmax = _xmax([rows], "proportion", target)
-    _hbar_panel(ax, rows, rows["domain"].tolist(), "proportion", xmax, target, overall)
+    drawn = []
+    if model is not None:
+        drawn = [m for m in (model(d) for d in rows.loc[rows["reliability"] == L.SUPPRESSED, "domain"]) if m is not None]
+        if drawn:
+            xmax = max(xmax, max(float(m["model_uci"]) for m in drawn) * 100 * 1.35)
+    _hbar_panel(ax, rows, rows["domain"].tolist(), "proportion", xmax, target, overall, model=model)
     ax.set_xlabel(f"{L.HEADLINE_LABEL}（%）")
     ax.set_title(title, loc="left")
-    _legend(fig, [rows], target, overall)
+    _legend(fig, [rows], target, overall, model=bool(drawn))
     return fig
 
 
@@ -279,9 +301,9 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig1_county", "各县（市、区）具备科学素质的公民比例", fig_county),
     FigureSpec("fig2_groups", "重点人群具备科学素质的公民比例", fig_groups),
     FigureSpec("fig3_subgroups", "不同性别、年龄、文化程度和城乡居民的比例", fig_subgroups),
-    FigureSpec("fig4_dimensions", "测试四个部分的平均得分", fig_dimensions),
-    FigureSpec("fig5_benchmarks", "正确率最低的基准", fig_benchmarks),
-    FigureSpec("fig6_classes", "科学素质水平分布", fig_classes),
+    FigureSpec("fig4_classes", "科学素质水平分布", fig_classes),
+    FigureSpec("fig5_dimensions", "测试四个部分的平均得分", fig_dimensions),
+    FigureSpec("fig6_benchmarks", "正确率最低的基准", fig_benchmarks),
 )
 
 

@@ -89,12 +89,30 @@ def figure_html(png: Path, number: int, title: str) -> str:
     return f"<figure>{_img(png, title)}<figcaption>图{number} {e(title)}</figcaption></figure>"
 
 
+class Numbering:
+    """Figure and table numbers in reading order: a number is given when the item is placed on the page."""
+
+    def __init__(self) -> None:
+        self.figures = 0
+        self.tables = 0
+
+    def figure(self, png: Path | None, title: str) -> str:
+        if png is None:
+            return ""
+        self.figures += 1
+        return figure_html(png, self.figures, title)
+
+    def table(self, title: str) -> str:
+        self.tables += 1
+        return f"表{self.tables} {title}"
+
+
 LONG_TEXT = 14  # characters; a text column with a longer cell wraps
 NUMERIC = re.compile(r"^[\d,.%–−\-+<>≤≥ e—]*$|^未提供$")
 
 
-def table_html(table: Table) -> str:
-    """Numbers right-aligned under right-aligned headers, words left-aligned."""
+def table_html(table: Table, numbering: Numbering | None = None) -> str:
+    """Numbers right-aligned under right-aligned headers, words left-aligned; numbered when `numbering`."""
     text_cols = [i == 0 or any(not NUMERIC.match(str(row[i])) for row in table.rows)
                  for i in range(len(table.headers))]
     # Only long text (notes, rules) may wrap; numbers and short labels stay on one line, so that a note
@@ -107,13 +125,14 @@ def table_html(table: Table) -> str:
         for row in table.rows
     )
     note = f'<p class="note">{e(table.note)}</p>' if table.note else ""
-    return f"<table><caption>{e(table.caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+    caption = numbering.table(table.caption) if numbering is not None else table.caption
+    return f"<table><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
 
-def section_html(section: Section, level: int = 3) -> str:
-    parts = [f"<h{level}>{e(section.title)}</h{level}>"]
+def section_html(section: Section, level: int = 3, numbering: Numbering | None = None) -> str:
+    parts = [f"<h{level}>{e(section.title)}</h{level}>"] if section.title else []
     for item in section.items:
-        parts.append(table_html(item) if isinstance(item, Table) else f"<p>{e(item)}</p>")
+        parts.append(table_html(item, numbering) if isinstance(item, Table) else f"<p>{e(item)}</p>")
     return "\n".join(parts)
 
 
@@ -125,28 +144,40 @@ def _value_with_flag(r: pd.Series) -> str:
 
 
 def cells_table(caption: str, rows: pd.DataFrame, first: str, inputs: ReportInputs,
-                with_verdict: bool = False, label_of=None) -> str:
-    """Published cells as an HTML table; the suppressed row keeps its label and sample size only."""
+                with_verdict: bool = False, label_of=None, model: bool = False) -> str:
+    """Published cells as an HTML table; a withheld row keeps its label, sample size, the verdict when the
+    policy publishes it and the reason, in words; with `model`, the county's model estimate stands in."""
     if rows.empty:
-        return f'<p class="note">{e(caption)}：{e(L.NOT_PROVIDED)}（estimates.csv 中没有这些估计）。</p>'
-    verdicts = {}
-    if with_verdict:
-        t = inputs.targets
-        verdicts = {(a, b): (v, r) for a, b, v, r in zip(t["domain_type"], t["domain"], t["verdict"], t["reliability"],
-                                                          strict=True)}
-    heads = [first, "样本量", "估计值", "95%置信区间", "可靠性"] + (["对照目标"] if with_verdict else [])
+        return f'<p class="note">{e(caption)}：{e(L.NOT_PROVIDED)}。</p>'
+    heads = [first, "样本量", "估计值", "95%置信区间"] + (["估计方法"] if model else []) + ["可靠性"]
+    heads += (["对照目标"] if with_verdict else []) + ["说明"]
     body = []
     for _, r in rows.iterrows():
         rel = r["reliability"]
         label = label_of(r) if label_of else r["domain"]
+        t = inputs.target_row(r["domain_type"], r["domain"]) if with_verdict else None
+        m = inputs.model_row(r["domain"]) if model else None
+        value, interval, kind = _value_with_flag(r), e(L.fmt_interval(r["lci"], r["uci"], r["display"], rel)), \
+            L.DIRECT_LABEL
+        notes = []
+        if rel == L.SUPPRESSED:
+            notes.append("直接估计不予发布：" + L.withheld_reason(r["reason"], r["n_eff"]))
+            if m is not None:
+                value = e(L.fmt_pct(m["model_est"]))
+                interval = e(L.fmt_interval(m["model_lci"], m["model_uci"], "proportion"))
+                kind = L.MODEL_LABEL
+        elif rel == L.CAUTION and m is not None:
+            notes.append(f"{L.MODEL_LABEL}{L.fmt_pct(m['model_est'])}"
+                         f"（{L.fmt_interval(m['model_lci'], m['model_uci'], 'proportion')}）")
         cells = [f'<td class="text">{e(label)}</td>', f"<td>{e(L.fmt_int(r['n']))}</td>",
-                 f"<td>{_value_with_flag(r)}</td>",
-                 f"<td>{e(L.fmt_interval(r['lci'], r['uci'], r['display'], rel))}</td>",
-                 f"<td>{e(L.RELIABILITY_LABELS[rel])}</td>"]
+                 f"<td>{value}</td>", f"<td>{interval}</td>"]
+        if model:
+            cells.append(f'<td class="text">{e(kind)}</td>')
+        cells.append(f'<td class="text">{e(L.RELIABILITY_LABELS[rel])}</td>')
         if with_verdict:
-            v = verdicts.get((r["domain_type"], r["domain"]))
-            cells.append(f"<td>{e(L.verdict_label(*v) if v else L.DASH)}</td>")
-        cls = ' class="suppressed"' if rel == L.SUPPRESSED else ""
+            cells.append(f'<td class="text">{e(L.verdict_label(t["verdict"], t["publish"]) if t is not None else L.DASH)}</td>')
+        cells.append(f'<td class="text wrap">{e("；".join(notes))}</td>')
+        cls = ' class="suppressed"' if rel == L.SUPPRESSED and kind != L.MODEL_LABEL else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
     head = "".join(f"<th>{e(h)}</th>" for h in heads)
     return (f"<table><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>"
@@ -156,22 +187,23 @@ def cells_table(caption: str, rows: pd.DataFrame, first: str, inputs: ReportInpu
 def headline_html(inputs: ReportInputs) -> tuple[str, str]:
     """The headline box and the verdict key (met / not met / undetermined) it states."""
     r = inputs.cell(L.HEADLINE)
-    t = inputs.targets
-    tr = t[(t["domain_type"] == "overall") & (t["domain"] == "全市")]
-    verdict = str(tr["verdict"].iloc[0]) if len(tr) else "undetermined"
-    rel_t = str(tr["reliability"].iloc[0]) if len(tr) else L.OK
-    target = float(tr["target"].iloc[0]) if len(tr) else None
+    tr = inputs.target_row("overall", "全市")
+    verdict = str(tr["verdict"]) if tr is not None else "undetermined"
+    publish = str(tr["publish"]) if tr is not None else L.PUBLISH_NONE
+    target = float(tr["target"]) if tr is not None else None
     rel = r["reliability"]
     value = L.fmt_pct(r["est"], rel)
     interval = L.fmt_interval(r["lci"], r["uci"], "proportion", rel)
     target_text = L.fmt_pct(target, digits=0) if target is not None else L.NOT_PROVIDED
-    verdict_text = L.verdict_label(verdict, rel_t)
-    p_text = L.fmt_p(tr["p_value"].iloc[0], rel_t) if len(tr) else L.DASH
+    verdict_text = L.verdict_label(verdict, publish)
+    p_text = L.fmt_p(tr["p_value"], rel) if tr is not None else L.DASH
     sentence = (
         f"{inputs.wave}年，泉州市{L.HEADLINE_LABEL}为{value}（95%置信区间：{interval}）。"
-        if rel != L.SUPPRESSED else f"{inputs.wave}年全市{L.HEADLINE_LABEL}{L.SUPPRESSED_NOTE}。"
+        if rel != L.SUPPRESSED else
+        f"{inputs.wave}年全市{L.HEADLINE_LABEL}不予发布：{L.withheld_reason(r['reason'], r['n_eff'])}。"
     )
-    sentence += f"对照规划目标（2025年超过{target_text}），判定为“{verdict_text}”（单侧检验p值 {p_text}）。"
+    sentence += f"对照规划目标（2025年超过{target_text}），判定为“{verdict_text}”"
+    sentence += f"（单侧检验p值 {p_text}）。" if rel != L.SUPPRESSED else "。"
     box = (
         '<section class="headline">'
         f'<div class="big">{e(value)}</div>'
@@ -185,8 +217,25 @@ def headline_html(inputs: ReportInputs) -> tuple[str, str]:
     return box, verdict
 
 
+def verdict_counts(targets: pd.DataFrame, domain_type: str) -> dict[str, list[str]]:
+    """Published verdict label → domains, in published order: the one source of every summary count."""
+    rows = targets[targets["domain_type"] == domain_type]
+    rows = rows.iloc[sorted(range(len(rows)), key=lambda i: L.category_rank(domain_type, rows["domain"].iloc[i]))]
+    out: dict[str, list[str]] = {}
+    for v, p, d in zip(rows["verdict"], rows["publish"], rows["domain"], strict=True):
+        out.setdefault(L.verdict_label(v, p), []).append(str(d))
+    return out
+
+
+def verdict_sentence(targets: pd.DataFrame, domain_type: str, unit: str, label: str) -> str:
+    counts = verdict_counts(targets, domain_type)
+    order = [*L.VERDICT_LABELS.values(), L.NO_VERDICT]
+    parts = [f"{k}{len(counts[k])}{unit}（{'、'.join(counts[k])}）" for k in order if k in counts]
+    return f"{label}：" + "，".join(parts) + "。" if parts else ""
+
+
 def findings(inputs: ReportInputs) -> list[str]:
-    """A few plain statements drawn from publishable cells only."""
+    """A few plain statements, each drawn from the table it summarises."""
     out = []
     adv = inputs.cell("class_advanced")
     basic = [inputs.cell(c) for c in ("class_advanced", "class_literate", "class_basic")]
@@ -198,30 +247,35 @@ def findings(inputs: ReportInputs) -> list[str]:
     shown = counties[counties["reliability"] != L.SUPPRESSED].sort_values("est", kind="mergesort")
     if len(shown) >= 2:
         hi, lo = shown.iloc[-1], shown.iloc[0]
-        out.append(f"在可发布估计的{len(shown)}个县（市、区）中，{hi['domain']}最高（{L.fmt_pct(hi['est'])}），"
+        out.append(f"在直接估计可发布的{len(shown)}个县（市、区）中，{hi['domain']}最高（{L.fmt_pct(hi['est'])}），"
                    f"{lo['domain']}最低（{L.fmt_pct(lo['est'])}）。")
     t = inputs.targets
-    ct = t[(t["domain_type"] == "county") & (t["reliability"] != L.SUPPRESSED)]
-    if len(ct):
-        n = {v: int((ct["verdict"] == v).sum()) for v in L.VERDICT_LABELS}
-        out.append(f"对照{L.fmt_pct(float(ct['target'].iloc[0]), digits=0)}的目标：{n['met']}个县（市、区）已达到，"
-                   f"{n['not met']}个未达到，{n['undetermined']}个尚不能判定。")
-    n_sup = int((counties["reliability"] == L.SUPPRESSED).sum())
-    if n_sup:
-        out.append(f"{n_sup}个县（市、区）样本不足，估计不予发布。")
-    return out
+    if (t["domain_type"] == "county").any():
+        target = L.fmt_pct(float(t["target"].iloc[0]), digits=0)
+        out.append(verdict_sentence(t, "county", "个", f"各县（市、区）对照{target}的目标"))
+    for _, r in counties[counties["reliability"] == L.SUPPRESSED].iterrows():
+        m = inputs.model_row(r["domain"])
+        text = f"{r['domain']}的直接估计不予发布（{L.withheld_reason(r['reason'], r['n_eff'])}）"
+        if m is not None:
+            text += (f"，{L.MODEL_LABEL}为{L.fmt_pct(m['model_est'])}"
+                     f"（95%区间{L.fmt_interval(m['model_lci'], m['model_uci'], 'proportion')}）")
+        out.append(text + "。")
+    if (t["domain_type"] == "group").any():
+        out.append(verdict_sentence(t, "group", "个", "重点人群"))
+    return [x for x in out if x]
 
 
 def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str, str],
                embed_font: bool = True) -> tuple[str, str]:
     """The bulletin as a string and the headline verdict it states.
 
-    Without `embed_font` the page relies on the reader's system fonts (smaller, for previews and tests).
+    Figures and tables are numbered as they are placed, so the numbers follow the reading order. Without
+    `embed_font` the page relies on the reader's system fonts (smaller, for previews and tests).
     """
-    numbers = {stem: i for i, stem in enumerate(figures, start=1)}
+    num = Numbering()
 
     def fig(stem: str) -> str:
-        return figure_html(figures[stem], numbers[stem], titles[stem]) if stem in figures else ""
+        return num.figure(figures.get(stem), titles.get(stem, ""))
 
     box, verdict = headline_html(inputs)
     method_name = {"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(inputs.variance_method,
@@ -237,39 +291,43 @@ def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
 
     # On paper the county table comes first: its rows flow on from page 1, where the tall county figure
     # would jump to page 2 and leave half of page 1 empty. On screen the figure leads.
-    parts.append('<h2>二、各县（市、区）</h2><div class="lead">' + fig("fig1_county")
-                 + cells_table("表1 各县（市、区）具备科学素质的公民比例", inputs.cells(L.HEADLINE, "county"),
-                               "县（市、区）", inputs, with_verdict=True) + "</div>")
+    county_fig = fig("fig1_county")
+    county_note = ("直接估计不予发布的县（市、区）给出模型估计（面积层次Fay–Herriot模型，见“调查方法”），"
+                   "其区间为模型均方误差给出的95%区间；对照目标的判定始终依据直接估计的95%置信区间。"
+                   if inputs.sae is not None else "")
+    parts.append('<h2>二、各县（市、区）</h2><div class="lead">' + county_fig
+                 + cells_table(num.table("各县（市、区）具备科学素质的公民比例"), inputs.cells(L.HEADLINE, "county"),
+                               "县（市、区）", inputs, with_verdict=True, model=inputs.sae is not None) + "</div>"
+                 + (f'<p class="note">{e(county_note)}</p>' if county_note else ""))
 
     parts.append("<h2>三、重点人群</h2>" + fig("fig2_groups"))
-    parts.append(cells_table("表2 重点人群具备科学素质的公民比例", inputs.cells(L.HEADLINE, "group"), "重点人群",
+    parts.append(cells_table(num.table("重点人群具备科学素质的公民比例"), inputs.cells(L.HEADLINE, "group"), "重点人群",
                              inputs, with_verdict=True))
 
     parts.append('<h2 class="newpage">四、不同性别、年龄、文化程度和城乡居民</h2>' + fig("fig3_subgroups"))
     sub = pd.concat([inputs.cells(L.HEADLINE, t) for t in L.SUBGROUP_TYPES], ignore_index=True)
-    parts.append(cells_table("表3 不同群体具备科学素质的公民比例", sub, "分组", inputs,
+    parts.append(cells_table(num.table("不同群体具备科学素质的公民比例"), sub, "分组", inputs, with_verdict=True,
                              label_of=lambda r: f"{L.DOMAIN_TYPE_LABELS[r['domain_type']]}：{r['domain']}"))
 
-    parts.append('<h2 class="newpage">五、科学素质水平与测试各部分得分</h2>' + fig("fig6_classes") + fig("fig4_dimensions"))
+    parts.append('<h2 class="newpage">五、科学素质水平与测试各部分得分</h2>' + fig("fig4_classes") + fig("fig5_dimensions"))
     score_ids = [*L.CLASS_ESTIMANDS, L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
     scores = pd.concat([inputs.cells(i, "overall") for i in score_ids], ignore_index=True)
-    parts.append(cells_table("表4 科学素质水平分布与平均得分（全市）", scores, "指标", inputs,
-                             label_of=lambda r: L.estimand_label(r["estimand_id"])))
+    parts.append(cells_table(num.table("科学素质水平分布与平均得分（全市）"), scores, "指标", inputs,
+                             label_of=lambda r: L.estimand_label(r["estimand_id"], dimensions=inputs.dimensions)))
 
-    parts.append("<h2>六、《中国公民科学素质基准》各基准的正确率</h2>" + fig("fig5_benchmarks"))
+    parts.append("<h2>六、《中国公民科学素质基准》各基准的正确率</h2>" + fig("fig6_benchmarks"))
     bench = pd.concat([inputs.cells(b, "overall") for b in inputs.benchmark_ids()] or [pd.DataFrame()],
                       ignore_index=True)
     if not bench.empty:
-        parts.append(cells_table("表5 各基准的平均正确率（全市）", bench, "基准", inputs,
+        parts.append(cells_table(num.table("各基准的平均正确率（全市）"), bench, "基准", inputs,
                                  label_of=lambda r: benchmark_caption(inputs, r["estimand_id"], 200)))
 
     parts.append('<h2 class="newpage">七、调查方法</h2>')
-    parts += [section_html(s) for s in methods_sections(inputs)]
+    parts += [section_html(s, numbering=num) for s in methods_sections(inputs)]
     parts.append("<h2>八、数据质量</h2>")
-    quality = data_quality_section(inputs)
-    parts.append(section_html(Section("", quality.items)).replace("<h3></h3>", "", 1))
-    foot = ("本公报的全部数值由调查数据处理流程自动生成；完整表格见同目录 tables.xlsx 与 tables/ 下的CSV文件，"
-            "输入与输出文件的校验值见 manifest.json。")
+    parts.append(section_html(Section("", data_quality_section(inputs).items), numbering=num))
+    foot = ("本公报的全部数值由调查数据处理流程自动生成；完整表格见随公报发布的Excel工作簿，"
+            "每个输入与输出文件的校验值随数据一并存档。")
     if inputs.is_demo:
         foot = DEMO_BANNER + "。" + foot
     parts.append(f"<footer>{e(foot)}</footer>")

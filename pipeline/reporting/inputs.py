@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, SpecError
 from pipeline.instruments.load import read_yaml
 from pipeline.paths import WavePaths
 from pipeline.reporting import labels as L
@@ -44,6 +44,22 @@ class ReportInputs:
     sources: dict[str, Path] = field(default_factory=dict)
     county_names: dict[str, str] = field(default_factory=lambda: dict(L.COUNTY_CODES))
     gates: dict[str, Any] | None = None  # gates.json of the estimate stage (publication gates)
+    sae: pd.DataFrame | None = None  # sae.csv: the model estimate of every county
+    sae_spec: dict[str, Any] | None = None  # estimands.yaml `sae:` (covariates, method, benchmark)
+    scoring: dict[str, Any] | None = None  # scoring.yaml (rule, cut-off, parts of the test)
+    design_spec: dict[str, Any] | None = None  # design.yaml as written (control sources)
+    test_parts: tuple[tuple[str, int, float], ...] = ()  # (dimension id, items, points) from instrument.yaml
+
+    def target_row(self, domain_type: str, domain: str) -> pd.Series | None:
+        t = self.targets
+        rows = t[(t["domain_type"] == domain_type) & (t["domain"] == domain)]
+        return None if rows.empty else rows.iloc[0]
+
+    def model_row(self, area: str) -> pd.Series | None:
+        if self.sae is None:
+            return None
+        rows = self.sae[self.sae["area"] == area]
+        return None if rows.empty or pd.isna(rows["model_est"].iloc[0]) else rows.iloc[0]
 
     def cells(self, estimand_id: str, domain_type: str) -> pd.DataFrame:
         """Rows of one estimand over one kind of domain, in published category order."""
@@ -214,6 +230,7 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
     _check_values(estimates, est_path, "variance_method", VARIANCE_METHODS)
     _check_values(targets, tgt_path, "reliability", L.RELIABILITY_VALUES)
     _check_values(targets, tgt_path, "verdict", VERDICTS)
+    _check_values(targets, tgt_path, "publish", L.PUBLISH_VALUES)
     _check_values(targets, tgt_path, "domain_type", L.DOMAIN_TYPES)
     if estimates.empty:
         raise InputError(f"{est_path} has no rows; re-run the estimate stage for wave {paths.wave}.")
@@ -240,6 +257,7 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
             "stated. Re-run the estimate stage (estimands.yaml `target: domain_types` must include overall)."
         )
     check_in_sync(primary, targets, tgt_path)
+    primary = _caution_by_policy(primary, targets)
 
     titles, groups, dims = _frameworks(paths)
     weights_path = paths.processed("weights.parquet")
@@ -260,4 +278,55 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
         sources={"estimates": est_path, "targets": tgt_path},
         county_names=_county_names(paths),
         gates=_ingest_report(paths.processed("gates.json")),
+        sae=_sae(paths.processed("sae.csv")),
+        sae_spec=(_spec(paths.estimands) or {}).get("sae") or None,
+        scoring=_spec(paths.scoring),
+        design_spec=_spec(paths.design),
+        test_parts=_test_parts(paths),
     )
+
+
+def _test_parts(paths: WavePaths) -> tuple[tuple[str, int, float], ...]:
+    """Items and points per part of the test, counted from the wave's questionnaire."""
+    parts: dict[str, list[float]] = {}
+    for it in (_spec(paths.instrument) or {}).get("items") or []:
+        if isinstance(it, dict) and it.get("dimension"):
+            parts.setdefault(str(it["dimension"]), []).append(float(it.get("points") or 0))
+    return tuple((d, len(v), sum(v)) for d, v in parts.items())
+
+
+def _spec(path: Path) -> dict[str, Any] | None:
+    """A wave spec read only for the methods text: absent or unreadable, the text says "未提供"."""
+    if not path.exists():
+        return None
+    try:
+        return read_yaml(path)
+    except SpecError:
+        return None
+
+
+def _caution_by_policy(primary: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
+    """Cells the wave's policy publishes with a caution mark (targets.csv publish = caution): the headline
+    estimate of those domains is printed, flagged, instead of withheld."""
+    keys = set(zip(targets.loc[targets["publish"] == L.PUBLISH_CAUTION, "domain_type"],
+                   targets.loc[targets["publish"] == L.PUBLISH_CAUTION, "domain"], strict=True))
+    if not keys:
+        return primary
+    hit = (primary["estimand_id"] == L.HEADLINE) & pd.Series(
+        [k in keys for k in zip(primary["domain_type"], primary["domain"], strict=True)], index=primary.index)
+    primary = primary.copy()
+    primary.loc[hit, "reliability"] = L.CAUTION
+    return primary
+
+
+def _sae(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    try:
+        sae = read_table(path, "sae")
+    except ValueError as err:
+        raise InputError(f"{err} Re-run the estimate stage to rewrite it.") from None
+    if "model_lci" not in sae.columns:
+        raise InputError(f"{path} has no model_lci/model_uci columns (written by an older version of the estimate "
+                         "stage); re-run the estimate stage.")
+    return sae

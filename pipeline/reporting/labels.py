@@ -19,6 +19,12 @@ NOT_PROVIDED = "未提供"
 RELIABILITY_LABELS = {OK: "可靠", CAUTION: "谨慎解读", SUPPRESSED: "不予发布"}
 
 VERDICT_LABELS = {"met": "已达到目标", "not met": "未达到目标", "undetermined": "尚不能判定"}
+NO_VERDICT = "不作判定"
+# targets.csv `publish`: what of a target cell is published (estimation/targets.py)
+PUBLISH_ESTIMATE, PUBLISH_VERDICT, PUBLISH_CAUTION, PUBLISH_NONE = "estimate", "verdict", "caution", "none"
+PUBLISH_VALUES = (PUBLISH_ESTIMATE, PUBLISH_VERDICT, PUBLISH_CAUTION, PUBLISH_NONE)
+MODEL_LABEL = "模型估计"
+DIRECT_LABEL = "直接估计"
 
 HEADLINE = "literate"
 HEADLINE_LABEL = "具备科学素质的公民比例"
@@ -37,12 +43,13 @@ CLASS_RULES = {
     "class_low": "总分 < 55",
 }
 
-# Full marks of each part of the 2024 test (DOMAIN.md §1); frameworks.yaml may override names and marks.
+# The four parts of the test with their full marks, as survey_instruments/frameworks.yaml names them (the
+# report reads that file; these are the same names, used only when a project has no frameworks.yaml).
 DIMENSIONS = (
     ("score_knowledge", "knowledge", "科学知识", 40.0),
     ("score_methods", "methods", "科学方法", 20.0),
-    ("score_spirit", "spirit", "科学精神与思维", 20.0),
-    ("score_ability", "ability", "应用科学能力", 20.0),
+    ("score_spirit", "spirit", "科学精神与科学思想", 20.0),
+    ("score_ability", "ability", "应用科学解决实际问题的能力", 20.0),
 )
 SCORE_TOTAL = "score_total"
 
@@ -81,14 +88,16 @@ CATEGORY_ORDER = {
 }
 
 
-def estimand_label(estimand_id: str, benchmark_titles: dict[str, str] | None = None) -> str:
+def estimand_label(estimand_id: str, benchmark_titles: dict[str, str] | None = None,
+                   dimensions: tuple[tuple[str, str, float], ...] | None = None) -> str:
     if estimand_id == HEADLINE:
         return HEADLINE_LABEL
     if estimand_id in CLASS_LABELS:
         return f"{CLASS_LABELS[estimand_id]}（{CLASS_RULES[estimand_id]}）的比例"
     if estimand_id == SCORE_TOTAL:
         return "总分（满分100）"
-    for est_id, _, name, marks in DIMENSIONS:
+    dims = dimensions if dimensions is not None else tuple((d[0], d[2], d[3]) for d in DIMENSIONS)
+    for est_id, name, marks in dims:
         if estimand_id == est_id:
             return f"{name}得分（满分{marks:g}）"
     if estimand_id.startswith("bench_"):
@@ -113,29 +122,31 @@ def display_statistic(estimand_id: str, statistic: str) -> str:
 REASONS_ZH = (
     ("no respondents", "该分组无受访者"),
     ("df <= 0", "自由度为0，无法估计方差"),
-    ("effective sample size < 30", "有效样本量小于30（NCHS 2017 标准1）"),
-    ("relative korn-graubard ci width", "置信区间相对宽度大于130%（NCHS 2017 标准3）"),
-    ("ci width >= 0.30", "置信区间宽度不小于30个百分点（NCHS 2017 标准2）"),
+    ("effective sample size < 30", "样本量过少：有效样本量小于30"),
+    ("relative korn-graubard ci width", "估计精度不足：置信区间宽度超过估计值的130%"),
+    ("ci width >= 0.30", "估计精度不足：置信区间宽度不小于30个百分点"),
     ("estimate of 0% or 100%", "估计值为0或100%，须经统计审核"),
-    ("df < 8", "设计自由度小于8，须经统计审核（NCHS 2017 标准4）"),
+    ("df < 8", "设计自由度小于8，须经统计审核"),
     ("cv > 0.30", "变异系数大于30%"),
     ("confidence interval contains the target", "置信区间包含目标值"),
     ("no confidence interval", "无法计算置信区间"),
 )
+UNKNOWN_REASON = "其他原因，须经统计审核"
 VERDICT_RULE = "已达到目标：95%置信区间下限高于目标；未达到目标：95%置信区间上限低于目标；尚不能判定：置信区间包含目标"
 
 
 def reason_zh(reason: Any) -> str:
-    """Translate each '; '-separated part of a reason; unknown parts stay as written."""
+    """Translate each '; '-separated part of a reason. A part without a translation is never printed as
+    written (it is the estimate stage's English): it reads "其他原因，须经统计审核"."""
     if reason is None or (isinstance(reason, float) and math.isnan(reason)) or str(reason) in ("", "<NA>"):
         return ""
     out = []
     for part in str(reason).split("; "):
         prefix = ""
         if part.startswith("suppressed cell: "):
-            prefix, part = "不予发布：", part[len("suppressed cell: "):]
+            prefix, part = "估计值不予发布：", part[len("suppressed cell: "):]
         low = part.lower()
-        zh = next((z for key, z in REASONS_ZH if key in low), part)
+        zh = next((z for key, z in REASONS_ZH if key in low), UNKNOWN_REASON)
         out.append(prefix + zh)
     return "；".join(x for x in out if x)
 
@@ -193,7 +204,23 @@ def fmt_p(p: Any, reliability: str = OK) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def verdict_label(verdict: str, reliability: str = OK) -> str:
-    if reliability == SUPPRESSED:
-        return RELIABILITY_LABELS[SUPPRESSED]
-    return VERDICT_LABELS.get(str(verdict), str(verdict))
+def verdict_label(verdict: str, publish: str = PUBLISH_ESTIMATE) -> str:
+    """The verdict as published: every report, table and summary count goes through this one function."""
+    if publish == PUBLISH_NONE:
+        return NO_VERDICT
+    return VERDICT_LABELS[str(verdict)]
+
+
+def withheld_reason(reason: Any, n_eff: Any = None) -> str:
+    """Why an estimate is not printed, in a reader's words ("估计精度不足（有效样本量 201）")."""
+    text = "" if reason is None or (isinstance(reason, float) and math.isnan(reason)) else str(reason).lower()
+    neff = f"（有效样本量 {float(n_eff):,.0f}）" if _finite(n_eff) else ""
+    if "no respondents" in text:
+        return "该分组没有受访者"
+    if "df <= 0" in text:
+        return "无法估计抽样误差（样本只来自一个抽样单位）"
+    if "effective sample size" in text:
+        return f"样本量过少{neff}"
+    if "width" in text:
+        return f"估计精度不足{neff}"
+    return f"估计精度不足{neff}" if text else ""

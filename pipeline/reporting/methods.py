@@ -8,7 +8,6 @@ weights.parquet. Any record or metric that is absent is reported as "未提供" 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
@@ -27,7 +26,7 @@ STEP_LABELS = {
 }
 STEP_ORDER = ("base", "design", "nonresponse", "nr", "calibration", "raking", "trimming", "trim", "final")
 STEP_METRICS = (
-    ("kish_deff", "Kish加权设计效应", "{:.2f}"), ("ess", "有效样本量", "{:,.0f}"),
+    ("kish_deff", "加权设计效应（Kish）", "{:.2f}"),
     ("weight_min", "最小权数", "{:,.1f}"), ("weight_median", "权数中位数", "{:,.1f}"),
     ("weight_max", "最大权数", "{:,.1f}"),
 )
@@ -48,6 +47,7 @@ VARIABLE_LABELS = {"county_code": "县（市、区）", "county": "县（市、�
 # Codes of the ingest stage's checks; an unknown code is shown as it is.
 CHECK_LABELS = {
     "age_out_of_range": "年龄不在18–69岁", "code_outside_codebook": "代码不在编码表内", "duplicate_id": "编号重复",
+    "duplicate_respondent": "编号重复", "unknown_county": "地区代码无法识别",
     "missing_id": "缺少问卷编号",
     "duplicate_identical": "完全重复的记录", "unknown_area": "地区代码无法识别", "invalid_design_value": "抽样设计变量无效",
     "short_interview": "访问时间过短", "straightlining": "连续作答同一选项", "too_many_missing": "缺答题目过多",
@@ -106,24 +106,74 @@ def _fmt(v: float | None, pattern: str) -> str:
     return NA if v is None else pattern.format(v)
 
 
+EFFECTIVE_N = ("有效样本量：样本量除以该估计的设计效应（设计效应小于1时按1计），即与该估计精度相同的简单随机样本"
+               "人数；设计效应同时反映分层、整群抽样和加权的影响。本报告中“有效样本量”只指这一定义。")
+
+
+def _dates(ing: dict) -> str:
+    d = ing.get("interview_dates")
+    if not d or len(d) != 2:
+        return NA
+    (y0, m0, d0), (y1, m1, d1) = (str(x).split("-") for x in d)
+    return f"{int(y0)}年{int(m0)}月{int(d0)}日至{int(y1)}年{int(m1)}月{int(d1)}日"
+
+
 def sample_section(inputs: ReportInputs) -> Section:
     overall = inputs.cell(L.HEADLINE)
     n_scored = int(overall["n"]) if overall is not None else None
     ing = inputs.ingest or {}
     items: list[str | Table] = [
         "调查对象为泉州市18–69岁常住居民，采用分层多阶段概率抽样、入户面访，每户随机选取一名符合条件的居民。"
+        f"入户访问时间：{_dates(ing)}。"
     ]
+    acc = ing.get("accepted")
     items.append(
         f"原始数据读取记录 {L.fmt_int(ing['rows_read']) if 'rows_read' in ing else NA} 条，"
-        f"通过核查 {L.fmt_int(ing['accepted']) if 'accepted' in ing else NA} 条，"
+        f"通过核查 {L.fmt_int(acc) if acc is not None else NA} 条，"
         f"隔离 {L.fmt_int(ing['quarantined']) if 'quarantined' in ing else NA} 条；"
-        f"纳入估计的有效样本 {L.fmt_int(n_scored) if n_scored is not None else NA} 人。"
+        f"完成测试并计分、纳入比例估计的受访者 {L.fmt_int(n_scored) if n_scored is not None else NA} 人。"
     )
+    if acc is not None and n_scored is not None and int(acc) > n_scored:
+        limit = (inputs.scoring or {}).get("max_missing_items")
+        why = f"拒答或跳过的题目超过{int(limit)}道" if limit is not None else "拒答或跳过的题目过多"
+        items.append(
+            f"另有 {L.fmt_int(int(acc) - n_scored)} 名受访者{why}，测试无法计分（不按0分计）。他们参与加权，"
+            "但不进入具备科学素质比例和得分的计算：比例是已计分受访者的加权比例，即假定未计分者与已计分者"
+            "具备科学素质的比例相同；其权数不再另行调整。"
+        )
     counties = inputs.cells(L.HEADLINE, "county")
     if not counties.empty:
         items.append(f"各县（市、区）样本量 {L.fmt_int(counties['n'].min())}–{L.fmt_int(counties['n'].max())} 人。")
     items.append(response_table(inputs))
     return Section("样本与回答情况", tuple(items))
+
+
+DIMENSION_ORDER = ("knowledge", "methods", "spirit", "ability")
+
+
+def test_section(inputs: ReportInputs) -> Section:
+    """The structure of the test and the literate definition, from the wave's questionnaire and scoring rule."""
+    names = {est_id.removeprefix("score_"): name for est_id, name, _ in inputs.dimensions}
+    parts = sorted(inputs.test_parts, key=lambda p: DIMENSION_ORDER.index(p[0]) if p[0] in DIMENSION_ORDER else 9)
+    items: list[str | Table] = []
+    if parts:
+        total_items = sum(p[1] for p in parts)
+        total_points = sum(p[2] for p in parts)
+        text = "、".join(f"{names.get(d, d)}{n}题{pts:g}分" for d, n, pts in parts)
+        items.append(f"测试共{total_items}题，满分{total_points:g}分，分为四个部分：{text}。题型为判断题、单选题和多选题；"
+                     "回答“不知道”按答错计分。")
+    else:
+        items.append(f"测试结构：{NA}。")
+    sc = inputs.scoring or {}
+    cutoff = (sc.get("params") or {}).get("cutoff")
+    if sc.get("rule") == "threshold_total" and cutoff is not None:
+        items.append(f"具备科学素质：总分 ≥ {float(cutoff):g}分。科学素质水平按总分分为四级：高阶（≥ 85分）、"
+                     "具备（70–84分）、基本具备（55–69分）和较低（< 55分）。")
+    elif sc.get("rule") == "all_dimensions":
+        items.append("具备科学素质：科学知识、科学方法、科学与社会三个部分均达到及格线。")
+    else:
+        items.append(f"具备科学素质的判定规则：{NA}。")
+    return Section("测试与指标定义", tuple(items))
 
 
 def response_table(inputs: ReportInputs) -> Table:
@@ -139,8 +189,8 @@ def response_table(inputs: ReportInputs) -> Table:
         vals = [_by_level(diag, m, lv) for m in metrics]
         rows.append((names.get(lv, lv), *(NA if v is None else L.fmt_pct(v) for v in vals)))
     note = ("回答率按美国民意研究协会（AAPOR）《标准定义》由抽样户的接触结果计算。" if diag is not None else
-            "未提供加权诊断（weighting_diagnostics.csv 不存在），回答率未提供。")
-    return Table("表M1 回答率", ("地区", *(label for _, label in RESPONSE_METRICS)), tuple(rows), note)
+            "未提供加权诊断，回答率未提供。")
+    return Table("回答率", ("地区", *(label for _, label in RESPONSE_METRICS)), tuple(rows), note)
 
 
 def _steps(diag: pd.DataFrame) -> list[str]:
@@ -158,6 +208,34 @@ def _margins_text(cal: dict) -> str:
     return "；".join(parts) if parts else NA
 
 
+
+def _relative_error(v: float) -> str:
+    """A relative error in words a reader can take in ("小于百万分之一"), never in e-notation."""
+    v = abs(float(v))
+    if v < 1e-6:
+        return "小于百万分之一"
+    return f"{100 * v:.4f}%"
+
+
+def _controls(inputs: ReportInputs) -> dict:
+    return ((inputs.design_spec or {}).get("weighting") or {}).get("controls") or {}
+
+
+def _control_label(inputs: ReportInputs, name: str) -> str:
+    c = _controls(inputs).get(name) or {}
+    by = c.get("by")
+    if by:
+        return "×".join(VARIABLE_LABELS.get(str(x), "其他变量") for x in by)
+    return NA
+
+
+def controls_text(inputs: ReportInputs) -> str:
+    sources = [str(c.get("source_zh")) for c in _controls(inputs).values() if isinstance(c, dict) and c.get("source_zh")]
+    if not sources:
+        return f"控制总数来源：{NA}。"
+    return "控制总数来源：" + "；".join(sources) + "。"
+
+
 def weighting_section(inputs: ReportInputs) -> Section:
     diag = inputs.diagnostics
     meta = inputs.weights_meta or {}
@@ -166,24 +244,32 @@ def weighting_section(inputs: ReportInputs) -> Section:
     items: list[str | Table] = [
         "权数依次经过基础权数（入样概率的倒数乘以户内合格成人数）、无回答调整、校准和极端权数截尾等步骤。"
         f"校准方法：{CALIBRATION_METHODS.get(str(method).lower(), str(method)) if method else NA}；"
-        f"校准边际：{_margins_text(cal)}。"
+        f"校准边际：{_margins_text(cal)}。" + controls_text(inputs)
     ]
     if diag is None:
-        items.append("未提供加权诊断（weighting_diagnostics.csv 不存在）。")
+        items.append("未提供加权诊断。")
         return Section("加权", tuple(items))
     rows = [(STEP_LABELS.get(step, step), *(_fmt(_metric(diag, m, step), pat) for m, _, pat in STEP_METRICS))
             for step in _steps(diag)]
     if rows:
-        items.append(Table("表M2 各加权步骤的权数诊断（全市）", ("步骤", *(label for _, label, _ in STEP_METRICS)),
+        items.append(Table("各加权步骤的权数诊断（全市）", ("步骤", *(label for _, label, _ in STEP_METRICS)),
                            tuple(rows)))
     else:
         items.append(f"各加权步骤的权数诊断：{NA}。")
+    first_iter = _metric(diag, "iterations", "calibration")
+    final_iter = cal.get("iterations") if cal.get("iterations") is not None else _metric(diag, "iterations", "final")
+    errors = [v for v in (cal.get("max_margin_error"), *diag.loc[(diag["metric"] == "max_margin_error")
+                                                               & (diag["step"] == "final"), "value"].tolist())
+              if v is not None and pd.notna(v)]
+    trimmed = _first(diag, "trimmed", ("trimming",))
     facts = [
         f"基础权数之和与抽样框人口之比 {_fmt(_first(diag, 'base_weight_frame_ratio', ('base',)), '{:.4f}')}",
-        f"校准迭代次数 {_fmt(_first(diag, 'iterations', ('final', 'calibration')), '{:.0f}')}",
-        f"校准后最大边际相对误差 {_fmt(_first(diag, 'max_margin_error', ('final', 'calibration')), '{:.1e}')}",
-        f"被截尾的权数 {_fmt(_first(diag, 'trimmed', ('trimming',)), '{:.0f}')} 个",
+        f"校准迭代 {_fmt(first_iter, '{:.0f}')} 次" + (f"，截尾后重新校准迭代 {float(final_iter):.0f} 次"
+                                                       if final_iter is not None and first_iter is not None
+                                                       and float(final_iter) != float(first_iter) else ""),
+        "最终权数（含全部重复权数）与控制总数的最大相对偏差" + (_relative_error(max(errors)) if errors else NA),
     ]
+    facts.append(f"被截尾的权数 {_fmt(trimmed, '{:.0f}')} 个")
     items.append("；".join(facts) + "。")
     margin = diag[diag["metric"] == "margin"]
     if "final" in set(margin["step"]):
@@ -194,10 +280,10 @@ def weighting_section(inputs: ReportInputs) -> Section:
         mrows = []
         for var, g in margin.groupby(margin["variable"].fillna("").astype(str), sort=True):
             rel = ((g["value"] - g["control"]).abs() / g["control"].abs()).replace(float("inf"), float("nan")).dropna()
-            mrows.append((var or NA, L.fmt_int(len(g)), L.fmt_int(g["control"].sum()),
-                          NA if rel.empty else f"{100 * rel.max():.4f}%"))
-        items.append(Table("表M3 校准边际：加权总数与控制总数", ("校准边际", "类别数", "控制总数", "最大相对偏差"),
-                           tuple(mrows)))
+            mrows.append((_control_label(inputs, var), L.fmt_int(len(g)), L.fmt_int(g["control"].sum()),
+                          NA if rel.empty else _relative_error(rel.max())))
+        items.append(Table("校准边际：加权总数与控制总数（全样本最终权数）",
+                           ("校准边际", "类别数", "控制总数", "最大相对偏差"), tuple(mrows)))
     return Section("加权", tuple(items))
 
 
@@ -238,7 +324,7 @@ def reliability_section(inputs: ReportInputs) -> Section:
     e = inputs.estimates
     counts = {r: int((e["reliability"] == r).sum()) for r in L.RELIABILITY_VALUES}
     rules = Table(
-        "表M4 发布标准（比例：NCHS 2017《比例数据发布标准》，按顺序判定）",
+        "发布标准（比例：NCHS 2017《比例数据发布标准》，按顺序判定）",
         ("对象", "条件", "处理"),
         (("比例", "有效样本量（样本量÷设计效应，设计效应小于1时按1计）小于30", "不予发布"),
          ("比例", "Korn–Graubard 95%置信区间绝对宽度不小于30个百分点", "不予发布"),
@@ -253,19 +339,16 @@ def reliability_section(inputs: ReportInputs) -> Section:
     summary = (f"本报告共 {len(e)} 个估计：可靠 {counts[L.OK]} 个，谨慎解读 {counts[L.CAUTION]} 个，"
                f"不予发布 {counts[L.SUPPRESSED]} 个。不予发布的单元在所有图表中均以“{L.DASH}”或“{L.SUPPRESSED_NOTE}”表示，"
                "不给出任何数值；谨慎解读的单元在图中以斜线填充标记。")
-    return Section("可靠性标记", (rules, summary))
+    return Section("可靠性标记", (EFFECTIVE_N, rules, summary))
 
 
 def data_quality_section(inputs: ReportInputs) -> Section:
     ing = inputs.ingest
     if ing is None:
-        return Section("数据质量", (f"未提供数据接收报告（ingest_report.json 不存在），被隔离记录的情况{NA}。",
-                                    *delivery_quality_items(inputs)))
+        return Section("数据质量", (f"未提供数据接收报告，被隔离记录的情况{NA}。", *delivery_quality_items(inputs)))
     items: list[str | Table] = []
     read, acc, quar = ing.get("rows_read"), ing.get("accepted"), ing.get("quarantined")
-    # Only the file name: a full path would show the analyst's folders.
-    source = Path(str(ing["source_file"])).name if ing.get("source_file") else NA
-    items.append(f"数据文件 {source}（SHA-256 {ing.get('sha256', NA)}）。"
+    items.append(f"调查公司交付的数据文件（SHA-256校验值 {ing.get('sha256', NA)}）："
                  f"读取 {L.fmt_int(read) if read is not None else NA} 条记录，接收 "
                  f"{L.fmt_int(acc) if acc is not None else NA} 条，隔离 {L.fmt_int(quar) if quar is not None else NA} 条。")
     if None not in (read, acc, quar) and int(read) != int(acc) + int(quar):
@@ -274,22 +357,58 @@ def data_quality_section(inputs: ReportInputs) -> Section:
     by_reason = ing.get("quarantined_by_reason") or {}
     if by_reason:
         total = sum(int(v) for v in by_reason.values())
-        rows = tuple((CHECK_LABELS.get(str(k), str(k)), str(k), L.fmt_int(v),
+        rows = tuple((CHECK_LABELS.get(str(k), "其他核查项目"), L.fmt_int(v),
                       L.fmt_pct(int(v) / total) if total else L.DASH)
                      for k, v in sorted(by_reason.items(), key=lambda kv: (-int(kv[1]), kv[0])))
-        items.append(Table("表Q1 被隔离记录的原因", ("原因", "代码", "记录数", "占隔离记录"), rows,
-                           "被隔离的记录不进入分析；明细见 quarantine.csv。"))
+        items.append(Table("被隔离记录的原因", ("原因", "记录数", "占隔离记录"), rows,
+                           "被隔离的记录不进入分析，逐条明细随原始数据存档。"))
     else:
         items.append("没有记录被隔离。" if quar == 0 else f"隔离原因{NA}。")
     warnings_ = ing.get("warnings_by_check") or {}
     if warnings_:
-        rows = tuple((CHECK_LABELS.get(str(k), str(k)), str(k), L.fmt_int(v))
+        rows = tuple((CHECK_LABELS.get(str(k), "其他核查项目"), L.fmt_int(v))
                      for k, v in sorted(warnings_.items(), key=lambda kv: (-int(kv[1]), kv[0])))
-        items.append(Table("表Q2 数据核查提示（记录保留）", ("核查项目", "代码", "提示条数"), rows))
+        items.append(Table("数据核查提示（记录保留）", ("核查项目", "提示条数"), rows))
     items += delivery_quality_items(inputs)
     return Section("数据质量", tuple(items))
 
 
+def sae_section(inputs: ReportInputs) -> Section | None:
+    """The county model: what it is, its covariates, its fit, and how its interval is made."""
+    sae = inputs.sae
+    if sae is None or sae.empty:
+        return None
+    cfg = inputs.sae_spec or {}
+    covs = [c for c in cfg.get("covariates", ["urban_share"])]
+    cov_zh = "、".join(COVARIATE_LABELS.get(c, "其他县级辅助变量") for c in covs)
+    method = str(sae["method"].iloc[0])
+    r = sae.iloc[0]
+    betas = "，".join(f"{COVARIATE_LABELS.get(c, c)}系数 {float(r[f'beta_{c}']):.3f}" for c in covs
+                     if f"beta_{c}" in sae.columns)
+    n_syn = int((sae["model_kind"] == "synthetic").sum())
+    items: list[str | Table] = [
+        "县（市、区）的模型估计采用面积层次Fay–Herriot模型（Fay & Herriot 1979；Rao & Molina 2015，第6章）："
+        "各县直接估计 = 县级辅助变量的线性组合 + 县随机效应 + 抽样误差，抽样误差方差取各县直接估计的设计方差。"
+        f"模型的县级辅助变量：{cov_zh}（由本次调查的最终权数计算）。县随机效应方差按{SAE_METHODS.get(method, method)}估计，"
+        f"为 {float(r['sigma2_u']):.5f}（截距 {float(r['beta_intercept']):.3f}，{betas}）。",
+        "模型估计（经验最佳线性无偏预测，EBLUP）是直接估计与模型回归值的加权平均，直接估计越精确、权重越大；"
+        "其精度用均方误差（Prasad–Rao / Datta–Lahiri 二阶近似，含随机效应方差估计的不确定性）衡量，"
+        "95%区间为模型估计 ± 1.96 × 均方误差的平方根。模型估计依赖模型假定，与直接估计分列并注明“模型估计”。",
+    ]
+    if n_syn:
+        items.append(f"{n_syn}个县（市、区）没有可用的直接估计，给出回归合成估计，其均方误差包含县随机效应方差。")
+    factor = float(sae["benchmark_factor"].iloc[0]) if "benchmark_factor" in sae.columns else 1.0
+    if cfg.get("benchmark", "none") == "overall":
+        items.append(f"模型估计经比例基准化：各县模型估计按人口加权之和等于全市直接估计（调整系数 {factor:.4f}）；"
+                     "区间沿用基准化前的均方误差。")
+    return Section("县（市、区）模型估计", tuple(items))
+
+
+COVARIATE_LABELS = {"urban_share": "县内城镇人口比例"}
+SAE_METHODS = {"REML": "限制极大似然法（REML）", "ML": "极大似然法（ML）", "PR": "Prasad–Rao矩估计法"}
+
+
 def methods_sections(inputs: ReportInputs) -> list[Section]:
-    return [delivery_section(inputs), sample_section(inputs), weighting_section(inputs), variance_section(inputs),
-            reliability_section(inputs)]
+    sections = [delivery_section(inputs), sample_section(inputs), test_section(inputs), weighting_section(inputs),
+                variance_section(inputs), reliability_section(inputs), sae_section(inputs)]
+    return [s for s in sections if s is not None]

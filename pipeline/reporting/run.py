@@ -33,10 +33,10 @@ class ReportResult:
     seconds: float
 
     def summary(self) -> str:
-        demo = " [DEMO DATA]" if self.is_demo else ""
-        return (f"wave {self.wave}: {len(self.figures) // 2} figures, {len(self.tables) - 1} tables, report.html; "
-                f"literate {self.headline} (95% CI {self.interval}), target verdict: {self.verdict}{demo} "
-                f"-> {self.report_dir}")
+        demo = "【演示数据】" if self.is_demo else ""
+        verdict = L.VERDICT_LABELS.get(self.verdict, self.verdict)
+        return (f"{self.wave}年公报：图{len(self.figures) // 2}幅，表{len(self.tables) - 1}张；具备科学素质的公民比例 "
+                f"{self.headline}（95%置信区间 {self.interval}），对照目标：{verdict}{demo} → {self.report_dir}")
 
 
 def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:

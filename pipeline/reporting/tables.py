@@ -87,7 +87,8 @@ def overall_table(inputs: ReportInputs) -> PublishedTable:
     ids = [L.HEADLINE, *L.CLASS_ESTIMANDS, L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
     rows = _concat(inputs, [inputs.cells(i, "overall") for i in ids])
     return _published("全市", "overall", rows,
-                      {"指标": [L.estimand_label(i, inputs.benchmark_titles) for i in rows["estimand_id"]]})
+                      {"指标": [L.estimand_label(i, inputs.benchmark_titles, inputs.dimensions)
+                               for i in rows["estimand_id"]]})
 
 
 def county_table(inputs: ReportInputs) -> PublishedTable:
@@ -113,7 +114,7 @@ def score_table(inputs: ReportInputs) -> PublishedTable:
     rows = _concat(inputs, [inputs.cells(i, t) for t in dtypes for i in ids])
     lead = {"分组类型": [L.DOMAIN_TYPE_LABELS[t] for t in rows["domain_type"]],
             "分组": rows["domain"].tolist(),
-            "指标": [L.estimand_label(i) for i in rows["estimand_id"]]}
+            "指标": [L.estimand_label(i, dimensions=inputs.dimensions) for i in rows["estimand_id"]]}
     return _published("维度得分", "scores", rows, lead, frozen="D2")
 
 
@@ -123,8 +124,37 @@ def benchmark_table(inputs: ReportInputs) -> PublishedTable:
     est_ids = rows["estimand_id"].tolist()
     lead = {"基准编号": [L.benchmark_number(i) for i in est_ids],
             "基准": [inputs.benchmark_titles.get(i, L.benchmark_fallback(i)) for i in est_ids],
-            "所属部分": [inputs.benchmark_groups.get(i, "") for i in est_ids]}
+            "所属部分": [_dimension_name(inputs, inputs.benchmark_groups.get(i, "")) for i in est_ids]}
     return _published("基准", "benchmarks", rows, lead, frozen="C2")
+
+
+def _dimension_name(inputs: ReportInputs, dim_id: str) -> str:
+    names = {est_id.removeprefix("score_"): name for est_id, name, _ in inputs.dimensions}
+    return names.get(dim_id, "")
+
+
+def model_table(inputs: ReportInputs) -> PublishedTable | None:
+    """The county model estimates beside the direct ones (sae.csv); a withheld direct estimate stays a dash."""
+    sae = inputs.sae
+    if sae is None or sae.empty:
+        return None
+    direct = inputs.cells(L.HEADLINE, "county").set_index("domain")
+    order = sorted(sae["area"], key=lambda d: L.category_rank("county", d))
+    m = sae.set_index("area").loc[order]
+    rel = [direct["reliability"].get(a, L.SUPPRESSED) for a in order]
+    frame = pd.DataFrame({
+        "县（市、区）": order,
+        "样本量": [int(v) for v in m["n"]],
+        "直接估计": [L.DASH if r == L.SUPPRESSED else round(float(v), 6) for v, r in zip(m["direct_est"], rel, strict=True)],
+        "可靠性": [L.RELIABILITY_LABELS[r] for r in rel],
+        "模型估计": [round(float(v), 6) for v in m["model_est"]],
+        "模型估计标准误": [round(100 * float(v) ** 0.5, 4) for v in m["model_mse"]],
+        "模型估计95%区间下限": [round(float(v), 6) for v in m["model_lci"]],
+        "模型估计95%区间上限": [round(float(v), 6) for v in m["model_uci"]],
+        "直接估计的权重": [round(float(v), 4) for v in m["shrinkage"]],
+        "县内城镇人口比例": [round(float(v), 4) for v in m["urban_share"]] if "urban_share" in m else None,
+    })
+    return PublishedTable("模型估计", "model", frame, ("proportion",) * len(frame), "B2")
 
 
 def target_table(inputs: ReportInputs) -> PublishedTable:
@@ -145,7 +175,7 @@ def target_table(inputs: ReportInputs) -> PublishedTable:
         "目标值": m["target"].tolist(),
         "差距（估计值−目标）": m["gap"].tolist(),
         "单侧检验p值": m["p_value"].tolist(),
-        "判定": [L.verdict_label(v, r) for v, r in zip(t["verdict"], t["reliability"], strict=True)],
+        "判定": [L.verdict_label(v, p) for v, p in zip(t["verdict"], t["publish"], strict=True)],
         "可靠性": [L.RELIABILITY_LABELS[r] for r in t["reliability"]],
         "可靠性说明": [L.reason_zh(r) for r in t["reason"]],
     })
@@ -160,11 +190,11 @@ COLUMN_NOTES = {
     "重点人群": "规划确定的重点人群：农民、产业工人、老年人（60–69岁）、领导干部和公务员",
     "基准编号": "《中国公民科学素质基准》中的基准序号（1–26）",
     "基准": "基准名称",
-    "所属部分": "该基准所属的测试部分（knowledge 科学知识、methods 科学方法、spirit 科学精神与思维、ability 应用能力）",
+    "所属部分": "该基准所属的测试部分",
     "样本量": "该分组中完成有效问卷的受访者人数（未加权）",
-    "有效样本量": "样本量除以设计效应，相当于同等精度的简单随机样本人数",
+    "有效样本量": "样本量除以该估计的设计效应（设计效应小于1时按1计），相当于同等精度的简单随机样本人数",
     "估计值": "按最终权数计算的加权估计；基准为该基准所属题目的平均正确率",
-    "标准误": "考虑分层、整群抽样和加权调整的设计标准误",
+    "标准误": "考虑分层、整群抽样和加权调整的设计标准误；比例的标准误以百分点表示（工作簿与报告相同）",
     "95%置信区间下限": "95%置信区间下限；比例采用logit或Korn–Graubard方法，均值采用t分布",
     "95%置信区间上限": "95%置信区间上限",
     "自由度": "设计自由度：含该分组成员的初级抽样单位数减去层数",
@@ -175,7 +205,15 @@ COLUMN_NOTES = {
     "目标值": "规划目标：2025年具备科学素质的公民比例超过该值",
     "差距（估计值−目标）": "估计值减去目标值，负数表示低于目标",
     "单侧检验p值": "原假设“比例不高于目标”的单侧检验p值",
-    "判定": L.VERDICT_RULE + "；不予发布的分组不作判定",
+    "判定": L.VERDICT_RULE + "；估计值因精度不足不予发布的分组，仍按其95%置信区间判定并发布判定结果",
+    "估计方法": "直接估计：按调查数据和设计计算；模型估计：直接估计不予发布时采用的面积层次Fay–Herriot模型估计",
+    "直接估计": "按调查数据和抽样设计计算的加权估计（与“县区”工作表的估计值相同）；不予发布的以“—”表示",
+    "模型估计": "面积层次Fay–Herriot模型的县（市、区）估计（经验最佳线性无偏预测），依赖模型假定",
+    "模型估计标准误": "模型估计均方误差的平方根，单位为百分点",
+    "模型估计95%区间下限": "模型估计 − 1.96 × 模型估计标准误",
+    "模型估计95%区间上限": "模型估计 + 1.96 × 模型估计标准误",
+    "直接估计的权重": "模型估计中直接估计所占的权重（收缩系数），其余权重给模型回归值",
+    "县内城镇人口比例": "模型的县级辅助变量：按最终权数计算的城镇人口比例",
 }
 
 
@@ -205,6 +243,9 @@ def notes_table(inputs: ReportInputs, tables: list[PublishedTable]) -> Published
 def build_tables(inputs: ReportInputs) -> list[PublishedTable]:
     tables = [overall_table(inputs), county_table(inputs), group_table(inputs), subgroup_table(inputs),
               score_table(inputs), benchmark_table(inputs), target_table(inputs)]
+    model = model_table(inputs)
+    if model is not None:
+        tables.insert(2, model)
     return [*tables, notes_table(inputs, tables)]
 
 
@@ -214,7 +255,9 @@ def write_csvs(tables: list[PublishedTable], folder: Path) -> list[Path]:
 
 def _number_format(header: str, statistic: str) -> str | None:
     if header == "标准误":
-        return "0.00%" if statistic == "proportion" else "0.000"
+        return '0.00"个百分点"' if statistic == "proportion" else "0.000"
+    if header == "模型估计标准误":
+        return '0.00"个百分点"'
     if header in VALUE_COLUMNS:
         return "0.0%" if statistic == "proportion" else "0.00"
     return {"变异系数": "0.0%", "设计效应": "0.00", "有效样本量": "0", "自由度": "0", "样本量": "#,##0",
@@ -240,6 +283,9 @@ def workbook_bytes(tables: list[PublishedTable]) -> bytes:
             cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         for i, row in enumerate(t.frame.itertuples(index=False)):
             values = [None if (not isinstance(v, str) and pd.isna(v)) else v for v in row]
+            # standard errors of shares in percentage points, as in the report (the CSVs keep 0–1 fractions)
+            values = [round(100 * v, 6) if h == "标准误" and t.statistic[i] == "proportion"
+                      and isinstance(v, (int, float)) else v for h, v in zip(t.frame.columns, values, strict=True)]
             ws.append(values)
             for j, (header, v) in enumerate(zip(t.frame.columns, values, strict=True), start=1):
                 cell = ws.cell(row=i + 2, column=j)

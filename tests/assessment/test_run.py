@@ -56,15 +56,21 @@ def test_midterm_outputs(project):
         raw = (out / "tables" / f"{name}.csv").read_bytes()
         assert raw.startswith(b"\xef\xbb\xbf"), name  # BOM so that Excel reads the Chinese
     proj = pd.read_csv(out / "tables" / "projection.csv", encoding="utf-8-sig")
-    assert set(proj["waves"]) == {"2021–2023"}
+    assert set(proj["waves"]) - {"2021–2023"} <= {"2022、2023", "2021、2023", "2021、2022"}
     assert set(pd.read_csv(out / "tables" / "trend.csv", encoding="utf-8-sig")["wave"]) == {2021, 2022, 2023}
     status = pd.read_csv(out / "tables" / "indicator_status.csv", encoding="utf-8-sig")
     assert status["year"].max() == 2023  # later submissions exist but are outside the mid-term
     trend = pd.read_csv(out / "tables" / "trend.csv", encoding="utf-8-sig")
     sup = trend[trend["reliability"] == "suppressed"]
     assert len(sup) == 1 and sup[["est", "se", "lci", "uci"]].isna().all(axis=None)  # never a number
+    # the domain with a withheld wave is projected from its usable waves, and the table says which
+    s = sup.iloc[0]
+    row = proj[(proj["domain_type"] == s["domain_type"]) & (proj["domain"] == s["domain"])].iloc[0]
+    usable = [w for w in (2021, 2022, 2023) if w != s["wave"]]
+    assert row["waves"] == "、".join(map(str, usable)) and row["k"] == 2 and row["status"] != "undetermined"
+    assert f"{s['wave']}年" in row["reason"] and "未用于外推" in row["reason"]
     assert {p.stem for p in (out / "figures").glob("*.png")} == {"fig1_city_trend", "fig2_counties", "fig3_groups",
-                                                                  "fig5_indicators"}
+                                                                  "fig4_indicators"}
     sheets = load_workbook(out / "tables.xlsx").sheetnames
     assert {"趋势", "变化", "中期研判", "指标完成情况", "报送问题"} <= set(sheets)
     text = _text(out / "report.html")
@@ -72,7 +78,7 @@ def test_midterm_outputs(project):
     assert f"{100 * city['projection']:.1f}%" in text and city["status_zh"] in text
     assert "2021年12.1%" in text and "2023年14.3%" in text  # the synthetic city trend
     assert "中期评估报告" in text and "状态规则" in text
-    assert "midterm through 2023" in mid.summary()
+    assert "中期评估（调查至2023年）" in mid.summary()
 
 
 def test_final_outputs(project):
@@ -88,14 +94,14 @@ def test_final_outputs(project):
     assert city["verdict_zh"] in text and "终期评估报告" in text and "名次区间" in text
     # the final report restates the mid-term check (waves through 2023) beside the outcome
     proj = pd.read_csv(out / "tables" / "projection.csv", encoding="utf-8-sig")
-    assert set(proj["waves"]) == {"2021–2023"}
+    assert proj.loc[proj["domain_type"] == "overall", "waves"].iloc[0] == "2021–2023"
     mid_city = proj[proj["domain_type"] == "overall"].iloc[0]
     assert "中期研判回顾" in text and f"状态“{mid_city['status_zh']}”" in text
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "http://" not in html and "https://" not in html and "@font-face" in html  # self-contained
     assert "演示数据" in html
-    assert (out / "figures" / "fig4_ranking.png").exists()
-    assert "final through 2025" in fin.summary()
+    assert (out / "figures" / "fig3_ranking.png").exists() and (out / "figures" / "fig5_indicators.png").exists()
+    assert "终期评估（调查至2025年）" in fin.summary()
 
 
 def test_final_needs_the_final_wave(tmp_path):
@@ -112,3 +118,35 @@ def test_cli_template_and_validate(project, capsys):
     assert main(["indicators", "template", "--year", "2019", "--root", str(root)]) == 2
     err = capsys.readouterr().err
     assert "conflict" in err or "workers_trained" in err
+
+
+@pytest.mark.parametrize("kind", ["midterm", "final"])
+def test_rendered_assessment_passes_the_public_text_scan(project, kind):
+    from pipeline.reporting.scan import scan
+
+    out = project[0] / "data" / "processed" / "assessment" / kind
+    found = scan([out / "report.html", out / "tables.xlsx"])
+    assert found == [], "\n".join(map(str, found))
+
+
+def test_final_summary_agrees_with_the_verdict_tables_for_every_group(project):
+    """Each county and group is named in the summary under the conclusion its table row prints."""
+    import re
+
+    root = project[0]
+    page = (root / "data" / "processed" / "assessment" / "final" / "report.html").read_text(encoding="utf-8")
+    summary = page[page.index("评估结论摘要"):page.index("</ul>", page.index("评估结论摘要"))]
+    ver = pd.read_csv(root / "data" / "processed" / "assessment" / "final" / "tables" / "verdicts.csv",
+                      encoding="utf-8-sig")
+    for scope, dtype in (("县（市、区）", "county"), ("重点人群", "group")):
+        line = next(li for li in re.findall(r"<li>(.*?)</li>", summary) if li.startswith(f"{scope}："))
+        rows = ver[ver["domain_type"] == dtype]
+        for word, g in rows.groupby("verdict_zh"):
+            assert f"{word}{len(g)}个" in line, (word, line)
+            for name in g["domain"]:
+                assert name in line.split(word, 1)[1].split("）", 1)[0], (name, word)
+        # and the table the reader sees prints the same word in each row
+        for r in rows.itertuples(index=False):
+            assert re.search(rf"<td[^>]*>{re.escape(r.domain)}</td>(?:<td[^>]*>[^<]*</td>)*?<td[^>]*>{r.verdict_zh}</td>",
+                             page), r.domain
+

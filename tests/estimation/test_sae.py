@@ -45,3 +45,44 @@ def test_refuses_bad_input():
         fay_herriot([0.1, 0.2, 0.3], [0.001, 0.0, 0.001], np.ones((3, 1)))
     with pytest.raises(PipelineError, match="more areas than coefficients"):
         fay_herriot([0.1], [0.001], np.ones((1, 1)))
+
+
+GOLD_ML = pd.read_csv(Path(__file__).resolve().parent.parent / "data" / "golden" / "estimation" / "sae_golden_ml.csv")
+
+
+@pytest.mark.parametrize("method", ["ML", "REML"])
+@pytest.mark.parametrize("case", ["interior", "boundary", "small"])
+def test_ml_and_reml_match_metafor_and_hand_written_likelihood(case, method):
+    """σ²_u from metafor and from R's optimize() on the likelihood written by hand (make_golden_sae_ml.R);
+    EBLUP from metafor's blup(); the full MSE (g1 + g2 + 2 g3, minus the ML bias term) computed in R."""
+    g = GOLD_ML[(GOLD_ML["case"] == case) & (GOLD_ML["method"] == method)]
+    X = np.column_stack([np.ones(len(g)), g["x"]])
+    fh = fay_herriot(g["y"], g["psi"], X, method)
+    assert fh.converged
+    assert fh.sigma2_u == pytest.approx(g["sigma2_u"].iloc[0], rel=1e-6, abs=1e-12)
+    assert fh.sigma2_u == pytest.approx(g["sigma2_u_optimize"].iloc[0], rel=1e-6, abs=1e-12)
+    np.testing.assert_allclose(fh.beta, [g["beta0"].iloc[0], g["beta1"].iloc[0]], rtol=1e-6)
+    np.testing.assert_allclose(fh.est, g["model_est"], rtol=1e-6)
+    np.testing.assert_allclose(fh.mse, g["mse"], rtol=1e-6)
+
+
+def test_ml_balanced_case_by_hand():
+    # y = .1,.2,.3,.4, ψ = .001, intercept only. ML with equal ψ: σ² + ψ = Σ(y − ȳ)²/m = .05/4 = .0125
+    # → σ² = .0115, γ = .92; g1 = .00092, g2 = (.08)²·.0125/4 = .00002, g3 = 2ψ²/(m(σ²+ψ)) = .00004,
+    # b_ML = −tr[(X'V⁻¹X)⁻¹ X'V⁻²X] / Σ V⁻² with V = .0125: (v/m)(m/v²) / (m/v²) = −v/m = −.003125;
+    # MSE = g1 + g2 + 2 g3 − b_ML (1 − γ)² = .00092 + .00002 + .00008 + .003125 · .0064
+    fh = fay_herriot([0.1, 0.2, 0.3, 0.4], [0.001] * 4, np.ones((4, 1)), "ML")
+    assert fh.sigma2_u == pytest.approx(0.0115, rel=1e-9)
+    np.testing.assert_allclose(fh.mse, 0.00092 + 0.00002 + 0.00008 + 0.003125 * 0.0064, rtol=1e-9)
+
+
+def test_synthetic_estimate_and_benchmark():
+    from pipeline.estimation.sae import ratio_benchmark, synthetic
+
+    fh = fay_herriot([0.1, 0.2, 0.3, 0.4], [0.001] * 4, np.ones((4, 1)), "REML")
+    est, mse = synthetic(fh, [[1.0]])
+    # intercept only: x'β̂ = ȳ = .25, MSE = σ² + (σ²+ψ)/m = .0156667 + .0166667/4
+    assert est[0] == pytest.approx(0.25) and mse[0] == pytest.approx(0.05 / 3 - 0.001 + 0.05 / 12, rel=1e-9)
+    b, factor = ratio_benchmark([0.1, 0.2], [0.25, 0.75], 0.2)
+    # Σ W θ = .025 + .15 = .175 → factor .2/.175
+    assert factor == pytest.approx(0.2 / 0.175) and float(np.dot([0.25, 0.75], b)) == pytest.approx(0.2)

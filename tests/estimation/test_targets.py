@@ -34,8 +34,30 @@ def test_verdict_rules():
     assert list(t["verdict"]) == ["met", "not met", "undetermined", "undetermined"]
     assert "contains the target" in t["reason"].iloc[2]
     assert "no confidence interval" in t["reason"].iloc[3]
-    s = verdicts(_rows([0.30], [0.20], [0.40], rel="suppressed"), 0.16)
-    assert s["verdict"].iloc[0] == "undetermined" and s["reason"].iloc[0].startswith("suppressed")
+    assert list(t["publish"]) == ["estimate", "estimate", "estimate", "none"]
+
+
+@pytest.mark.parametrize("policy, verdict, publish", [
+    ("verdict", ["not met", "undetermined", "met"], ["verdict"] * 3),
+    ("caution", ["not met", "undetermined", "met"], ["caution"] * 3),
+    ("none", ["undetermined"] * 3, ["none"] * 3),
+])
+def test_suppressed_cells_follow_the_publication_policy(policy, verdict, publish):
+    # 安溪县 2024: estimate 7.6%, CI 3.9–14.3% wholly below 16%, suppressed for the width of its interval
+    rows = _rows([0.076, 0.15, 0.30], [0.039, 0.08, 0.17], [0.143, 0.25, 0.45], rel="suppressed").assign(
+        n_eff=[201.5, 90.0, 60.0], reason="relative Korn-Graubard CI width > 130% (NCHS 2017 criterion 3)")
+    t = verdicts(rows, 0.16, suppressed=policy)
+    assert list(t["verdict"]) == verdict and list(t["publish"]) == publish
+    assert t["reason"].str.startswith("suppressed cell").all()
+    assert t["n_eff"].tolist() == [201.5, 90.0, 60.0]
+    with pytest.raises(ValueError, match="suppressed policy"):
+        verdicts(rows, 0.16, suppressed="always")
+
+
+def test_no_interval_publishes_nothing_whatever_the_policy():
+    rows = _rows([np.nan], [np.nan], [np.nan], rel="suppressed", n=0)
+    t = verdicts(rows, 0.16, suppressed="verdict")
+    assert t["verdict"].iloc[0] == "undetermined" and t["publish"].iloc[0] == "none"
 
 
 def test_p_value_on_logit_scale():

@@ -143,13 +143,14 @@ def build_targets(estimates: pd.DataFrame) -> pd.DataFrame:
     for r in lit.itertuples(index=False):
         t = (r.est - TARGET) / r.se
         p_value = clean(float(stats.t.sf(t, r.df)))
+        # the verdict follows the interval even for a suppressed cell; the policy publishes the verdict only
         verdict = "met" if r.lci > TARGET else "not met" if r.uci < TARGET else "undetermined"
-        if r.reliability == "suppressed":
-            verdict = "undetermined"
-        rows.append(dict(wave=WAVE, domain_type=r.domain_type, domain=r.domain, n=r.n, est=r.est, se=r.se,
-                         lci=r.lci, uci=r.uci, df=r.df, target=TARGET,
+        publish = "verdict" if r.reliability == "suppressed" else "estimate"
+        rows.append(dict(wave=WAVE, domain_type=r.domain_type, domain=r.domain, n=r.n, n_eff=r.n_eff, est=r.est,
+                         se=r.se, lci=r.lci, uci=r.uci, df=r.df, target=TARGET,
                          gap=clean(r.est - TARGET) if r.est != PLANTED else r.est - TARGET,
-                         p_value=p_value, verdict=verdict, reliability=r.reliability, reason=r.reason))
+                         p_value=p_value, verdict=verdict, publish=publish, reliability=r.reliability,
+                         reason=r.reason))
     return pd.DataFrame(rows)
 
 

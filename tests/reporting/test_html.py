@@ -91,3 +91,58 @@ def test_only_long_text_columns_wrap():
     assert '<td class="text">相邻两次调查</td>' in html  # a short label: left-aligned, on one line
     assert "<td>+1.2</td>" in html  # a number: right-aligned, on one line
     assert '<td class="text wrap">口径不同' in html  # only the note may wrap
+
+
+def _cells(html_table: str) -> list[list[str]]:
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", html_table, re.S)
+    return [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.S)] for r in rows]
+
+
+def _table(page: str, title: str) -> list[dict[str, str]]:
+    start = re.search(r"<caption>表\d+ " + re.escape(title) + "</caption>", page).start()
+    chunk = page[page.rindex("<table", 0, start):page.index("</table>", start)]
+    rows = _cells(chunk)
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def _findings(page: str) -> str:
+    return page[page.index('<ul class="findings">'):page.index("</ul>")]
+
+
+@pytest.mark.parametrize("title, scope", [("各县（市、区）具备科学素质的公民比例", "各县（市、区）对照"),
+                                          ("重点人群具备科学素质的公民比例", "重点人群：")])
+def test_summary_counts_come_from_the_table_they_summarise(page, title, scope):
+    """Every county and group sits in the summary under the verdict its table row prints."""
+    rows = _table(page, title)
+    first = next(iter(rows[0]))
+    line = next(li for li in re.findall(r"<li>(.*?)</li>", _findings(page)) if li.startswith(scope))
+    for word in ("已达到目标", "未达到目标", "尚不能判定", "不作判定"):
+        names = [r[first] for r in rows if r["对照目标"] == word]
+        if names:
+            assert f"{word}{len(names)}个（{'、'.join(names)}）" in line, (word, line)
+        else:
+            assert word not in line
+
+
+def test_withheld_estimate_keeps_its_verdict_and_reason(tmp_path):
+    """安溪县 2024 as the issue found it: n = 819, 7.6% (3.9–14.3%), suppressed for the interval's width,
+    wholly below 16%: the report says "未达到目标", withholds the number and says why in words."""
+    from .conftest import build_project
+
+    paths = build_project(tmp_path)
+    est = pd.read_csv(paths.processed("estimates.csv"), encoding="utf-8-sig")
+    hit = (est["domain_type"] == "county") & (est["domain"] == "安溪县") & (est["estimand_id"] == "literate")
+    est.loc[hit, ["n", "n_eff", "est", "lci", "uci", "reliability", "reason"]] = [
+        819, 201.5, 0.0761, 0.0390, 0.1433, "suppressed", "relative Korn-Graubard CI width > 130% (NCHS 2017 criterion 3)"]
+    from pipeline.tableio import write_table
+    write_table(est, paths.processed("estimates.csv"), "estimates")
+    from .conftest import build_targets
+    write_table(build_targets(est), paths.processed("targets.csv"), "targets")
+    from pipeline.reporting.run import run_report
+    run_report(paths, progress=False)
+    page = (paths.report_dir / "report.html").read_text(encoding="utf-8")
+    row = next(r for r in _table(page, "各县（市、区）具备科学素质的公民比例") if r["县（市、区）"] == "安溪县")
+    assert row["对照目标"] == "未达到目标" and row["估计值"] == "—" and row["可靠性"] == "不予发布"
+    assert row["说明"] == "直接估计不予发布：估计精度不足（有效样本量 202）"
+    assert not re.search(r"(?<![0-9.])7\.6%", page) and "样本不足" not in page
+    assert "安溪县的直接估计不予发布（估计精度不足（有效样本量 202））" in page

@@ -12,7 +12,17 @@ def test_suppressed_values_never_formatted():
         assert fmt(0.123456, "suppressed") == "—"
     assert L.fmt_interval(0.1, 0.2, "proportion", "suppressed") == "—"
     assert L.fmt_p(0.01, "suppressed") == "—"
-    assert L.verdict_label("met", "suppressed") == "不予发布"
+    # the verdict is a separate decision: published unless the policy withholds it
+    assert L.verdict_label("not met", "verdict") == "未达到目标"
+    assert L.verdict_label("met", "none") == L.NO_VERDICT
+
+
+def test_withheld_reason_in_a_readers_words():
+    relw = "suppressed cell: relative Korn-Graubard CI width > 130% (NCHS 2017 criterion 3)"
+    assert L.withheld_reason(relw, 201.54) == "估计精度不足（有效样本量 202）"
+    assert L.withheld_reason("suppressed cell: effective sample size < 30 (NCHS 2017 criterion 1)", 21.2) == \
+        "样本量过少（有效样本量 21）"
+    assert L.withheld_reason("no respondents in the domain") == "该分组没有受访者"
 
 
 def test_formats():
@@ -35,10 +45,11 @@ def test_benchmarks_display_as_shares():
 
 def test_reasons_translated_part_by_part():
     text = "df < 8: flagged for statistical review (NCHS 2017 criterion 4); confidence interval contains the target"
-    assert L.reason_zh(text) == "设计自由度小于8，须经统计审核（NCHS 2017 标准4）；置信区间包含目标值"
-    assert L.reason_zh("suppressed cell: effective sample size < 30 (NCHS 2017 criterion 1)").startswith("不予发布：有效样本量")
+    assert L.reason_zh(text) == "设计自由度小于8，须经统计审核；置信区间包含目标值"
+    assert L.reason_zh("suppressed cell: effective sample size < 30 (NCHS 2017 criterion 1)").startswith(
+        "估计值不予发布：样本量过少")
     assert L.reason_zh(None) == "" and L.reason_zh(math.nan) == ""
-    assert L.reason_zh("a new reason") == "a new reason"
+    assert L.reason_zh("a new reason") == L.UNKNOWN_REASON  # the stage's English never reaches a reader
 
 
 def test_category_order_follows_publication():

@@ -23,18 +23,21 @@ def test_city_values_not_county_values(inputs):
     text = _text(methods_sections(inputs))
     assert "54.1%" in text and "58.9%" in text and "73.4%" in text  # city response rates
     steps = next(i for s in methods_sections(inputs) for i in s.items
-                 if isinstance(i, Table) and i.caption.startswith("表M2"))
+                 if isinstance(i, Table) and i.caption.startswith("各加权步骤的权数诊断"))
     first = dict(zip(steps.headers, steps.rows[0], strict=True))
-    assert first["Kish加权设计效应"] == "1.18" and first["有效样本量"] == "8,432"
+    # one effective sample size (n ÷ deff): the weighting-only Kish figure is not given that name
+    assert first["加权设计效应（Kish）"] == "1.18" and "有效样本量" not in steps.headers
     assert [r[0] for r in steps.rows] == ["基础权数（抽样设计权数）", "无回答调整", "校准", "最终权数"]
-    assert "校准迭代次数 6" in text and "被截尾的权数 17 个" in text and "0.9987" in text
+    # one set of calibration figures: the first calibration, then the re-calibration after trimming
+    assert "校准迭代 9 次，截尾后重新校准迭代 6 次" in text and "被截尾的权数 17 个" in text and "0.9987" in text
+    assert "e-" not in text
     assert "分层刀切法（JKn）" in text and "重复权数 20 套" in text
     assert "县（市、区）×性别×年龄段×城乡" in text
 
 
 def test_county_codes_shown_as_names(inputs):
     rr = next(i for s in methods_sections(inputs) for i in s.items
-              if isinstance(i, Table) and i.caption.startswith("表M1"))
+              if isinstance(i, Table) and i.caption.startswith("回答率"))
     names = [r[0] for r in rr.rows]
     assert names[0] == "全市" and "泉州开发区" in names and "QZKF" not in names and len(names) == 14
 
@@ -54,8 +57,10 @@ def test_absent_single_metric_says_not_provided(inputs):
 
 def test_quarantine_by_reason(inputs):
     text = _text([data_quality_section(inputs)])
-    assert "age_out_of_range" in text and "年龄不在18–69岁" in text and "31" in text and "10,006" in text
-    assert "数据文件 survey.sav（" in text and "data/raw" not in text
+    # reasons in words, never the check's code or the file's name
+    assert "age_out_of_range" not in text and "年龄不在18–69岁" in text and "31" in text and "10,006" in text
+    assert "编号重复" in text and "地区代码无法识别" in text
+    assert "survey.sav" not in text and "data/raw" not in text
     assert "不等于" not in text
     broken = dict(inputs.ingest, rows_read=10_007)
     assert "不等于" in _text([data_quality_section(replace(inputs, ingest=broken))])

@@ -29,7 +29,7 @@ def test_manifest_lists_every_output_with_its_sha(built):
 
 def test_result_summary(built):
     line = built.result.summary()
-    assert "14.2%" in line and "not met" in line and "DEMO" in line
+    assert "14.2%" in line and "未达到目标" in line and "演示数据" in line
     assert len(built.result.figures) == 12 and built.result.html.name == "report.html"
 
 

@@ -45,7 +45,7 @@ def test_county_sheet_formats_and_suppression(wb, inputs):
     for col in ("估计值", "标准误", "95%置信区间下限", "95%置信区间上限", "变异系数", "设计效应", "有效样本量"):
         assert sup[col].value == "—", col
     assert sup["可靠性"].value == "不予发布"
-    assert sup["可靠性说明"].value.startswith("有效样本量小于30")
+    assert sup["可靠性说明"].value.startswith("样本量过少：有效样本量小于30")
     assert _row(ws, CAUTION_COUNTY)["可靠性"].value == "谨慎解读"
 
 
@@ -68,7 +68,7 @@ def test_target_sheet_matches_targets_csv(wb, built):
     words = {"met": "已达到目标", "not met": "未达到目标", "undetermined": "尚不能判定"}
     for r in t.itertuples():
         row = _row(ws, r.domain)
-        expected = "不予发布" if r.reliability == "suppressed" else words[r.verdict]
+        expected = words[r.verdict] if r.publish != "none" else "不作判定"  # verdict published even when withheld
         assert row["判定"].value == expected, r.domain
 
 
