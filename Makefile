@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-survey-%: $(OUT)/%/report/manifest.json ## run the whole pipeline for a wave, e.g. make survey-2024 (demo data when no real data)
+survey-%: $(OUT)/%/report/manifest.json $(OUT)/%/export/export.json ## run the whole pipeline for a wave, e.g. make survey-2024 (demo data when no real data)
 	@echo ">> wave $*: done. Report: $(OUT)/$*/report/report.html"
 
 # Demo data only when no real file is present: an order-only prerequisite, so code changes never
@@ -63,6 +63,12 @@ $(OUT)/%/estimates.csv: $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet $(SPEC)
 
 $(OUT)/%/report/manifest.json: $(OUT)/%/estimates.csv $(CORE_SRC) $(call src,reporting) | $(STAMP)
 	$(PY) -m pipeline report --wave $*
+
+# labelled analysis file, codebook and R/Stata/SPSS design syntax (pipeline/export); the questionnaire-number
+# crosswalk only on request: python -m pipeline export --wave W --with-questionnaire-id
+.PRECIOUS: $(OUT)/%/export/export.json
+$(OUT)/%/export/export.json: $(OUT)/%/estimates.csv $(CORE_SRC) $(call src,export) | $(STAMP)
+	$(PY) -m pipeline export --wave $* --format sav,dta,csv,parquet
 
 # ---- mid-term check and final evaluation (pipeline/assessment) ----
 ASSESS_FIRST := 2021

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--psu-per-stratum", type=int, default=None, help="townships drawn per county unit (default 6)")
     p.add_argument("--force", action="store_true", help="overwrite an existing demo delivery")
 
-    for extra in ("pipeline.assessment.cli",):
+    for extra in ("pipeline.assessment.cli", "pipeline.export.cli"):
         try:
             module = importlib.import_module(extra)
         except ModuleNotFoundError:
