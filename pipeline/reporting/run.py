@@ -14,6 +14,7 @@ from pipeline.reporting.figures import FIGURES, render, save_figure
 from pipeline.reporting.html import build_html
 from pipeline.reporting.inputs import load_inputs
 from pipeline.reporting.tables import build_tables, write_csvs, write_workbook
+from pipeline.reporting.word import write_docx
 from pipeline.tableio import write_text
 
 
@@ -30,10 +31,11 @@ class ReportResult:
     verdict: str
     is_demo: bool
     seconds: float
+    docx: Path | None = None
 
     def summary(self) -> str:
         demo = " [DEMO DATA]" if self.is_demo else ""
-        return (f"wave {self.wave}: {len(self.figures) // 2} figures, {len(self.tables) - 1} tables, report.html; "
+        return (f"wave {self.wave}: {len(self.figures) // 2} figures, {len(self.tables) - 1} tables, report.html, report.docx; "
                 f"literate {self.headline} (95% CI {self.interval}), target verdict: {self.verdict}{demo} "
                 f"-> {self.report_dir}")
 
@@ -57,11 +59,12 @@ def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
     say(f"   {len(tables)} tables -> {out / 'tables.xlsx'} and {out / 'tables'}/")
     page, verdict = build_html(inputs, figures, {s.stem: s.title for s in FIGURES})
     html_path = write_text(page, out / "report.html")
+    docx_path = write_docx(inputs, figures, {s.stem: s.title for s in FIGURES}, out / "report.docx")
     manifest = write_manifest(paths)
     head = inputs.cell(L.HEADLINE)
     return ReportResult(
         wave=paths.wave, report_dir=out, figures=tuple(written), tables=tuple(table_files), html=html_path,
         manifest=manifest, headline=L.fmt_pct(head["est"], head["reliability"]),
         interval=L.fmt_interval(head["lci"], head["uci"], "proportion", head["reliability"]),
-        verdict=verdict, is_demo=inputs.is_demo, seconds=timer.seconds,
+        verdict=verdict, is_demo=inputs.is_demo, seconds=timer.seconds, docx=docx_path,
     )
