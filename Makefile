@@ -51,7 +51,7 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-survey-%: $(OUT)/%/report/manifest.json ## run the whole pipeline for a wave, e.g. make survey-2024 (demo data when no real data)
+survey-%: $(OUT)/%/report/manifest.json $(OUT)/%/export/export.json ## run the whole pipeline for a wave, e.g. make survey-2024 (demo data when no real data)
 	@echo ">> wave $*: done. Report: $(OUT)/$*/report/report.html"
 
 # Demo data only when the survey file the instrument names is absent, and only into an empty folder
@@ -106,6 +106,12 @@ $(OUT)/%/estimates.csv: $$(call inputs,$$*,estimate) $(SPEC)/%/estimands.yaml $(
 
 $(OUT)/%/report/manifest.json: $$(call inputs,$$*,report) $(CORE_SRC) $(call src,reporting) | $(STAMP)
 	$(PY) -m pipeline report --wave $* --root .
+
+# labelled analysis file, codebook and R/Stata/SPSS design syntax (pipeline/export); the questionnaire-number
+# crosswalk only on request: python -m pipeline export --wave W --with-questionnaire-id
+$(OUT)/%/export/export.json: $(OUT)/%/estimates.csv $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet \
+		$(SPEC)/%/instrument.yaml $(SPEC)/%/design.yaml $(CORE_SRC) $(call src,export) | $(STAMP)
+	$(PY) -m pipeline export --wave $* --root . --format sav,dta,csv,parquet
 
 # ---- mid-term check and final evaluation (pipeline/assessment) ----
 ASSESS_FIRST := 2021

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", required=True, choices=("ingest", "score", "weight", "estimate", "report"))
     _add_wave(p)
 
-    for extra in ("pipeline.assessment.cli", "pipeline.check.run", "pipeline.instruments.cli"):
+    for extra in ("pipeline.assessment.cli", "pipeline.check.run", "pipeline.instruments.cli",
+                  "pipeline.export.cli"):
         try:
             module = importlib.import_module(extra)
         except ModuleNotFoundError:

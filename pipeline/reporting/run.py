@@ -15,6 +15,7 @@ from pipeline.reporting.figures import FIGURES, render, save_figure
 from pipeline.reporting.html import build_html
 from pipeline.reporting.inputs import load_inputs
 from pipeline.reporting.tables import build_tables, write_csvs, write_workbook
+from pipeline.reporting.word import write_docx
 from pipeline.tableio import stage_commit, write_text
 
 
@@ -31,12 +32,13 @@ class ReportResult:
     verdict: str
     is_demo: bool
     seconds: float
+    docx: Path | None = None
 
     def summary(self) -> str:
         demo = "【演示数据】" if self.is_demo else ""
         verdict = L.VERDICT_LABELS.get(self.verdict, self.verdict)
         return (f"{self.wave}年公报：图{len(self.figures) // 2}幅，表{len(self.tables) - 1}张；具备科学素质的公民比例 "
-                f"{self.headline}（95%置信区间 {self.interval}），对照目标：{verdict}{demo} → {self.report_dir}")
+                f"{self.headline}（95%置信区间 {self.interval}），对照目标：{verdict}{demo}；HTML 与 Word 公报 → {self.report_dir}")
 
 
 def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
@@ -62,6 +64,7 @@ def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
     with stage_commit("report", stages.target("report", paths)):  # the page reads the figures in place
         page, verdict = build_html(inputs, figures, {s.stem: s.title for s in FIGURES})
         html_path = write_text(page, out / "report.html")
+        docx_path = write_docx(inputs, figures, {s.stem: s.title for s in FIGURES}, out / "report.docx")
     with stage_commit("report", stages.target("report", paths)):
         manifest = write_manifest(paths)
     stages.clear_stale(paths)
@@ -70,5 +73,5 @@ def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
         wave=paths.wave, report_dir=out, figures=tuple(written), tables=tuple(table_files), html=html_path,
         manifest=manifest, headline=L.fmt_pct(head["est"], head["reliability"]),
         interval=L.fmt_interval(head["lci"], head["uci"], "proportion", head["reliability"]),
-        verdict=verdict, is_demo=inputs.is_demo, seconds=timer.seconds,
+        verdict=verdict, is_demo=inputs.is_demo, seconds=timer.seconds, docx=docx_path,
     )
