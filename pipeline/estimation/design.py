@@ -349,7 +349,8 @@ class Design:
             vsrs = s2w * (t0 - n) / (t0 * n)
             if statistic == "total":
                 vsrs = vsrs * t0 * t0
-            vsrs = np.where(t0 >= n, vsrs, np.nan)
+            # one respondent has no SRS variance (n − 1 = 0): whatever rounding leaves of Σw(y−ȳ)², not ±inf
+            vsrs = np.where((t0 >= n) & (n > 1), vsrs, np.nan)
             # undefined rather than infinite: a constant variable in the domain has no SRS variance
             deff = np.where(vsrs > 0, var / vsrs, np.nan)
             cv = np.where(est != 0, se / np.abs(est), np.nan)
