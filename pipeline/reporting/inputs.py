@@ -43,6 +43,7 @@ class ReportInputs:
     n_replicates: int | None = None
     sources: dict[str, Path] = field(default_factory=dict)
     county_names: dict[str, str] = field(default_factory=lambda: dict(L.COUNTY_CODES))
+    populations: pd.DataFrame | None = None  # weighted population per domain (populations.csv), for 人数
 
     def cells(self, estimand_id: str, domain_type: str) -> pd.DataFrame:
         """Rows of one estimand over one kind of domain, in published category order."""
@@ -177,6 +178,11 @@ def _diagnostics(path: Path) -> pd.DataFrame | None:
         raise InputError(f"{err} Re-run the weight stage to rewrite it.") from None
 
 
+def _populations(path: Path) -> pd.DataFrame | None:
+    """Optional: a wave estimated before populations.csv existed reports 人数 as not provided."""
+    return read_table(path, "populations") if path.exists() else None
+
+
 def _weights_meta(path: Path) -> tuple[dict[str, Any] | None, int | None]:
     if not path.exists():
         return None, None
@@ -258,4 +264,5 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
         n_replicates=n_rep,
         sources={"estimates": est_path, "targets": tgt_path},
         county_names=_county_names(paths),
+        populations=_populations(paths.processed("populations.csv")),
     )
