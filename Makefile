@@ -61,11 +61,12 @@ $(OUT)/%/weights.parquet: $(OUT)/%/ingest_report.json $(SPEC)/%/design.yaml $(CO
 $(OUT)/%/estimates.csv: $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet $(SPEC)/%/estimands.yaml $(CORE_SRC) $(call src,estimation) | $(STAMP)
 	$(PY) -m pipeline estimate --wave $*
 
-$(OUT)/%/report/manifest.json: $(OUT)/%/estimates.csv $(CORE_SRC) $(call src,reporting) | $(STAMP)
+$(OUT)/%/report/manifest.json: $(OUT)/%/estimates.csv $(OUT)/%/export/export.json $(CORE_SRC) $(call src,reporting) | $(STAMP)
 	$(PY) -m pipeline report --wave $*
 
 # labelled analysis file, codebook and R/Stata/SPSS design syntax (pipeline/export); the questionnaire-number
-# crosswalk only on request: python -m pipeline export --wave W --with-questionnaire-id
+# crosswalk only on request: python -m pipeline export --wave W --with-questionnaire-id. The report's manifest
+# hashes every output of the wave, the export's too, so the report runs after it.
 .PRECIOUS: $(OUT)/%/export/export.json
 $(OUT)/%/export/export.json: $(OUT)/%/estimates.csv $(CORE_SRC) $(call src,export) | $(STAMP)
 	$(PY) -m pipeline export --wave $* --format sav,dta,csv,parquet
