@@ -104,11 +104,12 @@ $(OUT)/%/weights.parquet: $$(call inputs,$$*,weight) $(SPEC)/%/design.yaml $(COR
 $(OUT)/%/estimates.csv: $$(call inputs,$$*,estimate) $(SPEC)/%/estimands.yaml $(SPEC)/%/design.yaml $(CORE_SRC) $(call src,estimation) | $(STAMP)
 	$(PY) -m pipeline estimate --wave $* --root .
 
-$(OUT)/%/report/manifest.json: $$(call inputs,$$*,report) $(CORE_SRC) $(call src,reporting) | $(STAMP)
+$(OUT)/%/report/manifest.json: $$(call inputs,$$*,report) $(OUT)/%/export/export.json $(CORE_SRC) $(call src,reporting) | $(STAMP)
 	$(PY) -m pipeline report --wave $* --root .
 
 # labelled analysis file, codebook and R/Stata/SPSS design syntax (pipeline/export); the questionnaire-number
-# crosswalk only on request: python -m pipeline export --wave W --with-questionnaire-id
+# crosswalk only on request: python -m pipeline export --wave W --with-questionnaire-id. The report's manifest
+# hashes every output of the wave, the export's too, so the report runs after it.
 $(OUT)/%/export/export.json: $(OUT)/%/estimates.csv $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet \
 		$(SPEC)/%/instrument.yaml $(SPEC)/%/design.yaml $(CORE_SRC) $(call src,export) | $(STAMP)
 	$(PY) -m pipeline export --wave $* --root . --format sav,dta,csv,parquet

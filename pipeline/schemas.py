@@ -283,8 +283,15 @@ SAE = _schema(
     extra=r"[a-z0-9_]+",
 )
 
+POPULATIONS = _schema(
+    "populations",
+    [C("wave", "int", False), C("domain_type", "str", False), C("domain", "str", False),
+     C("n", "int", False), C("population", "float"), C("se", "float"), C("variance_method", "str", False)],
+    key=("domain_type", "domain"),
+)
+
 SCHEMAS: dict[str, TableSchema] = {
     s.name: s
     for s in (RESPONDENTS, RESPONSES, QUARANTINE, CONTACTS, SCORES, ITEM_SCORES, ITEM_STATS, WEIGHTS,
-              WEIGHTING_DIAGNOSTICS, ESTIMATES, TARGETS, SAE)
+              WEIGHTING_DIAGNOSTICS, ESTIMATES, TARGETS, SAE, POPULATIONS)
 }

@@ -30,7 +30,7 @@ OUTPUTS = {
                "quarantine.csv"),
     "score": ("scores.parquet", "item_scores.parquet", "item_stats.csv"),
     "weight": ("weights.parquet", "weighting_diagnostics.csv"),
-    "estimate": ("estimates.csv", "targets.csv", "sae.csv", "gates.json"),
+    "estimate": ("estimates.csv", "targets.csv", "sae.csv", "gates.json", "populations.csv"),
 }
 SPEC_IN = {
     "ingest": ("instrument.yaml", "design.yaml"),

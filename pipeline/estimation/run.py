@@ -18,7 +18,7 @@ from pipeline.estimation.spec import DomainType, EstimandsSpec, load_design, loa
 from pipeline.estimation.targets import verdicts
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log, progress
-from pipeline.schemas import ESTIMATES, RESPONDENTS, SAE, SCORES, TARGETS, WEIGHTS
+from pipeline.schemas import ESTIMATES, POPULATIONS, RESPONDENTS, SAE, SCORES, TARGETS, WEIGHTS
 from pipeline.tableio import read_metadata, read_table, stage_commit, write_json, write_table
 
 
@@ -214,6 +214,21 @@ def estimate_table(design: Design, frame, spec: EstimandsSpec, methods, wave: in
     return res[ESTIMATES.names]
 
 
+def population_table(design: Design, frame: pd.DataFrame, spec: EstimandsSpec, method: str,
+                     wave: int) -> pd.DataFrame:
+    """The weighted population (人数 base) of every domain: the design-based total of 1 over its respondents,
+    with its standard error, in the same vectorised pass as every other estimate (populations.csv)."""
+    parts = domain_partitions(frame, spec)
+    r = design.estimate({"population": np.ones(len(frame))}, "total", [p for _, p in parts], variance=method)
+    dtypes = np.array([t for t, _ in parts], dtype=object)
+    labels = [p.labels["domain"].to_numpy() for _, p in parts]
+    return pd.DataFrame({
+        "wave": int(wave), "domain_type": dtypes[r["partition"].to_numpy()],
+        "domain": [labels[t][i] for t, i in zip(r["partition"], r["domain_index"], strict=True)],
+        "n": r["n"].astype(np.int64), "population": r["est"], "se": r["se"], "variance_method": method,
+    })
+
+
 def sae_table(estimates: pd.DataFrame, frame: pd.DataFrame, design: Design, spec: EstimandsSpec,
               primary: str) -> pd.DataFrame | None:
     """Fay–Herriot estimates of every area (estimands.yaml `sae:`), from the direct estimates."""
@@ -276,15 +291,17 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
     try:
         gates.enforce(checked, paths.wave)
     except gates.GateError:
-        for name in ("estimates.csv", "targets.csv", "sae.csv", "gates.json"):  # no stale result stays published
+        for name in stages.OUTPUTS["estimate"]:  # no stale result stays published
             paths.processed(name).unlink(missing_ok=True)
         raise
     tsel = est[(est["estimand_id"] == spec.target.estimand) & (est["variance_method"] == primary)
                & est["domain_type"].isin(spec.target.domain_types)]
     targets = verdicts(tsel, spec.target.value, spec.level, spec.target.suppressed)
     sae = sae_table(est, frame, design, spec, primary)
+    populations = population_table(design, frame, spec, primary, paths.wave)
     with stage_commit("estimate", stages.target("estimate", paths)):
         write_json(gates.as_json(checked), paths.processed("gates.json"))
+        write_table(populations, paths.processed("populations.csv"), POPULATIONS)
         write_table(est, paths.processed("estimates.csv"), ESTIMATES)
         write_table(targets, paths.processed("targets.csv"), TARGETS)
         if sae is not None:

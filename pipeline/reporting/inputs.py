@@ -60,6 +60,7 @@ class ReportInputs:
             return None
         rows = self.sae[self.sae["area"] == area]
         return None if rows.empty or pd.isna(rows["model_est"].iloc[0]) else rows.iloc[0]
+    populations: pd.DataFrame | None = None  # weighted population per domain (populations.csv), for 人数
 
     def cells(self, estimand_id: str, domain_type: str) -> pd.DataFrame:
         """Rows of one estimand over one kind of domain, in published category order."""
@@ -194,6 +195,11 @@ def _diagnostics(path: Path) -> pd.DataFrame | None:
         raise InputError(f"{err} Re-run the weight stage to rewrite it.") from None
 
 
+def _populations(path: Path) -> pd.DataFrame | None:
+    """Optional: a wave estimated before populations.csv existed reports 人数 as not provided."""
+    return read_table(path, "populations") if path.exists() else None
+
+
 def _weights_meta(path: Path) -> tuple[dict[str, Any] | None, int | None]:
     if not path.exists():
         return None, None
@@ -283,6 +289,7 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
         scoring=_spec(paths.scoring),
         design_spec=_spec(paths.design),
         test_parts=_test_parts(paths),
+        populations=_populations(paths.processed("populations.csv")),
     )
 
 

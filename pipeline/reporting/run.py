@@ -14,6 +14,7 @@ from pipeline.reporting import labels as L
 from pipeline.reporting.figures import FIGURES, render, save_figure
 from pipeline.reporting.html import build_html
 from pipeline.reporting.inputs import load_inputs
+from pipeline.reporting.office import office_sheets
 from pipeline.reporting.tables import build_tables, write_csvs, write_workbook
 from pipeline.reporting.word import write_docx
 from pipeline.tableio import stage_commit, write_text
@@ -59,7 +60,8 @@ def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
             figures[spec.stem] = files["png"]
             written += [files["png"], files["svg"]]
         tables = build_tables(inputs)
-        table_files = write_csvs(tables, out / "tables") + [write_workbook(tables, out / "tables.xlsx")]
+        table_files = write_csvs(tables, out / "tables") + [write_workbook(tables, out / "tables.xlsx",
+                                                                           office_sheets(inputs))]
         say(f"   {len(tables)} tables -> {out / 'tables.xlsx'} and {out / 'tables'}/")
     with stage_commit("report", stages.target("report", paths)):  # the page reads the figures in place
         page, verdict = build_html(inputs, figures, {s.stem: s.title for s in FIGURES})

@@ -264,7 +264,8 @@ def _number_format(header: str, statistic: str) -> str | None:
             "单侧检验p值": "0.000"}.get(header)
 
 
-def workbook_bytes(tables: list[PublishedTable]) -> bytes:
+def workbook_bytes(tables: list[PublishedTable], office=()) -> bytes:
+    """The analysis sheets, then the bulletin-layout sheets of `office` (reporting.office)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -299,6 +300,10 @@ def workbook_bytes(tables: list[PublishedTable]) -> bytes:
             longest = max([len(str(header))] + [len(str(v)) for v in t.frame.iloc[:, j - 1].tolist()])
             ws.column_dimensions[get_column_letter(j)].width = min(max(8, 1.8 * longest + 2), 60 if t.sheet == "说明" else 40)
         ws.freeze_panes = t.frozen
+    if office:
+        from pipeline.reporting.office import add_to_workbook
+
+        add_to_workbook(wb, list(office))
     buf = io.BytesIO()
     wb.save(buf)
     return _normalise_zip(buf.getvalue())
@@ -322,8 +327,8 @@ def _normalise_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def write_workbook(tables: list[PublishedTable], path: Path) -> Path:
-    data = workbook_bytes(tables)
+def write_workbook(tables: list[PublishedTable], path: Path, office=()) -> Path:
+    data = workbook_bytes(tables, office)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return path

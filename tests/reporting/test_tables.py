@@ -11,6 +11,7 @@ from pipeline.reporting.tables import build_tables, workbook_bytes, write_csvs
 from .conftest import CAUTION_COUNTY, SUPPRESSED_COUNTY
 
 SHEETS = ["全市", "县区", "人群", "分组", "维度得分", "基准", "目标判定", "说明"]
+OFFICE = ["公报表1 县区人数", "公报表2 人群人数", "回答率", "加权概况"]  # bulletin layout: tests/reporting/test_office.py
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +20,8 @@ def wb(built):
 
 
 def test_sheets_and_frozen_headers(wb):
-    assert wb.sheetnames == SHEETS
-    for ws in wb.worksheets:
+    assert wb.sheetnames == SHEETS + OFFICE
+    for ws in wb.worksheets[:len(SHEETS)]:
         assert ws.freeze_panes is not None and ws.freeze_panes.endswith("2"), ws.title
         assert all(c.value for c in ws[1]), ws.title  # every column has a Chinese header
         assert ws.max_row > 1
@@ -98,4 +99,6 @@ def test_tables_byte_identical_on_rerun(inputs, built, tmp_path):
     tables = build_tables(inputs)
     for path in write_csvs(tables, tmp_path):
         assert path.read_bytes() == (built.dir / "tables" / path.name).read_bytes(), path.name
-    assert workbook_bytes(tables) == (built.dir / "tables.xlsx").read_bytes()
+    from pipeline.reporting.office import office_sheets
+
+    assert workbook_bytes(tables, office_sheets(inputs)) == (built.dir / "tables.xlsx").read_bytes()

@@ -5,6 +5,13 @@ run by R's survey package on the exported CSV. Run from the checkout (needs Rscr
     PYTHONPATH=. .venv/bin/python tests/data/golden/export/make_golden.py
 
 Writes design_2024.R (the script as exported) and r_output.txt (what it printed).
+
+r_output_survey_2024.txt is the same script run on the export of the full demo wave (checked by the slow
+test tests/export/test_full_demo.py):
+
+    make survey-2024
+    LANG=C.UTF-8 Rscript data/processed/2024/export/design_2024.R data/processed/2024/export \
+        > tests/data/golden/export/r_output_survey_2024.txt
 """
 
 import os
