@@ -168,6 +168,15 @@ def check_admin(f: Findings, data: pd.DataFrame, inst: Instrument, file: str) ->
         if dup.any():
             f.add("quarantine", "records", f"{file} 有 {int(dup.sum())} 条记录的问卷编号重复（列 {col}）：内容相同的保留一条，"
                   "内容不同的全部隔离。")
+    for role in ("p_psu", "p_ssu", "p_hh", "design_weight", "final_weight"):
+        col = adm.get(role)
+        if col not in data.columns:
+            continue
+        v = numeric(data[col])
+        bad = ~np.isfinite(v) | (v <= 0) | ((v > 1) if role.startswith("p_") else False)
+        if bad.any():
+            f.add("quarantine", "records", f"{file} 列 {col}（{ROLE_LABELS[role]}）有 {int(bad.sum())} 条记录的取值"
+                  + ("不在 (0, 1] 之内" if role.startswith("p_") else "不是正数") + "，会被隔离（invalid_design_value）。")
     times = [adm.get(r) for r in ("start_time", "end_time")]
     if all(c in data.columns for c in times):
         bad = pd.to_datetime(data[times[0]], errors="coerce").isna() | pd.to_datetime(data[times[1]], errors="coerce").isna()

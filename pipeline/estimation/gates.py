@@ -263,5 +263,6 @@ def enforce(results: list[GateResult], wave: int) -> None:
 
 
 def as_json(results: list[GateResult]) -> dict:
-    return {"gates": [asdict(r) for r in results],
+    """gates.json: each gate with its Chinese name, so the report takes the name from the record."""
+    return {"gates": [{**asdict(r), "name_zh": GATE_NAMES_ZH[r.gate]} for r in results],
             "accepted": [{"gate": r.gate, "reason": r.reason} for r in results if r.status == "accepted"]}

@@ -64,3 +64,17 @@ def test_every_fault_of_one_delivery_in_one_run(demo_raw, tmp_path, capsys):
     assert "county_education.csv" in listed
     assert "frame.csv 不存在" in listed
     assert listed.count("[会中止运行]") >= 4 * 2  # two runs, at least four stopping problems each
+
+
+def test_encoding_problem_is_listed_beside_the_others(tmp_path):
+    from tests.ingest.test_ingest import _gb_project
+
+    paths = _gb_project(tmp_path, code_page_lie=True)  # GB18030 text behind a header that claims code page 1252
+    with pytest.raises(DeliveryProblems):
+        run_check(paths, show=False)
+    from pipeline.check import check_delivery
+
+    problems = check_delivery(paths)
+    topics = {p.topic for p in problems if p.severity == "stop"}
+    assert "encoding" in topics and "controls" in topics  # the fixture has no control tables either
+    assert any("gb18030" in p.message for p in problems if p.topic == "encoding")
