@@ -95,6 +95,10 @@ def midterm_findings(a: Assessment) -> list[str]:
     groups = p[p["domain_type"] == "group"]
     if len(groups):
         out.append("重点人群：" + "；".join(f"{r.domain}{r.status_zh}" for r in groups.itertuples(index=False)) + "。")
+    fewer = p[p["reason"].fillna("").str.contains("未用于外推")]
+    if len(fewer):
+        out.append("部分年份估计精度不足的地区按其余年份外推：" + "；".join(
+            f"{r.domain}（依据{r.waves}年）" for r in fewer.itertuples(index=False)) + "。")
     return out
 
 

@@ -125,7 +125,7 @@ def _legend(fig: Figure, rows_list: list[pd.DataFrame], target: float | None,
     if reference is not None:
         handles.append(Line2D([], [], color=REFERENCE, ls=":", lw=1.2,
                               label=f"全市 {L.fmt_pct(reference)}"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
 
 
 def _overall_literate(inputs: ReportInputs) -> float | None:

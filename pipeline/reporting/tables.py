@@ -31,6 +31,8 @@ CELL_COLUMNS = {
 VALUE_COLUMNS = ("估计值", "标准误", "95%置信区间下限", "95%置信区间上限", "差距（估计值−目标）", "目标值")
 CSV_DIGITS = {"est": 6, "se": 6, "lci": 6, "uci": 6, "cv": 4, "deff": 3, "n_eff": 1, "df": 1, "gap": 6,
               "p_value": 4, "target": 4}
+# standard errors of shares are published in percentage points everywhere (report, assessments, workbooks)
+SE_COLUMNS = ("标准误", "外推标准误")
 # openpyxl stamps creation, modification and zip entry times; fixed values make the workbook reproducible.
 FIXED_TIME = _dt.datetime(2000, 1, 1)
 
@@ -254,7 +256,7 @@ def write_csvs(tables: list[PublishedTable], folder: Path) -> list[Path]:
 
 
 def _number_format(header: str, statistic: str) -> str | None:
-    if header == "标准误":
+    if header in SE_COLUMNS:
         return '0.00"个百分点"' if statistic == "proportion" else "0.000"
     if header == "模型估计标准误":
         return '0.00"个百分点"'
@@ -285,7 +287,7 @@ def workbook_bytes(tables: list[PublishedTable], office=()) -> bytes:
         for i, row in enumerate(t.frame.itertuples(index=False)):
             values = [None if (not isinstance(v, str) and pd.isna(v)) else v for v in row]
             # standard errors of shares in percentage points, as in the report (the CSVs keep 0–1 fractions)
-            values = [round(100 * v, 6) if h == "标准误" and t.statistic[i] == "proportion"
+            values = [round(100 * v, 6) if h in SE_COLUMNS and t.statistic[i] == "proportion"
                       and isinstance(v, (int, float)) else v for h, v in zip(t.frame.columns, values, strict=True)]
             ws.append(values)
             for j, (header, v) in enumerate(zip(t.frame.columns, values, strict=True), start=1):
