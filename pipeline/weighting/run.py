@@ -22,7 +22,7 @@ from pipeline.tableio import read_table, stage_commit, write_table
 from pipeline.weighting import diagnostics as dg
 from pipeline.weighting.base import base_weights, household_weights
 from pipeline.weighting.calibration import calibrate
-from pipeline.weighting.controls import build_margin, read_controls
+from pipeline.weighting.controls import build_margin, check_controls, read_controls
 from pipeline.weighting.grouped import expand_rows, gather_multiply
 from pipeline.weighting.nonresponse import nonresponse_adjustment, response_rates
 from pipeline.weighting.replicates import ReplicateFactors, replicate_factors, replicate_names
@@ -112,6 +112,7 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame, controls: dic
     say(f"   non-response: {len(nr.class_labels)} classes, overall RR3 {rates.loc['全市', 'rr3']:.3f}")
 
     cal = spec.calibration
+    check_controls(respondents, controls, spec.controls, list(cal.margins), float(w_base.sum()))
     margins, collapses = [], []
     for name in cal.margins:
         rule = next((r for r in cal.collapse if r.margin == name), None)
