@@ -3,11 +3,12 @@ would, and check what a rerun makes of it.
 
 `QZ_FAULT_AT=<stage>:<boundary>` makes the process exit at once (os._exit, no cleanup, no `finally`) when
 that stage reaches that boundary; `QZ_FAULT_AT=<stage>:<boundary>:enospc` raises "no space left on
-device" there instead, as a full disk would. `QZ_FAULT_LIST=<file>` appends every boundary a run passes
+device" there instead, as a full disk would (`:erofs`: a read-only file system). `QZ_FAULT_LIST=<file>` appends every boundary a run passes
 to <file>, one `<stage>:<boundary>` a line, which is how the tests enumerate them.
 
-Boundaries: `write:<file>` (the file's temporary copy is complete), `commit` (the stage's make target
-has been removed, nothing renamed yet) and `rename:<file>` (the file is in place).
+Boundaries: `write:<file>` (the file's temporary copy is complete), `commit<n>:begin` (all of the n-th
+commit's files are written, nothing changed yet), `commit<n>:target-removed` (the stage's make target is
+gone, nothing renamed yet) and `rename:<file>` (the file is in place).
 """
 
 from __future__ import annotations
@@ -31,5 +32,7 @@ def boundary(stage: str, name: str) -> None:
         return
     if spec == f"{stage}:{name}":
         os._exit(FAULT_EXIT)
-    if spec == f"{stage}:{name}:enospc":
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), name.split(":", 1)[-1])
+    for kind in ("enospc", "erofs"):  # a full disk; a folder mounted read-only
+        if spec == f"{stage}:{name}:{kind}":
+            code = getattr(errno, kind.upper())
+            raise OSError(code, os.strerror(code), name.split(":", 1)[-1])

@@ -47,10 +47,11 @@ class _Commit:
             self.pending.append((tmp, path))
 
     def finish(self) -> None:
-        faults.boundary(self.stage, "commit:begin")
+        _COMMITS[self.stage] = n = _COMMITS.get(self.stage, 0) + 1  # a stage may commit in steps
+        faults.boundary(self.stage, f"commit{n}:begin")
         if self.target is not None:
             self.target.unlink(missing_ok=True)  # from here on the old set no longer counts as complete
-        faults.boundary(self.stage, "commit")
+        faults.boundary(self.stage, f"commit{n}:target-removed")
         last = [(t, p) for t, p in self.pending if self.target is not None and p == self.target]
         for tmp, path in [(t, p) for t, p in self.pending if (t, p) not in last] + last:
             os.replace(tmp, path)
@@ -62,6 +63,7 @@ class _Commit:
 
 
 _COMMIT: _Commit | None = None  # module-wide, not per thread: a stage writes from worker threads too
+_COMMITS: dict[str, int] = {}  # commits made per stage in this process, to name the fault boundaries
 
 
 def _label(path: Path) -> str:

@@ -162,7 +162,7 @@ def _join(cells: pd.DataFrame, cols: list[str]) -> pd.Series:
     return out
 
 
-def build_design(frame: pd.DataFrame, dspec, meta: dict) -> Design:
+def build_design(frame: pd.DataFrame, dspec, meta: dict, level: float = 0.95) -> Design:
     rep_cols = sorted(c for c in frame.columns if c.startswith("w_rep_"))
     rep = meta.get("replicates") or {}
     cal = meta.get("calibration") or {}
@@ -188,7 +188,7 @@ def build_design(frame: pd.DataFrame, dspec, meta: dict) -> Design:
                                  "weighting stage.")
             kwargs["variance_units"] = units.to_numpy(np.int64)
     return Design(frame, stratum=dspec.stratum, psu=dspec.psu, weight="w_final", fpc=dspec.fpc,
-                  lonely_psu=dspec.lonely_psu, calibration=calibration, **kwargs)
+                  lonely_psu=dspec.lonely_psu, calibration=calibration, level=level, **kwargs)
 
 
 def estimate_table(design: Design, frame, spec: EstimandsSpec, methods, wave: int, show=True) -> pd.DataFrame:
@@ -279,7 +279,7 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
     weights = read_table(wpath, WEIGHTS)
     meta = read_metadata(wpath)
     frame = analysis_frame(respondents, scores, weights)
-    design = build_design(frame, dspec, meta)
+    design = build_design(frame, dspec, meta, spec.level)
     methods = [m for m in spec.variance_methods if m != "replicate" or design.replicates is not None]
     primary = dspec.primary if dspec.primary in methods else "taylor"
     if dspec.primary not in methods and progress:

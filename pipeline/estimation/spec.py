@@ -101,6 +101,10 @@ def load_estimands(path: Path) -> EstimandsSpec:
     method = ci.get("proportion", "logit")
     if method not in CI_METHODS:
         raise SpecError(f"{path}: ci.proportion {method!r} is not one of {sorted(CI_METHODS)}.")
+    level = ci.get("level", 0.95)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise SpecError(f"{path}: ci.level is {level!r}; give the confidence level as a proportion strictly between "
+                        "0 and 1 (0.95 for 95%, not 95).")
     t = _need(data, "target", path, "")
     policy = str(t.get("suppressed", "verdict"))
     if policy not in SUPPRESSED_POLICIES:
@@ -111,6 +115,10 @@ def load_estimands(path: Path) -> EstimandsSpec:
                         tuple(_need(t, "domain_types", path, "target.")), policy)
     if target.estimand not in ids:
         raise SpecError(f"{path}: target.estimand {target.estimand!r} is not an estimand id.")
+    stat = next(e.statistic for e in ests if e.id == target.estimand)
+    if stat == "proportion" and not 0 < target.value < 1:
+        raise SpecError(f"{path}: target.value is {t['value']!r}, but target.estimand {target.estimand!r} is a "
+                        "proportion: give the target as a proportion strictly between 0 and 1 (0.16 for 16%).")
     unknown = [x for x in target.domain_types if x not in [d.name for d in doms]]
     if unknown:
         raise SpecError(f"{path}: target.domain_types {unknown} are not listed under domains.")
@@ -118,7 +126,7 @@ def load_estimands(path: Path) -> EstimandsSpec:
     bad = [m for m in methods if m not in VARIANCE_NAMES]
     if bad:
         raise SpecError(f"{path}: variance.methods {bad} not in {sorted(VARIANCE_NAMES)}.")
-    return EstimandsSpec(tuple(ests), tuple(doms), method, float(ci.get("level", 0.95)), target,
+    return EstimandsSpec(tuple(ests), tuple(doms), method, float(level), target,
                          str(data.get("overall_label", "全市")), data.get("sae"),
                          tuple(dict.fromkeys(VARIANCE_NAMES[m] for m in methods)))
 

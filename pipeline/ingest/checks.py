@@ -14,7 +14,25 @@ from pipeline.instruments.model import Instrument
 
 # Checks that protect the validity of later stages run even when the spec does not list them.
 ALWAYS = {"code_outside_codebook": "quarantine", "age_out_of_range": "quarantine", "unknown_area": "quarantine",
-          "duplicate_id": "quarantine", "missing_id": "quarantine", "invalid_design_value": "quarantine"}
+          "duplicate_id": "quarantine", "missing_id": "quarantine", "invalid_design_value": "quarantine",
+          "out_of_range": "quarantine"}
+# Fields whose values are counts: a fraction is a keying error, never rounded away silently.
+INTEGER_FIELDS = ("n_adults", "birth_year")
+
+
+def shown(value) -> str:
+    """A cell's value as a detail may print it: a short number (a code, a count, a year) as it is, anything
+    longer only described. A value that fails a check may be a phone number, an ID number or an address
+    shifted into the wrong column, and details never carry what may identify a person."""
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and abs(value) < 1e5:
+        return f"{value:g}"
+    if isinstance(value, (float, np.floating)) and np.isnan(value):
+        return "empty"
+    text = str(value).strip()
+    if len(text) <= 5 and text.replace(".", "", 1).replace("-", "", 1).isalnum() and text.isascii():
+        return text
+    kind = "digits" if text.replace(".", "", 1).isdigit() else "characters"
+    return f"a value of {len(text)} {kind} (not shown: it may identify a person)"
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,7 @@ def codebook(data: pd.DataFrame, num: dict[str, np.ndarray], inst: Instrument, r
             first_val[new] = v[new]
     fails = first_col >= 0
     return Finding("code_outside_codebook", fails, _detail(fails, lambda i: (
-        f"{file} row {rows[i]}: column {targets[first_col[i]][0]} has value {first_val[i]:g}, which is not in the codebook. "
+        f"{file} row {rows[i]}: column {targets[first_col[i]][0]} has {shown(first_val[i])}, which is not in the codebook. "
         "Correct the value with fieldwork or add the code to the instrument.")))
 
 
@@ -97,9 +115,8 @@ def area(county_raw: np.ndarray, township: pd.Series, village: pd.Series, inst: 
 
     def make(i):
         level = why[i]
-        value = val_of[level][i]
-        value = f"{value:g}" if isinstance(value, float) else str(value)
-        return (f"{file} row {rows[i]}: column {col_of[level]} has {level} code {value}, unknown to the sampling frame"
+        return (f"{file} row {rows[i]}: column {col_of[level]} has {shown(val_of[level][i])}, not a {level} code of "
+                "the sampling frame"
                 f"{' (frame.csv)' if level != 'county' else ' (instrument counties)'}. Check the code with fieldwork; "
                 "a record that cannot be placed in its sampled area cannot be weighted.")
 
@@ -109,8 +126,33 @@ def area(county_raw: np.ndarray, township: pd.Series, village: pd.Series, inst: 
 def age_range(age: np.ndarray, rows: np.ndarray, file: str, col: str, lo: int = 18, hi: int = 69) -> Finding:
     fails = np.isnan(age) | (age < lo) | (age > hi)
     return Finding("age_out_of_range", fails, _detail(fails, lambda i: (
-        f"{file} row {rows[i]}: column {col} gives age {age[i]:g} at interview, outside {lo}–{hi}. The survey "
+        f"{file} row {rows[i]}: column {col} gives age {shown(age[i])} at interview, outside {lo}–{hi}. The survey "
         "population is residents aged 18–69: correct the birth year with fieldwork or leave the record out.")))
+
+
+def declared_ranges(values: dict[str, np.ndarray], inst: Instrument, rows, file: str) -> Finding:
+    """Every `range:` of the instrument, and whole numbers where a field counts something (adults in the
+    household, a birth year): 40 adults or 2.5 adults is a keying error to verify, not a value to use."""
+    n = len(rows)
+    bad_col = np.full(n, "", dtype=object)
+    bad_val = np.full(n, np.nan)
+    why = np.full(n, "", dtype=object)
+    for d in inst.demographics:
+        if d.column not in values:
+            continue
+        v = values[d.column]
+        if d.field in INTEGER_FIELDS:
+            bad = ~np.isnan(v) & (v != np.round(v)) & (bad_col == "")
+            bad_col[bad], bad_val[bad], why[bad] = d.column, v[bad], "must be a whole number"
+        if d.range is not None:
+            lo, hi = d.range
+            bad = ~np.isnan(v) & ((v < lo) | (v > hi)) & (bad_col == "")
+            bad_col[bad], bad_val[bad], why[bad] = d.column, v[bad], f"must lie in {lo:g}–{hi:g} (instrument range)"
+    fails = bad_col != ""
+    label = {d.column: d.label_zh for d in inst.demographics}
+    return Finding("out_of_range", fails, _detail(fails, lambda i: (
+        f"{file} row {rows[i]}: column {bad_col[i]} ({label[bad_col[i]]}) is {shown(bad_val[i])}, which {why[i]}. "
+        "Have fieldwork check the questionnaire and send the recorded value.")))
 
 
 def design_values(p: dict[str, np.ndarray], n_adults: np.ndarray, rows, file: str, cols: dict[str, str]) -> Finding:
@@ -125,7 +167,7 @@ def design_values(p: dict[str, np.ndarray], n_adults: np.ndarray, rows, file: st
     bad_val[bad] = n_adults[bad]
     fails = bad_col != ""
     return Finding("invalid_design_value", fails, _detail(fails, lambda i: (
-        f"{file} row {rows[i]}: column {bad_col[i]} is {bad_val[i]:g}; selection probabilities must lie in (0, 1] and "
+        f"{file} row {rows[i]}: column {bad_col[i]} is {shown(bad_val[i])}; selection probabilities must lie in (0, 1] and "
         "the number of eligible adults must be at least 1. Ask fieldwork for the recorded value.")))
 
 

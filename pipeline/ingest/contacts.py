@@ -34,6 +34,13 @@ def read_contacts(src: Path) -> pd.DataFrame:
     if missing:
         raise InputError(f"{src}: columns {missing} are missing; it has {list(c.columns)}. Ask fieldwork for the "
                          "agreed contact-sheet layout.")
+    dup = c["household_id"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup) + 2
+        first = c["household_id"].iloc[rows[0] - 2]
+        raise InputError(f"{src}: household_id {first!r} appears on rows {', '.join(map(str, rows[:2]))} "
+                         f"({int(dup.sum())} rows share a household_id with another). Each sampled household must "
+                         "appear once: ask fieldwork which row is the household's final disposition.")
     bad = ~c["disposition"].isin(DISPOSITIONS)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])

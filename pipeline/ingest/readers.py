@@ -75,6 +75,15 @@ def read_raw(path: str | Path, encoding: str | None = None, skip: Iterable[str] 
     out of memory."""
     path = Path(path)
     skip = set(skip)
+    if encoding:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"instrument.yaml declares encoding {encoding!r}, which is not the name of a text "
+                             f"encoding (for {path.name}: gb18030, utf-8, big5 …). Correct `encoding:` or remove it "
+                             "to use the encoding the file itself declares.") from None
     _check_shape(path)
     digest = sha256_file(path)
     suffix = path.suffix.lower()
@@ -109,6 +118,10 @@ def read_raw(path: str | Path, encoding: str | None = None, skip: Iterable[str] 
                          f"{err.start}). Set `encoding:` in the wave's instrument.yaml (e.g. gb18030 for files written "
                          "by Chinese-language SPSS).") from None
     except Exception as err:  # pyreadstat raises its own types for truncated or corrupt files
+        if encoding and any(w in str(err).lower() for w in ("encod", "convert", "iconv", "charset")):
+            raise InputError(f"{path}: its text cannot be decoded as {encoding}, the encoding instrument.yaml declares "
+                             f"({type(err).__name__}: {err}). The file is probably in another encoding (SPSS files "
+                             "record their own): remove `encoding:` from the instrument or give the right one.") from None
         raise InputError(f"{path}: cannot be read ({type(err).__name__}: {err}). The file is truncated or corrupt: "
                          "ask fieldwork to deliver it again, and check its SHA256SUMS.") from None
     if data.shape[0] == 0:

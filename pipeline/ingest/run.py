@@ -151,6 +151,9 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
             findings.append(weight_values(w, rows, file, adm[delivery.design_roles[0]]))
     else:
         findings.append(checks.design_values(p, n_adults, rows, file, {**adm, "n_adults": demo["n_adults"].column}))
+    ranged = {d.column: numeric(data[d.column]) for d in inst.demographics
+              if d.range is not None or d.field in checks.INTEGER_FIELDS}
+    findings.append(checks.declared_ranges(ranged, inst, rows, file))
     minutes = ((end - start).dt.total_seconds() / 60.0).to_numpy(dtype=float)
     spec = inst.check("short_interview")
     skipped = ["short_interview"] if spec is not None and not delivery.interview_times else []
@@ -190,6 +193,15 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     n_acc = int(accepted.sum())
     if n_acc + n_quar != n_read:
         raise AssertionError(f"ingest accounting broken: {n_read} read ≠ {n_acc} accepted + {n_quar} quarantined")
+    if n_read and n_quar / n_read > inst.max_quarantined_share:
+        top = sorted(qdf.groupby("reason_code")["source_row"].nunique().items(), key=lambda kv: -kv[1])
+        example = qdf.loc[qdf["reason_code"] == top[0][0], "detail"].iloc[0]
+        raise InputError(
+            f"{file}: {n_quar} of {n_read} records ({n_quar / n_read:.1%}) would be quarantined, more than the "
+            f"{inst.max_quarantined_share:.0%} the instrument allows (max_quarantined_share); by reason: "
+            f"{', '.join(f'{k} {v}' for k, v in top)}. So many bad records point to the delivery, not to single "
+            f"interviews (missing codes or a column coded differently from the instrument?). First case: {example} "
+            "Nothing was written.")
     a = np.flatnonzero(accepted)
     a = a[np.argsort(ids[a].astype("S"), kind="stable")]  # accepted rows in respondent_id order: the tables' key
     lap(f"{n_quar} records quarantined; pseudonyms for {n_read} records")

@@ -80,6 +80,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if version != SCHEMA_VERSION:
         raise SpecError(f"{path}: schema_version is {version!r}; this version of the pipeline reads "
                         f"schema_version: {SCHEMA_VERSION}. Add or correct the key at the top of the file.")
+    folder = path.parent.name
+    if "wave" in data and folder.isdigit() and str(data["wave"]) != folder:
+        raise SpecError(f"{path}: wave is {data['wave']!r}, but the file is in the folder of wave {folder}. A spec "
+                        "copied from another wave must say its own wave: correct the key (or the folder).")
     return data
 
 
@@ -230,6 +234,7 @@ def load_instrument(path: str | Path, frameworks: Frameworks | None = None) -> I
         ),
         key_groups=tuple((str(k), tuple((str(a), tuple(b)) for a, b in v.items()))
                          for k, v in (data.get("key_groups") or {}).items()),
+        max_quarantined_share=_share(data.get("max_quarantined_share", 0.05), path, "max_quarantined_share"),
     )
     cross_check(inst, frameworks, path)
     return inst
@@ -288,6 +293,12 @@ def cross_check(inst: Instrument, frameworks: Frameworks, path: Path) -> None:
                                 "can have would stay empty: correct the code.")
 
 
+def _share(value, path, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise SpecError(f"{path}: {key} is {value!r}; give a share between 0 and 1 (0.05 for 5%).")
+    return float(value)
+
+
 def load_scoring(path: str | Path) -> ScoringRule:
     data = read_yaml(path)
     where = str(path)
@@ -300,10 +311,19 @@ def load_scoring(path: str | Path) -> ScoringRule:
         raise SpecError(f"{path}: levels share the cut-off(s) {same}; the lower level could never be reached. "
                         "Give each level its own minimum.")
     params = data.get("params") or {}
+    cutoff = params.get("cutoff")
+    if cutoff is not None and float(cutoff) not in cuts:
+        raise SpecError(f"{path}: params.cutoff {cutoff} is not the minimum of any level ({cuts}): the share literate "
+                        "and the share in the levels at or above the cut-off would disagree. Make the cut-off "
+                        "equal to the minimum of the lowest literate level.")
+    mmi = _need(data, "max_missing_items", where)
+    if isinstance(mmi, bool) or not isinstance(mmi, int) or mmi < 0:
+        raise SpecError(f"{path}: max_missing_items is {mmi!r}; give the number of missing items a respondent may "
+                        "have and still be scored, a whole number of at least 0.")
     return ScoringRule(
         rule=str(_need(data, "rule", where)),
         params=tuple(sorted(params.items())),
         levels=levels,
-        max_missing_items=int(_need(data, "max_missing_items", where)),
+        max_missing_items=mmi,
         max_missing_share=data.get("max_missing_share"),
     )

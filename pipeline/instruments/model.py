@@ -107,6 +107,9 @@ class Instrument:
     counties: tuple[tuple[int, str, str, str], ...] = ()  # (raw code, county_code, name_zh, parent code or "")
     key_groups: tuple[tuple[str, tuple[tuple[str, tuple], ...]], ...] = ()  # flag → ((field, values), …)
     frameworks: Frameworks | None = field(default=None, compare=False, repr=False)
+    # Share of delivered records that may be quarantined before ingest stops: beyond it the delivery, not
+    # a few interviews, is at fault (e.g. refusals coded -8 instead of the agreed missing codes).
+    max_quarantined_share: float = 0.05
 
     def item(self, item_id: str) -> Item:
         return self.item_map[item_id]

@@ -51,6 +51,7 @@ CHECK_LABELS = {
     "missing_id": "缺少问卷编号",
     "duplicate_identical": "完全重复的记录", "unknown_area": "地区代码无法识别", "invalid_design_value": "抽样设计变量无效",
     "short_interview": "访问时间过短", "straightlining": "连续作答同一选项", "too_many_missing": "缺答题目过多",
+    "out_of_range": "取值超出规定范围或不是整数",
 }
 CALIBRATION_METHODS = {"raking": "耙式加权（迭代比例拟合）", "linear": "线性校准（GREG）",
                        "logit": "logit有界校准", "poststratify": "事后分层"}

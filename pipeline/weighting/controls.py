@@ -34,7 +34,15 @@ def read_controls(folder: Path, table: ControlTable) -> pd.DataFrame:
     path = folder / table.file
     if not path.exists():
         raise InputError(f"control table {path} does not exist; design.yaml names it in weighting.controls.{table.name}.")
-    df = pd.read_csv(path, encoding="utf-8-sig", dtype={c: str for c in table.by})
+    try:
+        df = pd.read_csv(path, encoding="utf-8-sig", dtype={c: str for c in table.by})
+    except UnicodeDecodeError as err:
+        guess = _guess_encoding(path.read_bytes())
+        raise InputError(f"{path}: not UTF-8 (byte 0x{err.object[err.start]:02x} at offset {err.start} cannot be "
+                         f"decoded{'; it reads as ' + guess if guess else ''}). Save the control table as UTF-8 CSV "
+                         "(in Excel: 另存为 → CSV UTF-8).") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"{path}: cannot be read as CSV ({err}). Export the control table again.") from None
     missing = [c for c in (*table.by, table.total) if c not in df.columns]
     if missing:
         raise InputError(f"{path}: lacks column(s) {missing}; it has {list(df.columns)}.")
@@ -49,6 +57,17 @@ def read_controls(folder: Path, table: ControlTable) -> pd.DataFrame:
     if dup.any():
         raise InputError(f"{path}: control cell {df.loc[dup, list(table.by)].iloc[0].tolist()} appears twice.")
     return df
+
+
+def _guess_encoding(data: bytes) -> str | None:
+    """The Chinese legacy encoding a non-UTF-8 file decodes in, for the message."""
+    for enc in ("gb18030", "big5"):
+        try:
+            data.decode(enc)
+            return enc.upper() if enc != "gb18030" else "GBK/GB18030"
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 def _order_pos(label: str, order: tuple[str, ...]) -> int:
@@ -146,3 +165,53 @@ def build_margin(sample: pd.DataFrame, controls: pd.DataFrame, table: ControlTab
     lookup = pd.Series(np.arange(len(labels)), index=labels)
     codes = lookup.reindex(_joined(s, list(by))).to_numpy(np.int64)
     return Margin(table.name, codes, c["population"].to_numpy(float), tuple(labels)), log
+
+
+# Control totals count whole persons: two tables of one population agree to within half a person.
+TOTAL_TOLERANCE = 0.5
+UNITS_RATIO = 5.0  # totals this many times apart are in different units (persons vs 万人), not a typo
+
+
+def check_controls(sample: pd.DataFrame, controls: dict[str, pd.DataFrame], tables: dict[str, ControlTable],
+                   names: list[str], base_total: float) -> None:
+    """Before raking: the calibration tables must describe one population in one unit and use the sample's
+    categories, or raking can only fail to converge (or merge a misspelt category silently)."""
+    totals = {n: float(controls[n]["population"].sum()) for n in names}
+    for n in names:  # a category no respondent has, in any cell: another spelling or another coding
+        for col in tables[n].by:
+            if col not in sample.columns:
+                continue
+            have = set(sample[col].astype(str))
+            absent = sorted(set(controls[n][col].astype(str)) - have)
+            if absent:
+                raise InputError(
+                    f"control table {tables[n].file}: {col} categor{'y' if len(absent) == 1 else 'ies'} "
+                    f"{absent[:6]} appear{'s' if len(absent) == 1 else ''} in no respondent's record (the sample has "
+                    f"{sorted(have)[:12]}). A category spelt or coded differently from the instrument's codebook "
+                    "cannot be calibrated to: relabel it in the control table.")
+    for n in names:
+        if base_total > 0 and not (1 / UNITS_RATIO <= totals[n] / base_total <= UNITS_RATIO):
+            raise InputError(
+                f"control table {tables[n].file} totals {totals[n]:,.1f}, but the design weights add up to "
+                f"{base_total:,.0f} persons ({totals[n] / base_total:.3g} times): the table looks to be in other "
+                "units (万人 or thousands instead of persons). Give the control totals in persons.")
+    first = names[0] if names else None
+    for n in names[1:]:
+        gap = totals[n] - totals[first]
+        if abs(gap) <= TOTAL_TOLERANCE:
+            continue
+        common = [c for c in tables[first].by if c in tables[n].by]
+        detail = ""
+        if common:
+            a = controls[first].groupby(common)["population"].sum()
+            b = controls[n].groupby(common)["population"].sum()
+            d = b.sub(a, fill_value=0)
+            d = d[d.abs() > TOTAL_TOLERANCE]
+            worst = d.reindex(d.abs().sort_values(ascending=False).index)[:5]
+            detail = "; largest disagreements by " + "/".join(common) + ": " + ", ".join(
+                f"{k if isinstance(k, str) else '/'.join(k)} {v:+,.1f}" for k, v in worst.items())
+        raise InputError(
+            f"control tables {tables[first].file} and {tables[n].file} describe different populations: totals "
+            f"{totals[first]:,.1f} and {totals[n]:,.1f} ({gap:+,.1f} persons; they must agree to within "
+            f"{TOTAL_TOLERANCE:g}){detail}. Raking to both cannot converge: correct the tables so every margin "
+            "adds up to the same population.")

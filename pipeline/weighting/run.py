@@ -24,7 +24,7 @@ from pipeline.weighting import diagnostics as dg
 from pipeline.weighting import modes
 from pipeline.weighting.base import household_weights
 from pipeline.weighting.calibration import calibrate
-from pipeline.weighting.controls import build_margin, read_controls
+from pipeline.weighting.controls import build_margin, check_controls, read_controls
 from pipeline.weighting.grouped import expand_rows, gather_multiply
 from pipeline.weighting.nonresponse import nonresponse_adjustment, response_rates
 from pipeline.weighting.replicates import ReplicateFactors, replicate_factors, replicate_names
@@ -135,6 +135,7 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame | None, contro
         return _as_delivered(respondents, W, w_base, rows, rep, rs, spec, delivery, county)
 
     cal = spec.calibration
+    check_controls(respondents, controls, spec.controls, list(cal.margins), float(w_base.sum()))
     margins, collapses = [], []
     for name in cal.margins:
         rule = next((r for r in cal.collapse if r.margin == name), None)

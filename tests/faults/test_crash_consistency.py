@@ -1,0 +1,97 @@
+"""A stage killed at any write boundary leaves the old complete set of its outputs (its make target
+present) or an incomplete set without its target, never a new target beside old files; the rerun gives
+byte-identical outputs to an uninterrupted run and leaves no temporary file behind.
+
+Each stage runs in a child process that the fault hook (QZ_FAULT_AT) ends with os._exit at the named
+boundary: no cleanup, no `finally`, as a power cut or `kill -9` would."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from pipeline import stages
+from pipeline.faults import FAULT_EXIT
+from pipeline.paths import WavePaths
+from tests.faults.kit import boundaries, kill_at, lighten, output_files, run_stage, snapshot, temporaries
+
+OLD = b"old output of an earlier run\n"
+
+
+def _copy(demo_done: WavePaths, tmp_path) -> WavePaths:
+    """The finished demo wave, with a lighter variance spec (5 bootstrap replicates, linearisation only in
+    estimation): what is tested is the write sequence, and each stage runs a few dozen times."""
+    root = tmp_path / "project"
+    shutil.copytree(demo_done.root, root, symlinks=True)
+    paths = WavePaths(2024, root)
+    lighten(paths)
+    for stage in ("weight", "estimate", "report"):  # the downstream files as this spec makes them
+        run_stage(stage, paths)
+    return paths
+
+
+def _hashes(stage: str, paths: WavePaths) -> dict[str, str]:
+    base = paths.out
+    files = output_files(stage, paths)
+    return {k: v for k, v in snapshot(base).items() if base / k in files}
+
+
+def _sample(names: list[str]) -> list[str]:
+    """The report writes dozens of files; the fast suite kills it at one boundary of each kind (a figure
+    written, the target removed, a file renamed, the page renamed, the manifest written, the manifest
+    renamed), the slow one at all of them."""
+    picks = [next(n for n in names if n.startswith("write:figures/")), "commit1:target-removed",
+             next(n for n in names if n.startswith("rename:tables/")), "rename:report.html",
+             "write:manifest.json", names[-1]]
+    assert all(p in names for p in picks)
+    return picks
+
+
+def _kill_everywhere(stage: str, demo_done: WavePaths, tmp_path, every: bool) -> int:
+    paths = _copy(demo_done, tmp_path)
+    uninterrupted = _hashes(stage, paths)
+    names = boundaries(stage, paths, tmp_path / "boundaries.txt")
+    assert _hashes(stage, paths) == uninterrupted, "same inputs must give byte-identical outputs"
+    assert len(set(names)) == len(names)
+    assert sum(n.startswith("write:") for n in names) == len(uninterrupted) == sum(
+        n.startswith("rename:") for n in names)
+    target = stages.target(stage, paths)
+    assert names.index(f"rename:{target.name}") == len(names) - 1, "the make target is renamed last"
+    for name in names if every else _sample(names):
+        for f in output_files(stage, paths):  # an old complete set, recognisably not this run's
+            f.write_bytes(OLD + f.name.encode())
+        old = _hashes(stage, paths)
+        assert kill_at(stage, paths, name) == FAULT_EXIT, f"{stage} was not killed at {name}"
+        after = _hashes(stage, paths)
+        if target.exists():  # the old complete set, or (killed after the last rename) the new one
+            assert after in (old, uninterrupted), f"killed at {name}: a target beside outputs not its own set"
+        run_stage(stage, paths)
+        assert _hashes(stage, paths) == uninterrupted, f"rerun after a kill at {name} differs"
+        assert temporaries(paths.out) == [], f"temporary files left after a kill at {name} and a rerun"
+    return len(names)
+
+
+@pytest.mark.parametrize("stage", ["ingest", "score", "weight", "estimate"])
+def test_kill_at_every_write_boundary(stage, demo_done, tmp_path):
+    assert _kill_everywhere(stage, demo_done, tmp_path, every=True) >= 6
+
+
+def test_kill_report_at_each_kind_of_boundary(demo_done, tmp_path):
+    assert _kill_everywhere("report", demo_done, tmp_path, every=False) > 20  # boundaries in all
+
+
+@pytest.mark.slow
+def test_kill_report_at_every_write_boundary(demo_done, tmp_path):
+    _kill_everywhere("report", demo_done, tmp_path, every=True)
+
+
+def test_a_killed_write_leaves_no_temporary_for_good(demo_done, tmp_path):
+    """A killed figure write leaves its hidden .tmp; the next run of the stage removes it."""
+    paths = _copy(demo_done, tmp_path)
+    names = boundaries("report", paths, tmp_path / "b.txt")
+    first_figure = next(n for n in names if n.startswith("write:figures/"))
+    assert kill_at("report", paths, first_figure) == FAULT_EXIT
+    assert any(t.startswith("report/figures/.") for t in temporaries(paths.out))
+    run_stage("report", paths)
+    assert temporaries(paths.out) == []
