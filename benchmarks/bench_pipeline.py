@@ -9,7 +9,8 @@ time every stage (ingest, score, weight, estimate, report) with its peak memory,
 - estimate: the PSU-total variance floor (Σw·y and Σw per domain × PSU, times the replicate factors).
 
 Each step runs in a child process, so its peak memory (max RSS) is its own; the machine's load average
-is recorded before and after every step (the machine is shared: a busy neighbour shows there).
+is recorded before and after every step, and the CPU time (user + system) beside the wall time: on a
+shared machine a busy neighbour stretches the wall time, not the CPU time.
 
 Environment: QZ_PIPELINE_ROWS (default 1,000,000 interviews), QZ_PIPELINE_GROUPS (default 8: the
 delete-a-group jackknife with 8 groups per stratum; 0 = the spec's one replicate per PSU, which at a
@@ -34,8 +35,9 @@ CHILD = r"""
 import json, os, resource, sys, time
 t = time.perf_counter()
 exec(sys.argv[1])
-print(json.dumps({"seconds": time.perf_counter() - t,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+u = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu_seconds": u.ru_utime + u.ru_stime,
+                  "peak_mib": u.ru_maxrss / 1024}))
 """
 
 STAGE = ("from pipeline.paths import WavePaths; import pathlib; "
