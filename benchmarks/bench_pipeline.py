@@ -12,9 +12,12 @@ Each step runs in a child process, so its peak memory (max RSS) is its own; the 
 is recorded before and after every step, and the CPU time (user + system) beside the wall time: on a
 shared machine a busy neighbour stretches the wall time, not the CPU time.
 
-Environment: QZ_PIPELINE_ROWS (default 1,000,000 interviews), QZ_PIPELINE_GROUPS (default 8: the
-delete-a-group jackknife with 8 groups per stratum; 0 = the spec's one replicate per PSU, which at a
-million respondents and 1,500 PSUs is an n × 1,500 matrix, 12 GiB per copy, beyond this machine).
+Environment: QZ_PIPELINE_ROWS (default 1,000,000 interviews) and QZ_PIPELINE_DESIGN, the replicate
+design written into the copy of design.yaml: `bootstrap:200` (default: Rao–Wu, 200 replicates),
+`groups:8` (delete-a-group jackknife, 8 groups per stratum) or `spec` (the spec's one replicate per
+PSU). The generated national design has ~1,500 PSUs in ~300 strata, most of them certainty townships
+with 4 villages: a jackknife needs a replicate per group of every stratum (grouping barely helps
+there), and one replicate per PSU is an n × 1,500 matrix, 12 GiB per copy at a million rows.
 """
 
 from __future__ import annotations
@@ -101,23 +104,33 @@ def _child(code: str) -> dict:
     return result
 
 
-def _spec(root: Path, groups: int) -> None:
+def _spec(root: Path, choice: str) -> str:
     shutil.copytree(ROOT / "survey_instruments", root / "survey_instruments")
-    if groups:
-        design = root / "survey_instruments" / "2024" / "design.yaml"
-        text = design.read_text(encoding="utf-8")
+    design = root / "survey_instruments" / "2024" / "design.yaml"
+    text = design.read_text(encoding="utf-8")
+    kind, _, count = choice.partition(":")
+    if kind == "groups":
         marker = "    replicates: 200 "
-        design.write_text(text.replace(marker, f"    groups: {groups}\n{marker}", 1), encoding="utf-8")
+        text = text.replace(marker, f"    groups: {int(count)}\n{marker}", 1)
+        label = f"JKn, {int(count)} groups per stratum"
+    elif kind == "bootstrap":
+        text = text.replace("    method: JKn ", "    method: bootstrap ", 1)
+        text = text.replace("    replicates: 200 ", f"    replicates: {int(count)} ", 1)
+        label = f"Rao-Wu bootstrap, {int(count)} replicates"
+    else:
+        label = "JKn, one replicate per PSU (the spec)"
+    design.write_text(text, encoding="utf-8")
+    return label
 
 
 def run() -> dict:
     rows = int(os.environ.get("QZ_PIPELINE_ROWS", "1000000"))
-    groups = int(os.environ.get("QZ_PIPELINE_GROUPS", "8"))
+    choice = os.environ.get("QZ_PIPELINE_DESIGN", "bootstrap:200")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "big"
         (root / "data" / "raw").mkdir(parents=True)
-        _spec(root, groups)
+        label = _spec(root, choice)
         raw = root / "data" / "raw" / "2024"
         sim = _child(f"from pipeline.simulate import run_simulate; import pathlib; run_simulate(2024, {str(raw)!r}, "
                      f"total={rows}, scale=3.0, psu_per_stratum=80, root=pathlib.Path({str(root)!r}))")
@@ -143,8 +156,7 @@ def run() -> dict:
         done = [n for n, _ in stages if "seconds" in res.get(n, {})]
         total = sum(res[n]["seconds"] for n in done)
         res["summary"] = {
-            "rows_read": report.get("rows_read"), "replicate_design": (f"JKn, {groups} groups per stratum" if groups
-                                                                        else "JKn, one replicate per PSU"),
+            "rows_read": report.get("rows_read"), "replicate_design": label,
             "stages_completed": done, "total_ingest_to_report_s": total,
             "peak_mib_max": max((res[n]["peak_mib"] for n in done), default=None),
             "goal": "ingest -> report under 120 s and 6 GiB peak",
