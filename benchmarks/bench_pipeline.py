@@ -1,12 +1,31 @@
-"""Demo generation at 10,000 and 1,000,000 respondents, and ingest of the 1,000,000-respondent .sav
-against pyreadstat's bare read of the same file (the goal: ingest ≤ 2 × bare read). Each step runs in
-a child process so that its peak memory (max RSS) is its own. The bare read and the ingest run twice,
-alternating, and the faster of each pair is compared: a shared machine's noise is one-sided."""
+"""The whole pipeline at national scale: generate a delivery of about a million respondents once, then
+time every stage (ingest, score, weight, estimate, report) with its peak memory, beside its floor:
+
+- ingest: pyreadstat's bare read of the same survey.sav;
+- score: reading responses.parquet's dictionary codes and one numpy pass (answered-correct counts per
+  respondent by np.bincount);
+- weight: numpy raking of the full-sample weight to the same two margins (bincount IPF) plus one
+  np.bincount of the base weights per (class, PSU);
+- estimate: the PSU-total variance floor (Σw·y and Σw per domain × PSU, times the replicate factors).
+
+Each step runs in a child process, so its peak memory (max RSS) is its own; the machine's load average
+is recorded before and after every step, and the CPU time (user + system) beside the wall time: on a
+shared machine a busy neighbour stretches the wall time, not the CPU time.
+
+Environment: QZ_PIPELINE_ROWS (default 1,000,000 interviews) and QZ_PIPELINE_DESIGN, the replicate
+design written into the copy of design.yaml: `bootstrap:200` (default: Rao–Wu, 200 replicates),
+`groups:8` (delete-a-group jackknife, 8 groups per stratum) or `spec` (the spec's one replicate per
+PSU). The generated national design has ~1,500 PSUs in ~300 strata, most of them certainty townships
+with 4 villages: a jackknife needs a replicate per group of every stratum (grouping barely helps
+there), and one replicate per PSU is an n × 1,500 matrix, 12 GiB per copy at a million rows.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,59 +35,140 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
 t = time.perf_counter()
 exec(sys.argv[1])
-print(json.dumps({"seconds": time.perf_counter() - t,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+u = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu_seconds": u.ru_utime + u.ru_stime,
+                  "peak_mib": u.ru_maxrss / 1024}))
+"""
+
+STAGE = ("from pipeline.paths import WavePaths; import pathlib; "
+         "from pipeline.{pkg} import run_{name}; r = run_{name}(WavePaths(2024, pathlib.Path({root!r})), progress=False); "
+         "print(r.summary(), file=sys.stderr)")
+
+FLOOR_SCORE = r"""
+import numpy as np, pyarrow.parquet as pq
+t = pq.read_table({path!r}, columns=["respondent_id", "missing_reason"], read_dictionary=["respondent_id", "missing_reason"])
+rid = np.concatenate([c.indices.to_numpy() for c in t.column(0).chunks])
+ans = np.concatenate([(c.indices.to_numpy() == 0) for c in t.column(1).chunks])
+totals = np.bincount(rid, weights=ans)
+print(totals.shape, file=sys.stderr)
+"""
+
+FLOOR_WEIGHT = r"""
+import numpy as np, pandas as pd
+r = pd.read_parquet({resp!r}, columns=["county_code", "sex", "age_band", "urban", "education", "psu"])
+w = np.ones(len(r))
+m1 = pd.factorize(r["county_code"].astype(str) + r["sex"].astype(str) + r["age_band"].astype(str) + r["urban"].astype(str))[0]
+m2 = pd.factorize(r["county_code"].astype(str) + r["education"].astype(str))[0]
+t1 = np.bincount(m1) * 3.0; t2 = np.bincount(m2) * 3.0
+for _ in range(20):
+    w *= (t1 / np.bincount(m1, weights=w))[m1]
+    w *= (t2 / np.bincount(m2, weights=w))[m2]
+by_psu = np.bincount(pd.factorize(r["psu"].astype(str))[0], weights=w)
+print(by_psu.shape, file=sys.stderr)
+"""
+
+FLOOR_ESTIMATE = r"""
+import numpy as np, pandas as pd
+wt = pd.read_parquet({weights!r}, columns=["psu", "w_final"])
+sc = pd.read_parquet({scores!r}, columns=["literate"])
+cty = pd.read_parquet({resp!r}, columns=["county_code"])["county_code"]
+p = pd.factorize(wt["psu"].astype(str))[0]; P = p.max() + 1
+d = pd.factorize(cty.astype(str))[0]; D = d.max() + 1
+y = sc["literate"].astype(float).fillna(0).to_numpy(); w = wt["w_final"].to_numpy()
+s1 = np.bincount(d * P + p, weights=w * y, minlength=D * P).reshape(D, P)
+s0 = np.bincount(d * P + p, weights=w, minlength=D * P).reshape(D, P)
+A = np.ones((P, P)); A[np.arange(P), np.arange(P)] = 0
+theta = (s1 @ A) / (s0 @ A)
+print(theta.var(axis=1).shape, file=sys.stderr)
 """
 
 
-def _child(code: str, steps: bool = False) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, code], check=True, capture_output=True, text=True, cwd=ROOT)
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _child(code: str) -> dict:
+    before = _load()
+    out = subprocess.run([sys.executable, "-c", CHILD, code], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}",
+                "load_before": before, "load_after": _load()}
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    if steps:  # the stage's own log of where its time went
-        result["steps"] = [line.strip() for line in out.stderr.splitlines() if line.rstrip().endswith(" s)")]
+    lines = [x.strip() for x in out.stderr.splitlines() if x.strip()]
+    if lines:
+        result["summary"] = lines[-1]
+    result.update(load_before=before, load_after=_load())
     return result
 
 
+def _spec(root: Path, choice: str) -> str:
+    shutil.copytree(ROOT / "survey_instruments", root / "survey_instruments")
+    design = root / "survey_instruments" / "2024" / "design.yaml"
+    text = design.read_text(encoding="utf-8")
+    kind, _, count = choice.partition(":")
+    if kind == "groups":
+        marker = "    replicates: 200 "
+        text = text.replace(marker, f"    groups: {int(count)}\n{marker}", 1)
+        label = f"JKn, {int(count)} groups per stratum"
+    elif kind == "bootstrap":
+        text = text.replace("    method: JKn ", "    method: bootstrap ", 1)
+        text = text.replace("    replicates: 200 ", f"    replicates: {int(count)} ", 1)
+        label = f"Rao-Wu bootstrap, {int(count)} replicates"
+    else:
+        label = "JKn, one replicate per PSU (the spec)"
+    design.write_text(text, encoding="utf-8")
+    return label
+
+
 def run() -> dict:
+    rows = int(os.environ.get("QZ_PIPELINE_ROWS", "1000000"))
+    choice = os.environ.get("QZ_PIPELINE_DESIGN", "bootstrap:200")
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        small = _child(f"from pipeline.simulate import run_simulate; r = run_simulate(2024, {str(tmp / 'small')!r}); "
-                       "print(r.summary(), file=sys.stderr)")
-        root = tmp / "big"
+        root = Path(tmp) / "big"
         (root / "data" / "raw").mkdir(parents=True)
-        (root / "survey_instruments").symlink_to(ROOT / "survey_instruments")
-        big = _child(f"from pipeline.simulate import run_simulate; run_simulate(2024, {str(root / 'data/raw/2024')!r}, "
-                     "total=1_040_000, scale=3.0, psu_per_stratum=80, root=__import__('pathlib').Path("
-                     f"{str(root)!r}))")
-        sav = root / "data" / "raw" / "2024" / "survey.sav"
-        bare_code = (f"import pyreadstat; df, m = pyreadstat.read_sav({str(sav)!r}, user_missing=True); "
-                     "print(df.shape, file=sys.stderr)")
-        ingest_code = ("from pipeline.ingest import run_ingest; from pipeline.paths import WavePaths; "
-                       f"r = run_ingest(WavePaths(2024, __import__('pathlib').Path({str(root)!r}))); "
-                       "print(r.summary(), file=sys.stderr)")
-        bares, ingests = [], []
-        for _ in range(2):
-            bares.append(_child(bare_code))
-            ingests.append(_child(ingest_code, steps=True))
-        bare = min(bares, key=lambda r: r["seconds"])
-        ingest = min(ingests, key=lambda r: r["seconds"])
-        rows = json.loads((root / "data" / "processed" / "2024" / "ingest_report.json").read_text())["rows_read"]
-        return {
-            "simulate_10k": small,
-            "simulate_1m": {**big, "rows": rows, "sav_mib": sav.stat().st_size / 2**20},
-            "bare_read_1m": {**bare, "runs_seconds": [r["seconds"] for r in bares]},
-            "ingest_1m": {**ingest, "runs_seconds": [r["seconds"] for r in ingests]},
-            "ingest_over_bare_read": ingest["seconds"] / bare["seconds"],
-            "goal": "ingest <= 2 x bare pyreadstat read",
-            "machine_cores": __import__("os").cpu_count(),
-            "child_rusage_max_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        label = _spec(root, choice)
+        raw = root / "data" / "raw" / "2024"
+        sim = _child(f"from pipeline.simulate import run_simulate; import pathlib; run_simulate(2024, {str(raw)!r}, "
+                     f"total={rows}, scale=3.0, psu_per_stratum=80, root=pathlib.Path({str(root)!r}))")
+        sav = raw / "survey.sav"
+        out = root / "data" / "processed" / "2024"
+        res: dict = {"simulate": {**sim, "sav_mib": sav.stat().st_size / 2**20}}
+        res["floor_bare_read"] = _child(f"import pyreadstat; df, m = pyreadstat.read_sav({str(sav)!r}, "
+                                        "user_missing=True); print(df.shape, file=sys.stderr)")
+        stages = [("ingest", "ingest"), ("score", "scoring"), ("weight", "weighting"), ("estimate", "estimation"),
+                  ("report", "reporting")]
+        for name, pkg in stages:
+            res[name] = _child(STAGE.format(pkg=pkg, name=name, root=str(root)))
+            if "error" in res[name]:
+                break
+            if name == "ingest":
+                res["floor_score"] = _child(FLOOR_SCORE.format(path=str(out / "responses.parquet")))
+                res["floor_weight"] = _child(FLOOR_WEIGHT.format(resp=str(out / "respondents.parquet")))
+            if name == "weight":
+                res["floor_estimate"] = _child(FLOOR_ESTIMATE.format(
+                    weights=str(out / "weights.parquet"), scores=str(out / "scores.parquet"),
+                    resp=str(out / "respondents.parquet")))
+        report = json.loads((out / "ingest_report.json").read_text()) if (out / "ingest_report.json").exists() else {}
+        done = [n for n, _ in stages if "seconds" in res.get(n, {})]
+        total = sum(res[n]["seconds"] for n in done)
+        res["summary"] = {
+            "rows_read": report.get("rows_read"), "replicate_design": label,
+            "stages_completed": done, "total_ingest_to_report_s": total,
+            "peak_mib_max": max((res[n]["peak_mib"] for n in done), default=None),
+            "goal": "ingest -> report under 120 s and 6 GiB peak",
+            "over_floor": {n: res[n]["seconds"] / res[f][("seconds")] for n, f in
+                           (("ingest", "floor_bare_read"), ("score", "floor_score"), ("weight", "floor_weight"),
+                            ("estimate", "floor_estimate")) if "seconds" in res.get(n, {}) and "seconds" in res.get(f, {})},
         }
+        res["machine"] = {"cores": os.cpu_count(), "load_at_end": _load(),
+                          "child_rusage_max_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+        res["seconds"] = time.perf_counter() - start
+        return res
 
 
 if __name__ == "__main__":
-    t = time.perf_counter()
-    print(json.dumps(run(), indent=2))
-    print(f"{time.perf_counter() - t:.0f}s", file=sys.stderr)
+    print(json.dumps(run(), ensure_ascii=False, indent=2))

@@ -146,9 +146,9 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame | None, contro
         rows.append(dg.row("calibration", "collapsed", c.margin, f"{c.within}|{c.merged[0]}->{c.label}",
                            c.population))
 
-    def recal(Wm):
+    def recal(Wm):  # in place: the matrix handed in is never used again (w_nr, w_cal are copies)
         return calibrate(cal.method, Wm, margins, tol=cal.tolerance, max_iter=cal.max_iter, bounds=cal.bounds,
-                         strict_replicates=cal.strict_replicates)
+                         strict_replicates=cal.strict_replicates, inplace=True)
 
     res = recal(W)
     W = res.weights
