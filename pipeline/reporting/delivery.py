@@ -15,23 +15,23 @@ def gate_items(gates: dict[str, Any] | None) -> list:
     from pipeline.reporting.methods import Table
 
     if not gates:
-        return ["发布检查记录（gates.json）未提供。"]
+        return ["未提供发布检查记录。"]
     names = {g["gate"]: g.get("name_zh") or g["gate"] for g in gates.get("gates", [])}
-    rows = tuple((names[g["gate"]], g["gate"], GATE_STATUS.get(g["status"], g["status"]), g.get("message") or "")
+    rows = tuple((names[g["gate"]], GATE_STATUS.get(g["status"], g["status"]), g.get("message") or "")
                  for g in gates.get("gates", []))
-    items: list = [Table("表Q3 发布检查", ("检查", "代码", "结果", "说明"), rows,
-                         "任何一项未通过时不发布估计结果，除非本轮规格文件（estimands.yaml 的 gates.accept）写明理由予以接受。")]
+    items: list = [Table("表Q3 发布检查", ("检查", "结果", "说明"), rows,
+                         "任何一项未通过时不发布估计结果，除非本轮调查的规格文件写明理由予以接受。")]
     accepted = gates.get("accepted") or []
     if accepted:
         items.append("以下发布检查未通过，但经本轮规格文件说明理由后接受，读者应据此理解结果的局限：" + "；".join(
-            f"{names.get(a['gate'], a['gate'])}（{a['gate']}）——{a['reason']}" for a in accepted) + "。")
+            f"{names.get(a['gate'], a['gate'])}——{a['reason']}" for a in accepted) + "。")
     return items
 
 
 def skipped_check_items(ingest: dict[str, Any] | None) -> list[str]:
     out = []
     for check in (ingest or {}).get("skipped_checks") or []:
-        out.append("注意：" + SKIPPED_CHECKS.get(str(check), f"核查 {check} 因交付数据缺少所需变量而未执行。"))
+        out.append("注意：" + SKIPPED_CHECKS.get(str(check), "有一项核查因交付数据缺少所需变量而未执行。"))
     return out
 
 
@@ -52,8 +52,8 @@ def _nonresponse_text(d: dict) -> str:
     if source == "contacts":
         return "无回答调整依据联系记录表中每户的最终处置代码（AAPOR）按加权类别进行，并在每套重复权数中重新计算。"
     if source == "class_table":
-        return ("无回答调整依据调查公司提供的各加权类别完成数与合格数（" + str(d.get("response_table") or "")
-                + "）：类别内调整系数 = 合格数 ÷ 接收的受访者数。这些计数是固定数字，调整系数在各套重复权数中不变，"
+        return ("无回答调整依据调查公司提供的各加权类别完成数与合格数："
+                "类别内调整系数 = 合格数 ÷ 接收的受访者数。这些计数是固定数字，调整系数在各套重复权数中不变，"
                 "其抽样变异没有反映在标准误中。")
     return ("没有进行无回答调整：交付数据既没有联系记录表，也没有各类别的完成数与合格数，"
             "无回答偏差只能通过校准到人口控制总数部分纠正。")

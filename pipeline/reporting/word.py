@@ -210,6 +210,8 @@ def build_docx(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     numbers = {stem: i for i, stem in enumerate(figures, start=1)}
 
     def fig(stem: str) -> None:
+        if stem not in titles:  # a renamed figure must fail here, not vanish from the document
+            raise KeyError(f"report.docx places figure {stem!r}, which the report does not draw")
         if stem not in figures:
             return
         doc.add_picture(str(figures[stem]), width=Mm(165))
@@ -261,15 +263,15 @@ def build_docx(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
            label_of=lambda r: f"{L.DOMAIN_TYPE_LABELS[r['domain_type']]}：{r['domain']}")
 
     doc.add_heading("五、科学素质水平与测试各部分得分", level=1)
-    fig("fig6_classes")
-    fig("fig4_dimensions")
+    fig("fig4_classes")
+    fig("fig5_dimensions")
     score_ids = [*L.CLASS_ESTIMANDS, L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
     scores = pd.concat([inputs.cells(i, "overall") for i in score_ids], ignore_index=True)
     _cells(doc, "表4 科学素质水平分布与平均得分（全市）", scores, "指标", inputs,
            label_of=lambda r: L.estimand_label(r["estimand_id"]))
 
     doc.add_heading("六、《中国公民科学素质基准》各基准的正确率", level=1)
-    fig("fig5_benchmarks")
+    fig("fig6_benchmarks")
     bench = [inputs.cells(b, "overall") for b in inputs.benchmark_ids()]
     if bench:
         _cells(doc, "表5 各基准的平均正确率（全市）", pd.concat(bench, ignore_index=True), "基准", inputs,
