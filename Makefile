@@ -89,6 +89,8 @@ $(OUT)/%/.weight.inputs: $(OUT)/%/ingest_report.json FORCE | $(STAMP)
 	@$(PY) -m pipeline inputs --stage weight --wave $* --root .
 $(OUT)/%/.estimate.inputs: $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet FORCE | $(STAMP)
 	@$(PY) -m pipeline inputs --stage estimate --wave $* --root .
+$(OUT)/%/.export.inputs: $(OUT)/%/estimates.csv FORCE | $(STAMP)
+	@$(PY) -m pipeline inputs --stage export --wave $* --root .
 $(OUT)/%/.report.inputs: $(OUT)/%/estimates.csv FORCE | $(STAMP)
 	@$(PY) -m pipeline inputs --stage report --wave $* --root .
 
@@ -110,8 +112,7 @@ $(OUT)/%/report/manifest.json: $$(call inputs,$$*,report) $(OUT)/%/export/export
 # labelled analysis file, codebook and R/Stata/SPSS design syntax (pipeline/export); the questionnaire-number
 # crosswalk only on request: python -m pipeline export --wave W --with-questionnaire-id. The report's manifest
 # hashes every output of the wave, the export's too, so the report runs after it.
-$(OUT)/%/export/export.json: $(OUT)/%/estimates.csv $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet \
-		$(SPEC)/%/instrument.yaml $(SPEC)/%/design.yaml $(CORE_SRC) $(call src,export) | $(STAMP)
+$(OUT)/%/export/export.json: $$(call inputs,$$*,export) $(CORE_SRC) $(call src,export) | $(STAMP)
 	$(PY) -m pipeline export --wave $* --root . --format sav,dta,csv,parquet
 
 # ---- mid-term check and final evaluation (pipeline/assessment) ----

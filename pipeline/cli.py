@@ -8,6 +8,7 @@ import importlib
 import sys
 from pathlib import Path
 
+from pipeline import stages
 from pipeline.errors import PipelineError
 from pipeline.paths import wave_paths
 from pipeline.progress import Timer, log
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Rewrite data/processed/<wave>/.<stage>.inputs when the content of a file the "
                                    "stage reads has changed, whatever its modification time, so that make reruns "
                                    "the stage; a change also marks the wave's report as out of date at once.")
-    p.add_argument("--stage", required=True, choices=("ingest", "score", "weight", "estimate", "report"))
+    p.add_argument("--stage", required=True, choices=stages.STAGES)
     _add_wave(p)
 
     for extra in ("pipeline.assessment.cli", "pipeline.check.run", "pipeline.instruments.cli",

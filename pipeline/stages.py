@@ -24,6 +24,7 @@ PROCESSED_IN = {
     "score": ("respondents.parquet", "responses.parquet"),
     "weight": ("respondents.parquet", "contacts.parquet"),
     "estimate": ("ingest_report.json", "respondents.parquet", "scores.parquet", "weights.parquet"),
+    "export": ("respondents.parquet", "scores.parquet", "weights.parquet", "estimates.csv"),
 }
 OUTPUTS = {
     "ingest": ("ingest_report.json", "respondents.parquet", "responses.parquet", "contacts.parquet",
@@ -31,14 +32,16 @@ OUTPUTS = {
     "score": ("scores.parquet", "item_scores.parquet", "item_stats.csv"),
     "weight": ("weights.parquet", "weighting_diagnostics.csv"),
     "estimate": ("estimates.csv", "targets.csv", "sae.csv", "gates.json", "populations.csv"),
+    "export": ("export/export.json",),
 }
 SPEC_IN = {
     "ingest": ("instrument.yaml", "design.yaml"),
     "score": ("instrument.yaml", "scoring.yaml"),
     "weight": ("design.yaml",),
     "estimate": ("estimands.yaml", "design.yaml"),
+    "export": ("instrument.yaml", "design.yaml", "estimands.yaml"),
 }
-STAGES = ("ingest", "score", "weight", "estimate", "report")
+STAGES = ("ingest", "score", "weight", "estimate", "export", "report")
 STALE_NOTE = "过期说明.txt"
 HASH_CACHE = ".hashes.json"
 

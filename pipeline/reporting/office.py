@@ -70,7 +70,7 @@ def _share_note(inputs: ReportInputs) -> str:
     base = ("注：比例为按最终权数计算的加权比例；人数＝比例×该人群18–69岁常住人口（按最终权数加总，已校准到"
             f"人口普查控制数），四舍五入到百分位万人；“{L.DASH}”为样本不足、不予发布。")
     if inputs.populations is None:
-        base += "本次未提供分组人口（populations.csv 不存在），人数未提供。"
+        base += "本次未提供各组的加权人口数，人数未提供。"
     return base + ("本表为演示数据（模拟生成）。" if inputs.is_demo else "")
 
 

@@ -43,8 +43,8 @@ def test_delivered_weights_and_psus():
     with pytest.raises(InputError, match="not positive"):
         delivered_base(r, Delivery("final_weight"))
     assert delivered_base(r.iloc[:1], Delivery("final_weight")).tolist() == [120.0]
-    codes, strata = respondent_psus(r, "stratum", "psu")
-    assert codes.tolist() == [0, 1] and strata.tolist() == ["S1", "S1"]
+    codes, strata, labels = respondent_psus(r, "stratum", "psu")
+    assert codes.tolist() == [0, 1] and strata.tolist() == ["S1", "S1"] and labels.tolist() == ["S1|T1", "S1|T2"]
 
 
 @pytest.mark.parametrize("block, words", [
