@@ -140,6 +140,10 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     spec = inst.check("short_interview")
     if spec is not None and spec.threshold is not None:
         findings.append(checks.short_interview(minutes, spec.threshold, rows, file, (adm["start_time"], adm["end_time"])))
+    untimed = int(np.isnan(minutes).sum())
+    if untimed:  # the duration check cannot judge these: say so rather than pass them silently
+        log(f"   warning: {untimed} of {n_read} records lack a start or end time ({adm['start_time']}, "
+            f"{adm['end_time']}), so their interview duration is not checked")
     reason, value = reasons_and_values(num, inst, n_read)
     del num
     spec = inst.check("straightlining")
@@ -186,6 +190,17 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     a = a[np.argsort(ids[a].astype("S"), kind="stable")]  # accepted rows in respondent_id order: the tables' key
     lap(f"{n_quar} records quarantined; pseudonyms for {n_read} records")
 
+    linked = pd.Series(qid[a], dtype=object).isin(contacts_raw["questionnaire_id"]).to_numpy()
+    if n_acc and not linked.any():
+        raise InputError(
+            f"none of the {n_acc} accepted questionnaire numbers of {file} (column {qid_col}, e.g. {qid[a][0]!r}) "
+            f"appears in {paths.contacts_raw.name}'s questionnaire_id column (e.g. "
+            f"{next((x for x in contacts_raw['questionnaire_id'] if x), '')!r}): no respondent can be linked to its "
+            "household, so weighting is impossible. Ask fieldwork for the contact sheet of this delivery, or for "
+            "the key between the two numberings. Nothing was written.")
+    if n_acc and not linked.all():
+        log(f"   warning: {int((~linked).sum())} accepted record(s) have a questionnaire number absent from "
+            f"{paths.contacts_raw.name}; they are kept, but their households are not on the contact sheet")
     codes, cats = code_strings(inst, value, reason, a)
     responses = long_table(ids[a], [it.id for it in inst.items], codes, cats, np.ascontiguousarray(take_rows(reason, a)))
     del codes, value, reason
@@ -215,7 +230,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
             "contacts": int(len(contacts)),
             "checks": {f.check: {"action": checks.action_of(inst, f.check),
                                  "threshold": getattr(inst.check(f.check), "threshold", None)} for f in findings},
-            "frame_checked": frame is not None,
+            "frame_checked": frame is not None, "interviews_without_duration": untimed,
         }
         tableio.write_json(report, paths.processed("ingest_report.json"))
     return IngestResult(n_read, n_acc, n_quar, by_reason, timer.seconds)
