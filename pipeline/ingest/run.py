@@ -159,6 +159,11 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     skipped = ["short_interview"] if spec is not None and not delivery.interview_times else []
     if spec is not None and spec.threshold is not None and delivery.interview_times:
         findings.append(checks.short_interview(minutes, spec.threshold, rows, file, (adm["start_time"], adm["end_time"])))
+    # a delivery without interview times says so above; otherwise, count the records the check cannot judge
+    untimed = int(np.isnan(minutes).sum()) if delivery.interview_times else 0
+    if untimed:  # the duration check cannot judge these: say so rather than pass them silently
+        log(f"   warning: {untimed} of {n_read} records lack a start or end time ({adm['start_time']}, "
+            f"{adm['end_time']}), so their interview duration is not checked")
     reason, value = reasons_and_values(num, inst, n_read)
     usage = missing_code_usage(num, inst)
     del num
@@ -206,6 +211,18 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     a = a[np.argsort(ids[a].astype("S"), kind="stable")]  # accepted rows in respondent_id order: the tables' key
     lap(f"{n_quar} records quarantined; pseudonyms for {n_read} records")
 
+    if contacts_raw is not None:  # a delivery with a contact sheet: its households must be the respondents'
+        linked = pd.Series(qid[a], dtype=object).isin(contacts_raw["questionnaire_id"]).to_numpy()
+        if n_acc and not linked.any():
+            # no example numbers in the message: questionnaire numbers link a record to a household
+            raise InputError(
+                f"none of the {n_acc} accepted questionnaire numbers of {file} (column {qid_col}) appears in "
+                f"{paths.contacts_raw.name}'s questionnaire_id column: no respondent can be linked to its household, "
+                "so weighting is impossible. Ask fieldwork for the contact sheet of this delivery, or for the key "
+                "between the two numberings. Nothing was written.")
+        if n_acc and not linked.all():
+            log(f"   warning: {int((~linked).sum())} accepted record(s) have a questionnaire number absent from "
+                f"{paths.contacts_raw.name}; they are kept, but their households are not on the contact sheet")
     codes, cats = code_strings(inst, value, reason, a)
     responses = long_table(ids[a], [it.id for it in inst.items], codes, cats, np.ascontiguousarray(take_rows(reason, a)))
     del codes, value, reason
@@ -241,6 +258,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
             "checks": {f.check: {"action": checks.action_of(inst, f.check),
                                  "threshold": getattr(inst.check(f.check), "threshold", None)} for f in findings},
             "frame_checked": frame is not None, "missing_code_usage": usage,
+            "interviews_without_duration": untimed,
             # the fieldwork period as the accepted interviews date it (the methods section of the report states it)
             "interview_dates": _date_range(start.iloc[a]),
         }

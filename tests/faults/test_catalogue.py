@@ -105,6 +105,25 @@ def _duplicate_household(paths: WavePaths) -> None:
     paths.contacts_raw.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
 
 
+def _renumbered_contacts(paths: WavePaths) -> None:
+    c = pd.read_csv(paths.contacts_raw, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    c["questionnaire_id"] = np.where(c["questionnaire_id"] != "", "X" + c["questionnaire_id"], "")
+    c.to_csv(paths.contacts_raw, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
+def _untimed(paths: WavePaths) -> None:
+    def change(df):
+        df.loc[df.index[:7], "KSSJ"] = np.nan
+    _survey(paths, change)
+
+
+def _untimed_reported(paths: WavePaths) -> bool:
+    import json
+
+    report = json.loads(paths.processed("ingest_report.json").read_text(encoding="utf-8"))
+    return report["interviews_without_duration"] == 7
+
+
 def _no_processed(paths: WavePaths) -> None:
     shutil.rmtree(paths.out)
 
@@ -147,6 +166,10 @@ CASES = [
     # delivery files
     Case("duplicate household_id on the contact sheet", "ingest", _duplicate_household, "unchanged", "household_id",
          keep=("respondents.parquet", "responses.parquet", "contacts.parquet", "ingest_report.json")),
+    Case("questionnaire numbers that match no household on the contact sheet", "ingest", _renumbered_contacts,
+         "unchanged", "no respondent can be linked", keep=("respondents.parquet", "contacts.parquet")),
+    Case("interview times missing for some records", "ingest", _untimed, "result",
+         "their interview duration is not checked", check=_untimed_reported),
     Case("truncated survey file after a good run: old report marked", "ingest", _truncate, "result",
          "truncated", check=_report_marked),
     Case("UTF-8 file declared GB18030", "ingest", _spec("instrument.yaml", "encoding: null", "encoding: gb18030"),
@@ -249,5 +272,5 @@ def test_catalogue(case: Case, light_wave, tmp_path, capsys, monkeypatch):
 
 def test_catalogue_counts():
     kinds = pd.Series([c.outcome for c in CASES]).value_counts().to_dict()
-    assert sum(kinds.values()) == len(CASES) >= 25
+    assert sum(kinds.values()) == len(CASES) >= 29
     assert set(kinds) == {"message", "quarantine", "unchanged", "result"}
