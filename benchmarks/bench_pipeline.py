@@ -49,9 +49,9 @@ STAGE = ("from pipeline.paths import WavePaths; import pathlib; "
 
 FLOOR_SCORE = r"""
 import numpy as np, pyarrow.parquet as pq
-t = pq.read_table({path!r}, columns=["respondent_id", "missing_reason"], read_dictionary=["respondent_id", "missing_reason"])
-rid = np.concatenate([c.indices.to_numpy() for c in t.column(0).chunks])
-ans = np.concatenate([(c.indices.to_numpy() == 0) for c in t.column(1).chunks])
+tab = pq.read_table({path!r}, columns=["respondent_id", "missing_reason"], read_dictionary=["respondent_id", "missing_reason"])
+rid = np.concatenate([c.indices.to_numpy() for c in tab.column(0).chunks])
+ans = np.concatenate([(c.indices.to_numpy() == 0) for c in tab.column(1).chunks])
 totals = np.bincount(rid, weights=ans)
 print(totals.shape, file=sys.stderr)
 """
