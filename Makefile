@@ -91,7 +91,7 @@ $(OUT)/%/.estimate.inputs: $(OUT)/%/scores.parquet $(OUT)/%/weights.parquet FORC
 	@$(PY) -m pipeline inputs --stage estimate --wave $* --root .
 $(OUT)/%/.export.inputs: $(OUT)/%/estimates.csv FORCE | $(STAMP)
 	@$(PY) -m pipeline inputs --stage export --wave $* --root .
-$(OUT)/%/.report.inputs: $(OUT)/%/estimates.csv FORCE | $(STAMP)
+$(OUT)/%/.report.inputs: $(OUT)/%/estimates.csv $(OUT)/%/export/export.json FORCE | $(STAMP)
 	@$(PY) -m pipeline inputs --stage report --wave $* --root .
 
 $(OUT)/%/ingest_report.json: $$(call inputs,$$*,ingest) $(SPEC)/%/instrument.yaml $(SPEC)/%/design.yaml $(CORE_SRC) $(call src,ingest) | $(STAMP)

@@ -49,10 +49,9 @@ class ExportResult:
     seconds: float
 
     def summary(self) -> str:
-        cw_note = f"; crosswalk (restricted) → {self.crosswalk}" if self.crosswalk else ""
-        return (f"wave {self.wave}: {self.respondents} respondents × {self.variables} variables "
-                f"({self.replicates} replicate weights), {len(self.files)} files → {self.out}{cw_note}; "
-                f"{self.seconds:.1f}s")
+        cw_note = f"；问卷编号对照表（限定范围） → {self.crosswalk}" if self.crosswalk else ""
+        return (f"{self.wave}年分析文件：受访者 {self.respondents} 人 × 变量 {self.variables} 个（重复权数 "
+                f"{self.replicates} 套），文件 {len(self.files)} 个 → {self.out}{cw_note}；用时 {self.seconds:.1f} 秒")
 
 
 def export_dir(paths: WavePaths) -> Path:

@@ -8,6 +8,8 @@ recomputed from any of them equals the published one.
 
 from __future__ import annotations
 
+import datetime as _dt
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.export.variables import AnalysisFile
-from pipeline.tableio import CSV_ENCODING
+from pipeline.tableio import CSV_ENCODING, fix_file_stamp, fixed_zip
 
 FORMATS = ("sav", "dta", "csv", "parquet")
 KIND_LABELS = {"string": "字符", "code": "编码（见取值标签）", "number": "数值", "weight": "权数"}
+
+
+def _wave(af: AnalysisFile) -> int:
+    """The wave, for the fixed write time in the file header (same data, same bytes)."""
+    return int(af.data["wave"].iloc[0]) if "wave" in af.data and len(af.data) else 2000
 
 
 def _sav(af: AnalysisFile, path: Path, title: str) -> None:
@@ -28,6 +35,7 @@ def _sav(af: AnalysisFile, path: Path, title: str) -> None:
     measure.update({n: "ordinal" for n in ("age_band", "education", "level") if n in measure})
     pyreadstat.write_sav(af.data, str(path), file_label=title, column_labels=af.column_labels,
                          variable_value_labels=af.value_labels, variable_measure=measure)
+    fix_file_stamp(path, _wave(af))
 
 
 def _dta(af: AnalysisFile, path: Path, title: str) -> None:
@@ -36,6 +44,7 @@ def _dta(af: AnalysisFile, path: Path, title: str) -> None:
     # version 15 writes Stata's format 119 (UTF-8 labels, Stata 15+ reads it; 14 reads 118-compatible files)
     pyreadstat.write_dta(af.data, str(path), file_label=title[:80], column_labels=af.column_labels,
                          variable_value_labels=af.value_labels, version=15)
+    fix_file_stamp(path, _wave(af))
 
 
 def _csv(af: AnalysisFile, path: Path, title: str) -> None:
@@ -103,4 +112,7 @@ def write_codebook_xlsx(af: AnalysisFile, path: Path, title: str) -> None:
             ws.append(list(r))
         for col, width in zip("ABCDEF", (16, 48, 14, 60, 10, 40), strict=False):
             ws.column_dimensions[col].width = width
-    wb.save(path)
+    wb.properties.created = wb.properties.modified = _dt.datetime(2000, 1, 1)
+    buf = io.BytesIO()
+    wb.save(buf)
+    Path(path).write_bytes(fixed_zip(buf.getvalue(), "2000-01-01T00:00:00Z"))

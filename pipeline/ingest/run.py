@@ -39,9 +39,11 @@ class IngestResult:
     seconds: float
 
     def summary(self) -> str:
-        reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.by_reason.items()))
-        return (f"{self.rows_read} rows read = {self.accepted} accepted + {self.quarantined} quarantined"
-                f"{' (' + reasons + ')' if reasons else ''}")
+        from pipeline.reporting.methods import CHECK_LABELS
+
+        reasons = "，".join(f"{CHECK_LABELS.get(k, k)} {v}" for k, v in sorted(self.by_reason.items()))
+        return (f"读入 {self.rows_read} 条记录 = 接收 {self.accepted} 条 + 隔离 {self.quarantined} 条"
+                f"{'（' + reasons + '）' if reasons else ''}")
 
 
 def _required_columns(data: pd.DataFrame, inst: Instrument, file: str) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
-import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import pandas as pd
 
 from pipeline.reporting import labels as L
 from pipeline.reporting.inputs import ReportInputs
-from pipeline.tableio import atomic_path, write_table
+from pipeline.tableio import atomic_path, fixed_zip, write_table
 
 # Columns a reader could use to recover a suppressed estimate.
 MASKED = ("n_eff", "est", "se", "lci", "uci", "cv", "deff", "gap", "p_value")
@@ -313,20 +311,7 @@ def workbook_bytes(tables: list[PublishedTable], office=()) -> bytes:
 
 def _normalise_zip(data: bytes) -> bytes:
     """Rewrite the archive with fixed entry times so the same tables give the same bytes."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                # openpyxl stamps the save time here whatever the properties say
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rb"\g<1>" + FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>", data)
-            dst.writestr(fixed, data)
-    return out.getvalue()
+    return fixed_zip(data, FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def write_workbook(tables: list[PublishedTable], path: Path, office=()) -> Path:

@@ -39,12 +39,12 @@ class ScoreResult:
     outputs: tuple[str, ...] = field(default=())
 
     def summary(self) -> str:
-        share = ("n/a" if not np.isfinite(self.share_literate_unweighted)
+        share = ("无" if not np.isfinite(self.share_literate_unweighted)
                  else f"{100 * self.share_literate_unweighted:.2f}%")
-        return (f"{self.n_scored} respondents scored, {self.n_unscored} unscored (> {self.max_missing_items} "
-                f"missing items; missing items within the allowance score 0); literate {share} unweighted "
-                f"[{self.rule}]; alpha {self.alpha_total:.3f}; items flagged: key error {self.n_flag_key_error}, "
-                f"negative discrimination {self.n_flag_negative}, ETS C DIF {self.n_dif_c}")
+        return (f"计分 {self.n_scored} 人，无法计分 {self.n_unscored} 人（缺答超过 {self.max_missing_items} 题；"
+                f"允许范围内的缺答计 0 分）；未加权具备科学素质比例 {share}；总分 α 系数 {self.alpha_total:.3f}；"
+                f"需复核的题目：疑似答案错误 {self.n_flag_key_error} 道，区分度为负 {self.n_flag_negative} 道，"
+                f"C 级 DIF {self.n_dif_c} 道")
 
 
 def _respondents(path: Path, wave: int):

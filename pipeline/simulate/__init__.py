@@ -37,8 +37,8 @@ class SimulateResult:
     seconds: float
 
     def summary(self) -> str:
-        return (f"DEMO wave {self.wave}: {self.completes} interviews from {self.households} sampled dwellings, "
-                f"{self.faults} planted faults; true share literate {self.true_share:.2%} → {self.out}")
+        return (f"【演示数据】{self.wave}年：抽中 {self.households} 户，完成访问 {self.completes} 份，预置问题记录 "
+                f"{self.faults} 条；总体真实具备科学素质比例 {self.true_share:.2%} → {self.out}")
 
 
 def wave_seed(wave: int, root: Path | None = None) -> int:

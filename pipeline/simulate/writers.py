@@ -4,7 +4,6 @@ byte-identical files."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -12,9 +11,9 @@ import pyreadstat
 
 from pipeline.instruments.model import Instrument
 from pipeline.manifest import sha256_file
+from pipeline.tableio import fix_file_stamp
 
 # the .sav header's creation date ("dd Mmm yy") and time ("hh:mm:ss"), written from the clock
-SAV_STAMP = re.compile(rb"\d\d [A-Z][a-z]{2} \d\d\d\d:\d\d:\d\d")
 
 
 def write_sav(rec: pd.DataFrame, path: Path, inst: Instrument, wave: int, extra_labels: dict | None = None,
@@ -57,14 +56,7 @@ def write_sav(rec: pd.DataFrame, path: Path, inst: Instrument, wave: int, extra_
         variable_value_labels={c: v for c, v in values.items() if c in rec.columns},
         missing_ranges={c: v for c, v in missing_ranges.items() if c in rec.columns}, compress=compress,
     )
-    stamp = f"30 Sep {wave % 100:02d}18:00:00".encode("ascii")
-    with open(path, "r+b") as fh:
-        head = fh.read(256)
-        found = SAV_STAMP.search(head)
-        if found is None:  # a writer that changed its header layout: stay correct, lose byte-identity
-            return
-        fh.seek(found.start())
-        fh.write(stamp)
+    fix_file_stamp(path, wave)
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:

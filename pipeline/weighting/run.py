@@ -50,9 +50,10 @@ class WeightResult:
     seconds: float
 
     def summary(self) -> str:
-        return (f"{self.households} households, {self.respondents} respondents weighted; {self.replicates} "
-                f"{self.method} replicates re-weighted; calibration {self.iterations} iterations, max margin "
-                f"error {self.max_margin_error:.2g}; {self.seconds:.1f}s")
+        method = {"JKn": "分层刀切法", "bootstrap": "自助法"}.get(self.method, self.method)
+        return (f"{self.households} 户、{self.respondents} 名受访者完成加权；{self.replicates} 套{method}重复权数逐套"
+                f"重新加权；校准迭代 {self.iterations} 次，边际最大误差 {self.max_margin_error:.2g}；"
+                f"用时 {self.seconds:.1f} 秒")
 
 
 def _psu_index(respondents: pd.DataFrame, contacts: pd.DataFrame, spec: WeightingSpec):

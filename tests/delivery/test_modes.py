@@ -21,7 +21,7 @@ from tests.delivery.helpers import fewer_domains, report_text, run_all, run_thro
 CASES = {
     # id: (variant, adapt_spec options, words the report's methods section must say)
     "full": ("full", {}, ["完整交付", "联系记录表中每户的最终处置代码"]),
-    "no_contacts_table": ("no_contacts", {}, ["无联系记录表", "完成数与合格数（response_counts.csv）"]),
+    "no_contacts_table": ("no_contacts", {}, ["无联系记录表", "完成数与合格数："]),
     "no_contacts_none": ("no_contacts", {"response_table": False}, ["无联系记录表", "没有进行无回答调整"]),
     "design_weight": ("design_weight", {}, ["只提供设计权数", "调查公司交付的设计权数"]),
     "final_weight": ("final_weight", {}, ["只提供调查公司的最终权数", "按原样使用", "没有反映在方差中"]),

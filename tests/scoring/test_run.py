@@ -45,7 +45,7 @@ def test_outputs_follow_the_contract(wave):
     meta = read_metadata(paths.out / "scores.parquet")
     assert meta["rule"] == "threshold_total" and "score 0" in meta["missing_policy"]
     line = result.summary()
-    assert f"{result.n_scored} respondents scored, {result.n_unscored} unscored" in line and "unweighted" in line
+    assert f"计分 {result.n_scored} 人，无法计分 {result.n_unscored} 人" in line and "未加权" in line
 
 
 def test_scores_agree_with_item_scores(wave):

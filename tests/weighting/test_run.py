@@ -51,7 +51,7 @@ def test_outputs_and_metadata(jkn_run, tables):
     # each JKn replicate has zero weight on exactly the respondents of one PSU
     zero_psus = [w.loc[R[:, j] == 0, "psu"].unique() for j in range(R.shape[1])]
     assert all(len(z) <= 1 for z in zero_psus)
-    assert "summary" in dir(result) and "respondents" in result.summary()
+    assert "summary" in dir(result) and "受访者" in result.summary()
 
 
 def test_final_weights_meet_controls_and_trimming_bounds(jkn_run, tables):
