@@ -139,8 +139,8 @@ midterm: $(call wave_estimates,$(THROUGH)) indicators-demo | $(STAMP) ## mid-ter
 final: $(call wave_estimates,$(ASSESS_FINAL)) indicators-demo | $(STAMP) ## final evaluation over waves 2021..2025 and the plan indicators
 	$(PY) -m pipeline assess --kind final --through $(ASSESS_FINAL)
 
-test: $(STAMP) ## run the test suite (skips the slow studies that `make bench` runs)
-	$(PY) -m pytest -q
+test: $(STAMP) ## run the test suite on both cores (skips the slow studies that `make bench` runs)
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP) ## scale and speed benchmarks and Monte Carlo studies; results in benchmarks/results/
 	$(PY) -m benchmarks.run
