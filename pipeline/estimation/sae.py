@@ -52,6 +52,35 @@ def _gls(y, X, psi, s2):
 METHODS = ("REML", "ML", "PR")
 
 
+def _reml_score(y, psi, X, s2) -> tuple[float, float]:
+    """Score and expected information of the restricted likelihood in σ²_u."""
+    vinv = np.diag(1.0 / (s2 + psi))
+    vx = vinv @ X
+    P = vinv - vx @ np.linalg.solve(X.T @ vx, vx.T)
+    Py = P @ y
+    return -0.5 * np.trace(P) + 0.5 * Py @ Py, 0.5 * np.trace(P @ P)
+
+
+def _ml_score(y, psi, X, s2) -> tuple[float, float]:
+    """Score and expected information of the full likelihood in σ²_u (β at its GLS value)."""
+    vinv = 1.0 / (s2 + psi)
+    beta, _ = _gls(y, X, psi, s2)
+    r = y - X @ beta
+    return -0.5 * np.sum(vinv) + 0.5 * np.sum(r ** 2 * vinv ** 2), 0.5 * np.sum(vinv ** 2)
+
+
+def _fisher_scoring(score_info, s2: float, tol: float, max_iter: int) -> tuple[float, int, bool]:
+    """σ²_u by Fisher scoring from `s2`, kept at 0 or above; (σ̂²_u, iterations, converged)."""
+    for it in range(1, max_iter + 1):
+        score, info = score_info(s2)
+        new = max(s2 + score / info, 0.0)
+        done = abs(new - s2) <= tol * max(1.0, s2)
+        s2 = new
+        if done:
+            return s2, it, True
+    return s2, max_iter, False
+
+
 def fay_herriot(y, psi, X, method: str = "REML", tol: float = 1e-12, max_iter: int = 500) -> FayHerriot:
     y, psi, X = np.asarray(y, float), np.asarray(psi, float), np.asarray(X, float)
     m, p = X.shape
@@ -60,38 +89,10 @@ def fay_herriot(y, psi, X, method: str = "REML", tol: float = 1e-12, max_iter: i
     if np.any(~np.isfinite(psi)) or np.any(psi <= 0):
         raise PipelineError("Fay-Herriot model: every area needs a positive, finite sampling variance.")
     it, converged = 0, True
-    if method == "REML":
-        s2 = max(np.var(y, ddof=1) - psi.mean(), 0.0)
-        converged = False
-        for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
-            vinv = np.diag(1.0 / (s2 + psi))
-            vx = vinv @ X
-            P = vinv - vx @ np.linalg.solve(X.T @ vx, vx.T)
-            Py = P @ y
-            score = -0.5 * np.trace(P) + 0.5 * Py @ Py
-            info = 0.5 * np.trace(P @ P)
-            new = max(s2 + score / info, 0.0)
-            done = abs(new - s2) <= tol * max(1.0, s2)
-            s2 = new
-            if done:
-                converged = True
-                break
-        vbar = 2.0 / np.sum(1.0 / (s2 + psi) ** 2)
-    elif method == "ML":
-        s2 = max(np.var(y, ddof=1) - psi.mean(), 0.0)
-        converged = False
-        for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
-            vinv = 1.0 / (s2 + psi)
-            beta, _ = _gls(y, X, psi, s2)
-            r = y - X @ beta
-            score = -0.5 * np.sum(vinv) + 0.5 * np.sum(r ** 2 * vinv ** 2)
-            info = 0.5 * np.sum(vinv ** 2)
-            new = max(s2 + score / info, 0.0)
-            done = abs(new - s2) <= tol * max(1.0, s2)
-            s2 = new
-            if done:
-                converged = True
-                break
+    if method in ("REML", "ML"):
+        score_info = _reml_score if method == "REML" else _ml_score
+        s2, it, converged = _fisher_scoring(lambda v: score_info(y, psi, X, v),
+                                            max(np.var(y, ddof=1) - psi.mean(), 0.0), tol, max_iter)
         vbar = 2.0 / np.sum(1.0 / (s2 + psi) ** 2)
     elif method == "PR":
         # Prasad–Rao moment estimator from the OLS residuals
