@@ -29,7 +29,7 @@ SPEC := survey_instruments
 
 src = $(shell find pipeline/$(1) -name '*.py' 2>/dev/null)
 CORE_SRC := pipeline/__init__.py pipeline/cli.py pipeline/paths.py pipeline/tableio.py pipeline/schemas.py \
-	pipeline/manifest.py pipeline/stages.py pipeline/faults.py $(call src,instruments) $(SPEC)/frameworks.yaml
+	pipeline/manifest.py pipeline/stages.py pipeline/faults.py $(call src,instruments) $(call src,survey_design) $(SPEC)/frameworks.yaml
 WAVES := $(patsubst $(SPEC)/%/instrument.yaml,%,$(wildcard $(SPEC)/*/instrument.yaml))
 # the survey file a wave's instrument names (`source_file:`; survey.sav when it names none)
 source_name = $(or $(shell sed -nE 's/^source_file:[[:space:]]*["'"'"']?([^"'"'"'#[:space:]]+).*/\1/p' $(SPEC)/$(1)/instrument.yaml 2>/dev/null),survey.sav)

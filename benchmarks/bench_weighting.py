@@ -51,11 +51,11 @@ def bench_demo_wave() -> dict:
     import pandas as pd
 
     from pipeline.weighting.run import weight_wave
-    from pipeline.weighting.spec import load_weighting_spec
+    from pipeline.survey_design import load_design_spec
     from tests.weighting.synthetic import make_wave
 
     tables = make_wave(seed=SEED, psu_per_county=6, ssu_per_psu=4, hh_per_ssu=64)
-    spec = load_weighting_spec(ROOT / "survey_instruments" / "2024" / "design.yaml")
+    spec = load_design_spec(ROOT / "survey_instruments" / "2024" / "design.yaml")
     controls = {k: tables[k].astype({c: str for c in tables[k].columns if c != "population"}).assign(
         population=lambda d: d["population"].astype(float)) for k in ("county_sex_age_urban", "county_education")}
     out, seconds, peak = _measure(lambda: weight_wave(tables["respondents"], tables["contacts"], controls, spec))

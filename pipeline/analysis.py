@@ -12,7 +12,6 @@ import json
 import os
 from itertools import combinations
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from pipeline.estimation.design import Design
 from pipeline.estimation.run import analysis_frame, build_design
 from pipeline.paths import ROOT, WavePaths
 from pipeline.schemas import SUPPRESSED  # noqa: F401  (notebooks filter withheld cells with it)
+from pipeline.survey_design.record import RECORD, DesignRecord, read_record
 
 DEFAULT_WAVE = 2024
 WEIGHT_STEPS = (("w_base", "基础权数"), ("w_nr", "无回答调整"), ("w_cal", "校准"), ("w_final", "截尾后最终权数"))
@@ -55,10 +55,14 @@ def read(name: str, w: int | None = None) -> pd.DataFrame:
     return pd.read_csv(f, encoding="utf-8-sig")
 
 
-def weights_metadata(w: int | None = None) -> dict:
-    from pipeline.tableio import read_metadata
+def design_record(w: int | None = None) -> DesignRecord:
+    """The wave's design record (design.json): weights, replicates, strata, PSUs, calibration cells."""
+    return read_record(paths(w).processed(RECORD))
 
-    return read_metadata(paths(w).processed("weights.parquet"))
+
+def weights_metadata(w: int | None = None) -> dict:
+    """What the weighting did (the design record as a plain dict)."""
+    return dict(design_record(w).data)
 
 
 def frame(w: int | None = None) -> pd.DataFrame:
@@ -68,16 +72,14 @@ def frame(w: int | None = None) -> pd.DataFrame:
 
 def design(df: pd.DataFrame | None = None, w: int | None = None, replicates: bool = True) -> Design:
     """The wave's Design as the estimate stage builds it (strata, PSUs, lonely-PSU policy and calibration
-    margins from the weights' metadata). replicates=False leaves out the replicate weights, so estimates
+    margins from the design record). replicates=False leaves out the replicate weights, so estimates
     use linearisation: quicker, and what a notebook needs for exploration."""
     df = frame(w) if df is None else df
-    meta = weights_metadata(w)
-    d = meta.get("design") or {}
-    dspec = SimpleNamespace(stratum=d.get("stratum", "stratum"), psu=d.get("psu", "psu"), fpc=d.get("fpc"),
-                            lonely_psu=d.get("lonely_psu", "fail"))
+    record = design_record(w)
     if not replicates:
-        df = df.drop(columns=[c for c in df.columns if c.startswith("w_rep_")])
-    return build_design(df, dspec, meta)
+        df = df.drop(columns=list(record.replicate_columns))
+        record = DesignRecord({**record.data, "weights": {**record.data["weights"], "replicates": []}})
+    return build_design(df, record)
 
 
 # ---------------------------------------------------------------------------------------------- figures

@@ -23,14 +23,14 @@ PROCESSED_IN = {
     "ingest": (),
     "score": ("respondents.parquet", "responses.parquet"),
     "weight": ("respondents.parquet", "contacts.parquet"),
-    "estimate": ("ingest_report.json", "respondents.parquet", "scores.parquet", "weights.parquet"),
-    "export": ("respondents.parquet", "scores.parquet", "weights.parquet", "estimates.csv"),
+    "estimate": ("ingest_report.json", "respondents.parquet", "scores.parquet", "weights.parquet", "design.json"),
+    "export": ("respondents.parquet", "scores.parquet", "weights.parquet", "design.json", "estimates.csv"),
 }
 OUTPUTS = {
     "ingest": ("ingest_report.json", "respondents.parquet", "responses.parquet", "contacts.parquet",
                "quarantine.csv"),
     "score": ("scores.parquet", "item_scores.parquet", "item_stats.csv"),
-    "weight": ("weights.parquet", "weighting_diagnostics.csv"),
+    "weight": ("weights.parquet", "design.json", "weighting_diagnostics.csv"),
     "estimate": ("estimates.csv", "targets.csv", "sae.csv", "gates.json", "populations.csv"),
     "export": ("export/export.json",),
 }
@@ -38,8 +38,8 @@ SPEC_IN = {
     "ingest": ("instrument.yaml", "design.yaml"),
     "score": ("instrument.yaml", "scoring.yaml"),
     "weight": ("design.yaml",),
-    "estimate": ("estimands.yaml", "design.yaml"),
-    "export": ("instrument.yaml", "design.yaml", "estimands.yaml"),
+    "estimate": ("estimands.yaml",),  # the design comes from design.json, the weighting stage's record
+    "export": ("instrument.yaml", "estimands.yaml"),
 }
 STAGES = ("ingest", "score", "weight", "estimate", "export", "report")
 STALE_NOTE = "过期说明.txt"
@@ -93,7 +93,7 @@ def inputs(stage: str, paths: WavePaths) -> list[Path]:
 
 def _response_table(paths: WavePaths) -> list[Path]:
     """The per-class count table a delivery without a contact sheet may bring (design.yaml delivery:)."""
-    from pipeline.instruments.delivery import load_delivery
+    from pipeline.survey_design import load_delivery
 
     try:
         name = load_delivery(paths.design).response_table

@@ -1,6 +1,7 @@
 """The waves of an assessment: each wave's headline estimates and verdicts, and the series they form.
 
-Waves are read from their estimation outputs (never re-estimated). A series is a run of consecutive waves
+Waves are read from their estimation outputs (never re-estimated), each with the primary variance method
+of its design record (design.json, written by the weighting stage). A series is a run of consecutive waves
 with the same scoring rule (rule name and parameters of scoring.yaml); a change of rule starts a new
 series, and nothing downstream (differences, trends, projections, lines in figures) ever spans two series.
 """
@@ -15,7 +16,7 @@ import pandas as pd
 from pipeline.errors import InputError
 from pipeline.instruments import load_scoring
 from pipeline.paths import wave_paths
-from pipeline.reporting.inputs import primary_variance_method
+from pipeline.survey_design.record import RECORD, read_record
 from pipeline.tableio import read_table
 
 
@@ -53,12 +54,13 @@ def load_wave(wave: int, root: Path, estimand: str, domain_types: tuple[str, ...
         tgt = read_table(tgt_path, "targets")
     except ValueError as err:
         raise InputError(str(err)) from None
-    method = primary_variance_method(paths, set(est["variance_method"].unique()))
+    method = read_record(paths.processed(RECORD)).primary
     rows = est[(est["estimand_id"] == estimand) & (est["variance_method"] == method)
                & est["domain_type"].isin(domain_types)].copy()
     if rows.empty or not (rows["domain_type"] == "overall").any():
-        raise InputError(f"{est_path}: no rows for estimand {estimand!r} (variance {method}) in the overall "
-                         "domain. The assessment needs the headline share; check estimands.yaml of the wave.")
+        raise InputError(f"{est_path}: no rows for estimand {estimand!r} (variance {method}, the primary method of "
+                         f"{RECORD}) in the overall domain. The assessment needs the headline share; check "
+                         "estimands.yaml of the wave, or re-run its estimate stage.")
     if (est["wave"] != wave).any():
         raise InputError(f"{est_path}: holds wave {sorted(est['wave'].unique())}, expected {wave}. The file "
                          "belongs to another wave; re-run the estimate stage for this one.")

@@ -187,10 +187,10 @@ def check_admin(f: Findings, data: pd.DataFrame, inst: Instrument, file: str) ->
 
 def check_contacts_frame_controls(f: Findings, paths: WavePaths, inst: Instrument | None) -> None:
     from pipeline.ingest.contacts import read_contacts
-    from pipeline.instruments.delivery import check_instrument, load_delivery
+    from pipeline.instruments.delivery import check_instrument
+    from pipeline.survey_design import load_delivery, load_design_spec
     from pipeline.weighting.controls import read_controls
     from pipeline.weighting.modes import read_response_counts
-    from pipeline.weighting.spec import load_weighting_spec
 
     delivery = f.guard("stop", "spec", lambda: load_delivery(paths.design))
     if delivery is not None and inst is not None:
@@ -209,7 +209,7 @@ def check_contacts_frame_controls(f: Findings, paths: WavePaths, inst: Instrumen
         lack = [c for c in ("county_code", "township", "village") if c not in frame.columns]
         if lack:
             f.add("stop", "frame", f"{paths.frame} 缺少列 {lack}（现有 {list(frame.columns)}）。")
-    spec = f.guard("stop", "spec", lambda: load_weighting_spec(paths.design))
+    spec = f.guard("stop", "spec", lambda: load_design_spec(paths.design))
     if spec is None:
         return
     for table in spec.controls.values():

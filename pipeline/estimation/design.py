@@ -1,7 +1,11 @@
 """The survey design object and its estimators (means, proportions, totals) for many domains at once.
 
-    d = Design(df, stratum="stratum", psu="psu", weight="w_final")
+    d = Design(df, stratum="stratum", psu="psu", weight=record.weight)
     d.proportion("literate", by=["county"], ci_method="logit")
+
+A Design is a value: the data and the design (strata, PSUs, weights, replicates, calibration margins).
+Estimators beyond means, proportions and totals are functions that take one, as in R's survey
+(pipeline/estimation/regression.py: fit_glm(design, formula), logistic(design, ...), linear(design, ...)).
 
 All domains of all partitions are estimated in one vectorised pass: every row is mapped to its
 (domain × PSU) cell in each partition, each needed weighted sum is one np.bincount per partition (no
@@ -58,7 +62,7 @@ class Design:
         df: pd.DataFrame,
         stratum: str | None = None,
         psu: str | None = None,
-        weight: str = "w_final",
+        weight: str | None = None,  # the analysis weight column (required; the design record names it)
         fpc: str | None = None,
         replicate_weights=None,
         replicate_method: str | None = None,
@@ -73,6 +77,8 @@ class Design:
     ):
         if lonely_psu not in V.LONELY_POLICIES:
             raise PipelineError(f"lonely_psu={lonely_psu!r} is not one of {V.LONELY_POLICIES}.")
+        if weight is None:
+            raise PipelineError("Design needs the analysis weight column (weight=…; the design record's `weight`).")
         if weight not in df.columns:
             raise InputError(f"weight column {weight!r} not in the data; columns: {list(df.columns)}.")
         self.df = df
@@ -189,18 +195,6 @@ class Design:
 
     def total(self, var, by=None, variance=None, ci_method="wald"):
         return self._public(var, "total", by, variance, ci_method)
-
-    def logistic(self, formula, subset=None, variance=None, level=None):
-        """Design-based logistic regression (R's svyglm with quasibinomial()); see regression.fit_glm."""
-        from pipeline.estimation.regression import fit_glm
-
-        return fit_glm(self, formula, "logistic", subset=subset, variance=variance, level=level)
-
-    def linear(self, formula, subset=None, variance=None, level=None):
-        """Design-based linear regression (R's svyglm, gaussian); see regression.fit_glm."""
-        from pipeline.estimation.regression import fit_glm
-
-        return fit_glm(self, formula, "linear", subset=subset, variance=variance, level=level)
 
     def degf(self) -> float:
         """Design df: PSUs − strata with positive weight, for linearisation and replicates alike (see

@@ -224,8 +224,9 @@ def wave_change_gate(paths: WavePaths, est: pd.DataFrame, estimand: str, overall
 
 
 def evaluate(paths: WavePaths, frame: pd.DataFrame, est: pd.DataFrame, estimand: str,
-             overall_label: str, spec: GateSpec) -> list[GateResult]:
-    """Every gate on this run, with acceptances applied (pure apart from reading the run's records)."""
+             overall_label: str, spec: GateSpec, weight: str) -> list[GateResult]:
+    """Every gate on this run, with acceptances applied (pure apart from reading the run's records).
+    `weight`: the analysis weight column (the design record's)."""
     t = spec.thresholds
     ingest_file = paths.processed("ingest_report.json")
     ingest = json.loads(ingest_file.read_text(encoding="utf-8")) if ingest_file.exists() else None
@@ -238,7 +239,7 @@ def evaluate(paths: WavePaths, frame: pd.DataFrame, est: pd.DataFrame, estimand:
         unscored_gate(scored, float(t["unscored_share"])),
         wave_change_gate(paths, est, estimand, overall_label, float(t["wave_change_city"]),
                          float(t["wave_change_county"])),
-        kish_gate(frame["w_final"].to_numpy(float), float(t["kish_deff"])),
+        kish_gate(frame[weight].to_numpy(float), float(t["kish_deff"])),
         plausible_gate(share, list(t["plausible_share"])),
     ]
     out = []

@@ -1,7 +1,7 @@
 """Design-based generalised linear models: linear and logistic regression on a survey Design.
 
     fit_glm(design, "literate ~ C(education) + age_band + sex + urban", family="logistic")
-    design.logistic(...), design.linear(...)   # the same, as Design methods
+    logistic(design, ...), linear(design, ...)   # the same, family named by the function
 
 The coefficients solve the weighted score equations Σ w_i x_i (y_i − μ_i) = 0 (pseudo-maximum
 likelihood), fitted by iteratively reweighted least squares. Standard errors are design-based:
@@ -214,6 +214,16 @@ def irls(X: np.ndarray, y: np.ndarray, W: np.ndarray, fam: Family, start: np.nda
 
 
 # ---------------------------------------------------------------------------------------------- fit
+def logistic(design: Design, formula: str, subset=None, variance: str | None = None, level: float | None = None):
+    """Design-based logistic regression (R's svyglm with quasibinomial())."""
+    return fit_glm(design, formula, "logistic", subset=subset, variance=variance, level=level)
+
+
+def linear(design: Design, formula: str, subset=None, variance: str | None = None, level: float | None = None):
+    """Design-based linear regression (R's svyglm, gaussian)."""
+    return fit_glm(design, formula, "linear", subset=subset, variance=variance, level=level)
+
+
 def fit_glm(design: Design, formula: str, family: str = "logistic", subset=None, variance: str | None = None,
             level: float | None = None) -> pd.DataFrame:
     """Design-based GLM. Returns one row per coefficient: term, est, se, t, df, p_value, lci, uci (and for

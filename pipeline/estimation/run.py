@@ -14,12 +14,13 @@ from pipeline.estimation.design import Design, to_binary
 from pipeline.estimation.domains import Partition, partition_by, partition_flag, restrict
 from pipeline.estimation.sae import METHODS as SAE_METHODS
 from pipeline.estimation.sae import area_estimates
-from pipeline.estimation.spec import DomainType, EstimandsSpec, load_design, load_estimands
+from pipeline.estimation.spec import DomainType, EstimandsSpec, load_estimands
 from pipeline.estimation.targets import verdicts
 from pipeline.paths import WavePaths
-from pipeline.progress import Timer, log, progress
+from pipeline.progress import Timer, progress
 from pipeline.schemas import ESTIMATES, POPULATIONS, RESPONDENTS, SAE, SCORES, TARGETS, WEIGHTS
-from pipeline.tableio import read_metadata, read_table, stage_commit, write_json, write_table
+from pipeline.survey_design.record import RECORD, DesignRecord, read_record
+from pipeline.tableio import read_table, stage_commit, write_json, write_table
 
 
 @dataclass(frozen=True)
@@ -124,71 +125,38 @@ def estimand_values(frame: pd.DataFrame, spec: EstimandsSpec) -> dict[str, tuple
     return vals
 
 
-SEP = "|"  # the weighting stage joins the other variables' values of a collapsed cell with this
-
-
-def calibration_cells(frame: pd.DataFrame, margins, tables, collapsed) -> tuple[pd.DataFrame, list[list[str]]]:
-    """One column per calibration margin holding the cell the weighting stage actually calibrated on.
-
-    The weighting metadata lists each merge of a sparse cell with its neighbour (margin, the other
-    variables' values `within`, the `merged` pair and the new `label`), in the order they were made;
-    replaying them on the sample gives the calibration cells, so the residuals use the same margins."""
-    if not collapsed:
-        return frame, [list(m) for m in margins]
+def calibration_columns(frame: pd.DataFrame, record: DesignRecord) -> tuple[pd.DataFrame, list[list[str]]]:
+    """One column per calibration margin holding the code of the cell each respondent was calibrated in,
+    looked up in the design record (so the residuals use the margins the weights were made on)."""
     frame = frame.copy()
-    out = []
-    for i, by in enumerate(margins):
-        name = tables[i] if tables and i < len(tables) else None
-        cells = frame[list(by)].astype(str).copy()
-        for c in (c for c in collapsed if c.get("margin") == name):
-            merged = [str(x) for x in c["merged"]]
-            var = next((v for v in by if cells[v].isin(merged).any()), None)
-            if var is None:
-                continue
-            others = [v for v in by if v != var]
-            within = _join(cells, others) if others else pd.Series("", index=cells.index)
-            hit = (within == str(c["within"])) & cells[var].isin(merged)
-            cells.loc[hit, var] = str(c["label"])
+    cols = []
+    for i, m in enumerate(record.margins):
         col = f"_calibration_cell_{i}"
-        frame[col] = _join(cells, list(by))
-        out.append([col])
-    return frame, out
+        frame[col] = m.codes(frame, "the analysis frame (respondents ⋈ scores ⋈ weights)")
+        cols.append([col])
+    return frame, cols
 
 
-def _join(cells: pd.DataFrame, cols: list[str]) -> pd.Series:
-    out = cells[cols[0]].astype(str)
-    for c in cols[1:]:
-        out = out + SEP + cells[c].astype(str)
-    return out
-
-
-def build_design(frame: pd.DataFrame, dspec, meta: dict, level: float = 0.95) -> Design:
-    rep_cols = sorted(c for c in frame.columns if c.startswith("w_rep_"))
-    rep = meta.get("replicates") or {}
-    cal = meta.get("calibration") or {}
-    margins = cal.get("margins")
+def build_design(frame: pd.DataFrame, record: DesignRecord, level: float = 0.95) -> Design:
+    """The wave's design as the weighting made it: everything from the design record."""
     calibration = None
-    if margins:
-        frame, margins = calibration_cells(frame, margins, cal.get("control_tables"), cal.get("collapsed") or [])
-        # R's calibrate() regresses on the weights before calibration; w_nr is that weight here
-        calibration = {"margins": margins, "regression_weight": "w_nr" if "w_nr" in frame.columns else None}
+    if record.margins:
+        frame, margins = calibration_columns(frame, record)
+        calibration = {"margins": margins, "regression_weight": record.regression_weight}
     kwargs = {}
-    if rep_cols:
-        if not rep:
-            raise InputError("weights.parquet has replicate weight columns but no 'replicates' metadata "
-                             "(method, scale, rscales, mse); re-run the weighting stage.")
-        method = {"subbootstrap": "bootstrap"}.get(rep.get("method"), rep.get("method"))
-        kwargs = dict(replicate_weights=rep_cols, replicate_method=method, scale=rep.get("scale"),
-                      rscales=rep.get("rscales"), mse=bool(rep.get("mse", False)))
+    rep = record.replicates
+    if record.replicate_columns:
+        kwargs = dict(replicate_weights=list(record.replicate_columns), replicate_method=record.replicate_method,
+                      scale=rep["scale"], rscales=rep["rscales"], mse=bool(rep["mse"]))
         if rep.get("psu_group"):  # grouped jackknife: df counted on the groups of PSUs
-            key = frame[dspec.stratum].astype(str) + "|" + frame[dspec.psu].astype(str)
+            key = frame[record.stratum].astype(str) + "|" + frame[record.psu].astype(str)
             units = key.map(rep["psu_group"])
             if units.isna().any():
-                raise InputError("weights.parquet metadata lacks the jackknife group of some PSUs; re-run the "
+                raise InputError(f"the design record ({RECORD}) lacks the jackknife group of some PSUs; re-run the "
                                  "weighting stage.")
             kwargs["variance_units"] = units.to_numpy(np.int64)
-    return Design(frame, stratum=dspec.stratum, psu=dspec.psu, weight="w_final", fpc=dspec.fpc,
-                  lonely_psu=dspec.lonely_psu, calibration=calibration, level=level, **kwargs)
+    return Design(frame, stratum=record.stratum, psu=record.psu, weight=record.weight, fpc=record.fpc,
+                  lonely_psu=record.lonely_psu, calibration=calibration, level=level, **kwargs)
 
 
 def estimate_table(design: Design, frame, spec: EstimandsSpec, methods, wave: int, show=True) -> pd.DataFrame:
@@ -230,7 +198,7 @@ def population_table(design: Design, frame: pd.DataFrame, spec: EstimandsSpec, m
 
 
 def sae_table(estimates: pd.DataFrame, frame: pd.DataFrame, design: Design, spec: EstimandsSpec,
-              primary: str) -> pd.DataFrame | None:
+              primary: str, weight: str) -> pd.DataFrame | None:
     """Fay–Herriot estimates of every area (estimands.yaml `sae:`), from the direct estimates."""
     cfg = spec.sae
     if not cfg:
@@ -241,7 +209,7 @@ def sae_table(estimates: pd.DataFrame, frame: pd.DataFrame, design: Design, spec
     direct = estimates[sel & (estimates["domain_type"] == area_type)].sort_values("domain").reset_index(drop=True)
     # area covariate: weighted share of urban respondents in the area (from the data, as the brief of the
     # model says: known for every area, measured without sampling error worth modelling)
-    w = frame["w_final"].to_numpy(float)
+    w = frame[weight].to_numpy(float)
     area = frame[area_type].astype(str).to_numpy()
     urban = (frame["urban"].astype(str) == "城镇").to_numpy(float)
     pop = pd.Series(w).groupby(area).sum()
@@ -272,22 +240,20 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
     timer = Timer()
     stages.begin("estimate", paths)
     spec = load_estimands(paths.estimands)
-    dspec = load_design(paths.design)
+    record = read_record(paths.processed(RECORD))
     respondents = read_table(paths.processed("respondents.parquet"), RESPONDENTS)
     scores = read_table(paths.processed("scores.parquet"), SCORES)
-    wpath = paths.processed("weights.parquet")
-    weights = read_table(wpath, WEIGHTS)
-    meta = read_metadata(wpath)
+    weights = read_table(paths.processed("weights.parquet"), WEIGHTS)
     frame = analysis_frame(respondents, scores, weights)
-    design = build_design(frame, dspec, meta, spec.level)
-    methods = [m for m in spec.variance_methods if m != "replicate" or design.replicates is not None]
-    primary = dspec.primary if dspec.primary in methods else "taylor"
-    if dspec.primary not in methods and progress:
-        log(f"   no replicate weights in {wpath.name}: linearisation is the primary variance method")
-    methods = [primary] + [m for m in methods if m != primary]
+    design = build_design(frame, record, spec.level)
+    # the primary method is the record's (decided once, by the weighting stage, from design.yaml); it is
+    # always estimated, first, whatever estimands.yaml lists beside it
+    primary = record.primary
+    methods = [primary] + [m for m in spec.variance_methods if m != primary
+                           and (m != "replicate" or design.replicates is not None)]
     est = estimate_table(design, frame, spec, methods, paths.wave, show=progress)
     checked = gates.evaluate(paths, frame, est, spec.target.estimand, spec.overall_label,
-                             gates.load_gate_spec(paths.estimands))
+                             gates.load_gate_spec(paths.estimands), record.weight)
     try:
         gates.enforce(checked, paths.wave)
     except gates.GateError:
@@ -297,7 +263,7 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
     tsel = est[(est["estimand_id"] == spec.target.estimand) & (est["variance_method"] == primary)
                & est["domain_type"].isin(spec.target.domain_types)]
     targets = verdicts(tsel, spec.target.value, spec.level, spec.target.suppressed)
-    sae = sae_table(est, frame, design, spec, primary)
+    sae = sae_table(est, frame, design, spec, primary, record.weight)
     populations = population_table(design, frame, spec, primary, paths.wave)
     with stage_commit("estimate", stages.target("estimate", paths)):
         write_json(gates.as_json(checked), paths.processed("gates.json"))

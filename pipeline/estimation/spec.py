@@ -1,7 +1,6 @@
-"""Estimation specs: estimands.yaml (written for this stage) and the design/variance keys of design.yaml.
-
-Both load into frozen dataclasses; anything missing or misspelt stops with a SpecError naming the file
-and the key.
+"""The estimation spec: estimands.yaml (written for this stage), loaded into frozen dataclasses; anything
+missing or misspelt stops with a SpecError naming the file and the key. The design (and the primary
+variance method) comes from the weighting stage's design record, not from here.
 """
 
 from __future__ import annotations
@@ -12,14 +11,12 @@ from pathlib import Path
 from pipeline.errors import SpecError
 from pipeline.estimation.intervals import CI_METHODS
 from pipeline.estimation.targets import SUPPRESSED_POLICIES
-from pipeline.estimation.variance import LONELY_POLICIES
 from pipeline.instruments.load import read_yaml
+from pipeline.survey_design.spec import variance_method
 
 STATISTICS = ("proportion", "mean", "total")
 DOMAIN_TYPES = ("overall", "county", "sex", "age_band", "education", "urban", "group", "county_group",
                 "county_urban")
-VARIANCE_NAMES = {"replicate": "replicate", "taylor": "taylor", "linearisation": "taylor",
-                  "linearization": "taylor"}
 
 
 @dataclass(frozen=True)
@@ -55,15 +52,6 @@ class EstimandsSpec:
     overall_label: str
     sae: dict | None
     variance_methods: tuple[str, ...] = ("replicate", "taylor")
-
-
-@dataclass(frozen=True)
-class DesignSpec:
-    stratum: str
-    psu: str
-    fpc: str | None
-    lonely_psu: str
-    primary: str  # "replicate" | "taylor"
 
 
 def _load(path: Path) -> dict:
@@ -122,24 +110,13 @@ def load_estimands(path: Path) -> EstimandsSpec:
     unknown = [x for x in target.domain_types if x not in [d.name for d in doms]]
     if unknown:
         raise SpecError(f"{path}: target.domain_types {unknown} are not listed under domains.")
-    methods = (data.get("variance") or {}).get("methods", ["replicate", "taylor"])
-    bad = [m for m in methods if m not in VARIANCE_NAMES]
-    if bad:
-        raise SpecError(f"{path}: variance.methods {bad} not in {sorted(VARIANCE_NAMES)}.")
+    variance = data.get("variance") or {}
+    if "primary" in variance:
+        raise SpecError(f"{path}: variance.primary belongs in design.yaml (variance.primary), beside the replicate "
+                        "weights it refers to; estimands.yaml lists only the methods written beside it "
+                        "(variance.methods). Remove the key here.")
+    methods = variance.get("methods", ["replicate", "taylor"])
+    methods = [variance_method(m, "variance.methods entry", path) for m in methods]
     return EstimandsSpec(tuple(ests), tuple(doms), method, float(level), target,
                          str(data.get("overall_label", "全市")), data.get("sae"),
-                         tuple(dict.fromkeys(VARIANCE_NAMES[m] for m in methods)))
-
-
-def load_design(path: Path) -> DesignSpec:
-    """design: {stratum, psu, fpc, lonely_psu} and variance: {primary}; defaults when a key is absent."""
-    data = _load(path)
-    d = data.get("design") or {}
-    lonely = d.get("lonely_psu", "fail")
-    if lonely not in LONELY_POLICIES:
-        raise SpecError(f"{path}: design.lonely_psu {lonely!r} is not one of {LONELY_POLICIES}.")
-    primary = (data.get("variance") or {}).get("primary", "replicate")
-    if primary not in VARIANCE_NAMES:
-        raise SpecError(f"{path}: variance.primary {primary!r} is not one of {sorted(VARIANCE_NAMES)}.")
-    return DesignSpec(str(d.get("stratum", "stratum")), str(d.get("psu", "psu")), d.get("fpc"), lonely,
-                      VARIANCE_NAMES[primary])
+                         tuple(dict.fromkeys(methods)))

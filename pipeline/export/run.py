@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import InputError
-from pipeline.estimation.run import analysis_frame, calibration_cells
-from pipeline.estimation.spec import load_design, load_estimands
+from pipeline.estimation.run import analysis_frame
+from pipeline.estimation.spec import load_estimands
 from pipeline.export import crosswalk as cw
 from pipeline.export.published import published
 from pipeline.export.syntax_r import r_script
@@ -31,7 +31,8 @@ from pipeline.manifest import sha256_file
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import ESTIMATES, RESPONDENTS, SCORES, WEIGHTS
-from pipeline.tableio import CSV_ENCODING, read_metadata, read_table, write_json
+from pipeline.survey_design.record import RECORD, read_record
+from pipeline.tableio import CSV_ENCODING, read_table, write_json
 
 MARGIN_NAMES = {"county_code": "县（市、区）", "county": "县（市、区）", "sex": "性别", "age_band": "年龄段",
                 "urban": "城乡", "education": "文化程度"}
@@ -70,20 +71,20 @@ def analysis_file(paths: WavePaths) -> AnalysisFile:
     wpath = paths.processed("weights.parquet")
     frame = analysis_frame(read_table(paths.processed("respondents.parquet"), RESPONDENTS),
                            read_table(paths.processed("scores.parquet"), SCORES), read_table(wpath, WEIGHTS))
-    meta = read_metadata(wpath)
-    rep_meta = meta.get("replicates") or {}
-    rep_cols = sorted(c for c in frame.columns if c.startswith("w_rep_"))
-    if not rep_cols or not rep_meta.get("rscales"):
-        raise InputError(f"{wpath} has no replicate weights or no replicate metadata (rscales); the export "
-                         "carries the published replicate design: re-run the weighting stage.")
-    cal = meta.get("calibration") or {}
-    margins = cal.get("margins") or []
-    frame, cells = calibration_cells(frame, margins, cal.get("control_tables"), cal.get("collapsed") or [])
-    described = [(c[0], "×".join(MARGIN_NAMES.get(v, v) for v in m)) for c, m in zip(cells, margins, strict=True)]
+    record = read_record(paths.processed(RECORD))
+    rep_cols = list(record.replicate_columns)
+    if not rep_cols:
+        raise InputError(f"{paths.processed(RECORD)} names no replicate weights; the export carries the published "
+                         "replicate design: re-run the weighting stage.")
+    described = []
+    for i, m in enumerate(record.margins):
+        col = f"_calibration_cell_{i}"
+        frame[col] = m.cell_labels(frame, "the analysis frame (respondents ⋈ scores ⋈ weights)")
+        described.append((col, "×".join(MARGIN_NAMES.get(v, v) for v in m.by)))
     frame = frame.sort_values(["stratum", "psu", "respondent_id"], kind="mergesort").reset_index(drop=True)
     flags = next((dt.flags for dt in spec.domains if dt.name == "group"), ())
-    af = build_variables(frame, instrument, flags, described, rep_cols,
-                         replicate_table(frame, rep_cols, rep_meta["rscales"]), rep_meta)
+    af = build_variables(frame, instrument, flags, described, record,
+                         replicate_table(frame, rep_cols, record.replicates["rscales"]))
     dropped = {i.column for i in instrument.identifiers} | {c for _, c in instrument.admin}
     leaked = sorted(dropped & set(af.data.columns))
     if leaked:  # the allow-list makes this impossible; the check keeps it so
@@ -107,9 +108,10 @@ def run_export(paths: WavePaths, formats=("sav",), out: Path | None = None, with
         raise InputError(cw.NO_KEY)
     af = analysis_file(paths)
     estimates = read_table(paths.processed("estimates.csv"), ESTIMATES)
-    primary = load_design(paths.design).primary
+    primary = read_record(paths.processed(RECORD)).primary
     if primary not in set(estimates["variance_method"]):
-        raise InputError(f"estimates.csv has no {primary!r} rows (design.yaml variance.primary); re-run estimate.")
+        raise InputError(f"estimates.csv has no {primary!r} rows (the primary variance method of the design record "
+                         f"{RECORD}); re-run estimate.")
     pub = published(estimates, primary)
     links = None
     if with_questionnaire_id:  # before anything is written: a wrong key leaves no export behind either

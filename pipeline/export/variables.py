@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.errors import InputError
 from pipeline.reporting import labels as L
+from pipeline.survey_design.record import DesignRecord
 
 LEVELS = ("较低", "基本具备", "具备", "高阶")  # literacy classes, lowest first (scoring.yaml levels)
 YES_NO = {0: "否", 1: "是"}
@@ -36,6 +37,7 @@ class AnalysisFile:
     variables: tuple[Variable, ...]
     replicates: pd.DataFrame  # variable, stratum, deleted_psu, rscale
     design: dict  # method, scale, mse, stratum/psu/weight names, n_replicates
+    replicate_prefix: str = ""  # the replicate columns' names start with it (the design record's)
 
     def variable(self, name: str) -> Variable:
         return {v.name: v for v in self.variables}[name]
@@ -70,9 +72,11 @@ def _from_questionnaire(instrument, name: str) -> tuple[str, dict[int, str]]:
 
 
 def build_variables(frame: pd.DataFrame, instrument, group_flags, cal_cells: list[tuple[str, str]],
-                    rep_cols: list[str], rep_table: pd.DataFrame, rep_meta: dict) -> AnalysisFile:
+                    record: DesignRecord, rep_table: pd.DataFrame) -> AnalysisFile:
     """The labelled analysis frame from the estimation stage's analysis frame (respondents ⋈ scores ⋈
-    weights, plus the calibration cells). `group_flags`: (Chinese label, bool column) of the key groups."""
+    weights, plus the calibration cells). `group_flags`: (Chinese label, bool column) of the key groups;
+    `record`: the design record (weight and replicate columns, replicate method and scale)."""
+    rep_cols, rep_meta, weight = list(record.replicate_columns), record.replicates, record.weight
     out: dict[str, np.ndarray] = {}
     vs: list[Variable] = []
 
@@ -126,18 +130,18 @@ def build_variables(frame: pd.DataFrame, instrument, group_flags, cal_cells: lis
                      note="权数校准（raking）所用的格；线性化方差的校准残差按此计算"),
             frame[col].astype(str).to_numpy(object))
 
-    add(Variable("w_final", "最终权数（基础权数→无回答调整→校准→截尾）", "weight"),
-        frame["w_final"].astype(float).to_numpy())
+    add(Variable(weight, "最终权数（基础权数→无回答调整→校准→截尾）", "weight"),
+        frame[weight].astype(float).to_numpy())
     for r in rep_table.itertuples(index=False):
         where = f"删去第{r.stratum}层的初级抽样单位 {r.deleted_psu}" if r.deleted_psu else "复制样本"
         add(Variable(r.variable, f"复制权数（{rep_meta['method']}，{where}，重新经过全部加权步骤）", "weight",
                      note=f"rscale = {r.rscale:.17g}"), frame[r.variable].astype(float).to_numpy())
     data = pd.DataFrame(out)
     design = {"method": rep_meta.get("method"), "scale": float(rep_meta.get("scale", 1.0)),
-              "mse": bool(rep_meta.get("mse", False)), "n_replicates": len(rep_cols), "weight": "w_final",
+              "mse": bool(rep_meta.get("mse", False)), "n_replicates": len(rep_cols), "weight": weight,
               "stratum": "stratum", "psu": "psu",
               "calibration_cells": [f"cal_cell_{i}" for i in range(1, len(cal_cells) + 1)]}
-    return AnalysisFile(data, tuple(vs), rep_table, design)
+    return AnalysisFile(data, tuple(vs), rep_table, design, record.replicate_prefix)
 
 
 def replicate_table(frame: pd.DataFrame, rep_cols: list[str], rscales) -> pd.DataFrame:

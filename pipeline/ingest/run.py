@@ -21,7 +21,8 @@ from pipeline.ingest.identities import drop_identifiers, link_secret, pseudonymi
 from pipeline.ingest.missing_usage import missing_code_usage
 from pipeline.ingest.readers import read_raw, verify_checksum
 from pipeline.instruments import load_instrument
-from pipeline.instruments.delivery import check_instrument, load_delivery
+from pipeline.instruments.delivery import check_instrument
+from pipeline.survey_design import load_delivery
 from pipeline.instruments.model import Instrument
 from pipeline.paths import WavePaths
 from pipeline.progress import Laps, Timer, log

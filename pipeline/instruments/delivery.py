@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import SpecError
-from pipeline.instruments.load import read_yaml
 
 MODES = ("full", "no_contacts", "design_weight", "final_weight")
 DESIGN_ROLES = {
@@ -57,12 +56,8 @@ class Delivery:
         return "no_times" if self.mode == "full" and not self.interview_times else self.mode
 
 
-def load_delivery(path: str | Path) -> Delivery:
-    """The `delivery:` section of design.yaml; absent = a full delivery."""
-    path = Path(path)
-    if not path.exists():
-        return Delivery()
-    raw = read_yaml(path).get("delivery")
+def parse_delivery(raw: object, path: str | Path) -> Delivery:
+    """The `delivery:` section of design.yaml (read by pipeline/survey_design); absent = a full delivery."""
     if raw is None:
         return Delivery()
     if not isinstance(raw, dict):

@@ -18,7 +18,9 @@ from pipeline.errors import InputError, SpecError
 from pipeline.instruments.load import read_yaml
 from pipeline.paths import WavePaths
 from pipeline.reporting import labels as L
-from pipeline.tableio import read_metadata, read_table
+from pipeline.survey_design.record import RECORD, read_record
+from pipeline.survey_design.spec import load_design_spec
+from pipeline.tableio import read_table
 
 STATISTICS = ("proportion", "mean", "total")
 VERDICTS = tuple(L.VERDICT_LABELS)
@@ -105,38 +107,17 @@ def _check_values(df: pd.DataFrame, path: Path, column: str, allowed: tuple[str,
         )
 
 
-VARIANCE_ALIASES = {"replicate": "replicate", "replicates": "replicate", "taylor": "taylor",
-                    "linearisation": "taylor", "linearization": "taylor"}
-
-
-def _named_primary(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    spec = read_yaml(path)
-    variance = spec.get("variance")
-    if isinstance(variance, dict) and variance.get("primary"):
-        return str(variance["primary"])
-    return None
-
-
 def primary_variance_method(paths: WavePaths, available: set[str]) -> str:
-    """The primary variance method (`variance: primary:` in estimands.yaml, else design.yaml).
-
-    Without a named primary, replicate is used when estimates.csv has it.
-    """
-    for spec_path in (paths.estimands, paths.design):
-        named = _named_primary(spec_path)
-        if named is None:
-            continue
-        method = VARIANCE_ALIASES.get(named.lower())
-        if method is None or method not in available:
-            raise InputError(
-                f"{spec_path} names variance method {named!r} as primary, but "
-                f"{paths.processed('estimates.csv')} holds variance_method {sorted(available)}. "
-                "Re-run the estimate stage, or correct `variance: primary:` in the spec."
-            )
-        return method
-    return "replicate" if "replicate" in available else sorted(available)[0]
+    """The primary variance method: the design record's (design.yaml variance.primary, as the weighting
+    stage recorded it beside the weights; estimation, targets.csv and the export use the same one)."""
+    method = read_record(paths.processed(RECORD)).primary
+    if method not in available:
+        raise InputError(
+            f"{paths.processed(RECORD)}: the primary variance method of design.yaml (variance.primary, as the "
+            f"weighting stage recorded it) is {method!r}, but {paths.processed('estimates.csv')} holds "
+            f"variance_method {sorted(available)}. Re-run the estimate stage."
+        )
+    return method
 
 
 def _frameworks(paths: WavePaths) -> tuple[dict[str, str], dict[str, str], tuple[tuple[str, str, float], ...]]:
@@ -200,15 +181,10 @@ def _populations(path: Path) -> pd.DataFrame | None:
     return read_table(path, "populations") if path.exists() else None
 
 
-def _weights_meta(path: Path) -> tuple[dict[str, Any] | None, int | None]:
-    if not path.exists():
-        return None, None
-    import pyarrow.parquet as pq
-
-    # Only the schema is read: the replicate count is the number of w_rep_ columns, no rows needed.
-    names = pq.read_schema(path).names
-    n_rep = sum(1 for n in names if n.startswith("w_rep_")) or None
-    return read_metadata(path) or None, n_rep
+def _weights_meta(paths: WavePaths) -> tuple[dict[str, Any], int | None]:
+    """The design record (what the weighting did, for the methods text) and the replicate count."""
+    record = read_record(paths.processed(RECORD))
+    return dict(record.data), len(record.replicate_columns) or None
 
 
 def check_in_sync(estimates: pd.DataFrame, targets: pd.DataFrame, path: Path) -> None:
@@ -266,8 +242,7 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
     primary = _caution_by_policy(primary, targets)
 
     titles, groups, dims = _frameworks(paths)
-    weights_path = paths.processed("weights.parquet")
-    meta, n_rep = _weights_meta(weights_path)
+    meta, n_rep = _weights_meta(paths)
     return ReportInputs(
         wave=paths.wave,
         estimates=primary,
@@ -287,7 +262,7 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
         sae=_sae(paths.processed("sae.csv")),
         sae_spec=(_spec(paths.estimands) or {}).get("sae") or None,
         scoring=_spec(paths.scoring),
-        design_spec=_spec(paths.design),
+        design_spec=_design_sources(paths),
         test_parts=_test_parts(paths),
         populations=_populations(paths.processed("populations.csv")),
     )
@@ -300,6 +275,16 @@ def _test_parts(paths: WavePaths) -> tuple[tuple[str, int, float], ...]:
         if isinstance(it, dict) and it.get("dimension"):
             parts.setdefault(str(it["dimension"]), []).append(float(it.get("points") or 0))
     return tuple((d, len(v), sum(v)) for d, v in parts.items())
+
+
+def _design_sources(paths: WavePaths) -> dict[str, Any] | None:
+    """The control tables of design.yaml with their sources, for the methods text (None: unreadable)."""
+    try:
+        spec = load_design_spec(paths.design)
+    except (SpecError, OSError):
+        return None
+    return {"weighting": {"controls": {t.name: {"file": t.file, "by": list(t.by), "source_zh": t.source_zh}
+                                       for t in spec.controls.values()}}}
 
 
 def _spec(path: Path) -> dict[str, Any] | None:

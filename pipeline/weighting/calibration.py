@@ -251,7 +251,7 @@ def _method(calfun: str):
 
 
 # name in design.yaml (weighting.calibration.method) -> function(d, margins, tol, max_iter, bounds, where)
-WEIGHTING_STEPS: dict[str, Callable[..., CalibrationResult]] = {
+CALIBRATION_METHODS: dict[str, Callable[..., CalibrationResult]] = {
     "raking": _method("raking"),
     "poststratify": poststratify,
     "linear": _method("linear"),  # with bounds: truncated linear, as R calibrate(calfun="linear", bounds=)
@@ -261,9 +261,9 @@ WEIGHTING_STEPS: dict[str, Callable[..., CalibrationResult]] = {
 
 
 def calibrate(method: str, d: np.ndarray, margins: list[Margin], **kw) -> CalibrationResult:
-    if method not in WEIGHTING_STEPS:
+    if method not in CALIBRATION_METHODS:
         raise PipelineError(
             f"calibration method {method!r} is unknown; design.yaml weighting.calibration.method must be one of "
-            f"{sorted(WEIGHTING_STEPS)}."
+            f"{sorted(CALIBRATION_METHODS)}."
         )
-    return WEIGHTING_STEPS[method](d, margins, **kw)
+    return CALIBRATION_METHODS[method](d, margins, **kw)

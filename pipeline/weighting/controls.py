@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline.errors import InputError, PipelineError
 from pipeline.weighting.calibration import Margin
-from pipeline.weighting.spec import CollapseRule, ControlTable
+from pipeline.survey_design.spec import CollapseRule, ControlTable
 
 SEP = "|"
 

@@ -6,6 +6,9 @@
   eligible counts (no_contacts, design_weight, when delivered); or not at all.
 - Without a contact sheet the PSUs of the variance design are those with respondents.
 
+A mode is a choice of steps from the one registry (pipeline/weighting/steps.py), `steps_for`: which
+base weight, which non-response adjustment (or none), and whether calibration and trimming run.
+
 The count-table adjustment: in class c, with E_c eligible sampled adults by the company's count and n_c
 respondents accepted by ingest, every respondent's weight is multiplied by E_c / n_c (quarantined
 completes count as eligible non-respondents, as with the contact sheet). The counts are fixed numbers,
@@ -24,6 +27,19 @@ from pipeline.instruments.delivery import WEIGHT_COLUMN, Delivery
 from pipeline.weighting.base import base_weights
 
 COUNT_COLUMNS = ("completed", "eligible")
+
+
+def steps_for(delivery: Delivery, trimming: bool, counts: bool) -> tuple[str, ...]:
+    """The weighting steps a delivery runs, in slot order (names of steps.WEIGHTING_STEPS).
+
+    `trimming`: design.yaml names trimming bounds; `counts`: a per-class count table was delivered."""
+    first = "base" if WEIGHT_COLUMN.get(delivery.mode) is None else "delivered_weight"
+    nr = ("nonresponse",) if delivery.contacts else ("nonresponse_counts",) if counts else ()
+    if delivery.mode == "final_weight":
+        nr = ()  # the company's final weight has been adjusted for non-response already
+        if not delivery.recalibrate:
+            return (first, "replicates")
+    return (first, "replicates", *nr, "calibration", *(("trimming",) if trimming else ()))
 
 
 def delivered_base(respondents: pd.DataFrame, delivery: Delivery, path: str = "respondents.parquet") -> np.ndarray:

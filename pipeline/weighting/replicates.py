@@ -161,6 +161,9 @@ def replicate_factors(psu_stratum: np.ndarray, method: str, replicates: int, see
     raise PipelineError(f"replicate method {method!r} is unknown: use JKn or bootstrap in design.yaml.")
 
 
+REPLICATE_PREFIX = "w_rep_"  # weights.parquet; the design record lists the columns by name
+
+
 def replicate_names(r: int) -> list[str]:
     width = max(3, len(str(r)))
-    return [f"w_rep_{i:0{width}d}" for i in range(1, r + 1)]
+    return [f"{REPLICATE_PREFIX}{i:0{width}d}" for i in range(1, r + 1)]

@@ -14,29 +14,25 @@ import numpy as np
 import pandas as pd
 
 from pipeline import stages
-from pipeline.errors import InputError, PipelineError
-from pipeline.instruments.delivery import Delivery, load_delivery
+from pipeline.errors import InputError
+from pipeline.instruments.delivery import Delivery
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import CONTACTS, RESPONDENTS, WEIGHTING_DIAGNOSTICS, WEIGHTS
+from pipeline.survey_design.record import RECORD, SCHEMA_VERSION, DesignRecord, MarginCells, validate, write_record
+from pipeline.survey_design.spec import DesignSpec, load_design_spec
 from pipeline.tableio import read_table, stage_commit, write_table
-from pipeline.weighting import diagnostics as dg
 from pipeline.weighting import modes
-from pipeline.weighting.base import household_weights
-from pipeline.weighting.calibration import calibrate
-from pipeline.weighting.controls import build_margin, check_controls, read_controls
-from pipeline.weighting.grouped import expand_rows, gather_multiply
-from pipeline.weighting.nonresponse import nonresponse_adjustment, response_rates
-from pipeline.weighting.replicates import ReplicateFactors, replicate_factors, replicate_names
-from pipeline.weighting.spec import WeightingSpec, load_weighting_spec
-from pipeline.weighting.trimming import trim_and_recalibrate
+from pipeline.weighting.controls import read_controls
+from pipeline.weighting.replicates import REPLICATE_PREFIX, replicate_names
+from pipeline.weighting.steps import WeightingState, run_steps
 
 
 @dataclass(frozen=True)
 class WeightingOutput:
     weights: pd.DataFrame
     diagnostics: pd.DataFrame
-    metadata: dict
+    metadata: dict  # the design record (design.json)
 
 
 @dataclass(frozen=True)
@@ -56,211 +52,78 @@ class WeightResult:
                 f"用时 {self.seconds:.1f} 秒")
 
 
-def _psu_index(respondents: pd.DataFrame, contacts: pd.DataFrame, spec: WeightingSpec):
-    """Integer PSU codes shared by respondents and contacts, and the stratum of each PSU."""
-    s, p = spec.design.stratum, spec.design.psu
-    for name, df in (("respondents.parquet", respondents), ("contacts.parquet", contacts)):
-        missing = [c for c in (s, p) if c not in df.columns]
-        if missing:
-            raise InputError(f"{name} lacks the design column(s) {missing} named in design.yaml (design:).")
-    key_r = respondents[s].astype(str) + "|" + respondents[p].astype(str)
-    key_c = contacts[s].astype(str) + "|" + contacts[p].astype(str)
-    labels = np.unique(np.concatenate([key_c.to_numpy(str), key_r.to_numpy(str)]))
-    lookup = pd.Series(np.arange(len(labels)), index=labels)
-    psu_stratum = np.array([x.split("|", 1)[0] for x in labels])
-    return (lookup.reindex(key_r.to_numpy(str)).to_numpy(np.int64),
-            lookup.reindex(key_c.to_numpy(str)).to_numpy(np.int64), psu_stratum, labels)
-
-
 def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame | None, controls: dict[str, pd.DataFrame],
-                spec: WeightingSpec, progress: bool = False, delivery: Delivery | None = None,
+                spec: DesignSpec, progress: bool = False, delivery: Delivery | None = None,
                 response_counts: pd.DataFrame | None = None) -> WeightingOutput:
-    """All weighting steps as one pure function of the input tables and the spec. The delivery mode
-    decides where the base weight comes from and which steps run (pipeline/weighting/modes.py)."""
-    say = log if progress else (lambda _m: None)
-    delivery = delivery or Delivery()
-    respondents = respondents.reset_index(drop=True)
-    contacts = None if contacts is None else contacts.reset_index(drop=True)
-    county = respondents["county_code"].astype(str).to_numpy()
-    rows: list[dict] = []
-
-    w_base = modes.delivered_base(respondents, delivery)
-    rows += dg.frame_ratio(w_base, county, controls[spec.frame_check])
-    rows += dg.weight_summary("base", w_base, county)
-
-    if contacts is not None:
-        psu_r, psu_c, psu_stratum, psu_labels = _psu_index(respondents, contacts, spec)
-    else:
-        psu_r, psu_stratum, psu_labels = modes.respondent_psus(respondents, spec.design.stratum, spec.design.psu)
-    rs = spec.replicates
-    psu_fpc = None
-    if spec.design.fpc:
-        if contacts is None or spec.design.fpc not in contacts.columns:
-            raise InputError(f"contacts.parquet lacks the fpc column {spec.design.fpc!r} named in design.yaml.")
-        psu_fpc = np.zeros(len(psu_stratum))
-        psu_fpc[psu_c] = pd.to_numeric(contacts[spec.design.fpc], errors="coerce").to_numpy(float)
-    rep: ReplicateFactors = replicate_factors(psu_stratum, rs.method, rs.replicates, rs.seed,
-                                              spec.design.lonely_psu, rs.mse, psu_fpc, rs.groups)
-    A = np.hstack([np.ones((len(psu_stratum), 1)), rep.factors])  # column 0: the full sample
-    say(f"   base weights: {len(respondents)} respondents, {len(psu_stratum)} PSUs, "
-        f"{rep.n_replicates} {rep.method} replicates")
-
-    W = expand_rows(w_base, A, psu_r)
-    nr_source = "none"
-    if contacts is not None:
-        nr_source = "contacts"
-        rates = response_rates(contacts, "county_code")
-        rows += dg.rates_rows(rates)
-        nr = nonresponse_adjustment(contacts, household_weights(contacts), spec.nr_classes, respondents["respondent_id"],
-                                    psu=psu_c, psu_factors=A)
-        gather_multiply(W, nr.factors, nr.resp_class, inplace=True)
-        for i, label in enumerate(nr.class_labels):
-            rows.append(dg.row("nonresponse", "nr_factor", "class", label, nr.factors[i, 0]))
-            rows.append(dg.row("nonresponse", "eligibility_share", "class", label, nr.eligibility[i, 0]))
-        say(f"   non-response: {len(nr.class_labels)} classes, overall RR3 {rates.loc['全市', 'rr3']:.3f}")
-    elif response_counts is not None:
-        nr_source = "class_table"
-        f, table = modes.count_adjustment(respondents, response_counts, spec.nr_classes, str(delivery.response_table))
-        W *= f[:, None]
-        for label, r in table.iterrows():
-            rows.append(dg.row("nonresponse", "nr_factor", "class", str(label), r["factor"]))
-            rows.append(dg.row("nonresponse", "completed", "class", str(label), r["completed"]))
-            rows.append(dg.row("nonresponse", "eligible", "class", str(label), r["eligible"]))
-        say(f"   non-response: {len(table)} classes from the delivered count table (factor eligible / respondents)")
-    else:
-        say(f"   non-response: no adjustment (delivery mode {delivery.mode}, no contact sheet or count table)")
-    w_nr = W[:, 0].copy()
-    rows += dg.weight_summary("nonresponse", w_nr, county)
-    rows += dg.frame_ratio(w_nr, county, controls[spec.frame_check], "nonresponse", "weight_frame_ratio")
-    if delivery.mode == "final_weight" and not delivery.recalibrate:
-        return _as_delivered(respondents, W, w_base, rows, rep, rs, spec, delivery, county)
-
-    cal = spec.calibration
-    check_controls(respondents, controls, spec.controls, list(cal.margins), float(w_base.sum()))
-    margins, collapses = [], []
-    for name in cal.margins:
-        rule = next((r for r in cal.collapse if r.margin == name), None)
-        m, log_ = build_margin(respondents, controls[name], spec.controls[name], rule, psu_r)
-        margins.append(m)
-        collapses += log_
-    for c in collapses:
-        rows.append(dg.row("calibration", "collapsed", c.margin, f"{c.within}|{c.merged[0]}->{c.label}",
-                           c.population))
-
-    def recal(Wm):  # in place: the matrix handed in is never used again (w_nr, w_cal are copies)
-        return calibrate(cal.method, Wm, margins, tol=cal.tolerance, max_iter=cal.max_iter, bounds=cal.bounds,
-                         strict_replicates=cal.strict_replicates, inplace=True)
-
-    res = recal(W)
-    W = res.weights
-    neg = W < 0
-    if neg.any():
-        cols = np.flatnonzero(neg.any(axis=0))
-        raise PipelineError(
-            f"calibration method {cal.method!r} gave {int(neg.sum())} negative weight(s) "
-            f"({int(neg[:, 0].sum())} in the full sample, {len(cols) - int(neg[:, 0].any())} replicate(s) affected). "
-            "Unbounded linear (GREG) weights can go negative: use method logit or truncated_linear with "
-            "bounds, or raking, in design.yaml (weighting.calibration)."
-        )
-    w_cal = W[:, 0].copy()
-    rows += dg.calibration_rows("calibration", res, margins)
-    rows += dg.weight_summary("calibration", w_cal, county)
-    say(f"   calibration ({cal.method}): {res.iterations} iterations, max margin error {res.max_error:.2g}")
-    if res.infeasible_replicates:
-        say(f"   note: {res.infeasible_replicates} replicate(s) cannot meet every margin (a category without "
-            f"members, or conflicting margins); their margins are met to {res.infeasible_max_error:.2g} "
-            "(reported as replicates_infeasible)")
-
-    final_res, rounds = res, 0
-    if spec.trimming is not None:
-        t = spec.trimming
-        if t.by not in respondents.columns:
-            raise InputError(f"respondents.parquet lacks the trimming group column {t.by!r} (design.yaml).")
-        tlabels, tcodes = np.unique(respondents[t.by].astype(str).to_numpy(), return_inverse=True)
-        tr = trim_and_recalibrate(W, tcodes, tuple(str(x) for x in tlabels), t.lower, t.upper, recal,
-                                  t.max_rounds, t.slack, overwrite=True)
-        W, rounds = tr.weights, tr.rounds
-        final_res = tr.recalibration or res
-        for i, label in enumerate(tlabels):
-            rows.append(dg.row("trimming", "trimmed", "county" if t.by == "county_code" else t.by, str(label),
-                               tr.trimmed[i]))
-        rows.append(dg.row("trimming", "trimmed", "county" if t.by == "county_code" else t.by, "全市",
-                           tr.trimmed.sum()))
-        rows.append(dg.row("trimming", "rounds", value=rounds))
-        rows.append(dg.row("trimming", "replicates_outside_bounds", value=tr.replicates_outside))
-        rows.append(dg.row("trimming", "replicates_worst_bound_ratio", value=tr.worst_ratio))
-        say(f"   trimming: {int(tr.trimmed.sum())} weights trimmed in {rounds} round(s)")
-    rows += dg.calibration_rows("final", final_res, margins)
-    rows += dg.weight_summary("final", W[:, 0], county)
-
+    """All weighting steps as one pure function of the input tables and the spec: the delivery mode
+    chooses the steps (modes.steps_for), the registry runs them (pipeline/weighting/steps.py)."""
+    delivery = delivery or spec.delivery
+    st = WeightingState(respondents.reset_index(drop=True),
+                        None if contacts is None else contacts.reset_index(drop=True), controls, spec, delivery,
+                        response_counts, log if progress else (lambda _m: None))
+    run_steps(st, modes.steps_for(delivery, spec.trimming is not None, response_counts is not None))
+    W = st.W
     if not (np.isfinite(W).all() and (W[:, 0] > 0).all() and (W >= 0).all()):
         raise InputError("weighting produced non-finite, negative or zero full-sample weights; check the inputs.")
-    names = replicate_names(rep.n_replicates)
-    out = pd.DataFrame({
-        "respondent_id": respondents["respondent_id"].astype(str),
-        "stratum": respondents[spec.design.stratum].astype(str), "psu": respondents[spec.design.psu].astype(str),
-        "w_base": w_base, "w_nr": w_nr, "w_cal": w_cal, "w_final": W[:, 0],
-    })
+    names = replicate_names(st.rep.n_replicates)
+    cols = {"w_base": st.kept["base"], "w_nr": st.kept["nonresponse"], "w_cal": st.kept["calibration"],
+            "w_final": W[:, 0]}
+    out = pd.DataFrame({"respondent_id": st.respondents["respondent_id"].astype(str),
+                        "stratum": st.respondents[spec.design.stratum].astype(str),
+                        "psu": st.respondents[spec.design.psu].astype(str), **cols})
     out = pd.concat([out, pd.DataFrame(W[:, 1:], columns=names)], axis=1)
-    diag = pd.DataFrame(rows, columns=["step", "metric", "variable", "level", "value", "control"])
-    rep_meta = rep.metadata(rs.seed if rep.method == "bootstrap" or rs.groups else None)
+    diag = pd.DataFrame(st.rows, columns=["step", "metric", "variable", "level", "value", "control"])
+    return WeightingOutput(out, diag, design_record(st, names).data)
+
+
+def design_record(st: WeightingState, replicate_columns: list[str]) -> DesignRecord:
+    """What the steps made, as the later stages need it (pipeline/survey_design/record.py)."""
+    spec, rep, delivery = st.spec, st.rep, st.delivery
+    calibrated = "calibration" in st.ran
+    rep_meta = rep.metadata(spec.replicates.seed if rep.method == "bootstrap" or spec.replicates.groups else None)
     if rep.psu_group is not None:  # estimation counts the df of a grouped jackknife on the groups
-        rep_meta["psu_group"] = {str(lab): int(g) for lab, g in zip(psu_labels, rep.psu_group, strict=True)}
-    meta = {
-        "replicates": rep_meta,
-        "calibration": {
+        rep_meta["psu_group"] = {str(lab): int(g) for lab, g in zip(st.psu_labels, rep.psu_group, strict=True)}
+    cal = spec.calibration
+    if calibrated:
+        final = st.calibration
+        calibration = {
             "method": cal.method, "margins": [list(spec.controls[m].by) for m in cal.margins],
             "control_tables": list(cal.margins), "tolerance": cal.tolerance, "bounds": cal.bounds,
-            "iterations": final_res.iterations, "max_margin_error": final_res.max_error,
+            "iterations": final.iterations, "max_margin_error": final.max_error,
             "collapsed": [{"margin": c.margin, "within": c.within, "merged": list(c.merged), "label": c.label}
-                          for c in collapses],
-        },
-        "nonresponse": {"classes": list(spec.nr_classes)},
-        "trimming": None if spec.trimming is None else {
-            "by": spec.trimming.by, "lower": spec.trimming.lower, "upper": spec.trimming.upper, "rounds": rounds},
-        "design": {"stratum": "stratum", "psu": "psu", "lonely_psu": spec.design.lonely_psu},
-        "weights": {"final": "w_final", "replicate_prefix": "w_rep_"},
-        "delivery": _delivery_meta(delivery, nr_source, recalibrated=True),
-    }
-    return WeightingOutput(out, diag, meta)
-
-
-def _delivery_meta(delivery: Delivery, nonresponse: str, recalibrated: bool) -> dict:
-    return {"mode": delivery.mode, "interview_times": delivery.interview_times, "nonresponse": nonresponse,
-            "calibrated": recalibrated, "response_table": delivery.response_table}
-
-
-def _as_delivered(respondents, W, w_base, rows, rep, rs, spec, delivery, county) -> WeightingOutput:
-    """final_weight mode without re-calibration: the company's weight is the final weight; replicates are
-    that weight times the replicate factors of the strata and PSUs, so the variance reflects the design but
-    none of the company's weighting steps."""
-    rows += dg.weight_summary("final", W[:, 0], county)
-    names = replicate_names(rep.n_replicates)
-    out = pd.DataFrame({
-        "respondent_id": respondents["respondent_id"].astype(str),
-        "stratum": respondents[spec.design.stratum].astype(str), "psu": respondents[spec.design.psu].astype(str),
-        "w_base": w_base, "w_nr": W[:, 0], "w_cal": W[:, 0], "w_final": W[:, 0],
-    })
-    out = pd.concat([out, pd.DataFrame(W[:, 1:], columns=names)], axis=1)
-    diag = pd.DataFrame(rows, columns=["step", "metric", "variable", "level", "value", "control"])
-    meta = {
-        "replicates": rep.metadata(rs.seed if rep.method == "bootstrap" else None),
-        "calibration": {"method": None, "margins": [], "control_tables": [], "iterations": 0,
-                        "max_margin_error": None, "collapsed": []},
-        "nonresponse": {"classes": []},
-        "trimming": None,
-        "design": {"stratum": "stratum", "psu": "psu", "lonely_psu": spec.design.lonely_psu},
-        "weights": {"final": "w_final", "replicate_prefix": "w_rep_"},
-        "delivery": _delivery_meta(delivery, "none", recalibrated=False),
-    }
-    return WeightingOutput(out, diag, meta)
+                          for c in st.collapses],
+            # R's calibrate() regresses on the weights before calibration: the non-response adjusted weight
+            "regression_weight": "w_nr",
+            "cells": [MarginCells.from_codes(m.name, spec.controls[m.name].by, st.respondents, m.codes,
+                                             m.labels).as_dict() for m in st.margins],
+        }
+    else:
+        calibration = {"method": None, "margins": [], "control_tables": [], "iterations": 0,
+                       "max_margin_error": None, "collapsed": [], "regression_weight": None, "cells": []}
+    # the published variance method: the spec's, unless there is nothing to replicate with
+    primary = spec.primary if spec.primary != "replicate" or replicate_columns else "taylor"
+    return validate({
+        "schema_version": SCHEMA_VERSION,
+        "steps": list(st.ran),
+        "replicates": rep_meta,
+        "calibration": calibration,
+        "nonresponse": {"classes": list(spec.nr_classes) if calibrated else []},
+        "trimming": None if "trimming" not in st.ran else {
+            "by": spec.trimming.by, "lower": spec.trimming.lower, "upper": spec.trimming.upper,
+            "rounds": st.trim_rounds},
+        "design": {"stratum": "stratum", "psu": "psu", "fpc": spec.design.fpc, "lonely_psu": spec.design.lonely_psu},
+        "weights": {"final": "w_final", "replicate_prefix": REPLICATE_PREFIX, "replicates": list(replicate_columns)},
+        "delivery": {"mode": delivery.mode, "interview_times": delivery.interview_times, "nonresponse": st.nr_source,
+                     "calibrated": calibrated, "response_table": delivery.response_table},
+        "variance": {"primary": primary},
+    }, "design record")
 
 
 def run_weight(paths: WavePaths, progress: bool = True) -> WeightResult:
     timer = Timer()
     stages.begin("weight", paths)
-    spec = load_weighting_spec(paths.design)
-    delivery = load_delivery(paths.design)
+    spec = load_design_spec(paths.design)
+    delivery = spec.delivery
     respondents = read_table(paths.processed("respondents.parquet"), RESPONDENTS)
     contacts = read_table(paths.processed("contacts.parquet"), CONTACTS) if delivery.contacts else None
     counts = None
@@ -269,7 +132,8 @@ def run_weight(paths: WavePaths, progress: bool = True) -> WeightResult:
     controls = {name: read_controls(paths.controls, t) for name, t in spec.controls.items()}
     out = weight_wave(respondents, contacts, controls, spec, progress, delivery, counts)
     with stage_commit("weight", stages.target("weight", paths)):
-        write_table(out.weights, paths.processed("weights.parquet"), WEIGHTS, metadata=out.metadata)
+        write_table(out.weights, paths.processed("weights.parquet"), WEIGHTS)
+        write_record(out.metadata, paths.processed(RECORD))
         write_table(out.diagnostics, paths.processed("weighting_diagnostics.csv"), WEIGHTING_DIAGNOSTICS)
     return WeightResult(len(respondents), 0 if contacts is None else len(contacts), out.metadata["replicates"]["n_replicates"],
                         out.metadata["replicates"]["method"], out.metadata["calibration"]["iterations"],

@@ -16,7 +16,9 @@ from scipy import stats
 
 from pipeline.estimation import verdicts
 from pipeline.paths import ROOT
+from pipeline.survey_design.record import write_record
 from pipeline.tableio import write_table, write_text
+from tests.design_records import record
 
 COUNTIES = ("鲤城区", "丰泽区", "安溪县")
 GROUPS = ("农民", "老年人")
@@ -70,6 +72,7 @@ def make_root(tmp: Path, waves: dict[int, dict], copy_specs: bool = True) -> Pat
         write_table(est, out / "estimates.csv", "estimates")
         rep = est[est["variance_method"] == "replicate"]
         write_table(verdicts(rep, 0.16), out / "targets.csv", "targets")
+        write_record(record([f"w_rep_{i:03d}" for i in range(1, 3)], [0.5, 0.5]), out / "design.json")
     return root
 
 

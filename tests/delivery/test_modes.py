@@ -11,7 +11,7 @@ import pytest
 from pipeline.check import run_check
 from pipeline.errors import SpecError
 from pipeline.instruments import load_instrument
-from pipeline.instruments.delivery import load_delivery
+from pipeline.survey_design import load_delivery
 from pipeline.paths import WavePaths
 from pipeline.simulate import run_simulate
 from pipeline.simulate.variants import adapt_spec, derive

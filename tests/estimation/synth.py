@@ -10,7 +10,9 @@ import pandas as pd
 
 from pipeline.paths import ROOT, WavePaths
 from pipeline.schemas import RESPONDENTS, SCORES, WEIGHTS
+from pipeline.survey_design.record import write_record
 from pipeline.tableio import write_table
+from tests.design_records import record, uncollapsed_margin
 
 COUNTIES = [("350502", "鲤城区"), ("350503", "丰泽区"), ("350504", "洛江区"), ("350505", "泉港区"),
             ("350521", "惠安县"), ("350524", "安溪县"), ("350525", "永春县"), ("350526", "德化县"),
@@ -21,7 +23,8 @@ EDU = ["小学及以下", "初中", "高中/中专", "大专", "本科及以上"
 
 
 def make_wave(root: Path, wave: int = 2024, seed: int = 7, psu_per_county: int = 4, per_psu: int = 15,
-              design_yaml: str | None = None) -> WavePaths:
+              design: dict | None = None) -> WavePaths:
+    """`design`: keywords of tests.design_records.record (primary, lonely_psu, ...) for the design record."""
     rng = np.random.default_rng(seed)
     rows = []
     for code, name in COUNTIES:
@@ -87,13 +90,11 @@ def make_wave(root: Path, wave: int = 2024, seed: int = 7, psu_per_county: int =
     paths = WavePaths(wave, root=root)
     write_table(resp, paths.processed("respondents.parquet"), RESPONDENTS)
     write_table(sc, paths.processed("scores.parquet"), SCORES)
-    meta = {"replicates": {"method": "JKn", "scale": 1.0, "rscales": rscales, "mse": False,
-                           "n_replicates": len(reps)},
-            "calibration": {"method": "raking", "margins": [["county_code", "sex"], ["county_code", "education"]]}}
-    write_table(wt, paths.processed("weights.parquet"), WEIGHTS, metadata=meta)
+    margins = [uncollapsed_margin(name, by, resp) for name, by in
+               (("county_sex", ["county_code", "sex"]), ("county_education", ["county_code", "education"]))]
+    write_table(wt, paths.processed("weights.parquet"), WEIGHTS)
+    write_record(record(list(repw.columns), rscales, margins=margins, **(design or {})),
+                 paths.processed("design.json"))
     paths.spec.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "survey_instruments" / "2024" / "estimands.yaml", paths.estimands)
-    paths.design.write_text(design_yaml or (
-        "schema_version: 1\ndesign: {stratum: stratum, psu: psu, fpc: null, lonely_psu: fail}\n"
-        "variance: {primary: replicate}\n"), encoding="utf-8")
     return paths

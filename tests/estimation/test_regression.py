@@ -12,7 +12,7 @@ import pytest
 from pipeline.errors import InputError, PipelineError
 from pipeline.estimation import Design
 from pipeline.estimation.domains import partition_by
-from pipeline.estimation.regression import fit_by, fit_glm, irls, model_matrices, wald_test
+from pipeline.estimation.regression import fit_by, fit_glm, irls, linear, logistic, model_matrices, wald_test
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GOLD = DATA / "golden" / "regression"
@@ -250,10 +250,11 @@ def test_lonely_psu_policy_is_the_designs():
     assert np.isfinite(rem["se"]).all()
 
 
-def test_design_methods_delegate():
+def test_family_functions_delegate():
     d = design("clus2")
-    pd.testing.assert_frame_equal(d.logistic(LOGI), fit_glm(d, LOGI, "logistic"))
-    pd.testing.assert_frame_equal(d.linear(LIN, subset="stype == 'M'"), fit_glm(d, LIN, "linear", subset="stype == 'M'"))
+    pd.testing.assert_frame_equal(logistic(d, LOGI), fit_glm(d, LOGI, "logistic"))
+    pd.testing.assert_frame_equal(linear(d, LIN, subset="stype == 'M'"), fit_glm(d, LIN, "linear", subset="stype == 'M'"))
+    assert not hasattr(d, "logistic")  # estimators are functions of a design, not methods of it
 
 
 @pytest.mark.parametrize("row", pd.read_csv(GOLD / "golden_wald.csv").to_dict("records"),

@@ -76,7 +76,7 @@ def test_rerun_is_byte_identical(wave):
 
 
 def test_design_defaults_and_taylor_primary(tmp_path):
-    paths = make_wave(tmp_path, design_yaml="schema_version: 1\nvariance: {primary: linearisation}\n")
+    paths = make_wave(tmp_path, design={"primary": "taylor"})
     run_estimate(paths, progress=False)
     t = read_table(paths.processed("targets.csv"), TARGETS)
     e = read_table(paths.processed("estimates.csv"), ESTIMATES)
@@ -87,11 +87,10 @@ def test_design_defaults_and_taylor_primary(tmp_path):
 def test_missing_weights_row_is_an_input_error(tmp_path):
     paths = make_wave(tmp_path)
     from pipeline.schemas import WEIGHTS
-    from pipeline.tableio import read_metadata, write_table
+    from pipeline.tableio import write_table
     wpath = paths.processed("weights.parquet")
-    meta = read_metadata(wpath)
     w = pd.read_parquet(wpath).iloc[1:]
-    write_table(w, wpath, WEIGHTS, metadata=meta)
+    write_table(w, wpath, WEIGHTS)
     with pytest.raises(InputError, match="weights.parquet has no row for 1 respondent"):
         run_estimate(paths, progress=False)
 
@@ -104,11 +103,15 @@ def test_bad_estimands_spec(tmp_path):
         run_estimate(paths, progress=False)
 
 
-def test_collapsed_calibration_cells_are_replayed():
-    from pipeline.estimation.run import calibration_cells
-    f = pd.DataFrame({"county_code": ["A", "A", "A", "B"], "age_band": ["18-29", "30-39", "40-49", "18-29"]})
-    log = [{"margin": "ca", "within": "A", "merged": ["18-29", "30-39"], "label": "18-29+30-39"},
-           {"margin": "ca", "within": "A", "merged": ["18-29+30-39", "40-49"], "label": "18-29+30-39+40-49"}]
-    out, margins = calibration_cells(f, [["county_code", "age_band"]], ["ca"], log)
-    assert margins == [["_calibration_cell_0"]]
-    assert list(out["_calibration_cell_0"]) == ["A|18-29+30-39+40-49"] * 3 + ["B|18-29"]
+def test_calibration_cells_come_from_the_record(wave):
+    """build_design codes every respondent's calibration cell by lookup in the design record."""
+    from pipeline.estimation.run import calibration_columns
+    from pipeline.survey_design.record import read_record
+
+    paths, _ = wave
+    rec = read_record(paths.processed("design.json"))
+    frame = pd.read_parquet(paths.processed("respondents.parquet"))
+    out, cols = calibration_columns(frame, rec)
+    assert cols == [["_calibration_cell_0"], ["_calibration_cell_1"]]
+    labels = np.asarray(rec.margins[0].labels, dtype=object)[out["_calibration_cell_0"]]
+    assert list(labels) == list(frame["county_code"] + "|" + frame["sex"])

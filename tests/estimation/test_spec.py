@@ -1,9 +1,9 @@
-"""Spec loading: the committed estimands.yaml, design.yaml defaults, and clear errors."""
+"""Spec loading: the committed estimands.yaml and clear errors (design.yaml: tests/survey_design)."""
 
 import pytest
 
 from pipeline.errors import SpecError
-from pipeline.estimation.spec import load_design, load_estimands
+from pipeline.estimation.spec import load_estimands
 from pipeline.paths import ROOT
 
 
@@ -19,20 +19,21 @@ def test_committed_estimands():
                                            "county_group", "county_urban"]
 
 
-def test_design_defaults_and_names(tmp_path):
-    p = tmp_path / "design.yaml"
-    p.write_text("schema_version: 1\n", encoding="utf-8")
-    d = load_design(p)
-    assert (d.stratum, d.psu, d.fpc, d.lonely_psu, d.primary) == ("stratum", "psu", None, "fail", "replicate")
-    p.write_text("schema_version: 1\ndesign: {lonely_psu: drop}\n", encoding="utf-8")
-    with pytest.raises(SpecError, match="design.lonely_psu 'drop'"):
-        load_design(p)
-    p.write_text("schema_version: 1\nvariance: {primary: jackknife}\n", encoding="utf-8")
-    with pytest.raises(SpecError, match="variance.primary 'jackknife'"):
-        load_design(p)
-    p.write_text("schema_version: 2\n", encoding="utf-8")
-    with pytest.raises(SpecError, match="schema_version"):
-        load_design(p)
+def test_primary_method_is_not_named_in_estimands(tmp_path):
+    """One place names the primary variance method (design.yaml); estimands.yaml only lists methods."""
+    src = (ROOT / "survey_instruments" / "2024" / "estimands.yaml").read_text(encoding="utf-8")
+    p = tmp_path / "estimands.yaml"
+    p.write_text(src.replace("  methods: [replicate, taylor]", "  methods: [replicates, linearisation]"),
+                 encoding="utf-8")
+    assert load_estimands(p).variance_methods == ("replicate", "taylor")
+    p.write_text(src.replace("  methods: [replicate, taylor]", "  methods: [replicate, taylor]\n  primary: taylor"),
+                 encoding="utf-8")
+    with pytest.raises(SpecError, match="variance.primary belongs in design.yaml"):
+        load_estimands(p)
+    p.write_text(src.replace("  methods: [replicate, taylor]", "  methods: [replicate, bootstrapped]"),
+                 encoding="utf-8")
+    with pytest.raises(SpecError, match="'bootstrapped' is not a variance method"):
+        load_estimands(p)
 
 
 def test_estimands_errors(tmp_path):

@@ -22,7 +22,9 @@ from scipy import stats
 
 from pipeline.paths import WavePaths
 from pipeline.reporting import labels as L
+from pipeline.survey_design.record import write_record
 from pipeline.tableio import write_json, write_table, write_text
+from tests.design_records import record
 
 WAVE = 2024
 PLANTED = 0.123456
@@ -237,7 +239,9 @@ def build_project(root: Path, *, demo: bool = True, run_records: bool = True, fr
                           "w_base": [1.0, 2.0], "w_nr": [1.0, 2.0], "w_cal": [1.0, 2.0], "w_final": [1.0, 2.0]})
         for i in range(1, 21):
             w[f"w_rep_{i:03d}"] = [1.0, 2.0]
-        write_table(w, paths.processed("weights.parquet"), "weights", metadata=WEIGHTS_META)
+        write_table(w, paths.processed("weights.parquet"), "weights")
+    write_record(record([f"w_rep_{i:03d}" for i in range(1, 21)], [0.95] * 20, lonely_psu="adjust",
+                        extra=WEIGHTS_META), paths.processed("design.json"))
     return paths
 
 

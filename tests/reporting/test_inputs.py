@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 
 from pipeline.errors import InputError
 from pipeline.reporting.inputs import load_inputs, primary_variance_method
+from pipeline.survey_design.record import write_record
 from pipeline.tableio import write_table, write_text
 
 
@@ -47,16 +49,19 @@ def test_spoiled_input_is_named(project, table, edit, message):
         load_inputs(project)
 
 
-def test_primary_variance_from_design_then_default(project):
+def test_primary_variance_is_the_design_records(project):
+    """One resolution: the record the weighting stage wrote from design.yaml, not the specs as they are now."""
     assert load_inputs(project).variance_method == "replicate"
     write_text("schema_version: 1\nvariance:\n  primary: linearisation\n", project.design)
+    assert load_inputs(project).variance_method == "replicate"  # design.yaml edited, weights not re-made
+    rec = json.loads(project.processed("design.json").read_text(encoding="utf-8"))
+    rec["variance"]["primary"] = "taylor"
+    write_record(rec, project.processed("design.json"))
     assert load_inputs(project).variance_method == "taylor"
-    write_text("schema_version: 1\nvariance:\n  primary: replicate\n", project.estimands)  # estimands.yaml wins
-    assert load_inputs(project).variance_method == "replicate"
-    project.estimands.unlink()
-    project.design.unlink()
-    assert primary_variance_method(project, {"replicate", "taylor"}) == "replicate"
-    assert primary_variance_method(project, {"taylor"}) == "taylor"
+    assert primary_variance_method(project, {"replicate", "taylor"}) == "taylor"
+    project.processed("design.json").unlink()
+    with pytest.raises(InputError, match="design.json does not exist"):
+        primary_variance_method(project, {"replicate", "taylor"})
 
 
 def test_named_primary_absent_from_estimates(project):
@@ -77,4 +82,6 @@ def test_run_records_are_optional(project):
         project.processed(name).unlink()
     shutil.rmtree(project.root / "survey_instruments" / "frameworks.yaml", ignore_errors=True)
     inputs = load_inputs(project)
-    assert inputs.ingest is None and inputs.diagnostics is None and inputs.weights_meta is None
+    assert inputs.ingest is None and inputs.diagnostics is None
+    # what the weighting did comes from the design record, not from weights.parquet
+    assert inputs.weights_meta == json.loads(project.processed("design.json").read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.weighting.calibration import WEIGHTING_STEPS, Margin, calibrate
+from pipeline.weighting.calibration import CALIBRATION_METHODS, Margin, calibrate
 from tests.weighting.conftest import margin_from, read_golden
 
 TOL = 1e-8
@@ -76,7 +76,7 @@ def test_bounded_calibration_matches_r(clus1):
 
 def test_calibrate_raking_equals_rake(clus1):
     df, margins = clus1
-    res = WEIGHTING_STEPS["raking"](df["pw"].to_numpy(), margins, tol=1e-13, max_iter=1000)
+    res = CALIBRATION_METHODS["raking"](df["pw"].to_numpy(), margins, tol=1e-13, max_iter=1000)
     assert_close(res.weights, df["calibrate_raking"].to_numpy())
 
 

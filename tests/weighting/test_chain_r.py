@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.weighting.run import weight_wave
-from pipeline.weighting.spec import load_weighting_spec
+from pipeline.survey_design.spec import load_design_spec
 from tests.weighting.conftest import GOLDEN
 
 CHAIN = GOLDEN / "chain"
@@ -33,7 +33,7 @@ variance:
 
 def test_full_chain_matches_r(tmp_path):
     (tmp_path / "design.yaml").write_text(DESIGN, encoding="utf-8")
-    spec = load_weighting_spec(tmp_path / "design.yaml")
+    spec = load_design_spec(tmp_path / "design.yaml")
     resp = pd.read_csv(CHAIN / "respondents.csv", dtype=IDS)
     cont = pd.read_csv(CHAIN / "contacts.csv", dtype=IDS)
     cont["respondent_id"] = cont["respondent_id"].astype("string")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pipeline.errors import InputError, PipelineError
 from pipeline.paths import ROOT, WavePaths
-from pipeline.tableio import read_metadata, read_table
+from pipeline.tableio import read_table
 from pipeline.weighting import run_weight
 from tests.weighting.synthetic import COUNTIES, make_wave, write_wave
 
@@ -36,7 +38,7 @@ def _controls(tables, name):
 def test_outputs_and_metadata(jkn_run, tables):
     paths, result = jkn_run
     w = read_table(paths.processed("weights.parquet"), "weights")
-    meta = read_metadata(paths.processed("weights.parquet"))
+    meta = json.loads(paths.processed("design.json").read_text(encoding="utf-8"))
     n_psu = tables["contacts"]["psu"].nunique()
     reps = [c for c in w if c.startswith("w_rep_")]
     assert len(w) == len(tables["respondents"]) == result.respondents
@@ -116,7 +118,7 @@ def test_bootstrap_option(tables, tmp_path):
     write_wave(tmp_path, tables, design)
     paths = WavePaths(2024, root=tmp_path)
     run_weight(paths, progress=False)
-    meta = read_metadata(paths.processed("weights.parquet"))["replicates"]
+    meta = json.loads(paths.processed("design.json").read_text(encoding="utf-8"))["replicates"]
     assert meta["method"] == "bootstrap" and meta["n_replicates"] == 30
     assert meta["scale"] == pytest.approx(1 / 29) and meta["rscales"] == [1.0] * 30
     assert meta["seed"] == 20240917 and meta["type"] == "subbootstrap"
@@ -158,7 +160,7 @@ def test_empty_cell_without_collapse_rule_is_an_error(tables, tmp_path):
 
 def test_collapse_rule_merges_adjacent_age_band(tables):
     from pipeline.weighting.controls import build_margin
-    from pipeline.weighting.spec import CollapseRule, ControlTable
+    from pipeline.survey_design.spec import CollapseRule, ControlTable
 
     r = tables["respondents"]
     r = r[~((r["county_code"] == "350502") & (r["sex"] == "男") & (r["urban"] == "城镇") & (r["age_band"] == "30-39"))]

@@ -1,7 +1,12 @@
-"""The weighting part of survey_instruments/<wave>/design.yaml, loaded into frozen dataclasses.
+"""survey_instruments/<wave>/design.yaml, loaded once into one frozen design spec.
 
-Every choice the weighting makes (classes, margins, calibration method, tolerances, trimming bounds,
-replicate method and seed) comes from this file, so a wave's weights are reproducible from its spec.
+This is the only reader of design.yaml: the sampling design (strata, PSUs, FPC, lonely-PSU policy),
+the delivery mode (parsed by pipeline/instruments/delivery.py), every weighting choice (classes,
+margins, calibration method, tolerances, trimming bounds), the replicate method and seed, and the
+primary variance method, whose spellings are normalised here and nowhere else. Every choice the
+weighting makes comes from this file, so a wave's weights are reproducible from its spec; what the
+weighting then did is written to the design record (pipeline/survey_design/record.py), which is what
+the later stages read.
 """
 
 from __future__ import annotations
@@ -11,10 +16,24 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import SpecError
+from pipeline.instruments.delivery import Delivery, parse_delivery
 from pipeline.instruments.load import read_yaml
 
 LONELY_PSU = ("fail", "remove", "certainty", "adjust", "average")
 REPLICATE_METHODS = ("JKn", "bootstrap")
+# The variance methods and the spellings design.yaml and estimands.yaml may use for them.
+VARIANCE_METHODS = ("replicate", "taylor")
+_SPELLINGS = {"replicate": "replicate", "replicates": "replicate", "taylor": "taylor",
+              "linearisation": "taylor", "linearization": "taylor"}
+
+
+def variance_method(name: object, where: str, path: Path) -> str:
+    """The variance method a spec names, in its one spelling (replicate | taylor)."""
+    method = _SPELLINGS.get(str(name).lower())
+    if method is None:
+        raise SpecError(f"{path}: {where} {name!r} is not a variance method; write replicate (replicate weights) "
+                        "or linearisation (Taylor linearisation).")
+    return method
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,7 @@ class ControlTable:
     file: str
     by: tuple[str, ...]
     total: str = "population"
+    source_zh: str | None = None  # where the totals come from, as the report cites it
 
 
 @dataclass(frozen=True)
@@ -76,7 +96,7 @@ class ReplicateSpec:
 
 
 @dataclass(frozen=True)
-class WeightingSpec:
+class DesignSpec:
     path: Path
     design: DesignColumns
     nr_classes: tuple[str, ...]
@@ -85,7 +105,8 @@ class WeightingSpec:
     calibration: CalibrationSpec
     trimming: TrimmingSpec | None
     replicates: ReplicateSpec
-    variance_primary: str
+    primary: str  # replicate | taylor: the published variance method (variance.primary)
+    delivery: Delivery = Delivery()
 
 
 def _need(d: dict, key: str, where: str, path: Path) -> Any:
@@ -104,9 +125,23 @@ def _num(x: Any, where: str, path: Path, lo: float | None = None) -> float:
     return v
 
 
-def load_weighting_spec(path: str | Path) -> WeightingSpec:
-    path = Path(path)
+def _read(path: Path) -> dict:
     raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: design.yaml must be a mapping of sections (design, weighting, variance, delivery).")
+    return raw
+
+
+def load_delivery(path: str | Path) -> Delivery:
+    """Only the `delivery:` section (ingest needs no more); absent file or section = a full delivery."""
+    path = Path(path)
+    return parse_delivery(_read(path).get("delivery") if path.exists() else None, path)
+
+
+def load_design_spec(path: str | Path) -> DesignSpec:
+    path = Path(path)
+    raw = _read(path)
+    delivery = parse_delivery(raw.get("delivery"), path)
 
     d = _need(raw, "design", "", path)
     lonely = str(d.get("lonely_psu", "fail"))
@@ -120,7 +155,8 @@ def load_weighting_spec(path: str | Path) -> WeightingSpec:
     for name, c in (_need(w, "controls", "weighting.", path) or {}).items():
         controls[name] = ControlTable(name, str(_need(c, "file", f"weighting.controls.{name}.", path)),
                                       tuple(_need(c, "by", f"weighting.controls.{name}.", path)),
-                                      str(c.get("total", "population")))
+                                      str(c.get("total", "population")),
+                                      None if c.get("source_zh") is None else str(c["source_zh"]))
     frame_check = str(w.get("frame_check", next(iter(controls), "")))
     if frame_check not in controls:
         raise SpecError(f"{path}: weighting.frame_check = {frame_check!r} is not one of the controls {list(controls)}.")
@@ -183,5 +219,6 @@ def load_weighting_spec(path: str | Path) -> WeightingSpec:
                                bool(rep.get("mse", False)), groups)
     if method == "bootstrap" and replicates.replicates < 2:
         raise SpecError(f"{path}: variance.replicates.replicates must be at least 2 for the bootstrap.")
-    return WeightingSpec(path, design, classes, controls, frame_check, calibration, trimming, replicates,
-                         str(v.get("primary", "replicate")))
+    primary = variance_method(v.get("primary", "replicate"), "variance.primary", path)
+    return DesignSpec(path, design, classes, controls, frame_check, calibration, trimming, replicates, primary,
+                      delivery)
