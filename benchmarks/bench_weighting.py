@@ -50,8 +50,8 @@ def _measure(fn):
 def bench_demo_wave() -> dict:
     import pandas as pd
 
-    from pipeline.weighting.run import weight_wave
     from pipeline.survey_design import load_design_spec
+    from pipeline.weighting.run import weight_wave
     from tests.weighting.synthetic import make_wave
 
     tables = make_wave(seed=SEED, psu_per_county=6, ssu_per_psu=4, hh_per_ssu=64)

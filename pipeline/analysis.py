@@ -25,7 +25,7 @@ from pipeline.schemas import SUPPRESSED  # noqa: F401  (notebooks filter withhel
 from pipeline.survey_design.record import RECORD, DesignRecord, read_record
 
 DEFAULT_WAVE = 2024
-WEIGHT_STEPS = (("w_base", "基础权数"), ("w_nr", "无回答调整"), ("w_cal", "校准"), ("w_final", "截尾后最终权数"))
+WEIGHT_STEPS = (("base", "基础权数"), ("nonresponse", "无回答调整"), ("calibration", "校准"), ("trimming", "截尾后最终权数"))
 FIGURE_LOG = "QZ_FIGURE_LOG"  # when set, every figure shown records the font files its text uses here
 
 
@@ -58,6 +58,12 @@ def read(name: str, w: int | None = None) -> pd.DataFrame:
 def design_record(w: int | None = None) -> DesignRecord:
     """The wave's design record (design.json): weights, replicates, strata, PSUs, calibration cells."""
     return read_record(paths(w).processed(RECORD))
+
+
+def weight_steps(w: int | None = None) -> list[tuple[str, str]]:
+    """(weights.parquet column, Chinese label) of the weight after each weighting step, from the record."""
+    steps = design_record(w).weights_by_step
+    return [(steps[s], label) for s, label in WEIGHT_STEPS if s in steps]
 
 
 def weights_metadata(w: int | None = None) -> dict:
@@ -151,7 +157,7 @@ def margin_controls(w: int | None = None) -> pd.DataFrame:
 
 def sample_against_controls(df: pd.DataFrame, variable: str, w: int | None = None) -> pd.DataFrame:
     """Share of each category of `variable` in the census controls, in the sample unweighted, with the
-    base weights and with the final weights."""
+    base weights (`base_weight`) and with the final weights (`final_weight`)."""
     ctrl = margin_controls(w)
     ctrl = ctrl[ctrl["margin"] == next(m for m in ctrl["margin"].unique()
                                        if ctrl.loc[ctrl["margin"] == m, variable].notna().all())]
@@ -162,9 +168,10 @@ def sample_against_controls(df: pd.DataFrame, variable: str, w: int | None = Non
     out = pd.DataFrame({"census": census[~merged] / census.sum()})
     key = df[variable].astype(str)
     out["sample"] = key.value_counts(normalize=True)
-    for col in ("w_base", "w_final"):
+    steps = design_record(w).weights_by_step
+    for name, col in (("base_weight", steps["base"]), ("final_weight", steps["trimming"])):
         s = df[col].groupby(key).sum()
-        out[col] = s / s.sum()
+        out[name] = s / s.sum()
     out = out.fillna(0.0).rename_axis(variable).reset_index()
     out.attrs["collapsed_share"] = float(census[merged].sum() / census.sum())
     return out
@@ -180,14 +187,14 @@ def kish_deff(w) -> float:
 def share_by_weighting_step(df: pd.DataFrame, variable: str = "literate", w: int | None = None) -> pd.DataFrame:
     """The headline share with the weights of each weighting step (linearised SE on the design's strata
     and PSUs, without calibration residuals, so that the steps are comparable)."""
-    meta = (weights_metadata(w).get("design") or {})
+    record = design_record(w)
     rows = []
-    for col, label in WEIGHT_STEPS:
-        if col not in df.columns:
+    for step, label in WEIGHT_STEPS:
+        col = record.weights_by_step.get(step)
+        if col is None or col not in df.columns:
             continue
-        d = Design(df[[meta.get("stratum", "stratum"), meta.get("psu", "psu"), col, variable]],
-                   stratum=meta.get("stratum", "stratum"), psu=meta.get("psu", "psu"), weight=col,
-                   lonely_psu=meta.get("lonely_psu", "fail"))
+        d = Design(df[[record.stratum, record.psu, col, variable]], stratum=record.stratum, psu=record.psu,
+                   weight=col, lonely_psu=record.lonely_psu)
         r = d.proportion(variable).iloc[0]
         rows.append({"step": label, "weight": col, "est": r["est"], "se": r["se"], "lci": r["lci"],
                      "uci": r["uci"], "kish_deff": kish_deff(df[col])})

@@ -75,8 +75,8 @@ class Design:
         level: float = 0.95,
         variance_units=None,
     ):
-        if lonely_psu not in V.LONELY_POLICIES:
-            raise PipelineError(f"lonely_psu={lonely_psu!r} is not one of {V.LONELY_POLICIES}.")
+        if lonely_psu not in V.LONELY_PSU:
+            raise PipelineError(f"lonely_psu={lonely_psu!r} is not one of {V.LONELY_PSU}.")
         if weight is None:
             raise PipelineError("Design needs the analysis weight column (weight=…; the design record's `weight`).")
         if weight not in df.columns:

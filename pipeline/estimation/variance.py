@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.errors import PipelineError
-
-LONELY_POLICIES = ("fail", "remove", "certainty", "adjust", "average")
+from pipeline.survey_design.spec import LONELY_PSU  # the policies design.yaml may name (R survey semantics)
 
 
 def stratum_variance(
@@ -69,7 +68,7 @@ def stratum_variance(
         elif lonely_psu == "average":
             contrib[:, lonely_live, :] = 0.0
         elif lonely_psu != "fail":
-            raise PipelineError(f"unknown lonely_psu policy {lonely_psu!r}; use one of {LONELY_POLICIES}")
+            raise PipelineError(f"unknown lonely_psu policy {lonely_psu!r}; use one of {LONELY_PSU}")
     total = contrib.sum(axis=1)
     if lonely_psu == "average" and lonely_live.any():
         # R: sum over strata with a variance, times nstrat / nokstrat, counted among the domain's strata

@@ -22,10 +22,10 @@ from pipeline.ingest.missing_usage import missing_code_usage
 from pipeline.ingest.readers import read_raw, verify_checksum
 from pipeline.instruments import load_instrument
 from pipeline.instruments.delivery import check_instrument
-from pipeline.survey_design import load_delivery
 from pipeline.instruments.model import Instrument
 from pipeline.paths import WavePaths
 from pipeline.progress import Laps, Timer, log
+from pipeline.survey_design import load_delivery
 
 AGE_BANDS = ("18-29", "30-39", "40-49", "50-59", "60-69")
 KEY_GROUPS = ("is_farmer", "is_worker", "is_elderly", "is_official")

@@ -370,6 +370,7 @@ class DraftResult:
 def run_draft(paths: WavePaths, delivery: Path, force: bool = False, reference: int | None = None) -> DraftResult:
     from pipeline.instruments.todos import find_todos
     from pipeline.progress import log
+    from pipeline.survey_design import load_design_spec
 
     delivery = Path(delivery)
     if paths.spec.exists() and any(paths.spec.iterdir()) and not force:
@@ -387,6 +388,8 @@ def run_draft(paths: WavePaths, delivery: Path, force: bool = False, reference: 
         if name == "design.yaml":
             text = _delivery_block(text, instrument, delivery.parent)
         (paths.spec / name).write_text(text, encoding="utf-8")
+    # the drafted design must load as the weighting stage will load it (a mistake is named now, not later)
+    load_design_spec(paths.design)
     (paths.spec / "CHANGES.md").write_text(
         f"# {paths.wave} 年规格的来历\n\n由 `instrument draft` 根据 {delivery.name} 起草；评分规则、抽样设计与加权、估计量复制自 "
         f"{ref_wave} 年。与 {ref_wave} 年问卷的差别请在此记录。\n", encoding="utf-8")

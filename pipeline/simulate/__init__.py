@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import PipelineError
-from pipeline.instruments import load_instrument, read_yaml
+from pipeline.instruments import load_instrument
 from pipeline.manifest import sha256_file
 from pipeline.paths import ROOT, wave_paths
 from pipeline.progress import Timer, log
@@ -43,12 +43,10 @@ class SimulateResult:
 
 def wave_seed(wave: int, root: Path | None = None) -> int:
     """The wave's seed lives in its design spec (`simulation: {seed: …}`); the wave number otherwise."""
-    path = wave_paths(wave, root).design
-    if path.exists():
-        sim = read_yaml(path).get("simulation") or {}
-        if "seed" in sim:
-            return int(sim["seed"])
-    return int(wave)
+    from pipeline.survey_design import simulation_seed
+
+    seed = simulation_seed(wave_paths(wave, root).design)
+    return int(wave) if seed is None else seed
 
 
 def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per_stratum: int | None = None,

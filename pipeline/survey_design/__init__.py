@@ -2,7 +2,13 @@
 weighting made (`record`, data/processed/<wave>/design.json) that every later stage reads."""
 
 from pipeline.survey_design.record import RECORD, DesignRecord, MarginCells, read_record, write_record
-from pipeline.survey_design.spec import DesignSpec, load_delivery, load_design_spec, variance_method
+from pipeline.survey_design.spec import (
+           DesignSpec,
+           load_delivery,
+           load_design_spec,
+           simulation_seed,
+           variance_method,
+)
 
 __all__ = ["RECORD", "DesignRecord", "DesignSpec", "MarginCells", "load_delivery", "load_design_spec",
-           "read_record", "variance_method", "write_record"]
+           "read_record", "simulation_seed", "variance_method", "write_record"]

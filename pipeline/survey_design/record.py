@@ -105,6 +105,11 @@ class DesignRecord:
         return tuple(self.data["weights"]["replicates"])
 
     @property
+    def weights_by_step(self) -> dict[str, str]:
+        """The weight column each step left: base, nonresponse, calibration, trimming (= `weight`)."""
+        return dict(self.data["weights"].get("by_step") or {"trimming": self.weight})
+
+    @property
     def replicate_prefix(self) -> str:
         """What the replicate columns' names start with (for syntax that selects them by pattern)."""
         return str(self.data["weights"]["replicate_prefix"])

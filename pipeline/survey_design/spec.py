@@ -138,6 +138,18 @@ def load_delivery(path: str | Path) -> Delivery:
     return parse_delivery(_read(path).get("delivery") if path.exists() else None, path)
 
 
+def simulation_seed(path: str | Path) -> int | None:
+    """Only `simulation: {seed}` (the demo generator's seed for the wave); None without one."""
+    path = Path(path)
+    sim = (_read(path).get("simulation") if path.exists() else None) or {}
+    if "seed" not in sim:
+        return None
+    try:
+        return int(sim["seed"])
+    except (TypeError, ValueError):
+        raise SpecError(f"{path}: simulation.seed must be a whole number, found {sim['seed']!r}.") from None
+
+
 def load_design_spec(path: str | Path) -> DesignSpec:
     path = Path(path)
     raw = _read(path)

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError, PipelineError
-from pipeline.weighting.calibration import Margin
 from pipeline.survey_design.spec import CollapseRule, ControlTable
+from pipeline.weighting.calibration import Margin
 
 SEP = "|"
 

@@ -19,13 +19,23 @@ from pipeline.instruments.delivery import Delivery
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import CONTACTS, RESPONDENTS, WEIGHTING_DIAGNOSTICS, WEIGHTS
-from pipeline.survey_design.record import RECORD, SCHEMA_VERSION, DesignRecord, MarginCells, validate, write_record
+from pipeline.survey_design.record import (
+    RECORD,
+    SCHEMA_VERSION,
+    DesignRecord,
+    MarginCells,
+    validate,
+    write_record,
+)
 from pipeline.survey_design.spec import DesignSpec, load_design_spec
 from pipeline.tableio import read_table, stage_commit, write_table
 from pipeline.weighting import modes
 from pipeline.weighting.controls import read_controls
 from pipeline.weighting.replicates import REPLICATE_PREFIX, replicate_names
 from pipeline.weighting.steps import WeightingState, run_steps
+
+# weights.parquet: the full-sample weight each slot of steps leaves (the last one is the analysis weight)
+WEIGHT_AFTER = {"base": "w_base", "nonresponse": "w_nr", "calibration": "w_cal", "trimming": "w_final"}
 
 
 @dataclass(frozen=True)
@@ -66,8 +76,8 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame | None, contro
     if not (np.isfinite(W).all() and (W[:, 0] > 0).all() and (W >= 0).all()):
         raise InputError("weighting produced non-finite, negative or zero full-sample weights; check the inputs.")
     names = replicate_names(st.rep.n_replicates)
-    cols = {"w_base": st.kept["base"], "w_nr": st.kept["nonresponse"], "w_cal": st.kept["calibration"],
-            "w_final": W[:, 0]}
+    cols = {WEIGHT_AFTER[slot]: st.kept[slot] for slot in ("base", "nonresponse", "calibration")}
+    cols[WEIGHT_AFTER["trimming"]] = W[:, 0]
     out = pd.DataFrame({"respondent_id": st.respondents["respondent_id"].astype(str),
                         "stratum": st.respondents[spec.design.stratum].astype(str),
                         "psu": st.respondents[spec.design.psu].astype(str), **cols})
@@ -93,7 +103,7 @@ def design_record(st: WeightingState, replicate_columns: list[str]) -> DesignRec
             "collapsed": [{"margin": c.margin, "within": c.within, "merged": list(c.merged), "label": c.label}
                           for c in st.collapses],
             # R's calibrate() regresses on the weights before calibration: the non-response adjusted weight
-            "regression_weight": "w_nr",
+            "regression_weight": WEIGHT_AFTER["nonresponse"],
             "cells": [MarginCells.from_codes(m.name, spec.controls[m.name].by, st.respondents, m.codes,
                                              m.labels).as_dict() for m in st.margins],
         }
@@ -112,7 +122,9 @@ def design_record(st: WeightingState, replicate_columns: list[str]) -> DesignRec
             "by": spec.trimming.by, "lower": spec.trimming.lower, "upper": spec.trimming.upper,
             "rounds": st.trim_rounds},
         "design": {"stratum": "stratum", "psu": "psu", "fpc": spec.design.fpc, "lonely_psu": spec.design.lonely_psu},
-        "weights": {"final": "w_final", "replicate_prefix": REPLICATE_PREFIX, "replicates": list(replicate_columns)},
+        "weights": {"final": WEIGHT_AFTER["trimming"], "replicate_prefix": REPLICATE_PREFIX,
+                    "replicates": list(replicate_columns),
+                    "by_step": {slot: WEIGHT_AFTER[slot] for slot in ("base", "nonresponse", "calibration", "trimming")}},
         "delivery": {"mode": delivery.mode, "interview_times": delivery.interview_times, "nonresponse": st.nr_source,
                      "calibrated": calibrated, "response_table": delivery.response_table},
         "variance": {"primary": primary},

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import InputError, SpecError
-from pipeline.survey_design import load_delivery
 from pipeline.simulate.variants import response_counts
+from pipeline.survey_design import load_delivery
 from pipeline.weighting.modes import count_adjustment, delivered_base, respondent_psus
 
 

@@ -11,10 +11,10 @@ import pytest
 from pipeline.check import run_check
 from pipeline.errors import SpecError
 from pipeline.instruments import load_instrument
-from pipeline.survey_design import load_delivery
 from pipeline.paths import WavePaths
 from pipeline.simulate import run_simulate
 from pipeline.simulate.variants import adapt_spec, derive
+from pipeline.survey_design import load_delivery
 from tests.conftest import make_project
 from tests.delivery.helpers import fewer_domains, report_text, run_all, run_through_estimate
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.weighting.run import weight_wave
 from pipeline.survey_design.spec import load_design_spec
+from pipeline.weighting.run import weight_wave
 from tests.weighting.conftest import GOLDEN
 
 CHAIN = GOLDEN / "chain"

@@ -159,8 +159,8 @@ def test_empty_cell_without_collapse_rule_is_an_error(tables, tmp_path):
 
 
 def test_collapse_rule_merges_adjacent_age_band(tables):
-    from pipeline.weighting.controls import build_margin
     from pipeline.survey_design.spec import CollapseRule, ControlTable
+    from pipeline.weighting.controls import build_margin
 
     r = tables["respondents"]
     r = r[~((r["county_code"] == "350502") & (r["sex"] == "男") & (r["urban"] == "城镇") & (r["age_band"] == "30-39"))]

@@ -2,14 +2,17 @@
 # weighting log of merges: `python make_collapsed_cells.py collapsed_cells.csv` run from that checkout.
 """Expected calibration cells of a wave with collapsed cells, from the replay of the weighting log
 (the code before the design record: pipeline/estimation/run.py calibration_cells)."""
-import sys, tempfile
+import sys
+import tempfile
 from pathlib import Path
+
 import pandas as pd
+
 sys.path.insert(0, ".")
-from pipeline.paths import ROOT, WavePaths
-from pipeline.tableio import read_metadata, read_table
-from pipeline.weighting import run_weight
 from pipeline.estimation.run import calibration_cells
+from pipeline.paths import ROOT, WavePaths
+from pipeline.tableio import read_metadata
+from pipeline.weighting import run_weight
 from tests.weighting.synthetic import COUNTIES, make_wave, write_wave
 
 design = (ROOT / "survey_instruments" / "2024" / "design.yaml").read_text(encoding="utf-8")
