@@ -107,7 +107,7 @@ def check_codes(f: Findings, data: pd.DataFrame, num: dict[str, np.ndarray], ins
     targets: list[tuple[str, str, list[float], str]] = []
     for d in inst.demographics:
         if d.field == "county":
-            targets.append((d.column, d.label_zh, [float(c[0]) for c in inst.counties], "unknown_area"))
+            targets.append((d.column, d.label_zh, [float(c.raw) for c in inst.counties], "unknown_area"))
         elif d.codes:
             targets.append((d.column, d.label_zh, [float(k) for k, _ in d.codes], "code_outside_codebook"))
     for it in inst.items:

@@ -14,6 +14,7 @@ from pipeline.estimation.intervals import CI_METHODS
 from pipeline.estimation.targets import SUPPRESSED_POLICIES
 from pipeline.estimation.variance import LONELY_POLICIES
 from pipeline.instruments.load import read_yaml
+from pipeline.vocabulary import OVERALL_LABEL
 
 STATISTICS = ("proportion", "mean", "total")
 DOMAIN_TYPES = ("overall", "county", "sex", "age_band", "education", "urban", "group", "county_group",
@@ -126,8 +127,11 @@ def load_estimands(path: Path) -> EstimandsSpec:
     bad = [m for m in methods if m not in VARIANCE_NAMES]
     if bad:
         raise SpecError(f"{path}: variance.methods {bad} not in {sorted(VARIANCE_NAMES)}.")
+    if str(data.get("overall_label", OVERALL_LABEL)) != OVERALL_LABEL:
+        raise SpecError(f"{path}: overall_label {data['overall_label']!r}: the whole city is labelled "
+                        f"{OVERALL_LABEL} in every table and report (pipeline/vocabulary.py); drop the key.")
     return EstimandsSpec(tuple(ests), tuple(doms), method, float(level), target,
-                         str(data.get("overall_label", "全市")), data.get("sae"),
+                         OVERALL_LABEL, data.get("sae"),
                          tuple(dict.fromkeys(VARIANCE_NAMES[m] for m in methods)))
 
 

@@ -29,6 +29,7 @@ import yaml
 from pipeline.errors import InputError, PipelineError
 from pipeline.instruments.load import read_yaml
 from pipeline.paths import WavePaths
+from pipeline.vocabulary import MISSING_REASONS
 
 TODO = "TODO"
 IDENTIFIER_LABELS = (("name", ("姓名",)), ("phone", ("手机", "电话", "联系方式")), ("id_number", ("身份证",)),
@@ -285,7 +286,7 @@ def _missing_codes(meta: FileMeta, ref: dict) -> list[dict]:
                 found[reason] = (code, lab)
     out = []
     ref_missing = {m["reason"]: m for m in ref.get("missing_codes") or []}
-    for reason in ("dont_know", "refused", "skipped"):
+    for reason in MISSING_REASONS:
         if reason in found:
             code, lab = found[reason]
             out.append({"reason": reason, "code": int(code), "label_zh": lab})

@@ -15,6 +15,7 @@ import yaml
 from pipeline.errors import SpecError
 from pipeline.instruments.model import (
     Benchmark,
+    CountyCoding,
     Demographic,
     Dimension,
     Frameworks,
@@ -27,11 +28,11 @@ from pipeline.instruments.model import (
 )
 from pipeline.instruments.todos import refuse_todos
 from pipeline.paths import FRAMEWORKS
+from pipeline.vocabulary import MISSING_REASONS, Counties, counties, load_counties
 
 SCHEMA_VERSION = 1
 ITEM_TYPES = ("true_false", "single", "multiple")
 MULTIPLE_SCORING = ("all_or_nothing", "partial")
-MISSING_REASONS = ("dont_know", "refused", "skipped")
 REQUIRED_DEMOGRAPHICS = ("county", "township", "village", "sex", "birth_year", "education", "occupation",
                          "urban", "hukou", "n_adults")
 REQUIRED_ADMIN = ("questionnaire_id", "interviewer_id")
@@ -174,6 +175,31 @@ def _demographic(raw: dict, path: Path) -> Demographic:
     )
 
 
+def _counties(data: dict, path: Path) -> tuple[CountyCoding, ...]:
+    """The delivery's county codes joined to the county-level units. Name and parent are defined once, in
+    survey_instruments/counties.yaml (beside the instrument's wave folder, else the project's own); an
+    entry may repeat the name for the reader, and then it must agree."""
+    units_path = path.parent.parent / "counties.yaml"
+    units: Counties = load_counties(units_path) if units_path.exists() else counties()
+    known = {u.code: u for u in units.units}
+    out = []
+    for c in _need(data, "counties", str(path)):
+        code = str(_need(c, "code", f"{path}: counties entry {c!r}"))
+        if code not in known:
+            raise SpecError(f"{path}: counties: code {code!r} is not a county-level unit of {units_path.name} "
+                            f"({', '.join(known)}); use the unit's code, or add the unit there.")
+        unit = known[code]
+        if c.get("name_zh") is not None and str(c["name_zh"]) != unit.name_zh:
+            raise SpecError(f"{path}: counties: code {code} is {unit.name_zh} in {units_path.name}, not "
+                            f"{c['name_zh']}; correct the code or drop the name (it comes from {units_path.name}).")
+        out.append(CountyCoding(int(_need(c, "raw", f"{path}: counties entry {code}")), code, unit.name_zh, unit.parent))
+    for what, seen in (("raw", [c.raw for c in out]), ("code", [c.code for c in out])):
+        dup = sorted({x for x in seen if seen.count(x) > 1})
+        if dup:
+            raise SpecError(f"{path}: counties: {what} {dup} appears more than once; each unit is coded once.")
+    return tuple(sorted(out, key=lambda c: c.raw))  # ingest looks a raw code up by its rank
+
+
 def load_instrument(path: str | Path, frameworks: Frameworks | None = None) -> Instrument:
     path = Path(path)
     frameworks = frameworks or load_frameworks()
@@ -228,10 +254,7 @@ def load_instrument(path: str | Path, frameworks: Frameworks | None = None) -> I
         items=items,
         checks=checks,
         frameworks=frameworks,
-        counties=tuple(
-            (int(c["raw"]), str(c["code"]), str(c["name_zh"]), str(c.get("parent") or ""))
-            for c in _need(data, "counties", where)
-        ),
+        counties=_counties(data, path),
         key_groups=tuple((str(k), tuple((str(a), tuple(b)) for a, b in v.items()))
                          for k, v in (data.get("key_groups") or {}).items()),
         max_quarantined_share=_share(data.get("max_quarantined_share", 0.05), path, "max_quarantined_share"),

@@ -22,6 +22,7 @@ from pipeline.reporting import labels as L
 from pipeline.reporting.fonts import rc_params
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.tableio import atomic_path
+from pipeline.vocabulary import OVERALL_LABEL
 
 DPI = 200
 BAR = "#2f6ea5"
@@ -124,7 +125,7 @@ def _legend(fig: Figure, rows_list: list[pd.DataFrame], target: float | None,
         handles.append(Line2D([], [], color=TARGET, ls="--", lw=1.2, label=f"目标 {100 * target:g}%"))
     if reference is not None:
         handles.append(Line2D([], [], color=REFERENCE, ls=":", lw=1.2,
-                              label=f"全市 {L.fmt_pct(reference)}"))
+                              label=f"{OVERALL_LABEL} {L.fmt_pct(reference)}"))
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
 
 
@@ -214,7 +215,7 @@ def fig_dimensions(inputs: ReportInputs) -> Figure:
     ax.set_xticks([float(v) for v in range(0, int(top) + 1, step)])
     ax.set_xlim(0, xmax)
     ax.set_xlabel("平均得分（分）")
-    ax.set_title(f"{inputs.wave}年科学素质测试四个部分的平均得分（全市）", loc="left")
+    ax.set_title(f"{inputs.wave}年科学素质测试四个部分的平均得分（{OVERALL_LABEL}）", loc="left")
     handles = [Patch(facecolor=BAR, label="平均得分"), Patch(facecolor=TRACK, label="满分"),
                Line2D([], [], color="#1b1b1b", lw=1.1, label="95%置信区间")]
     if (frame.get("reliability", pd.Series(dtype=str)) == L.CAUTION).any():
@@ -259,7 +260,7 @@ def fig_benchmarks(inputs: ReportInputs) -> Figure:
         return fig
     _hbar_panel(ax, rows, labels, "proportion", _xmax([rows], "proportion"))
     ax.set_xlabel("平均正确率（%）")
-    ax.set_title(f"{inputs.wave}年正确率最低的{len(rows)}个基准（全市）", loc="left")
+    ax.set_title(f"{inputs.wave}年正确率最低的{len(rows)}个基准（{OVERALL_LABEL}）", loc="left")
     _legend(fig, [rows], None)
     return fig
 
@@ -292,7 +293,7 @@ def fig_classes(inputs: ReportInputs) -> Figure:
     ax.set_ylabel("占18–69岁居民的比例（%）")
     ax.grid(axis="y", color="#e3e3e3", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
-    ax.set_title(f"{inputs.wave}年科学素质水平分布（全市）", loc="left")
+    ax.set_title(f"{inputs.wave}年科学素质水平分布（{OVERALL_LABEL}）", loc="left")
     _legend(fig, [pd.DataFrame([r for _, r in present])] if present else [], None)
     return fig
 

@@ -19,6 +19,7 @@ from pipeline.reporting.figures import benchmark_caption
 from pipeline.reporting.fonts import embedded_font_css
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.methods import Section, Table, data_quality_section, methods_sections
+from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS
 
 DEMO_BANNER = "演示数据（模拟生成），并非泉州市调查结果"
 CSS = """
@@ -116,7 +117,7 @@ def table_html(table: Table, numbering: Numbering | None = None) -> str:
     text_cols = [i == 0 or any(not NUMERIC.match(str(row[i])) for row in table.rows)
                  for i in range(len(table.headers))]
     # Only long text (notes, rules) may wrap; numbers and short labels stay on one line, so that a note
-    # column cannot squeeze "+1.2" or "全市" into one character per line.
+    # column cannot squeeze "+1.2" or a two-character label into one character per line.
     wrap = [t and any(len(str(row[i])) > LONG_TEXT for row in table.rows) for i, t in enumerate(text_cols)]
     cls = [' class="text wrap"' if w else ' class="text"' if t else "" for t, w in zip(text_cols, wrap, strict=True)]
     head = "".join(f"<th{c}>{e(h)}</th>" for h, c in zip(table.headers, cls, strict=True))
@@ -187,7 +188,7 @@ def cells_table(caption: str, rows: pd.DataFrame, first: str, inputs: ReportInpu
 def headline_html(inputs: ReportInputs) -> tuple[str, str]:
     """The headline box and the verdict key (met / not met / undetermined) it states."""
     r = inputs.cell(L.HEADLINE)
-    tr = inputs.target_row("overall", "全市")
+    tr = inputs.target_row("overall", OVERALL_LABEL)
     verdict = str(tr["verdict"]) if tr is not None else "undetermined"
     publish = str(tr["publish"]) if tr is not None else L.PUBLISH_NONE
     target = float(tr["target"]) if tr is not None else None
@@ -200,7 +201,7 @@ def headline_html(inputs: ReportInputs) -> tuple[str, str]:
     sentence = (
         f"{inputs.wave}年，泉州市{L.HEADLINE_LABEL}为{value}（95%置信区间：{interval}）。"
         if rel != L.SUPPRESSED else
-        f"{inputs.wave}年全市{L.HEADLINE_LABEL}不予发布：{L.withheld_reason(r['reason'], r['n_eff'])}。"
+        f"{inputs.wave}年{OVERALL_LABEL}{L.HEADLINE_LABEL}不予发布：{L.withheld_reason(r['reason'], r['n_eff'])}。"
     )
     sentence += f"对照规划目标（2025年超过{target_text}），判定为“{verdict_text}”"
     sentence += f"（单侧检验p值 {p_text}）。" if rel != L.SUPPRESSED else "。"
@@ -278,7 +279,7 @@ def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
         return num.figure(figures.get(stem), titles.get(stem, ""))
 
     box, verdict = headline_html(inputs)
-    method_name = {"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(inputs.variance_method,
+    method_name = VARIANCE_METHOD_LABELS.get(inputs.variance_method,
                                                                           inputs.variance_method)
     title = f"泉州市{inputs.wave}年公民科学素质调查公报"
     parts = []
@@ -312,14 +313,14 @@ def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     parts.append('<h2 class="newpage">五、科学素质水平与测试各部分得分</h2>' + fig("fig4_classes") + fig("fig5_dimensions"))
     score_ids = [*L.CLASS_ESTIMANDS, L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
     scores = pd.concat([inputs.cells(i, "overall") for i in score_ids], ignore_index=True)
-    parts.append(cells_table(num.table("科学素质水平分布与平均得分（全市）"), scores, "指标", inputs,
+    parts.append(cells_table(num.table(f"科学素质水平分布与平均得分（{OVERALL_LABEL}）"), scores, "指标", inputs,
                              label_of=lambda r: L.estimand_label(r["estimand_id"], dimensions=inputs.dimensions)))
 
     parts.append("<h2>六、《中国公民科学素质基准》各基准的正确率</h2>" + fig("fig6_benchmarks"))
     bench = pd.concat([inputs.cells(b, "overall") for b in inputs.benchmark_ids()] or [pd.DataFrame()],
                       ignore_index=True)
     if not bench.empty:
-        parts.append(cells_table(num.table("各基准的平均正确率（全市）"), bench, "基准", inputs,
+        parts.append(cells_table(num.table(f"各基准的平均正确率（{OVERALL_LABEL}）"), bench, "基准", inputs,
                                  label_of=lambda r: benchmark_caption(inputs, r["estimand_id"], 200)))
 
     parts.append('<h2 class="newpage">七、调查方法</h2>')

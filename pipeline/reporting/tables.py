@@ -18,6 +18,7 @@ import pandas as pd
 from pipeline.reporting import labels as L
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.tableio import atomic_path, fixed_zip, write_table
+from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS, counties
 
 # Columns a reader could use to recover a suppressed estimate.
 MASKED = ("n_eff", "est", "se", "lci", "uci", "cv", "deff", "gap", "p_value")
@@ -86,7 +87,7 @@ def _concat(inputs: ReportInputs, frames: list[pd.DataFrame]) -> pd.DataFrame:
 def overall_table(inputs: ReportInputs) -> PublishedTable:
     ids = [L.HEADLINE, *L.CLASS_ESTIMANDS, L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
     rows = _concat(inputs, [inputs.cells(i, "overall") for i in ids])
-    return _published("全市", "overall", rows,
+    return _published(OVERALL_LABEL, "overall", rows,
                       {"指标": [L.estimand_label(i, inputs.benchmark_titles, inputs.dimensions)
                                for i in rows["estimand_id"]]})
 
@@ -184,9 +185,9 @@ def target_table(inputs: ReportInputs) -> PublishedTable:
 
 COLUMN_NOTES = {
     "指标": "估计的指标：比例为加权比例（工作表中以百分数显示，CSV文件中为0–1的小数），得分为加权平均分",
-    "分组类型": "估计所针对的人群划分：全市、县（市、区）、性别、年龄段、文化程度、城乡或重点人群",
+    "分组类型": f"估计所针对的人群划分：{OVERALL_LABEL}、县（市、区）、性别、年龄段、文化程度、城乡或重点人群",
     "分组": "分组类型下的具体人群",
-    "县（市、区）": "泉州市13个县级单位（含泉州开发区、泉州台商投资区）",
+    "县（市、区）": f"泉州市{len(counties().units)}个县级单位（含{'、'.join(u.name_zh for u in counties().units if u.is_zone)}）",
     "重点人群": "规划确定的重点人群：农民、产业工人、老年人（60–69岁）、领导干部和公务员",
     "基准编号": "《中国公民科学素质基准》中的基准序号（1–26）",
     "基准": "基准名称",
@@ -222,7 +223,7 @@ def notes_table(inputs: ReportInputs, tables: list[PublishedTable]) -> Published
     rows = [
         ("数据", "演示数据（模拟生成），并非泉州市调查结果" if inputs.is_demo else f"泉州市{inputs.wave}年公民科学素质调查"),
         ("调查对象", "泉州市18–69岁常住居民"),
-        ("方差估计方法", {"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(
+        ("方差估计方法", VARIANCE_METHOD_LABELS.get(
             inputs.variance_method, inputs.variance_method)),
     ]
     seen: list[str] = []

@@ -20,6 +20,7 @@ from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import CONTACTS, RESPONDENTS, WEIGHTING_DIAGNOSTICS, WEIGHTS
 from pipeline.tableio import read_table, stage_commit, write_table
+from pipeline.vocabulary import OVERALL_LABEL
 from pipeline.weighting import diagnostics as dg
 from pipeline.weighting import modes
 from pipeline.weighting.base import household_weights
@@ -117,7 +118,7 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame | None, contro
         for i, label in enumerate(nr.class_labels):
             rows.append(dg.row("nonresponse", "nr_factor", "class", label, nr.factors[i, 0]))
             rows.append(dg.row("nonresponse", "eligibility_share", "class", label, nr.eligibility[i, 0]))
-        say(f"   non-response: {len(nr.class_labels)} classes, overall RR3 {rates.loc['全市', 'rr3']:.3f}")
+        say(f"   non-response: {len(nr.class_labels)} classes, overall RR3 {rates.loc[OVERALL_LABEL, 'rr3']:.3f}")
     elif response_counts is not None:
         nr_source = "class_table"
         f, table = modes.count_adjustment(respondents, response_counts, spec.nr_classes, str(delivery.response_table))
@@ -184,7 +185,7 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame | None, contro
         for i, label in enumerate(tlabels):
             rows.append(dg.row("trimming", "trimmed", "county" if t.by == "county_code" else t.by, str(label),
                                tr.trimmed[i]))
-        rows.append(dg.row("trimming", "trimmed", "county" if t.by == "county_code" else t.by, "全市",
+        rows.append(dg.row("trimming", "trimmed", "county" if t.by == "county_code" else t.by, OVERALL_LABEL,
                            tr.trimmed.sum()))
         rows.append(dg.row("trimming", "rounds", value=rounds))
         rows.append(dg.row("trimming", "replicates_outside_bounds", value=tr.replicates_outside))
