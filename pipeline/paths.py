@@ -138,6 +138,11 @@ class WavePaths:
         """The demo generator's truth file; its presence marks a synthetic wave."""
         return self.raw / "truth.json"
 
+    @property
+    def restricted(self) -> Path:
+        """Restricted files (the questionnaire-number crosswalk): outside data/processed/, owner-only."""
+        return self.root / "data" / "restricted" / str(self.wave)
+
     # processed
     def processed(self, name: str) -> Path:
         return self.out / name

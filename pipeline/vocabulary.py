@@ -5,7 +5,8 @@ literal such as the overall label or a county name creeps back into another modu
 
 - The county-level units are data: `survey_instruments/counties.yaml` (code, name, kind, parent), loaded
   once into a frozen `Counties`. A wave's instrument.yaml only maps its delivery's codes onto them.
-- The names of the four parts of the test come from `survey_instruments/frameworks.yaml` (`dimensions`).
+- The names of the four parts of the test come from `survey_instruments/frameworks.yaml` (`dimensions`,
+  as estimands: pipeline.instruments.dimension_estimands).
 - The rest are the words below: the label of the whole city, the missing reasons of an answer, the
   Chinese names of the domain types, of the ingest checks and of the variance, replicate, interval and
   calibration methods.
@@ -14,13 +15,13 @@ literal such as the overall label or a county name creeps back into another modu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
 
 from pipeline.errors import SpecError
-from pipeline.paths import COUNTIES, FRAMEWORKS
+from pipeline.paths import COUNTIES
 
 # The domain label of the whole city in estimates.csv and targets.csv, and the word readers see for it.
 OVERALL_LABEL = "全市"
@@ -168,18 +169,3 @@ def load_counties(path: str | Path = COUNTIES) -> Counties:
 def counties() -> Counties:
     """The project's county-level units (survey_instruments/counties.yaml)."""
     return load_counties(COUNTIES)
-
-
-# ---- the four parts of the test ------------------------------------------------------------------------
-
-def dimension_estimands(frameworks_path: str | Path = FRAMEWORKS) -> tuple[tuple[str, str, str, float], ...]:
-    """(estimand id, dimension id, Chinese name, full marks) of each part of the test, from frameworks.yaml:
-    the dimension score of part `knowledge` is the estimand `score_knowledge`."""
-    return _dimension_estimands(str(Path(frameworks_path).resolve()))
-
-
-@lru_cache(maxsize=8)
-def _dimension_estimands(path: str) -> tuple[tuple[str, str, str, float], ...]:
-    from pipeline.instruments import load_frameworks  # the loader that checks the file
-
-    return tuple((f"score_{d.id}", d.id, d.name_zh, float(d.points)) for d in load_frameworks(path).dimensions)

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline import vocabulary as V
 from pipeline.errors import SpecError
-from pipeline.instruments import load_instrument
+from pipeline.instruments import dimension_estimands, load_instrument
 from pipeline.paths import ROOT, SPEC_ROOT
 
 PACKAGE = ROOT / "pipeline"
@@ -152,6 +152,6 @@ def test_estimands_may_not_relabel_the_whole_city(tmp_path):
 
 
 def test_dimension_names_come_from_frameworks():
-    dims = V.dimension_estimands()
+    dims = dimension_estimands()
     assert [d[0] for d in dims] == ["score_knowledge", "score_methods", "score_spirit", "score_ability"]
     assert sum(d[3] for d in dims) == 100.0

@@ -22,9 +22,9 @@ from matplotlib.patches import Patch
 from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED
 from pipeline.assessment.projection import AT_RISK, OFF_TRACK, ON_TRACK, STATUS_ZH, UNDETERMINED
 from pipeline.assessment.spec import AssessmentSpec
-from pipeline.reporting.figures import BAR, BAR_LIGHT, MUTED, REFERENCE, TARGET
-from pipeline.reporting.fonts import rc_params
-from pipeline.reporting.labels import CATEGORY_ORDER
+from pipeline.publishing.figures import BAR, BAR_LIGHT, MUTED, REFERENCE, TARGET
+from pipeline.publishing.fonts import rc_params
+from pipeline.publishing.labels import CATEGORY_ORDER
 from pipeline.vocabulary import OVERALL_LABEL
 
 PROJ = "#d68910"

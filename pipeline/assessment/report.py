@@ -2,27 +2,24 @@
 
 Every sentence with a number is built from the run's tables; the methods section is written from the
 waves, rules and parameters actually used. Styles, figures and the font subset are embedded (the
-per-wave bulletin's conventions, imported from pipeline.reporting.html).
+per-wave bulletin's conventions, from the shared pipeline.publishing).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from pipeline.assessment import tables as T
 from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED
+from pipeline.assessment.model import Assessment
 from pipeline.assessment.projection import STATUS_ZH
-from pipeline.reporting import labels as L
-from pipeline.reporting.fonts import embedded_font_css
-from pipeline.reporting.html import CSS, DEMO_BANNER, Numbering, e, section_html, table_html
-from pipeline.reporting.methods import Section, Table
+from pipeline.publishing import labels as L
+from pipeline.publishing.document import Section, Table
+from pipeline.publishing.fonts import embedded_font_css
+from pipeline.publishing.html import CSS, DEMO_BANNER, Numbering, e, section_html, table_html
 from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS
-
-if TYPE_CHECKING:
-    from pipeline.assessment.run import Assessment
 
 KIND_ZH = {"midterm": "中期评估报告", "final": "终期评估报告"}
 # every wave's design.yaml so far draws JKn replicates; the method name is added to the shared label

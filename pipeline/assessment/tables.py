@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.assessment.projection import STATUS_ZH
-from pipeline.reporting import labels as L
-from pipeline.reporting.methods import Table
-from pipeline.reporting.tables import PublishedTable
+from pipeline.publishing import labels as L
+from pipeline.publishing.document import Table
+from pipeline.publishing.workbook import PublishedTable
 from pipeline.vocabulary import OVERALL_LABEL
 
 PCT_HEADERS = {"估计值", "95%置信区间下限", "95%置信区间上限", "起始估计值", "结束估计值", "最近一次估计值", "外推值",

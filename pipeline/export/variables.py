@@ -16,7 +16,8 @@ import pandas as pd
 
 from pipeline import vocabulary as V
 from pipeline.errors import InputError
-from pipeline.reporting import labels as L
+from pipeline.instruments import dimension_estimands
+from pipeline.publishing import labels as L
 
 LEVELS = ("较低", "基本具备", "具备", "高阶")  # literacy classes, lowest first (scoring.yaml levels)
 YES_NO = {0: "否", 1: "是"}
@@ -113,7 +114,7 @@ def build_variables(frame: pd.DataFrame, instrument, group_flags, cal_cells: lis
         flag = frame[col].astype("boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         add(Variable(col, f"重点人群：{label}", "code", dict(YES_NO)), flag)
 
-    for _, col, name, marks in V.dimension_estimands():
+    for _, col, name, marks in dimension_estimands():
         add(Variable(col, f"{name}得分（满分{marks:g}）", "number"), frame[col].astype(float).to_numpy())
     add(Variable("total", "科学素质测试总分（满分100）", "number"), frame["total"].astype(float).to_numpy())
     levels = {i + 1: lv for i, lv in enumerate(LEVELS)}

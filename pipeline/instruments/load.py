@@ -7,6 +7,7 @@ edit these files are survey methodologists, not programmers.
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from pipeline.instruments.model import (
     ScoringRule,
 )
 from pipeline.instruments.todos import refuse_todos
-from pipeline.paths import FRAMEWORKS
+from pipeline.paths import FRAMEWORKS, project_paths
 from pipeline.vocabulary import MISSING_REASONS, Counties, counties, load_counties
 
 SCHEMA_VERSION = 1
@@ -179,7 +180,7 @@ def _counties(data: dict, path: Path) -> tuple[CountyCoding, ...]:
     """The delivery's county codes joined to the county-level units. Name and parent are defined once, in
     survey_instruments/counties.yaml (beside the instrument's wave folder, else the project's own); an
     entry may repeat the name for the reader, and then it must agree."""
-    units_path = path.parent.parent / "counties.yaml"
+    units_path = project_paths(path.resolve().parents[2]).counties
     units: Counties = load_counties(units_path) if units_path.exists() else counties()
     known = {u.code: u for u in units.units}
     out = []
@@ -350,3 +351,14 @@ def load_scoring(path: str | Path) -> ScoringRule:
         max_missing_items=mmi,
         max_missing_share=data.get("max_missing_share"),
     )
+
+
+def dimension_estimands(frameworks_path: str | Path = FRAMEWORKS) -> tuple[tuple[str, str, str, float], ...]:
+    """(estimand id, dimension id, Chinese name, full marks) of each part of the test, from frameworks.yaml:
+    the dimension score of part `knowledge` is the estimand `score_knowledge`."""
+    return _dimension_estimands(str(Path(frameworks_path).resolve()))
+
+
+@lru_cache(maxsize=8)
+def _dimension_estimands(path: str) -> tuple[tuple[str, str, str, float], ...]:
+    return tuple((f"score_{d.id}", d.id, d.name_zh, float(d.points)) for d in load_frameworks(path).dimensions)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -18,22 +17,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from pipeline.reporting import labels as L
-from pipeline.reporting.fonts import rc_params
+from pipeline.publishing import labels as L
+from pipeline.publishing.figures import BAR, BAR_LIGHT, MODEL, MUTED, REFERENCE, TARGET, TRACK
+from pipeline.publishing.fonts import rc_params
 from pipeline.reporting.inputs import ReportInputs
-from pipeline.tableio import atomic_path
 from pipeline.vocabulary import OVERALL_LABEL
 
-DPI = 200
-BAR = "#2f6ea5"
-BAR_LIGHT = "#dbe7f3"
-TARGET = "#c0392b"
-REFERENCE = "#555555"
-MUTED = "#8a8a8a"
-MODEL = "#6a3d9a"  # model estimates: a colour no direct estimate uses
-TRACK = "#ececec"
 N_WEAKEST = 10
-PAD = 0.14  # inches of white margin around every figure
 
 
 @dataclass(frozen=True)
@@ -311,25 +301,3 @@ FIGURES: tuple[FigureSpec, ...] = (
 def render(spec: FigureSpec, inputs: ReportInputs) -> Figure:
     with matplotlib.rc_context(rc_params()):
         return spec.draw(inputs)
-
-
-def save_figure(fig: Figure, out_dir: Path, stem: str) -> dict[str, Path]:
-    """PNG and SVG of one figure, atomically; SVG without a date so reruns are byte-identical.
-
-    Every figure uses the constrained layout; its padding gives the white margin, so no second
-    "tight bounding box" drawing pass is needed.
-    """
-    written = {}
-    engine = fig.get_layout_engine()
-    if engine is not None and hasattr(engine, "set"):
-        engine.set(w_pad=PAD, h_pad=PAD)
-    with matplotlib.rc_context(rc_params()):
-        for fmt, extra in (("png", {"dpi": DPI, "metadata": {"Software": None}}),
-                           ("svg", {"metadata": {"Date": None}})):
-            path = out_dir / f"{stem}.{fmt}"
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=fmt, facecolor="white",
-                            **extra)
-            written[fmt] = path
-    plt.close(fig)
-    return written

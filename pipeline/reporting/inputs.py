@@ -15,11 +15,12 @@ from typing import Any
 import pandas as pd
 
 from pipeline.errors import InputError, SpecError
+from pipeline.instruments import dimension_estimands
 from pipeline.instruments.load import read_yaml
 from pipeline.paths import FRAMEWORKS, WavePaths
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 from pipeline.tableio import read_metadata, read_table
-from pipeline.vocabulary import OVERALL_LABEL, counties, dimension_estimands, load_counties
+from pipeline.vocabulary import OVERALL_LABEL, counties, load_counties
 
 STATISTICS = ("proportion", "mean", "total")
 VERDICTS = tuple(L.VERDICT_LABELS)
@@ -266,7 +267,7 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
         benchmark_titles=titles,
         benchmark_groups=groups,
         dimensions=dims,
-        is_demo=(paths.raw / "truth.json").exists(),
+        is_demo=paths.truth.exists(),
         ingest=_ingest_report(paths.processed("ingest_report.json")),
         diagnostics=_diagnostics(paths.processed("weighting_diagnostics.csv")),
         weights_meta=meta,

@@ -7,11 +7,10 @@ weights.parquet. Any record or metric that is absent is reported as "未提供" 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pandas as pd
 
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
+from pipeline.publishing.document import Section, Table
 from pipeline.reporting.delivery import delivery_quality_items, delivery_section
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.vocabulary import (
@@ -40,21 +39,6 @@ STEP_METRICS = (
 RESPONSE_METRICS = (("rr1", "回答率RR1"), ("rr3", "回答率RR3"), ("coop1", "合作率COOP1"))
 VARIABLE_LABELS = {"county_code": "县（市、区）", "county": "县（市、区）", "stratum": "层", "sex": "性别",
                    "age_band": "年龄段", "urban": "城乡", "education": "文化程度"}
-
-
-@dataclass(frozen=True)
-class Table:
-    caption: str
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    items: tuple[str | Table, ...] = field(default_factory=tuple)
-
 
 def _metric(diag: pd.DataFrame | None, metric: str, step: str | None = None) -> float | None:
     """A city-wide value: the row at the overall level, else the row with neither variable nor level."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.methods import STEP_LABELS, VARIABLE_LABELS, Table, response_table, weighting_section
 from pipeline.vocabulary import OVERALL_LABEL

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
+from pipeline.publishing.workbook import FIXED_TIME, normalise_zip
 from pipeline.reporting.figures import benchmark_caption
 from pipeline.reporting.html import DEMO_BANNER, findings
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.methods import Section, Table, data_quality_section, methods_sections
-from pipeline.reporting.tables import FIXED_TIME, _normalise_zip
 from pipeline.tableio import atomic_path
 from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS
 
@@ -288,7 +288,7 @@ def build_docx(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     doc.add_paragraph((DEMO_BANNER + "。" if inputs.is_demo else "") + foot).runs[0].font.size = Pt(9)
     buf = io.BytesIO()
     doc.save(buf)
-    return _normalise_zip(buf.getvalue())
+    return normalise_zip(buf.getvalue())
 
 
 def write_docx(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str, str], path: Path) -> Path:

@@ -22,7 +22,7 @@ from pipeline.errors import InputError
 from pipeline.export import run_export
 from pipeline.export.run import read_export_csv
 from pipeline.paths import ROOT
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 from pipeline.tableio import read_table
 
 GOLD = Path(__file__).resolve().parent.parent / "data" / "golden" / "export"

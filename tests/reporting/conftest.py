@@ -21,8 +21,9 @@ import pytest
 from scipy import stats
 
 from pipeline import vocabulary as V
+from pipeline.instruments import dimension_estimands
 from pipeline.paths import WavePaths
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 from pipeline.tableio import write_json, write_table, write_text
 
 WAVE = 2024
@@ -116,7 +117,7 @@ def build_estimates(seed: int = 20240) -> pd.DataFrame:
             rows.append(_cell(rng, cid, "proportion", dtype, dom, n, clean(share), rel, why))
         total = 48 + 80 * p
         rows.append(_cell(rng, "score_total", "mean", dtype, dom, n, clean(total), rel, why, scale=10))
-        for (est_id, _, _, marks), frac in zip(V.dimension_estimands(), (0.52, 0.61, 0.66, 0.49), strict=True):
+        for (est_id, _, _, marks), frac in zip(dimension_estimands(), (0.52, 0.61, 0.66, 0.49), strict=True):
             rows.append(_cell(rng, est_id, "mean", dtype, dom, n, clean(marks * (frac + p / 3)), rel, why,
                               scale=marks / 10))
         if dtype in ("overall", "county"):
@@ -226,7 +227,7 @@ def build_project(root: Path, *, demo: bool = True, run_records: bool = True, fr
         write_json({"literate": 0.14}, paths.raw / "truth.json")
     if frameworks:
         bench = "\n".join(f"  - {{id: {i}, title_zh: \"{t}\", group: spirit}}" for i, t in BENCH_TITLES.items())
-        dims = "\n".join(f"  - {{id: {d}, name_zh: {n}, points: {m:g}}}" for _, d, n, m in V.dimension_estimands())
+        dims = "\n".join(f"  - {{id: {d}, name_zh: {n}, points: {m:g}}}" for _, d, n, m in dimension_estimands())
         write_text(f"schema_version: 1\ndimensions:\n{dims}\nbenchmarks:\n{bench}\n",
                    root / "survey_instruments" / "frameworks.yaml")
     if run_records:

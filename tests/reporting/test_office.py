@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline import vocabulary as V
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 from pipeline.reporting.office import WAN, office_sheets
 from pipeline.reporting.tables import build_tables, workbook_bytes
 

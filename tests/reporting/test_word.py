@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from pipeline import vocabulary as V
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 from pipeline.reporting.figures import FIGURES
 from pipeline.reporting.word import build_docx
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pipeline.instruments import dimension_estimands
 from pipeline.schemas import CAUTION, OK, RELIABILITY_VALUES, SUPPRESSED  # noqa: F401  (re-exported)
-from pipeline.vocabulary import DOMAIN_TYPE_LABELS, OVERALL_LABEL, counties, dimension_estimands  # noqa: F401
+from pipeline.vocabulary import DOMAIN_TYPE_LABELS, OVERALL_LABEL, counties
 
 DASH = "—"
 SUPPRESSED_NOTE = "数据不足，不予发布"
@@ -44,7 +45,7 @@ CLASS_RULES = {
     "class_low": "总分 < 55",
 }
 
-# The four parts of the test: pipeline.vocabulary.dimension_estimands() (names from frameworks.yaml).
+# The four parts of the test: pipeline.instruments.dimension_estimands() (names from frameworks.yaml).
 SCORE_TOTAL = "score_total"
 
 DOMAIN_TYPES = tuple(DOMAIN_TYPE_LABELS)
