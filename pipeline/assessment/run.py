@@ -17,7 +17,7 @@ from pipeline.assessment.indicators import status_table, summary_table, validate
 from pipeline.assessment.indicators.status import STATUS, SUMMARY
 from pipeline.assessment.indicators.submissions import ACCEPTED, ISSUES
 from pipeline.assessment.model import Assessment
-from pipeline.assessment.projection import PROJECTION
+from pipeline.assessment.projection import PROJECTION, project
 from pipeline.assessment.ranking import RANKING, rank_table
 from pipeline.assessment.report import build_report
 from pipeline.assessment.spec import AssessmentSpec, load_assessment
@@ -62,16 +62,16 @@ def _validate_indicators(root: Path, spec: AssessmentSpec, plan: Plan, through: 
 
 
 def assess(kind: str, through: int, root: Path) -> Assessment:
-    project = project_paths(root)
-    spec = load_assessment(project.assessment_spec)
-    plan = load_plan(project.plan_targets)
+    where = project_paths(root)
+    spec = load_assessment(where.assessment_spec)
+    plan = load_plan(where.plan_targets)
     if kind == "final" and through < spec.final_year:
         raise PipelineError(f"the final evaluation needs the {spec.final_year} wave; --through is {through}. "
                             "Use --kind midterm for an earlier check.")
     waves_wanted = available_waves(root, spec.first_wave, through)
     if not waves_wanted:
         raise InputError(f"no wave specification between {spec.first_wave} and {through} under "
-                         f"{project.spec_root}; nothing to assess.")
+                         f"{where.spec_root}; nothing to assess.")
     waves = [load_wave(w, root, spec.estimand, spec.domain_types) for w in waves_wanted]
     stacked = stack(waves)
     trend = trend_table(stacked)
@@ -97,9 +97,9 @@ def assess(kind: str, through: int, root: Path) -> Assessment:
     inputs = {}
     for w in waves:
         for name in ("estimates.csv", "targets.csv"):
-            p = project.wave(w.wave).processed(name)
+            p = where.wave(w.wave).processed(name)
             inputs[str(p.relative_to(root))] = sha256_file(p)
-    demo_waves = [w.wave for w in waves if project.wave(w.wave).truth.exists()]
+    demo_waves = [w.wave for w in waves if where.wave(w.wave).truth.exists()]
     return Assessment(kind, through, spec, plan, waves, trend, changes, projection, proj_through, verdicts, ranking, pos,
                       accepted, issues, status, summary_table(status), demo_waves, demo_ind, files, inputs, unranked)
 
