@@ -20,7 +20,7 @@ from scipy import stats
 from pipeline.errors import InputError
 from pipeline.estimation.design import Design
 from pipeline.estimation.run import analysis_frame, build_design
-from pipeline.paths import ROOT, WavePaths
+from pipeline.paths import ROOT, WavePaths, project_paths
 from pipeline.schemas import SUPPRESSED  # noqa: F401  (notebooks filter withheld cells with it)
 from pipeline.survey_design.record import RECORD, DesignRecord, read_record
 
@@ -93,7 +93,7 @@ def setup_figures() -> str:
     """Matplotlib with the report's settings and the bundled CJK font; returns the font family."""
     import matplotlib as mpl
 
-    from pipeline.reporting.fonts import rc_params
+    from pipeline.publishing.fonts import rc_params
 
     params = rc_params()
     mpl.rcParams.update(params)
@@ -104,7 +104,7 @@ def fonts_of(fig) -> set[Path]:
     """The font files matplotlib resolves the figure's visible text to."""
     from matplotlib.text import Text
 
-    from pipeline.reporting.fonts import font_in_use
+    from pipeline.publishing.fonts import font_in_use
 
     return {font_in_use(t.get_fontproperties()) for t in fig.findobj(Text) if t.get_text().strip()
             and t.get_visible()}
@@ -227,7 +227,7 @@ def benchmark_titles() -> dict[str, str]:
     """estimand id (bench_01 …) → the benchmark's Chinese title, from survey_instruments/frameworks.yaml."""
     from pipeline.instruments import load_frameworks
 
-    frameworks = load_frameworks(project_root() / "survey_instruments" / "frameworks.yaml")
+    frameworks = load_frameworks(project_paths(project_root()).frameworks)
     return {f"bench_{b.id:02d}": b.title_zh for b in frameworks.benchmarks}
 
 

@@ -110,8 +110,7 @@ def find_seeds(obj: Any, prefix: str = "") -> dict[str, Any]:
 
 def spec_files(paths: WavePaths) -> list[Path]:
     """The wave's own specification plus the shared frameworks and plan targets."""
-    shared = [paths.root / "survey_instruments" / "frameworks.yaml",
-              paths.root / "survey_instruments" / "plan" / "targets.yaml"]
+    shared = [paths.frameworks, paths.counties, paths.project.plan_targets]
     return [p for p in shared if p.is_file()] + _files(paths.spec)
 
 
@@ -140,7 +139,7 @@ def build_manifest(paths: WavePaths, manifest_path: Path | None = None) -> dict[
         "wave": paths.wave,
         "package": {"name": "quanzhou-literacy", "version": pipeline.__version__},
         "environment": environment(),
-        "demo_data": (paths.raw / "truth.json").exists(),
+        "demo_data": paths.truth.exists(),
         "inputs": {
             "raw": hash_tree(paths.raw, paths.root),
             "spec": {_rel(p, paths.root): sha256_file(p) for p in specs},

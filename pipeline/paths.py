@@ -8,7 +8,60 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_ROOT = ROOT / "survey_instruments"
 FRAMEWORKS = SPEC_ROOT / "frameworks.yaml"
+COUNTIES = SPEC_ROOT / "counties.yaml"
 PLAN_TARGETS = SPEC_ROOT / "plan" / "targets.yaml"
+ASSESSMENT_SPEC = SPEC_ROOT / "assessment.yaml"
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    """The paths shared by every wave: the project-wide specification, the plan indicators and the
+    assessment outputs. `root` lets tests point the project at a temporary folder."""
+
+    root: Path = ROOT
+
+    @property
+    def spec_root(self) -> Path:
+        return self.root / "survey_instruments"
+
+    @property
+    def frameworks(self) -> Path:
+        return self.spec_root / "frameworks.yaml"
+
+    @property
+    def counties(self) -> Path:
+        return self.spec_root / "counties.yaml"
+
+    @property
+    def plan_targets(self) -> Path:
+        return self.spec_root / "plan" / "targets.yaml"
+
+    @property
+    def assessment_spec(self) -> Path:
+        return self.spec_root / "assessment.yaml"
+
+    @property
+    def raw_root(self) -> Path:
+        return self.root / "data" / "raw"
+
+    @property
+    def processed_root(self) -> Path:
+        return self.root / "data" / "processed"
+
+    @property
+    def indicators_raw(self) -> Path:
+        """The plan-indicator submissions, one folder per year."""
+        return self.raw_root / "indicators"
+
+    @property
+    def indicators_out(self) -> Path:
+        return self.processed_root / "indicators"
+
+    def assessment_out(self, kind: str) -> Path:
+        return self.processed_root / "assessment" / kind
+
+    def wave(self, wave: int | str) -> WavePaths:
+        return WavePaths(int(wave), self.root)
 
 
 @dataclass(frozen=True)
@@ -19,8 +72,20 @@ class WavePaths:
     root: Path = ROOT
 
     @property
+    def project(self) -> ProjectPaths:
+        return ProjectPaths(self.root)
+
+    @property
     def spec(self) -> Path:
         return self.root / "survey_instruments" / str(self.wave)
+
+    @property
+    def frameworks(self) -> Path:
+        return self.project.frameworks
+
+    @property
+    def counties(self) -> Path:
+        return self.project.counties
 
     @property
     def raw(self) -> Path:
@@ -68,6 +133,16 @@ class WavePaths:
     def checksums(self) -> Path:
         return self.raw / "SHA256SUMS"
 
+    @property
+    def truth(self) -> Path:
+        """The demo generator's truth file; its presence marks a synthetic wave."""
+        return self.raw / "truth.json"
+
+    @property
+    def restricted(self) -> Path:
+        """Restricted files (the questionnaire-number crosswalk): outside data/processed/, owner-only."""
+        return self.root / "data" / "restricted" / str(self.wave)
+
     # processed
     def processed(self, name: str) -> Path:
         return self.out / name
@@ -79,3 +154,7 @@ class WavePaths:
 
 def wave_paths(wave: int | str, root: Path | None = None) -> WavePaths:
     return WavePaths(int(wave), root or ROOT)
+
+
+def project_paths(root: Path | None = None) -> ProjectPaths:
+    return ProjectPaths(root or ROOT)

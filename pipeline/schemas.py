@@ -3,6 +3,14 @@
 A schema lists the required columns in their written order, the kind of each, whether it may hold
 missing values, the row key (rows are written sorted by it and it must be unique), and a pattern for
 extra columns a table may carry (replicate weights, benchmark shares, quality flags).
+
+County, one meaning per spelling (units: survey_instruments/counties.yaml, pipeline.vocabulary.counties()):
+- `county_raw`: the value of the delivery's county column (S1) as delivered; it exists only while reading
+  a delivery (ingest) and in the demo generator; the instrument's `counties:` maps it to a unit.
+- `county_code`: the unit's standard code (the six-digit administrative code, or QZKF/QZTS for the two
+  zones); every processed table, control table and weighting class uses it.
+- `county`: the unit's Chinese name, for readers; it is also the domain label of domain type `county` in
+  estimates.csv and targets.csv.
 """
 
 from __future__ import annotations

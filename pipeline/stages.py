@@ -75,13 +75,13 @@ def _tree(folder: Path) -> list[Path]:
 
 def inputs(stage: str, paths: WavePaths) -> list[Path]:
     """Every file the stage reads (absent ones included: a deleted input is a changed input)."""
-    shared = [paths.root / "survey_instruments" / "frameworks.yaml"]
+    shared = [paths.frameworks, paths.counties]  # the instrument's county units live in counties.yaml
     if stage == "ingest":
         raw = [paths.raw / source_file(paths), paths.contacts_raw, paths.frame, paths.checksums]
         return raw + [paths.spec / n for n in SPEC_IN[stage]]
     if stage == "report":  # the manifest hashes the whole delivery, the whole spec and every output
         processed = [p for p in _tree(paths.out) if p.relative_to(paths.out).parts[0] not in ("report", STALE_DIR)]
-        plan = paths.root / "survey_instruments" / "plan" / "targets.yaml"
+        plan = paths.project.plan_targets
         return _tree(paths.raw) + shared + [plan] + _tree(paths.spec) + processed
     files = [paths.processed(n) for n in PROCESSED_IN[stage]] + [paths.spec / n for n in SPEC_IN[stage]]
     if stage == "score":

@@ -18,7 +18,7 @@ def install_competing_font() -> Path:
     import matplotlib
     from matplotlib import font_manager, ft2font
 
-    from pipeline.reporting.fonts import bundled_font_path
+    from pipeline.publishing.fonts import bundled_font_path
 
     bundled_family = font_manager.FontProperties(fname=str(bundled_font_path())).get_name()
     other = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"

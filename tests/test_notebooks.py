@@ -114,7 +114,7 @@ def _images(cell) -> int:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_on_the_demo_wave(path, demo_project, kernel_dir, tmp_path, monkeypatch):
-    from pipeline.reporting.fonts import bundled_font_path
+    from pipeline.publishing.fonts import bundled_font_path
 
     data = demo_project.root / "data"
     before = _snapshot(data)
@@ -168,7 +168,7 @@ def test_county_comparison_leaves_suppressed_counties_out(demo_project, kernel_d
     nb.cells.append(nbformat.v4.new_code_cell(
         "import json\n"
         "from matplotlib import font_manager\n"
-        "from pipeline.reporting.fonts import bundled_font_path\n"
+        "from pipeline.publishing.fonts import bundled_font_path\n"
         "family = font_manager.FontProperties(fname=str(bundled_font_path())).get_name()\n"
         "print(json.dumps({'shown': sorted(shown['domain']), 'paired': sorted(set(pairs['a']) | set(pairs['b'])),"
         " 'ranked': sorted(ranks['domain']),"

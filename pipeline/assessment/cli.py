@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import InputError
-from pipeline.paths import ROOT
+from pipeline.paths import ROOT, project_paths
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -29,9 +29,9 @@ class _Done:
 
 
 def _plan(root: Path):
-    from pipeline.assessment.spec import load_plan
+    from pipeline.plan.targets import load_plan
 
-    return load_plan(root / "survey_instruments" / "plan" / "targets.yaml")
+    return load_plan(project_paths(root).plan_targets)
 
 
 def _template(args: argparse.Namespace):
@@ -41,7 +41,7 @@ def _template(args: argparse.Namespace):
     plan = _plan(root)
     if not plan.period[0] <= args.year <= plan.period[1]:
         raise InputError(f"--year {args.year} is outside the plan period {plan.period[0]}–{plan.period[1]}.")
-    out = args.out or root / "data" / "processed" / "indicators" / "templates" / f"指标填报模板_{args.year}.xlsx"
+    out = args.out or project_paths(root).indicators_out / "templates" / f"指标填报模板_{args.year}.xlsx"
     write_template(plan, args.year, out)
     return _Done(f"template for {args.year} → {out}")
 
@@ -55,11 +55,11 @@ def _validate(args: argparse.Namespace):
 
     root = _root(args)
     plan = _plan(root)
-    spec = load_assessment(root / "survey_instruments" / "assessment.yaml")
+    spec = load_assessment(project_paths(root).assessment_spec)
     if not plan.period[0] <= args.year <= plan.period[1]:
         raise InputError(f"--year {args.year} is outside the plan period {plan.period[0]}–{plan.period[1]}.")
     v = validate_year(root / spec.indicator_folder / str(args.year), args.year, plan, rel_to=root)
-    out = root / "data" / "processed" / "indicators" / str(args.year) / "validation.csv"
+    out = project_paths(root).indicators_out / str(args.year) / "validation.csv"
     write_table(v.issues, out, ISSUES)
     for r in v.issues.itertuples(index=False):
         log(f"   [{r.severity}] {r.message}")

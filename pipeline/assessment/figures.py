@@ -22,9 +22,10 @@ from matplotlib.patches import Patch
 from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED
 from pipeline.assessment.projection import AT_RISK, OFF_TRACK, ON_TRACK, STATUS_ZH, UNDETERMINED
 from pipeline.assessment.spec import AssessmentSpec
-from pipeline.reporting.figures import BAR, BAR_LIGHT, MUTED, REFERENCE, TARGET
-from pipeline.reporting.fonts import rc_params
-from pipeline.reporting.labels import CATEGORY_ORDER
+from pipeline.publishing.figures import BAR, BAR_LIGHT, MUTED, REFERENCE, TARGET
+from pipeline.publishing.fonts import rc_params
+from pipeline.publishing.labels import CATEGORY_ORDER
+from pipeline.vocabulary import OVERALL_LABEL
 
 PROJ = "#d68910"
 STATUS_COLOURS = {MET: "#1e7b45", NOT_MET: "#b03a2e", NOT_REPORTED: "#bdbdbd"}
@@ -101,7 +102,7 @@ def fig_city_trend(trend: pd.DataFrame, spec: AssessmentSpec, projections: pd.Da
     ax.set_ylim(max(0.0, min(lows) - 0.02), top + 0.02)
     _pct(ax)
     ax.set_ylabel("具备科学素质的公民比例")
-    ax.set_title(f"全市具备科学素质的公民比例（调查至{through}年）")
+    ax.set_title(f"{OVERALL_LABEL}具备科学素质的公民比例（调查至{through}年）")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, frameon=False, fontsize=8)
     return fig
 

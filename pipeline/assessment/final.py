@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.assessment.spec import AssessmentSpec
-from pipeline.reporting.labels import MODEL_LABEL, verdict_label
+from pipeline.publishing.labels import MODEL_LABEL, verdict_label
 from pipeline.schemas import C, TableSchema
 
 POSITION_ZH = {"above": "高于", "below": "低于", "indistinguishable": "无显著差异"}

@@ -2,29 +2,28 @@
 
 Every sentence with a number is built from the run's tables; the methods section is written from the
 waves, rules and parameters actually used. Styles, figures and the font subset are embedded (the
-per-wave bulletin's conventions, imported from pipeline.reporting.html).
+per-wave bulletin's conventions, from the shared pipeline.publishing).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from pipeline.assessment import tables as T
 from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED
+from pipeline.assessment.model import Assessment
 from pipeline.assessment.projection import STATUS_ZH
-from pipeline.reporting import labels as L
-from pipeline.reporting.fonts import embedded_font_css
-from pipeline.reporting.html import CSS, DEMO_BANNER, Numbering, e, section_html, table_html
-from pipeline.reporting.methods import Section, Table
-
-if TYPE_CHECKING:
-    from pipeline.assessment.run import Assessment
+from pipeline.publishing import labels as L
+from pipeline.publishing.document import Section, Table
+from pipeline.publishing.fonts import embedded_font_css
+from pipeline.publishing.html import CSS, DEMO_BANNER, Numbering, e, section_html, table_html
+from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS
 
 KIND_ZH = {"midterm": "中期评估报告", "final": "终期评估报告"}
-VAR_ZH = {"replicate": "重复权数法（JKn）", "taylor": "泰勒线性化法"}
+# every wave's design.yaml so far draws JKn replicates; the method name is added to the shared label
+VAR_ZH = {**VARIANCE_METHOD_LABELS, "replicate": f"{VARIANCE_METHOD_LABELS['replicate']}（JKn）"}
 PLAN_TITLE = "泉州市全民科学素质行动规划纲要实施方案（2021—2025年）"
 
 
@@ -49,7 +48,7 @@ def city_sentence(a: Assessment) -> tuple[str, str]:
     path = "，".join(f"{int(r.wave)}年{L.fmt_pct(r.est, r.reliability)}（95%置信区间"
                     f"{L.fmt_interval(r.lci, r.uci, 'proportion', r.reliability)}）" if r.reliability != L.SUPPRESSED
                     else f"{int(r.wave)}年{L.SUPPRESSED_NOTE}" for r in cur.itertuples(index=False))
-    zh = f"全市具备科学素质的公民比例：{path}。"
+    zh = f"{OVERALL_LABEL}具备科学素质的公民比例：{path}。"
     ch = a.changes[(a.changes["domain_type"] == "overall")]
     first, last = int(cur["wave"].iloc[0]), int(cur["wave"].iloc[-1])
     total = ch[(ch["wave_from"] == first) & (ch["wave_to"] == last) & ch["comparison"].isin(
@@ -67,7 +66,7 @@ def city_sentence(a: Assessment) -> tuple[str, str]:
         zh += f"，{last}年与之相比{_change(float(cur['est'].iloc[-1]) - b.est)}" + ("" if comparable else "，仅作参考")
     zh += "。"
     line = " → ".join(f"{int(r.wave)}年 {L.fmt_pct(r.est, r.reliability)}" for r in cur.itertuples(index=False))
-    return zh, f"全市 {line}"
+    return zh, f"{OVERALL_LABEL} {line}"
 
 
 def _names(df: pd.DataFrame, col: str, value: str) -> str:
@@ -80,12 +79,12 @@ def midterm_findings(a: Assessment) -> list[str]:
     out = []
     city = p[p["domain_type"] == "overall"].iloc[0]
     if pd.notna(city["projection"]):
-        out.append(f"按{city['waves']}年调查的加权线性趋势外推，{int(city['projection_year'])}年全市比例约为"
+        out.append(f"按{city['waves']}年调查的加权线性趋势外推，{int(city['projection_year'])}年{OVERALL_LABEL}比例约为"
                    f"{_pct(city['projection'])}（{city['interval']:.0%}外推区间{_pct(city['lower'])}–{_pct(city['upper'])}），"
                    f"趋势线在{city['waves'][-4:]}年的年变化{_pp(city['annual_change'])}；对照“{a.spec.final_year}年超过{a.spec.target:.0%}”的目标，"
                    f"中期状态为“{city['status_zh']}”。")
     else:
-        out.append(f"全市暂无法外推：{city['reason']}。")
+        out.append(f"{OVERALL_LABEL}暂无法外推：{city['reason']}。")
     counties = p[p["domain_type"] == "county"]
     for status in ("on_track", "at_risk", "off_track", "undetermined"):
         names = _names(counties, "status", status)
@@ -106,12 +105,12 @@ def final_findings(a: Assessment) -> list[str]:
     """Each count and name is read from the published verdict table (表“对照目标的结论”), so the summary and
     the tables cannot disagree."""
     pub = T.verdicts_published(a.verdicts).frame
-    city = pub[pub["范围"] == "全市"].iloc[0]
+    city = pub[pub["范围"] == OVERALL_LABEL].iloc[0]
     v = a.verdicts[a.verdicts["domain_type"] == "overall"].iloc[0]
-    out = [f"{int(city['年度'])}年全市具备科学素质的公民比例为{_pct(v['est'])}（95%置信区间{_pct(v['lci'])}–"
+    out = [f"{int(city['年度'])}年{OVERALL_LABEL}具备科学素质的公民比例为{_pct(v['est'])}（95%置信区间{_pct(v['lci'])}–"
            f"{_pct(v['uci'])}），对照超过{a.spec.target:.0%}的目标，结论：{city['结论']}。"
            if v["reliability"] != L.SUPPRESSED else
-           f"{int(city['年度'])}年全市比例不予发布，对照超过{a.spec.target:.0%}的目标，结论：{city['结论']}。"]
+           f"{int(city['年度'])}年{OVERALL_LABEL}比例不予发布，对照超过{a.spec.target:.0%}的目标，结论：{city['结论']}。"]
     for scope in ("县（市、区）", "重点人群"):
         rows = pub[pub["范围"] == scope]
         parts = []
@@ -145,7 +144,7 @@ def hindsight_findings(a: Assessment) -> list[str]:
     city = p[p["domain_type"] == "overall"].iloc[0]
     out = []
     if pd.notna(city["projection"]):
-        out.append(f"中期研判回顾：依据{city['waves']}年调查，中期外推{city['projection_year']}年全市为"
+        out.append(f"中期研判回顾：依据{city['waves']}年调查，中期外推{city['projection_year']}年{OVERALL_LABEL}为"
                    f"{_pct(city['projection'])}（{city['interval']:.0%}区间{_pct(city['lower'])}–{_pct(city['upper'])}），"
                    f"状态“{city['status_zh']}”。")
     counties = p[p["domain_type"] == "county"]
@@ -273,9 +272,9 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
 
     trend_pub = T.trend_published(a.trend)
     changes_pub = T.changes_published(a.changes)
-    parts.append("<h2>二、全市公民科学素质发展趋势</h2>" + fig("city_trend", "全市具备科学素质的公民比例变化趋势"))
-    parts.append(tab(T.html_table(trend_pub, "全市具备科学素质的公民比例", rows=trend_pub.frame["范围"] == "全市")))
-    parts.append(tab(T.html_table(changes_pub, "全市比例的变化及检验", rows=changes_pub.frame["范围"] == "全市",
+    parts.append(f"<h2>二、{OVERALL_LABEL}公民科学素质发展趋势</h2>" + fig("city_trend", f"{OVERALL_LABEL}具备科学素质的公民比例变化趋势"))
+    parts.append(tab(T.html_table(trend_pub, f"{OVERALL_LABEL}具备科学素质的公民比例", rows=trend_pub.frame["范围"] == OVERALL_LABEL)))
+    parts.append(tab(T.html_table(changes_pub, f"{OVERALL_LABEL}比例的变化及检验", rows=changes_pub.frame["范围"] == OVERALL_LABEL,
                                          note="“较2020年基线”的差值口径不同，仅作参考，不做检验。")))
 
     parts.append('<h2 class="newpage">三、各县（市、区）</h2>' + fig("counties", "各县（市、区）比例变化趋势"))

@@ -4,7 +4,7 @@ submissions to data/processed/assessment/<kind>/ (tables/, tables.xlsx, figures/
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,48 +16,23 @@ from pipeline.assessment.final import POSITION, VERDICTS, county_rows, final_ver
 from pipeline.assessment.indicators import status_table, summary_table, validate_year
 from pipeline.assessment.indicators.status import STATUS, SUMMARY
 from pipeline.assessment.indicators.submissions import ACCEPTED, ISSUES
+from pipeline.assessment.model import Assessment
 from pipeline.assessment.projection import PROJECTION, project
 from pipeline.assessment.ranking import RANKING, rank_table
 from pipeline.assessment.report import build_report
-from pipeline.assessment.spec import AssessmentSpec, Plan, load_assessment, load_plan
+from pipeline.assessment.spec import AssessmentSpec, load_assessment
 from pipeline.assessment.trend import CHANGES, TREND, changes_table, trend_table
 from pipeline.assessment.waves import available_waves, load_wave, stack
 from pipeline.errors import InputError, PipelineError
 from pipeline.manifest import sha256_file
-from pipeline.paths import ROOT
+from pipeline.paths import ROOT, project_paths
+from pipeline.plan.targets import Plan, load_plan
 from pipeline.progress import Timer, log
-from pipeline.reporting.figures import save_figure
-from pipeline.reporting.tables import write_workbook
+from pipeline.publishing.figures import save_figure
+from pipeline.publishing.workbook import write_workbook
 from pipeline.tableio import write_json, write_table, write_text
 
 KINDS = ("midterm", "final")
-
-
-@dataclass
-class Assessment:
-    """Everything the report and the tables need, computed once."""
-
-    kind: str
-    through: int
-    spec: AssessmentSpec
-    plan: Plan
-    waves: list
-    trend: pd.DataFrame
-    changes: pd.DataFrame
-    projection: pd.DataFrame  # the mid-term projection (in a final evaluation: as the mid-term check saw it)
-    projection_through: int
-    verdicts: pd.DataFrame | None
-    ranking: pd.DataFrame | None
-    position: pd.DataFrame
-    accepted: pd.DataFrame
-    issues: pd.DataFrame
-    status: pd.DataFrame
-    summary: pd.DataFrame
-    demo_waves: list[int] = field(default_factory=list)
-    demo_indicators: bool = False
-    indicator_files: int = 0
-    inputs: dict[str, str] = field(default_factory=dict)
-    unranked: pd.DataFrame | None = None  # counties listed apart from the ranking, with the reason
 
 
 @dataclass(frozen=True)
@@ -87,15 +62,16 @@ def _validate_indicators(root: Path, spec: AssessmentSpec, plan: Plan, through: 
 
 
 def assess(kind: str, through: int, root: Path) -> Assessment:
-    spec = load_assessment(root / "survey_instruments" / "assessment.yaml")
-    plan = load_plan(root / "survey_instruments" / "plan" / "targets.yaml")
+    where = project_paths(root)
+    spec = load_assessment(where.assessment_spec)
+    plan = load_plan(where.plan_targets)
     if kind == "final" and through < spec.final_year:
         raise PipelineError(f"the final evaluation needs the {spec.final_year} wave; --through is {through}. "
                             "Use --kind midterm for an earlier check.")
     waves_wanted = available_waves(root, spec.first_wave, through)
     if not waves_wanted:
         raise InputError(f"no wave specification between {spec.first_wave} and {through} under "
-                         f"{root / 'survey_instruments'}; nothing to assess.")
+                         f"{where.spec_root}; nothing to assess.")
     waves = [load_wave(w, root, spec.estimand, spec.domain_types) for w in waves_wanted]
     stacked = stack(waves)
     trend = trend_table(stacked)
@@ -121,9 +97,9 @@ def assess(kind: str, through: int, root: Path) -> Assessment:
     inputs = {}
     for w in waves:
         for name in ("estimates.csv", "targets.csv"):
-            p = root / "data" / "processed" / str(w.wave) / name
+            p = where.wave(w.wave).processed(name)
             inputs[str(p.relative_to(root))] = sha256_file(p)
-    demo_waves = [w.wave for w in waves if (root / "data" / "raw" / str(w.wave) / "truth.json").exists()]
+    demo_waves = [w.wave for w in waves if where.wave(w.wave).truth.exists()]
     return Assessment(kind, through, spec, plan, waves, trend, changes, projection, proj_through, verdicts, ranking, pos,
                       accepted, issues, status, summary_table(status), demo_waves, demo_ind, files, inputs, unranked)
 
@@ -174,11 +150,11 @@ def run_assess(kind: str, through: int | None = None, root: Path | None = None) 
     root = root or ROOT
     if kind not in KINDS:
         raise PipelineError(f"--kind {kind!r}: use one of {KINDS}.")
-    spec_through = load_assessment(root / "survey_instruments" / "assessment.yaml")
+    spec_through = load_assessment(project_paths(root).assessment_spec)
     through = through or (spec_through.default_midterm_through if kind == "midterm" else spec_through.final_year)
     log(f">> assess {kind} through {through}")
     a = assess(kind, through, root)
-    out = root / "data" / "processed" / "assessment" / kind
+    out = project_paths(root).assessment_out(kind)
     written = _write_outputs(a, out)
     html, headline = build_report(a, written["figures"])
     write_text(html, out / "report.html")

@@ -12,16 +12,17 @@ import numpy as np
 import pandas as pd
 
 from pipeline.assessment.projection import STATUS_ZH
-from pipeline.reporting import labels as L
-from pipeline.reporting.methods import Table
-from pipeline.reporting.tables import PublishedTable
+from pipeline.publishing import labels as L
+from pipeline.publishing.document import Table
+from pipeline.publishing.workbook import PublishedTable
+from pipeline.vocabulary import OVERALL_LABEL
 
 PCT_HEADERS = {"估计值", "95%置信区间下限", "95%置信区间上限", "起始估计值", "结束估计值", "最近一次估计值", "外推值",
                "外推区间下限", "外推区间上限", "目标值", "已发布值", "泉州估计值", "排第一的概率", "进入前三的概率"}
 PP_HEADERS = {"差值", "差值95%区间下限", "差值95%区间上限", "年变化（百分点）", "差距（估计值−目标）"}  # percentage points
 SE_HEADERS = {"标准误", "外推标准误"}
 P_HEADERS = {"p值", "单侧检验p值"}
-DTYPE_ZH = {"overall": "全市", "county": "县（市、区）", "group": "重点人群"}
+DTYPE_ZH = {"overall": OVERALL_LABEL, "county": "县（市、区）", "group": "重点人群"}
 COMPARISON_ZH = {"consecutive": "相邻两次调查", "since_first_wave": "较本序列首次调查", "since_baseline": "较2020年基线"}
 
 

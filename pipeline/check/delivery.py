@@ -19,7 +19,7 @@ from pipeline.estimation import gates
 from pipeline.ingest.answers import REASONS, reasons_and_values
 from pipeline.ingest.columns import numeric, text
 from pipeline.ingest.missing_usage import item_blank_shares, missing_code_usage
-from pipeline.ingest.readers import _check_text, read_raw, verify_checksum
+from pipeline.ingest.readers import check_decoded_text, read_raw, verify_checksum
 from pipeline.instruments import load_instrument, load_scoring
 from pipeline.instruments.model import Instrument
 from pipeline.paths import WavePaths
@@ -107,7 +107,7 @@ def check_codes(f: Findings, data: pd.DataFrame, num: dict[str, np.ndarray], ins
     targets: list[tuple[str, str, list[float], str]] = []
     for d in inst.demographics:
         if d.field == "county":
-            targets.append((d.column, d.label_zh, [float(c[0]) for c in inst.counties], "unknown_area"))
+            targets.append((d.column, d.label_zh, [float(c.raw) for c in inst.counties], "unknown_area"))
         elif d.codes:
             targets.append((d.column, d.label_zh, [float(k) for k, _ in d.codes], "code_outside_codebook"))
     for it in inst.items:
@@ -231,7 +231,7 @@ def check_delivery(paths: WavePaths) -> list[Problem]:
         return f.items
     file = src.name
     f.guard("stop", "file", lambda: verify_checksum(src, raw.sha256, paths.checksums))
-    f.guard("stop", "encoding", lambda: _check_text(src, raw.data, raw.encoding, raw.column_labels, raw.value_labels))
+    f.guard("stop", "encoding", lambda: check_decoded_text(src, raw.data, raw.encoding, raw.column_labels, raw.value_labels))
     data = raw.data
     check_columns(f, data, raw.column_labels, inst, file)
     coded = [d.column for d in inst.demographics if d.codes or d.field == "county"]

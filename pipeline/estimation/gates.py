@@ -28,6 +28,7 @@ import pandas as pd
 from pipeline.errors import PipelineError, SpecError
 from pipeline.instruments.load import read_yaml
 from pipeline.paths import WavePaths
+from pipeline.vocabulary import OVERALL_LABEL
 
 GATES = ("missing_codes_lost", "unscored_share", "wave_change", "kish_deff", "plausible_share")
 GATE_NAMES_ZH = {
@@ -166,14 +167,14 @@ def kish_gate(w: np.ndarray, threshold: float) -> GateResult:
 
 def plausible_gate(share: float | None, bounds: list[float]) -> GateResult:
     if share is None or not np.isfinite(share):
-        return GateResult("plausible_share", "not_evaluated", None, bounds, "全市具备科学素质比例没有估计值。")
+        return GateResult("plausible_share", "not_evaluated", None, bounds, f"{OVERALL_LABEL}具备科学素质比例没有估计值。")
     lo, hi = bounds
     if not lo <= share <= hi:
         return GateResult("plausible_share", "failed", share, bounds,
-                          f"全市具备科学素质的比例估计为 {_pct(share)}，不在合理范围 {_pct(lo)}—{_pct(hi)} 之内"
+                          f"{OVERALL_LABEL}具备科学素质的比例估计为 {_pct(share)}，不在合理范围 {_pct(lo)}—{_pct(hi)} 之内"
                           "（2024年全国为15.37%）。请检查答案键（instrument.yaml 的 key）、计分规则和缺失值代码；"
                           "确认无误时在 estimands.yaml 的 gates.accept 中写明理由。")
-    return GateResult("plausible_share", "passed", share, bounds, f"全市比例 {_pct(share)}。")
+    return GateResult("plausible_share", "passed", share, bounds, f"{OVERALL_LABEL}比例 {_pct(share)}。")
 
 
 def _levels(est: pd.DataFrame, estimand: str, overall_label: str) -> dict[tuple[str, str], float]:
@@ -220,7 +221,7 @@ def wave_change_gate(paths: WavePaths, est: pd.DataFrame, estimand: str, overall
                           f"与{prev.wave}年相比变化过大：" + "；".join(moves) + "。一年内这样的变化极少是真实的：请核对两轮的"
                           "题目、答案键、计分和加权是否一致；变化有据可查时在 estimands.yaml 的 gates.accept 中写明理由。")
     return GateResult("wave_change", "passed", worst, thr,
-                      f"与{prev.wave}年相比，全市及各县（市、区）的变化都在阈值之内。")
+                      f"与{prev.wave}年相比，{OVERALL_LABEL}及各县（市、区）的变化都在阈值之内。")
 
 
 def evaluate(paths: WavePaths, frame: pd.DataFrame, est: pd.DataFrame, estimand: str,

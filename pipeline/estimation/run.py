@@ -21,6 +21,7 @@ from pipeline.progress import Timer, progress
 from pipeline.schemas import ESTIMATES, POPULATIONS, RESPONDENTS, SAE, SCORES, TARGETS, WEIGHTS
 from pipeline.survey_design.record import RECORD, DesignRecord, read_record
 from pipeline.tableio import read_table, stage_commit, write_json, write_table
+from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,11 @@ class EstimateResult:
     seconds: float
 
     def summary(self) -> str:
-        methods = "、".join({"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(m, m) for m in self.variance_methods)
+        methods = "、".join(VARIANCE_METHOD_LABELS.get(m, m) for m in self.variance_methods)
         verdict = {"met": "已达到目标", "not met": "未达到目标", "undetermined": "尚不能判定"}.get(
             self.verdict_overall, "无")
         return (f"{self.wave}年估计：受访者{self.respondents}人，{self.domains}个分组共{self.estimates}个估计（{methods}）；"
-                f"全市对照目标：{verdict}；各分组已达到/未达到/尚不能判定 {self.met}/{self.not_met}/{self.undetermined}；"
+                f"{OVERALL_LABEL}对照目标：{verdict}；各分组已达到/未达到/尚不能判定 {self.met}/{self.not_met}/{self.undetermined}；"
                 f"模型估计县区{self.sae_areas}个；用时{self.seconds:.1f}秒")
 
 

@@ -13,6 +13,7 @@ from pipeline.estimation.intervals import CI_METHODS
 from pipeline.estimation.targets import SUPPRESSED_POLICIES
 from pipeline.instruments.load import read_yaml
 from pipeline.survey_design.spec import variance_method
+from pipeline.vocabulary import OVERALL_LABEL
 
 STATISTICS = ("proportion", "mean", "total")
 DOMAIN_TYPES = ("overall", "county", "sex", "age_band", "education", "urban", "group", "county_group",
@@ -117,6 +118,9 @@ def load_estimands(path: Path) -> EstimandsSpec:
                         "(variance.methods). Remove the key here.")
     methods = variance.get("methods", ["replicate", "taylor"])
     methods = [variance_method(m, "variance.methods entry", path) for m in methods]
+    if str(data.get("overall_label", OVERALL_LABEL)) != OVERALL_LABEL:
+        raise SpecError(f"{path}: overall_label {data['overall_label']!r}: the whole city is labelled "
+                        f"{OVERALL_LABEL} in every table and report (pipeline/vocabulary.py); drop the key.")
     return EstimandsSpec(tuple(ests), tuple(doms), method, float(level), target,
-                         str(data.get("overall_label", "全市")), data.get("sae"),
+                         OVERALL_LABEL, data.get("sae"),
                          tuple(dict.fromkeys(methods)))

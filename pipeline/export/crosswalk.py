@@ -36,7 +36,7 @@ def secret_present() -> bool:
 
 
 def restricted_dir(paths: WavePaths) -> Path:
-    return paths.root / "data" / "restricted" / str(paths.wave)
+    return paths.restricted
 
 
 def build_crosswalk(paths: WavePaths, instrument, respondent_ids: pd.Series) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 
 
 def published(estimates: pd.DataFrame, primary: str) -> pd.DataFrame:

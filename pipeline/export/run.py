@@ -65,7 +65,7 @@ def data_name(wave: int) -> str:
 
 def analysis_file(paths: WavePaths) -> AnalysisFile:
     """The labelled analysis file of a wave, from the processed tables (pure apart from reading them)."""
-    frameworks = load_frameworks(paths.root / "survey_instruments" / "frameworks.yaml")
+    frameworks = load_frameworks(paths.frameworks)
     instrument = load_instrument(paths.instrument, frameworks)
     spec = load_estimands(paths.estimands)
     wpath = paths.processed("weights.parquet")
@@ -102,7 +102,7 @@ def run_export(paths: WavePaths, formats=("sav",), out: Path | None = None, with
         raise InputError(f"--format {','.join(formats)}: choose one or more of {', '.join(FORMATS)} "
                          "(comma-separated, e.g. --format sav,dta).")
     out = Path(out) if out else export_dir(paths)
-    if out.resolve().is_relative_to((paths.root / "data" / "raw").resolve()):
+    if out.resolve().is_relative_to(paths.project.raw_root.resolve()):
         raise InputError(f"--out {out}: exports never go under data/raw/ (raw data is only read).")
     if with_questionnaire_id and not cw.secret_present():
         raise InputError(cw.NO_KEY)
@@ -115,8 +115,7 @@ def run_export(paths: WavePaths, formats=("sav",), out: Path | None = None, with
     pub = published(estimates, primary)
     links = None
     if with_questionnaire_id:  # before anything is written: a wrong key leaves no export behind either
-        links = cw.build_crosswalk(paths, load_instrument(paths.instrument, load_frameworks(
-            paths.root / "survey_instruments" / "frameworks.yaml")), af.data["respondent_id"])
+        links = cw.build_crosswalk(paths, load_instrument(paths.instrument, load_frameworks(paths.frameworks)), af.data["respondent_id"])
     name = data_name(paths.wave)
     title = f"{paths.wave}年泉州市公民科学素质调查分析文件（18—69岁常住居民，含最终权数与复制权数）"
     say(f"   {len(af.data)} respondents, {len(af.variables)} variables, formats {', '.join(formats)}")

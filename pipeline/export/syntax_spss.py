@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.export.published import comment_block
 from pipeline.export.variables import AnalysisFile
+from pipeline.vocabulary import OVERALL_LABEL
 
 
 def _wrap(words: list[str], indent: str = "  ", width: int = 100) -> list[str]:
@@ -67,7 +68,7 @@ def spss_syntax(af: AnalysisFile, data_file: str, wave: int, pub: pd.DataFrame) 
         "  /STATISTICS SE CIN(95)",
         "  /MISSING SCOPE=ANALYSIS CLASSMISSING=EXCLUDE.",
         "",
-        "* 第二部分：用普通过程计算已发布的复制权数标准误（全市及各县区）。",
+        f"* 第二部分：用普通过程计算已发布的复制权数标准误（{OVERALL_LABEL}及各县区）。",
         "* 对每个复制权数 r：θ_r = Σ w_r·literate / Σ w_r（只计有测试成绩者）；",
         f"* 方差 = Σ_r rscale_r·(θ_r − θ̄)²，θ̄ 为{'全样本估计' if d['mse'] else '全部复制估计的均值'}。",
         "DATASET ACTIVATE survey.",
@@ -114,7 +115,7 @@ def spss_syntax(af: AnalysisFile, data_file: str, wave: int, pub: pd.DataFrame) 
         "  COMPUTE v = v + s * (t - centre) ** 2.",
         "END REPEAT.",
         "COMPUTE se = SQRT(v).",
-        "VALUE LABELS domain 0 '全市' " + " ".join(f"{k} '{x}'" for k, x in counties.items()) + ".",
+        f"VALUE LABELS domain 0 '{OVERALL_LABEL}' " + " ".join(f"{k} '{x}'" for k, x in counties.items()) + ".",
         "FORMATS est se (F18.15).",
         "LIST VARIABLES=domain est se.",
         "",

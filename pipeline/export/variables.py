@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline import vocabulary as V
 from pipeline.errors import InputError
-from pipeline.reporting import labels as L
+from pipeline.instruments import dimension_estimands
+from pipeline.publishing import labels as L
 from pipeline.survey_design.record import DesignRecord
 
 LEVELS = ("较低", "基本具备", "具备", "高阶")  # literacy classes, lowest first (scoring.yaml levels)
@@ -87,8 +89,8 @@ def build_variables(frame: pd.DataFrame, instrument, group_flags, cal_cells: lis
     add(Variable("respondent_id", "受访者编号（假名，不能还原为问卷编号）", "string"),
         frame["respondent_id"].astype(str).to_numpy(object))
     add(Variable("wave", "调查年份", "number"), frame["wave"].astype(int).to_numpy())
-    county_names = {c[1]: c[2] for c in instrument.counties} or dict(L.COUNTY_CODES)
-    counties = {i + 1: name for i, name in enumerate(L.COUNTIES)}
+    county_names = {c.code: c.name_zh for c in instrument.counties} or V.counties().name_of
+    counties = {i + 1: name for i, name in enumerate(V.counties().names)}
     names = frame["county_code"].astype(str).map(county_names).fillna(frame["county"].astype(str))
     add(Variable("county", "所在县（市、区）", "code", counties), _coded(names, counties, "county"))
     add(Variable("county_code", "县（市、区）代码", "string"), frame["county_code"].astype(str).to_numpy(object))
@@ -116,7 +118,7 @@ def build_variables(frame: pd.DataFrame, instrument, group_flags, cal_cells: lis
         flag = frame[col].astype("boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         add(Variable(col, f"重点人群：{label}", "code", dict(YES_NO)), flag)
 
-    for _, col, name, marks in L.DIMENSIONS:
+    for _, col, name, marks in dimension_estimands():
         add(Variable(col, f"{name}得分（满分{marks:g}）", "number"), frame[col].astype(float).to_numpy())
     add(Variable("total", "科学素质测试总分（满分100）", "number"), frame["total"].astype(float).to_numpy())
     levels = {i + 1: lv for i, lv in enumerate(LEVELS)}

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.instruments.model import Instrument
+from pipeline.vocabulary import RESPONSE_STATUSES
 
-REASONS = ("answered", "dont_know", "refused", "skipped")
+REASONS = RESPONSE_STATUSES  # the reason index of a cell is its position here
 
 
 def reasons_and_values(num: dict[str, np.ndarray], inst: Instrument, n: int) -> tuple[np.ndarray, np.ndarray]:

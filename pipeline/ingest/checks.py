@@ -91,7 +91,7 @@ def codebook(data: pd.DataFrame, num: dict[str, np.ndarray], inst: Instrument, r
 def area(county_raw: np.ndarray, township: pd.Series, village: pd.Series, inst: Instrument,
          frame: pd.DataFrame | None, rows: np.ndarray, file: str, cols: tuple[str, str, str]) -> tuple[Finding, np.ndarray]:
     """County, township and village codes unknown to the frame. Returns the finding and the county index."""
-    raw_codes = np.array([c[0] for c in inst.counties], dtype=float)
+    raw_codes = np.array([c.raw for c in inst.counties], dtype=float)
     idx = np.full(county_raw.size, -1)
     known = np.isin(county_raw, raw_codes)
     idx[known] = np.searchsorted(np.sort(raw_codes), county_raw[known])
@@ -101,7 +101,7 @@ def area(county_raw: np.ndarray, township: pd.Series, village: pd.Series, inst: 
     why = np.full(county_raw.size, "", dtype=object)
     why[~known] = "county"
     if frame is not None:
-        county_code = np.array([c[1] for c in inst.counties], dtype=object)[np.maximum(idx, 0)]
+        county_code = np.array([c.code for c in inst.counties], dtype=object)[np.maximum(idx, 0)]
         towns = set(zip(frame["county_code"].astype(str), frame["township"].astype(str)))
         vills = set(zip(frame["township"].astype(str), frame["village"].astype(str)))
         index, ok = per_combination(lambda c, t, v: ((c, t) in towns, (t, v) in vills), county_code, township, village)

@@ -127,14 +127,14 @@ def read_raw(path: str | Path, encoding: str | None = None, skip: Iterable[str] 
     if data.shape[0] == 0:
         raise InputError(f"{path}: the file has columns but no records. Ask fieldwork for the full delivery.")
     if check_text:  # `pipeline check` runs the text check itself, to list it beside every other problem
-        _check_text(path, data, used_encoding, labels, value_labels)
+        check_decoded_text(path, data, used_encoding, labels, value_labels)
     return RawFile(path, data, labels, value_labels, used_encoding, digest)
 
 
 MOJIBAKE = "\ufffd|[\u00c0-\u00ff]{2,}"
 
 
-def _check_text(path: Path, data: pd.DataFrame, encoding: str | None, labels: dict, value_labels: dict) -> None:
+def check_decoded_text(path: Path, data: pd.DataFrame, encoding: str | None, labels: dict, value_labels: dict) -> None:
     """Mojibake check: text decoded with the wrong code page shows replacement or Latin-1 noise.
 
     Messages name the column, never the value: the garbled text may be a respondent's name.

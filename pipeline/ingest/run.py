@@ -40,7 +40,7 @@ class IngestResult:
     seconds: float
 
     def summary(self) -> str:
-        from pipeline.reporting.methods import CHECK_LABELS
+        from pipeline.vocabulary import CHECK_LABELS
 
         reasons = "，".join(f"{CHECK_LABELS.get(k, k)} {v}" for k, v in sorted(self.by_reason.items()))
         return (f"读入 {self.rows_read} 条记录 = 接收 {self.accepted} 条 + 隔离 {self.quarantined} 条"
@@ -279,7 +279,7 @@ def _respondents(data: pd.DataFrame, inst: Instrument, wave: int, a: np.ndarray,
     demo = {d.field: d for d in inst.demographics}
     cidx = county_idx[a]
     town, vill = township.take(a).reset_index(drop=True), village.take(a).reset_index(drop=True)
-    county_code = text_column(cidx, [c[1] for c in inst.counties])
+    county_code = text_column(cidx, [c.code for c in inst.counties])
     stratum, psu = design_units(county_code, town, vill, p["p_psu"][a])
 
     def raw(field: str) -> np.ndarray:
@@ -293,7 +293,7 @@ def _respondents(data: pd.DataFrame, inst: Instrument, wave: int, a: np.ndarray,
         "respondent_id": ids[a],
         "wave": np.full(a.size, wave, dtype=np.int64),
         "county_code": county_code,
-        "county": text_column(cidx, [c[2] for c in inst.counties]),
+        "county": text_column(cidx, [c.name_zh for c in inst.counties]),
         "stratum": stratum, "psu": psu, "ssu": vill,
         "p_psu": p["p_psu"][a], "p_ssu": p["p_ssu"][a], "p_hh": p["p_hh"][a],
         "n_adults": n_adults[a].astype(np.int64),

@@ -28,7 +28,9 @@ import yaml
 
 from pipeline.errors import InputError, PipelineError
 from pipeline.instruments.load import read_yaml
-from pipeline.paths import WavePaths
+from pipeline.paths import WavePaths, project_paths
+from pipeline.vocabulary import MISSING_REASONS
+from pipeline.vocabulary import counties as vocabulary_counties
 
 TODO = "TODO"
 IDENTIFIER_LABELS = (("name", ("姓名",)), ("phone", ("手机", "电话", "联系方式")), ("id_number", ("身份证",)),
@@ -118,7 +120,7 @@ def _match(label: str, words: tuple[str, ...]) -> bool:
 
 
 def nearest_wave(root: Path, wave: int) -> int:
-    waves = sorted(int(p.name) for p in (root / "survey_instruments").iterdir()
+    waves = sorted(int(p.name) for p in project_paths(root).spec_root.iterdir()
                    if p.is_dir() and p.name.isdigit() and (p / "instrument.yaml").exists() and int(p.name) != wave)
     if not waves:
         raise PipelineError("no existing wave in survey_instruments/ to copy scoring, design and estimands from.")
@@ -213,14 +215,12 @@ def draft_instrument(meta: FileMeta, ref: dict, wave: int, source_file: str) -> 
                                  "label_zh": labels.get(col, "") if col else r.get("label_zh", fld)}
         vl = meta.value_labels.get(col, {}) if col else {}
         if fld == "county":
-            by_name = {str(c["name_zh"]): c for c in ref.get("counties") or []}
+            by_name = {u.name_zh: u.code for u in vocabulary_counties().units}
             for code, name in sorted(vl.items()):
-                c = by_name.get(name)
-                item = {"raw": int(code), "code": str(c["code"]) if c else f"{TODO}：{name} 的六位行政区划代码",
-                        "name_zh": name}
-                if c and c.get("parent"):
-                    item["parent"] = str(c["parent"])
-                counties.append(item)
+                known = by_name.get(name)
+                # the name stays beside the code for the reader; the loader checks it against counties.yaml
+                counties.append({"raw": int(code), "code": known or f"{TODO}：{name} 在 counties.yaml 中的县级单位代码",
+                                 "name_zh": name})
         elif r.get("codes") or vl:
             ref_codes = r.get("codes") or {}
             mapped = _map_codes({k: v for k, v in vl.items() if k not in meta.missing.get(col, set())}, ref_codes, fld)
@@ -285,7 +285,7 @@ def _missing_codes(meta: FileMeta, ref: dict) -> list[dict]:
                 found[reason] = (code, lab)
     out = []
     ref_missing = {m["reason"]: m for m in ref.get("missing_codes") or []}
-    for reason in ("dont_know", "refused", "skipped"):
+    for reason in MISSING_REASONS:
         if reason in found:
             code, lab = found[reason]
             out.append({"reason": reason, "code": int(code), "label_zh": lab})

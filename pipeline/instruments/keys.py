@@ -32,7 +32,7 @@ def _known(v) -> bool:
 
 
 def _frameworks(paths: WavePaths):
-    fw = paths.root / "survey_instruments" / "frameworks.yaml"
+    fw = paths.frameworks
     return load_frameworks(fw if fw.exists() else FRAMEWORKS)
 
 

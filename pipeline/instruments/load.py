@@ -7,6 +7,7 @@ edit these files are survey methodologists, not programmers.
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import yaml
 from pipeline.errors import SpecError
 from pipeline.instruments.model import (
     Benchmark,
+    CountyCoding,
     Demographic,
     Dimension,
     Frameworks,
@@ -26,12 +28,12 @@ from pipeline.instruments.model import (
     ScoringRule,
 )
 from pipeline.instruments.todos import refuse_todos
-from pipeline.paths import FRAMEWORKS
+from pipeline.paths import FRAMEWORKS, project_paths
+from pipeline.vocabulary import MISSING_REASONS, Counties, counties, load_counties
 
 SCHEMA_VERSION = 1
 ITEM_TYPES = ("true_false", "single", "multiple")
 MULTIPLE_SCORING = ("all_or_nothing", "partial")
-MISSING_REASONS = ("dont_know", "refused", "skipped")
 REQUIRED_DEMOGRAPHICS = ("county", "township", "village", "sex", "birth_year", "education", "occupation",
                          "urban", "hukou", "n_adults")
 REQUIRED_ADMIN = ("questionnaire_id", "interviewer_id")
@@ -174,6 +176,31 @@ def _demographic(raw: dict, path: Path) -> Demographic:
     )
 
 
+def _counties(data: dict, path: Path) -> tuple[CountyCoding, ...]:
+    """The delivery's county codes joined to the county-level units. Name and parent are defined once, in
+    survey_instruments/counties.yaml (beside the instrument's wave folder, else the project's own); an
+    entry may repeat the name for the reader, and then it must agree."""
+    units_path = project_paths(path.resolve().parents[2]).counties
+    units: Counties = load_counties(units_path) if units_path.exists() else counties()
+    known = {u.code: u for u in units.units}
+    out = []
+    for c in _need(data, "counties", str(path)):
+        code = str(_need(c, "code", f"{path}: counties entry {c!r}"))
+        if code not in known:
+            raise SpecError(f"{path}: counties: code {code!r} is not a county-level unit of {units_path.name} "
+                            f"({', '.join(known)}); use the unit's code, or add the unit there.")
+        unit = known[code]
+        if c.get("name_zh") is not None and str(c["name_zh"]) != unit.name_zh:
+            raise SpecError(f"{path}: counties: code {code} is {unit.name_zh} in {units_path.name}, not "
+                            f"{c['name_zh']}; correct the code or drop the name (it comes from {units_path.name}).")
+        out.append(CountyCoding(int(_need(c, "raw", f"{path}: counties entry {code}")), code, unit.name_zh, unit.parent))
+    for what, seen in (("raw", [c.raw for c in out]), ("code", [c.code for c in out])):
+        dup = sorted({x for x in seen if seen.count(x) > 1})
+        if dup:
+            raise SpecError(f"{path}: counties: {what} {dup} appears more than once; each unit is coded once.")
+    return tuple(sorted(out, key=lambda c: c.raw))  # ingest looks a raw code up by its rank
+
+
 def load_instrument(path: str | Path, frameworks: Frameworks | None = None) -> Instrument:
     path = Path(path)
     frameworks = frameworks or load_frameworks()
@@ -228,10 +255,7 @@ def load_instrument(path: str | Path, frameworks: Frameworks | None = None) -> I
         items=items,
         checks=checks,
         frameworks=frameworks,
-        counties=tuple(
-            (int(c["raw"]), str(c["code"]), str(c["name_zh"]), str(c.get("parent") or ""))
-            for c in _need(data, "counties", where)
-        ),
+        counties=_counties(data, path),
         key_groups=tuple((str(k), tuple((str(a), tuple(b)) for a, b in v.items()))
                          for k, v in (data.get("key_groups") or {}).items()),
         max_quarantined_share=_share(data.get("max_quarantined_share", 0.05), path, "max_quarantined_share"),
@@ -327,3 +351,14 @@ def load_scoring(path: str | Path) -> ScoringRule:
         max_missing_items=mmi,
         max_missing_share=data.get("max_missing_share"),
     )
+
+
+def dimension_estimands(frameworks_path: str | Path = FRAMEWORKS) -> tuple[tuple[str, str, str, float], ...]:
+    """(estimand id, dimension id, Chinese name, full marks) of each part of the test, from frameworks.yaml:
+    the dimension score of part `knowledge` is the estimand `score_knowledge`."""
+    return _dimension_estimands(str(Path(frameworks_path).resolve()))
+
+
+@lru_cache(maxsize=8)
+def _dimension_estimands(path: str) -> tuple[tuple[str, str, str, float], ...]:
+    return tuple((f"score_{d.id}", d.id, d.name_zh, float(d.points)) for d in load_frameworks(path).dimensions)

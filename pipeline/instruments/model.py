@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,16 @@ class Frameworks:
     @property
     def benchmark_ids(self) -> tuple[int, ...]:
         return tuple(b.id for b in self.benchmarks)
+
+
+class CountyCoding(NamedTuple):
+    """How a delivery codes one county-level unit: `raw` is the value in its county column (county_raw),
+    `code` the unit's standard code (county_code); name and parent come from survey_instruments/counties.yaml."""
+
+    raw: int
+    code: str
+    name_zh: str
+    parent: str  # "" unless the unit is a zone
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,7 @@ class Instrument:
     demographics: tuple[Demographic, ...]
     items: tuple[Item, ...]
     checks: tuple[QualityCheck, ...] = ()
-    counties: tuple[tuple[int, str, str, str], ...] = ()  # (raw code, county_code, name_zh, parent code or "")
+    counties: tuple[CountyCoding, ...] = ()  # the delivery's county codes, by raw code
     key_groups: tuple[tuple[str, tuple[tuple[str, tuple], ...]], ...] = ()  # flag → ((field, values), …)
     frameworks: Frameworks | None = field(default=None, compare=False, repr=False)
     # Share of delivered records that may be quarantined before ingest stops: beyond it the delivery, not

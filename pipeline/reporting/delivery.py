@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.publishing.document import Section, Table
+
 GATE_STATUS = {"passed": "通过", "failed": "未通过", "accepted": "未通过，经说明后接受", "not_evaluated": "未检查"}
 SKIPPED_CHECKS = {
     "short_interview": "交付数据没有访问开始和结束时间，访问时长核查（过短访问）未执行，无法排除过短或虚假访问。",
@@ -12,8 +14,6 @@ SKIPPED_CHECKS = {
 
 
 def gate_items(gates: dict[str, Any] | None) -> list:
-    from pipeline.reporting.methods import Table
-
     if not gates:
         return ["未提供发布检查记录。"]
     names = {g["gate"]: g.get("name_zh") or g["gate"] for g in gates.get("gates", [])}
@@ -61,8 +61,6 @@ def _nonresponse_text(d: dict) -> str:
 
 def delivery_section(inputs):
     """The methods section's statement of the delivery mode and what it implies for the estimates."""
-    from pipeline.reporting.methods import Section
-
     d = (inputs.weights_meta or {}).get("delivery") or {}
     mode = d.get("mode") or (inputs.ingest or {}).get("delivery_mode") or "full"
     items = [f"交付方式：{MODE_NAMES.get(mode, mode)}。"]

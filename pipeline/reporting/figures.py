@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -18,21 +17,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from pipeline.reporting import labels as L
-from pipeline.reporting.fonts import rc_params
+from pipeline.publishing import labels as L
+from pipeline.publishing.figures import BAR, BAR_LIGHT, MODEL, MUTED, REFERENCE, TARGET, TRACK
+from pipeline.publishing.fonts import rc_params
 from pipeline.reporting.inputs import ReportInputs
-from pipeline.tableio import atomic_path
+from pipeline.vocabulary import OVERALL_LABEL
 
-DPI = 200
-BAR = "#2f6ea5"
-BAR_LIGHT = "#dbe7f3"
-TARGET = "#c0392b"
-REFERENCE = "#555555"
-MUTED = "#8a8a8a"
-MODEL = "#6a3d9a"  # model estimates: a colour no direct estimate uses
-TRACK = "#ececec"
 N_WEAKEST = 10
-PAD = 0.14  # inches of white margin around every figure
 
 
 @dataclass(frozen=True)
@@ -124,7 +115,7 @@ def _legend(fig: Figure, rows_list: list[pd.DataFrame], target: float | None,
         handles.append(Line2D([], [], color=TARGET, ls="--", lw=1.2, label=f"目标 {100 * target:g}%"))
     if reference is not None:
         handles.append(Line2D([], [], color=REFERENCE, ls=":", lw=1.2,
-                              label=f"全市 {L.fmt_pct(reference)}"))
+                              label=f"{OVERALL_LABEL} {L.fmt_pct(reference)}"))
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
 
 
@@ -214,7 +205,7 @@ def fig_dimensions(inputs: ReportInputs) -> Figure:
     ax.set_xticks([float(v) for v in range(0, int(top) + 1, step)])
     ax.set_xlim(0, xmax)
     ax.set_xlabel("平均得分（分）")
-    ax.set_title(f"{inputs.wave}年科学素质测试四个部分的平均得分（全市）", loc="left")
+    ax.set_title(f"{inputs.wave}年科学素质测试四个部分的平均得分（{OVERALL_LABEL}）", loc="left")
     handles = [Patch(facecolor=BAR, label="平均得分"), Patch(facecolor=TRACK, label="满分"),
                Line2D([], [], color="#1b1b1b", lw=1.1, label="95%置信区间")]
     if (frame.get("reliability", pd.Series(dtype=str)) == L.CAUTION).any():
@@ -259,7 +250,7 @@ def fig_benchmarks(inputs: ReportInputs) -> Figure:
         return fig
     _hbar_panel(ax, rows, labels, "proportion", _xmax([rows], "proportion"))
     ax.set_xlabel("平均正确率（%）")
-    ax.set_title(f"{inputs.wave}年正确率最低的{len(rows)}个基准（全市）", loc="left")
+    ax.set_title(f"{inputs.wave}年正确率最低的{len(rows)}个基准（{OVERALL_LABEL}）", loc="left")
     _legend(fig, [rows], None)
     return fig
 
@@ -292,7 +283,7 @@ def fig_classes(inputs: ReportInputs) -> Figure:
     ax.set_ylabel("占18–69岁居民的比例（%）")
     ax.grid(axis="y", color="#e3e3e3", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
-    ax.set_title(f"{inputs.wave}年科学素质水平分布（全市）", loc="left")
+    ax.set_title(f"{inputs.wave}年科学素质水平分布（{OVERALL_LABEL}）", loc="left")
     _legend(fig, [pd.DataFrame([r for _, r in present])] if present else [], None)
     return fig
 
@@ -310,25 +301,3 @@ FIGURES: tuple[FigureSpec, ...] = (
 def render(spec: FigureSpec, inputs: ReportInputs) -> Figure:
     with matplotlib.rc_context(rc_params()):
         return spec.draw(inputs)
-
-
-def save_figure(fig: Figure, out_dir: Path, stem: str) -> dict[str, Path]:
-    """PNG and SVG of one figure, atomically; SVG without a date so reruns are byte-identical.
-
-    Every figure uses the constrained layout; its padding gives the white margin, so no second
-    "tight bounding box" drawing pass is needed.
-    """
-    written = {}
-    engine = fig.get_layout_engine()
-    if engine is not None and hasattr(engine, "set"):
-        engine.set(w_pad=PAD, h_pad=PAD)
-    with matplotlib.rc_context(rc_params()):
-        for fmt, extra in (("png", {"dpi": DPI, "metadata": {"Software": None}}),
-                           ("svg", {"metadata": {"Date": None}})):
-            path = out_dir / f"{stem}.{fmt}"
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=fmt, facecolor="white",
-                            **extra)
-            written[fmt] = path
-    plt.close(fig)
-    return written

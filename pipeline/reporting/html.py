@@ -7,133 +7,18 @@ goes through html.escape; numbers go through the suppression-aware formatters of
 
 from __future__ import annotations
 
-import base64
-import html
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
+from pipeline.publishing.document import Section
+from pipeline.publishing.fonts import embedded_font_css
+from pipeline.publishing.html import CSS, DEMO_BANNER, Numbering, e, section_html, table_html  # noqa: F401
 from pipeline.reporting.figures import benchmark_caption
-from pipeline.reporting.fonts import embedded_font_css
 from pipeline.reporting.inputs import ReportInputs
-from pipeline.reporting.methods import Section, Table, data_quality_section, methods_sections
-
-DEMO_BANNER = "演示数据（模拟生成），并非泉州市调查结果"
-CSS = """
-:root{--ink:#1d1d1d;--muted:#666;--rule:#d6d6d6;--accent:#2f6ea5;--bad:#b03a2e;--good:#1e7b45;--warn:#9a6b00}
-*{box-sizing:border-box}
-body{margin:0;background:#f4f4f1;color:var(--ink);font-family:'ReportCJK','Noto Sans CJK SC','Source Han Sans SC',
-'PingFang SC','Microsoft YaHei',sans-serif;font-size:15px;line-height:1.75}
-main{max-width:980px;margin:0 auto;background:#fff;padding:36px 56px 48px}
-.demo{background:#fff3cd;border:2px solid #c98a00;color:#6b4a00;font-weight:bold;text-align:center;
-padding:10px 16px;margin:0 0 20px;font-size:17px}
-header{border-bottom:3px double var(--accent);margin-bottom:22px;text-align:center}
-h1{font-size:28px;margin:6px 0 4px;letter-spacing:2px}
-.sub{color:var(--muted);margin:0 0 12px}
-h2{font-size:20px;border-left:5px solid var(--accent);padding-left:10px;margin:34px 0 12px}
-h3{font-size:16px;margin:20px 0 8px}
-.headline{display:flex;gap:28px;align-items:center;border:1px solid var(--rule);padding:18px 24px;margin:8px 0 16px}
-.big{font-size:46px;font-weight:bold;color:var(--accent);line-height:1.1;white-space:nowrap}
-.headline .ci{color:var(--muted)}
-.verdict{display:inline-block;font-weight:bold;padding:2px 10px;border:2px solid currentColor;margin-top:6px}
-.v-met{color:var(--good)}.v-not-met{color:var(--bad)}.v-undetermined{color:var(--warn)}
-ul.findings{padding-left:22px;margin:8px 0}
-figure{margin:14px 0 18px;text-align:center;break-inside:avoid;page-break-inside:avoid}
-figure img{max-width:100%;height:auto}
-figcaption{color:var(--muted);font-size:13px;margin-top:4px}
-table{border-collapse:collapse;width:100%;margin:8px 0 6px;font-size:13.5px}
-caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}
-th,td{border-bottom:1px solid var(--rule);padding:4px 8px;text-align:right;vertical-align:top}
-th{background:#eef3f8;border-top:1px solid #9fb6cc;border-bottom:1px solid #9fb6cc;white-space:nowrap}
-th:first-child,td:first-child{text-align:left}
-td{white-space:nowrap}
-td.text,th.text{text-align:left}
-td.wrap{white-space:normal;min-width:10em}
-tr.suppressed td{color:var(--muted)}
-.flag{color:var(--warn);font-size:12px;margin-left:3px}
-.note{color:var(--muted);font-size:13px;margin:2px 0 12px}
-.sha{font-family:monospace;font-size:12px;word-break:break-all}
-footer{margin-top:36px;border-top:1px solid var(--rule);padding-top:10px;color:var(--muted);font-size:13px}
-@page{size:A4;margin:16mm 14mm}
-@media print{
- body{background:#fff;font-size:11pt}
- main{max-width:none;padding:0}
- .demo{-webkit-print-color-adjust:exact;print-color-adjust:exact}
- h2{break-after:avoid;page-break-after:avoid}
- h2.newpage{break-before:page;page-break-before:always}
- thead{display:table-header-group}
- tr{break-inside:avoid;page-break-inside:avoid}
- .headline{break-inside:avoid}
- figure img{max-height:235mm;width:auto}
- .lead{display:flex;flex-direction:column}
- .lead>table{order:1}
- .lead>figure{order:2}
- table{font-size:9.5pt}
- th{white-space:normal}
-}
-"""
-
-
-def e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _img(png: Path, alt: str) -> str:
-    data = base64.b64encode(png.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{e(alt)}">'
-
-
-def figure_html(png: Path, number: int, title: str) -> str:
-    return f"<figure>{_img(png, title)}<figcaption>图{number} {e(title)}</figcaption></figure>"
-
-
-class Numbering:
-    """Figure and table numbers in reading order: a number is given when the item is placed on the page."""
-
-    def __init__(self) -> None:
-        self.figures = 0
-        self.tables = 0
-
-    def figure(self, png: Path | None, title: str) -> str:
-        if png is None:
-            return ""
-        self.figures += 1
-        return figure_html(png, self.figures, title)
-
-    def table(self, title: str) -> str:
-        self.tables += 1
-        return f"表{self.tables} {title}"
-
-
-LONG_TEXT = 14  # characters; a text column with a longer cell wraps
-NUMERIC = re.compile(r"^[\d,.%–−\-+<>≤≥ e—]*$|^未提供$")
-
-
-def table_html(table: Table, numbering: Numbering | None = None) -> str:
-    """Numbers right-aligned under right-aligned headers, words left-aligned; numbered when `numbering`."""
-    text_cols = [i == 0 or any(not NUMERIC.match(str(row[i])) for row in table.rows)
-                 for i in range(len(table.headers))]
-    # Only long text (notes, rules) may wrap; numbers and short labels stay on one line, so that a note
-    # column cannot squeeze "+1.2" or "全市" into one character per line.
-    wrap = [t and any(len(str(row[i])) > LONG_TEXT for row in table.rows) for i, t in enumerate(text_cols)]
-    cls = [' class="text wrap"' if w else ' class="text"' if t else "" for t, w in zip(text_cols, wrap, strict=True)]
-    head = "".join(f"<th{c}>{e(h)}</th>" for h, c in zip(table.headers, cls, strict=True))
-    body = "".join(
-        "<tr>" + "".join(f"<td{k}>{e(c)}</td>" for c, k in zip(row, cls, strict=True)) + "</tr>"
-        for row in table.rows
-    )
-    note = f'<p class="note">{e(table.note)}</p>' if table.note else ""
-    caption = numbering.table(table.caption) if numbering is not None else table.caption
-    return f"<table><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
-
-
-def section_html(section: Section, level: int = 3, numbering: Numbering | None = None) -> str:
-    parts = [f"<h{level}>{e(section.title)}</h{level}>"] if section.title else []
-    for item in section.items:
-        parts.append(table_html(item, numbering) if isinstance(item, Table) else f"<p>{e(item)}</p>")
-    return "\n".join(parts)
+from pipeline.reporting.methods import data_quality_section, methods_sections
+from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS
 
 
 def _value_with_flag(r: pd.Series) -> str:
@@ -187,7 +72,7 @@ def cells_table(caption: str, rows: pd.DataFrame, first: str, inputs: ReportInpu
 def headline_html(inputs: ReportInputs) -> tuple[str, str]:
     """The headline box and the verdict key (met / not met / undetermined) it states."""
     r = inputs.cell(L.HEADLINE)
-    tr = inputs.target_row("overall", "全市")
+    tr = inputs.target_row("overall", OVERALL_LABEL)
     verdict = str(tr["verdict"]) if tr is not None else "undetermined"
     publish = str(tr["publish"]) if tr is not None else L.PUBLISH_NONE
     target = float(tr["target"]) if tr is not None else None
@@ -200,7 +85,7 @@ def headline_html(inputs: ReportInputs) -> tuple[str, str]:
     sentence = (
         f"{inputs.wave}年，泉州市{L.HEADLINE_LABEL}为{value}（95%置信区间：{interval}）。"
         if rel != L.SUPPRESSED else
-        f"{inputs.wave}年全市{L.HEADLINE_LABEL}不予发布：{L.withheld_reason(r['reason'], r['n_eff'])}。"
+        f"{inputs.wave}年{OVERALL_LABEL}{L.HEADLINE_LABEL}不予发布：{L.withheld_reason(r['reason'], r['n_eff'])}。"
     )
     sentence += f"对照规划目标（2025年超过{target_text}），判定为“{verdict_text}”"
     sentence += f"（单侧检验p值 {p_text}）。" if rel != L.SUPPRESSED else "。"
@@ -278,7 +163,7 @@ def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
         return num.figure(figures.get(stem), titles.get(stem, ""))
 
     box, verdict = headline_html(inputs)
-    method_name = {"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(inputs.variance_method,
+    method_name = VARIANCE_METHOD_LABELS.get(inputs.variance_method,
                                                                           inputs.variance_method)
     title = f"泉州市{inputs.wave}年公民科学素质调查公报"
     parts = []
@@ -312,14 +197,14 @@ def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     parts.append('<h2 class="newpage">五、科学素质水平与测试各部分得分</h2>' + fig("fig4_classes") + fig("fig5_dimensions"))
     score_ids = [*L.CLASS_ESTIMANDS, L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
     scores = pd.concat([inputs.cells(i, "overall") for i in score_ids], ignore_index=True)
-    parts.append(cells_table(num.table("科学素质水平分布与平均得分（全市）"), scores, "指标", inputs,
+    parts.append(cells_table(num.table(f"科学素质水平分布与平均得分（{OVERALL_LABEL}）"), scores, "指标", inputs,
                              label_of=lambda r: L.estimand_label(r["estimand_id"], dimensions=inputs.dimensions)))
 
     parts.append("<h2>六、《中国公民科学素质基准》各基准的正确率</h2>" + fig("fig6_benchmarks"))
     bench = pd.concat([inputs.cells(b, "overall") for b in inputs.benchmark_ids()] or [pd.DataFrame()],
                       ignore_index=True)
     if not bench.empty:
-        parts.append(cells_table(num.table("各基准的平均正确率（全市）"), bench, "基准", inputs,
+        parts.append(cells_table(num.table(f"各基准的平均正确率（{OVERALL_LABEL}）"), bench, "基准", inputs,
                                  label_of=lambda r: benchmark_caption(inputs, r["estimand_id"], 200)))
 
     parts.append('<h2 class="newpage">七、调查方法</h2>')

@@ -15,12 +15,14 @@ from typing import Any
 import pandas as pd
 
 from pipeline.errors import InputError, SpecError
+from pipeline.instruments import dimension_estimands
 from pipeline.instruments.load import read_yaml
-from pipeline.paths import WavePaths
-from pipeline.reporting import labels as L
+from pipeline.paths import FRAMEWORKS, WavePaths
+from pipeline.publishing import labels as L
 from pipeline.survey_design.record import RECORD, read_record
 from pipeline.survey_design.spec import load_design_spec
 from pipeline.tableio import read_table
+from pipeline.vocabulary import OVERALL_LABEL, counties, load_counties
 
 STATISTICS = ("proportion", "mean", "total")
 VERDICTS = tuple(L.VERDICT_LABELS)
@@ -44,7 +46,7 @@ class ReportInputs:
     weights_meta: dict[str, Any] | None = None
     n_replicates: int | None = None
     sources: dict[str, Path] = field(default_factory=dict)
-    county_names: dict[str, str] = field(default_factory=lambda: dict(L.COUNTY_CODES))
+    county_names: dict[str, str] = field(default_factory=lambda: counties().name_of)
     gates: dict[str, Any] | None = None  # gates.json of the estimate stage (publication gates)
     sae: pd.DataFrame | None = None  # sae.csv: the model estimate of every county
     sae_spec: dict[str, Any] | None = None  # estimands.yaml `sae:` (covariates, method, benchmark)
@@ -72,7 +74,7 @@ class ReportInputs:
         order = sorted(range(len(rows)), key=lambda i: keys[i])
         return rows.iloc[order].reset_index(drop=True)
 
-    def cell(self, estimand_id: str, domain_type: str = "overall", domain: str = "全市") -> pd.Series | None:
+    def cell(self, estimand_id: str, domain_type: str = "overall", domain: str = OVERALL_LABEL) -> pd.Series | None:
         rows = self.cells(estimand_id, domain_type)
         rows = rows[rows["domain"] == domain]
         return None if rows.empty else rows.iloc[0]
@@ -123,8 +125,7 @@ def primary_variance_method(paths: WavePaths, available: set[str]) -> str:
 def _frameworks(paths: WavePaths) -> tuple[dict[str, str], dict[str, str], tuple[tuple[str, str, float], ...]]:
     titles: dict[str, str] = {}
     groups: dict[str, str] = {}
-    dims = {est_id: (name, marks) for est_id, _, name, marks in L.DIMENSIONS}
-    path = paths.root / "survey_instruments" / "frameworks.yaml"
+    path = paths.frameworks
     if path.exists():
         spec = read_yaml(path)
         for b in spec.get("benchmarks") or []:
@@ -139,23 +140,13 @@ def _frameworks(paths: WavePaths) -> tuple[dict[str, str], dict[str, str], tuple
                 titles[key] = str(b["title_zh"])
             if b.get("group"):
                 groups[key] = str(b["group"])
-        by_id = {d.get("id"): d for d in spec.get("dimensions") or [] if isinstance(d, dict)}
-        for est_id, dim_id, name, marks in L.DIMENSIONS:
-            d = by_id.get(dim_id)
-            if d:
-                dims[est_id] = (str(d.get("name_zh") or name), float(d.get("points") or marks))
+    dims = {est_id: (name, marks) for est_id, _, name, marks in dimension_estimands(path if path.exists() else FRAMEWORKS)}
     return titles, groups, tuple((k, v[0], v[1]) for k, v in dims.items())
 
 
 def _county_names(paths: WavePaths) -> dict[str, str]:
-    """County code → name from the wave's instrument (`counties:`), over the official codes."""
-    names = dict(L.COUNTY_CODES)
-    if paths.instrument.exists():
-        spec = read_yaml(paths.instrument)
-        for c in spec.get("counties") or []:
-            if isinstance(c, dict) and c.get("code") is not None and c.get("name_zh"):
-                names[str(c["code"])] = str(c["name_zh"])
-    return names
+    """County code → name of the project's county-level units (survey_instruments/counties.yaml)."""
+    return load_counties(paths.counties).name_of if paths.counties.exists() else counties().name_of
 
 
 def _ingest_report(path: Path) -> dict[str, Any] | None:
@@ -251,7 +242,7 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
         benchmark_titles=titles,
         benchmark_groups=groups,
         dimensions=dims,
-        is_demo=(paths.raw / "truth.json").exists(),
+        is_demo=paths.truth.exists(),
         ingest=_ingest_report(paths.processed("ingest_report.json")),
         diagnostics=_diagnostics(paths.processed("weighting_diagnostics.csv")),
         weights_meta=meta,

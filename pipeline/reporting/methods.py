@@ -7,16 +7,22 @@ weights.parquet. Any record or metric that is absent is reported as "未提供" 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pandas as pd
 
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
+from pipeline.publishing.document import Section, Table
 from pipeline.reporting.delivery import delivery_quality_items, delivery_section
 from pipeline.reporting.inputs import ReportInputs
+from pipeline.vocabulary import (
+    CALIBRATION_METHOD_LABELS,
+    CI_METHOD_LABELS,
+    OVERALL_LABEL,
+    REPLICATE_METHOD_LABELS,
+    check_label,
+)
 
 NA = L.NOT_PROVIDED
-CITY = "全市"
+CITY = OVERALL_LABEL
 
 STEP_LABELS = {
     "base": "基础权数（抽样设计权数）", "design": "基础权数（抽样设计权数）",
@@ -31,48 +37,11 @@ STEP_METRICS = (
     ("weight_max", "最大权数", "{:,.1f}"),
 )
 RESPONSE_METRICS = (("rr1", "回答率RR1"), ("rr3", "回答率RR3"), ("coop1", "合作率COOP1"))
-REPLICATE_METHODS = {
-    "jk1": "刀切法（JK1）", "jkn": "分层刀切法（JKn）", "jk2": "成对刀切法（JK2）",
-    "brr": "平衡重复复制法（BRR）", "fay": "Fay修正BRR法", "bootstrap": "Rao–Wu重抽样自助法",
-    "rao-wu": "Rao–Wu重抽样自助法", "subbootstrap": "Rao–Wu重抽样自助法",
-}
-CI_METHODS = {
-    "logit": "logit变换法", "korn-graubard": "Korn–Graubard（beta）法", "korn_graubard": "Korn–Graubard（beta）法",
-    "beta": "Korn–Graubard（beta）法", "kg": "Korn–Graubard（beta）法", "t": "t分布法",
-    "wald": "Wald法（估计值±t分位数×标准误，用于均值）",
-    "wilson": "Wilson法", "clopper-pearson": "Clopper–Pearson法",
-}
 VARIABLE_LABELS = {"county_code": "县（市、区）", "county": "县（市、区）", "stratum": "层", "sex": "性别",
                    "age_band": "年龄段", "urban": "城乡", "education": "文化程度"}
-# Codes of the ingest stage's checks; an unknown code is shown as it is.
-CHECK_LABELS = {
-    "age_out_of_range": "年龄不在18–69岁", "code_outside_codebook": "代码不在编码表内", "duplicate_id": "编号重复",
-    "duplicate_respondent": "编号重复", "unknown_county": "地区代码无法识别",
-    "missing_id": "缺少问卷编号",
-    "duplicate_identical": "完全重复的记录", "unknown_area": "地区代码无法识别", "invalid_design_value": "抽样设计变量无效",
-    "short_interview": "访问时间过短", "straightlining": "连续作答同一选项", "too_many_missing": "缺答题目过多",
-    "out_of_range": "取值超出规定范围或不是整数",
-}
-CALIBRATION_METHODS = {"raking": "耙式加权（迭代比例拟合）", "linear": "线性校准（GREG）",
-                       "logit": "logit有界校准", "poststratify": "事后分层"}
-
-
-@dataclass(frozen=True)
-class Table:
-    caption: str
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    items: tuple[str | Table, ...] = field(default_factory=tuple)
-
 
 def _metric(diag: pd.DataFrame | None, metric: str, step: str | None = None) -> float | None:
-    """A city-wide value: the row at level 全市, else the row with neither variable nor level."""
+    """A city-wide value: the row at the overall level, else the row with neither variable nor level."""
     if diag is None:
         return None
     d = diag[diag["metric"] == metric]
@@ -244,7 +213,7 @@ def weighting_section(inputs: ReportInputs) -> Section:
     method = cal.get("method")
     items: list[str | Table] = [
         "权数依次经过基础权数（入样概率的倒数乘以户内合格成人数）、无回答调整、校准和极端权数截尾等步骤。"
-        f"校准方法：{CALIBRATION_METHODS.get(str(method).lower(), str(method)) if method else NA}；"
+        f"校准方法：{CALIBRATION_METHOD_LABELS.get(str(method).lower(), str(method)) if method else NA}；"
         f"校准边际：{_margins_text(cal)}。" + controls_text(inputs)
     ]
     if diag is None:
@@ -253,7 +222,7 @@ def weighting_section(inputs: ReportInputs) -> Section:
     rows = [(STEP_LABELS.get(step, step), *(_fmt(_metric(diag, m, step), pat) for m, _, pat in STEP_METRICS))
             for step in _steps(diag)]
     if rows:
-        items.append(Table("各加权步骤的权数诊断（全市）", ("步骤", *(label for _, label, _ in STEP_METRICS)),
+        items.append(Table(f"各加权步骤的权数诊断（{OVERALL_LABEL}）", ("步骤", *(label for _, label, _ in STEP_METRICS)),
                            tuple(rows)))
     else:
         items.append(f"各加权步骤的权数诊断：{NA}。")
@@ -299,7 +268,7 @@ def variance_section(inputs: ReportInputs) -> Section:
         mse = meta.get("mse")
         items.append(
             "标准误采用重复权数法估计，每套重复权数都重新经过全部加权步骤，因此方差反映了无回答调整和校准的影响。"
-            f"重复方法：{REPLICATE_METHODS.get(str(meta.get('type') or method).lower(), str(method)) if method else NA}；"
+            f"重复方法：{REPLICATE_METHOD_LABELS.get(str(meta.get('type') or method).lower(), str(method)) if method else NA}；"
             f"重复权数 {n_rep if n_rep else NA} 套；尺度系数 {f'{float(scale):.4g}' if scale is not None else NA}；"
             f"方差以{'对全样本估计值的离差（MSE形式）' if mse else '对重复估计均值的离差' if mse is not None else '（未提供）'}计算。"
         )
@@ -310,13 +279,13 @@ def variance_section(inputs: ReportInputs) -> Section:
     if methods.empty:
         items.append(f"置信区间方法：{NA}。")
     else:
-        parts = [f"{CI_METHODS.get(m.lower(), m)}（{n} 个估计）" for m, n in methods.items()]
+        parts = [f"{CI_METHOD_LABELS.get(m.lower(), m)}（{n} 个估计）" for m, n in methods.items()]
         items.append("95%置信区间：比例默认采用logit变换法，比例较小或接近0、1时采用Korn–Graubard（beta）法；"
                      "自由度为含该分组成员的初级抽样单位数减去含该分组成员的层数，重复权数法与泰勒线性化法相同（不取重复权数矩阵的秩，"
                      "故不依赖数值容差）。本次使用：" + "、".join(parts) + "。")
     overall = inputs.cell(L.HEADLINE)
     if overall is not None and pd.notna(overall["df"]):
-        items.append(f"全市估计的设计自由度为 {float(overall['df']):.0f}，设计效应为 "
+        items.append(f"{OVERALL_LABEL}估计的设计自由度为 {float(overall['df']):.0f}，设计效应为 "
                      f"{L.fmt_num(overall['deff'], overall['reliability'], 2)}。")
     return Section("方差估计与置信区间", tuple(items))
 
@@ -358,7 +327,7 @@ def data_quality_section(inputs: ReportInputs) -> Section:
     by_reason = ing.get("quarantined_by_reason") or {}
     if by_reason:
         total = sum(int(v) for v in by_reason.values())
-        rows = tuple((CHECK_LABELS.get(str(k), "其他核查项目"), L.fmt_int(v),
+        rows = tuple((check_label(k), L.fmt_int(v),
                       L.fmt_pct(int(v) / total) if total else L.DASH)
                      for k, v in sorted(by_reason.items(), key=lambda kv: (-int(kv[1]), kv[0])))
         items.append(Table("被隔离记录的原因", ("原因", "记录数", "占隔离记录"), rows,
@@ -367,7 +336,7 @@ def data_quality_section(inputs: ReportInputs) -> Section:
         items.append("没有记录被隔离。" if quar == 0 else f"隔离原因{NA}。")
     warnings_ = ing.get("warnings_by_check") or {}
     if warnings_:
-        rows = tuple((CHECK_LABELS.get(str(k), "其他核查项目"), L.fmt_int(v))
+        rows = tuple((check_label(k), L.fmt_int(v))
                      for k, v in sorted(warnings_.items(), key=lambda kv: (-int(kv[1]), kv[0])))
         items.append(Table("数据核查提示（记录保留）", ("核查项目", "提示条数"), rows))
     items += delivery_quality_items(inputs)
@@ -400,7 +369,7 @@ def sae_section(inputs: ReportInputs) -> Section | None:
         items.append(f"{n_syn}个县（市、区）没有可用的直接估计，给出回归合成估计，其均方误差包含县随机效应方差。")
     factor = float(sae["benchmark_factor"].iloc[0]) if "benchmark_factor" in sae.columns else 1.0
     if cfg.get("benchmark", "none") == "overall":
-        items.append(f"模型估计经比例基准化：各县模型估计按人口加权之和等于全市直接估计（调整系数 {factor:.4f}）；"
+        items.append(f"模型估计经比例基准化：各县模型估计按人口加权之和等于{OVERALL_LABEL}直接估计（调整系数 {factor:.4f}）；"
                      "区间沿用基准化前的均方误差。")
     return Section("县（市、区）模型估计", tuple(items))
 

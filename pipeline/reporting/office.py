@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.methods import STEP_LABELS, VARIABLE_LABELS, Table, response_table, weighting_section
+from pipeline.vocabulary import OVERALL_LABEL
 
 WAN = 1e4  # 万人
 
@@ -119,7 +120,7 @@ def weighting_blocks(inputs: ReportInputs) -> list[BulletinBlock]:
         tr = diag[(diag["step"] == "trimming") & (diag["metric"] == "trimmed")]
         rounds = diag[(diag["step"] == "trimming") & (diag["metric"] == "rounds")]["value"]
         if len(tr):
-            order = sorted(tr["level"].astype(str), key=lambda c: (c != "全市", L.category_rank("county", names.get(c, c))))
+            order = sorted(tr["level"].astype(str), key=lambda c: (c != OVERALL_LABEL, L.category_rank("county", names.get(c, c))))
             value = dict(zip(tr["level"].astype(str), tr["value"], strict=True))
             meta = (inputs.weights_meta or {}).get("trimming") or {}
             bounds = (f"每个县（市、区）内权数限定在中位数的{meta.get('lower')}至{meta.get('upper')}倍之间，"
@@ -129,8 +130,8 @@ def weighting_blocks(inputs: ReportInputs) -> list[BulletinBlock]:
                 tuple((names.get(c, c), int(value[c])) for c in order),
                 f"注：{bounds}截尾后重新校准，共{int(rounds.iloc[0]) if len(rounds) else L.NOT_PROVIDED}轮。",
                 (None, "#,##0")))
-        kish = diag[(diag["metric"] == "kish_deff") & (diag["level"].astype(str) == "全市")]
-        ess = diag[(diag["metric"] == "ess") & (diag["level"].astype(str) == "全市")]
+        kish = diag[(diag["metric"] == "kish_deff") & (diag["level"].astype(str) == OVERALL_LABEL)]
+        ess = diag[(diag["metric"] == "ess") & (diag["level"].astype(str) == OVERALL_LABEL)]
         steps = [s for s in ("base", "nonresponse", "calibration", "final") if s in set(kish["step"])]
         e = dict(zip(ess["step"], ess["value"], strict=False))
         k = dict(zip(kish["step"], kish["value"], strict=False))
@@ -138,9 +139,9 @@ def weighting_blocks(inputs: ReportInputs) -> list[BulletinBlock]:
         rows = [(STEP_LABELS.get(s, s), round(float(k[s]), 2), round(float(e.get(s, float("nan"))))) for s in steps]
         note = "注：Kish加权设计效应＝1＋权数变异系数的平方，只反映权数不等的影响。"
         if head is not None and head["reliability"] != L.SUPPRESSED and pd.notna(head["deff"]):
-            note += (f"全市{L.HEADLINE_LABEL}的设计效应（复杂抽样方差与同样本量简单随机抽样方差之比，含分层、"
+            note += (f"{OVERALL_LABEL}{L.HEADLINE_LABEL}的设计效应（复杂抽样方差与同样本量简单随机抽样方差之比，含分层、"
                      f"整群和加权）为{float(head['deff']):.2f}，有效样本量{float(head['n_eff']):,.0f}。")
-        blocks.append(BulletinBlock("表6 加权的设计效应（全市）", "单位：倍、人", ("加权步骤", "Kish加权设计效应",
+        blocks.append(BulletinBlock(f"表6 加权的设计效应（{OVERALL_LABEL}）", "单位：倍、人", ("加权步骤", "Kish加权设计效应",
                                     "有效样本量"), tuple(rows), note, (None, "0.00", "#,##0")))
     return blocks
 

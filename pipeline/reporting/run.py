@@ -10,8 +10,9 @@ from pipeline.manifest import write_manifest
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
 from pipeline.progress import progress as progress_bar
-from pipeline.reporting import labels as L
-from pipeline.reporting.figures import FIGURES, render, save_figure
+from pipeline.publishing import labels as L
+from pipeline.publishing.figures import save_figure
+from pipeline.reporting.figures import FIGURES, render
 from pipeline.reporting.html import build_html
 from pipeline.reporting.inputs import load_inputs
 from pipeline.reporting.office import office_sheets

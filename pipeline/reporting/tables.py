@@ -8,16 +8,16 @@ recovered (se, CI, CV, design effect, effective n, gap, p-value).
 
 from __future__ import annotations
 
-import datetime as _dt
-import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
+from pipeline.publishing import workbook as W
+from pipeline.publishing.workbook import PublishedTable
 from pipeline.reporting.inputs import ReportInputs
-from pipeline.tableio import atomic_path, fixed_zip, write_table
+from pipeline.tableio import write_table
+from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS, counties
 
 # Columns a reader could use to recover a suppressed estimate.
 MASKED = ("n_eff", "est", "se", "lci", "uci", "cv", "deff", "gap", "p_value")
@@ -26,22 +26,8 @@ CELL_COLUMNS = {
     "uci": "95%置信区间上限", "df": "自由度", "cv": "变异系数", "deff": "设计效应",
     "reliability": "可靠性", "reason": "可靠性说明",
 }
-VALUE_COLUMNS = ("估计值", "标准误", "95%置信区间下限", "95%置信区间上限", "差距（估计值−目标）", "目标值")
 CSV_DIGITS = {"est": 6, "se": 6, "lci": 6, "uci": 6, "cv": 4, "deff": 3, "n_eff": 1, "df": 1, "gap": 6,
               "p_value": 4, "target": 4}
-# standard errors of shares are published in percentage points everywhere (report, assessments, workbooks)
-SE_COLUMNS = ("标准误", "外推标准误")
-# openpyxl stamps creation, modification and zip entry times; fixed values make the workbook reproducible.
-FIXED_TIME = _dt.datetime(2000, 1, 1)
-
-
-@dataclass(frozen=True)
-class PublishedTable:
-    sheet: str
-    stem: str
-    frame: pd.DataFrame  # display values; suppressed cells hold the dash
-    statistic: tuple[str, ...]  # per row: proportion | mean | total
-    frozen: str = "A2"
 
 
 def _mask_and_round(rows: pd.DataFrame) -> pd.DataFrame:
@@ -86,7 +72,7 @@ def _concat(inputs: ReportInputs, frames: list[pd.DataFrame]) -> pd.DataFrame:
 def overall_table(inputs: ReportInputs) -> PublishedTable:
     ids = [L.HEADLINE, *L.CLASS_ESTIMANDS, L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
     rows = _concat(inputs, [inputs.cells(i, "overall") for i in ids])
-    return _published("全市", "overall", rows,
+    return _published(OVERALL_LABEL, "overall", rows,
                       {"指标": [L.estimand_label(i, inputs.benchmark_titles, inputs.dimensions)
                                for i in rows["estimand_id"]]})
 
@@ -184,9 +170,9 @@ def target_table(inputs: ReportInputs) -> PublishedTable:
 
 COLUMN_NOTES = {
     "指标": "估计的指标：比例为加权比例（工作表中以百分数显示，CSV文件中为0–1的小数），得分为加权平均分",
-    "分组类型": "估计所针对的人群划分：全市、县（市、区）、性别、年龄段、文化程度、城乡或重点人群",
+    "分组类型": f"估计所针对的人群划分：{OVERALL_LABEL}、县（市、区）、性别、年龄段、文化程度、城乡或重点人群",
     "分组": "分组类型下的具体人群",
-    "县（市、区）": "泉州市13个县级单位（含泉州开发区、泉州台商投资区）",
+    "县（市、区）": f"泉州市{len(counties().units)}个县级单位（含{'、'.join(u.name_zh for u in counties().units if u.is_zone)}）",
     "重点人群": "规划确定的重点人群：农民、产业工人、老年人（60–69岁）、领导干部和公务员",
     "基准编号": "《中国公民科学素质基准》中的基准序号（1–26）",
     "基准": "基准名称",
@@ -222,7 +208,7 @@ def notes_table(inputs: ReportInputs, tables: list[PublishedTable]) -> Published
     rows = [
         ("数据", "演示数据（模拟生成），并非泉州市调查结果" if inputs.is_demo else f"泉州市{inputs.wave}年公民科学素质调查"),
         ("调查对象", "泉州市18–69岁常住居民"),
-        ("方差估计方法", {"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(
+        ("方差估计方法", VARIANCE_METHOD_LABELS.get(
             inputs.variance_method, inputs.variance_method)),
     ]
     seen: list[str] = []
@@ -253,69 +239,14 @@ def write_csvs(tables: list[PublishedTable], folder: Path) -> list[Path]:
     return [write_table(t.frame, folder / f"{t.stem}.csv") for t in tables]
 
 
-def _number_format(header: str, statistic: str) -> str | None:
-    if header in SE_COLUMNS:
-        return '0.00"个百分点"' if statistic == "proportion" else "0.000"
-    if header == "模型估计标准误":
-        return '0.00"个百分点"'
-    if header in VALUE_COLUMNS:
-        return "0.0%" if statistic == "proportion" else "0.00"
-    return {"变异系数": "0.0%", "设计效应": "0.00", "有效样本量": "0", "自由度": "0", "样本量": "#,##0",
-            "单侧检验p值": "0.000"}.get(header)
-
-
 def workbook_bytes(tables: list[PublishedTable], office=()) -> bytes:
     """The analysis sheets, then the bulletin-layout sheets of `office` (reporting.office)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    if not office:
+        return W.workbook_bytes(tables)
+    from pipeline.reporting.office import add_to_workbook
 
-    wb = Workbook()
-    wb.remove(wb.active)
-    wb.properties.creator = "quanzhou-literacy pipeline"
-    wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
-    head_font, head_fill = Font(bold=True), PatternFill("solid", fgColor="DCE6F1")
-    for t in tables:
-        ws = wb.create_sheet(t.sheet)
-        ws.append(list(t.frame.columns))
-        for cell in ws[1]:
-            cell.font, cell.fill = head_font, head_fill
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        for i, row in enumerate(t.frame.itertuples(index=False)):
-            values = [None if (not isinstance(v, str) and pd.isna(v)) else v for v in row]
-            # standard errors of shares in percentage points, as in the report (the CSVs keep 0–1 fractions)
-            values = [round(100 * v, 6) if h in SE_COLUMNS and t.statistic[i] == "proportion"
-                      and isinstance(v, (int, float)) else v for h, v in zip(t.frame.columns, values, strict=True)]
-            ws.append(values)
-            for j, (header, v) in enumerate(zip(t.frame.columns, values, strict=True), start=1):
-                cell = ws.cell(row=i + 2, column=j)
-                if v == L.DASH:
-                    cell.alignment = Alignment(horizontal="right")
-                elif isinstance(v, (int, float)):
-                    fmt = _number_format(header, t.statistic[i])
-                    if fmt:
-                        cell.number_format = fmt
-        for j, header in enumerate(t.frame.columns, start=1):
-            longest = max([len(str(header))] + [len(str(v)) for v in t.frame.iloc[:, j - 1].tolist()])
-            ws.column_dimensions[get_column_letter(j)].width = min(max(8, 1.8 * longest + 2), 60 if t.sheet == "说明" else 40)
-        ws.freeze_panes = t.frozen
-    if office:
-        from pipeline.reporting.office import add_to_workbook
-
-        add_to_workbook(wb, list(office))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return _normalise_zip(buf.getvalue())
-
-
-def _normalise_zip(data: bytes) -> bytes:
-    """Rewrite the archive with fixed entry times so the same tables give the same bytes."""
-    return fixed_zip(data, FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return W.workbook_bytes(tables, lambda wb: add_to_workbook(wb, list(office)))
 
 
 def write_workbook(tables: list[PublishedTable], path: Path, office=()) -> Path:
-    data = workbook_bytes(tables, office)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path
+    return W.write_bytes(workbook_bytes(tables, office), path)

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
+from pipeline.publishing.workbook import FIXED_TIME, normalise_zip
 from pipeline.reporting.figures import benchmark_caption
 from pipeline.reporting.html import DEMO_BANNER, findings
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.methods import Section, Table, data_quality_section, methods_sections
-from pipeline.reporting.tables import FIXED_TIME, _normalise_zip
 from pipeline.tableio import atomic_path
+from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS
 
 BODY_FONT, HEAD_FONT, LATIN_FONT = "宋体", "黑体", "Times New Roman"
 ACCENT = (0x2F, 0x6E, 0xA5)
@@ -175,7 +176,7 @@ def headline(inputs: ReportInputs) -> tuple[str, str, str, str]:
     """(value, interval, verdict label, sentence) of the headline, as the HTML bulletin states them."""
     r = inputs.cell(L.HEADLINE)
     t = inputs.targets
-    tr = t[(t["domain_type"] == "overall") & (t["domain"] == "全市")]
+    tr = t[(t["domain_type"] == "overall") & (t["domain"] == OVERALL_LABEL)]
     verdict = str(tr["verdict"].iloc[0]) if len(tr) else "undetermined"
     rel_t = str(tr["reliability"].iloc[0]) if len(tr) else L.OK
     target = L.fmt_pct(float(tr["target"].iloc[0]), digits=0) if len(tr) else L.NOT_PROVIDED
@@ -185,7 +186,7 @@ def headline(inputs: ReportInputs) -> tuple[str, str, str, str]:
     verdict_text = L.verdict_label(verdict, rel_t)
     p_text = L.fmt_p(tr["p_value"].iloc[0], rel_t) if len(tr) else L.DASH
     sentence = (f"{inputs.wave}年，泉州市{L.HEADLINE_LABEL}为{value}（95%置信区间：{interval}）。"
-                if rel != L.SUPPRESSED else f"{inputs.wave}年全市{L.HEADLINE_LABEL}{L.SUPPRESSED_NOTE}。")
+                if rel != L.SUPPRESSED else f"{inputs.wave}年{OVERALL_LABEL}{L.HEADLINE_LABEL}{L.SUPPRESSED_NOTE}。")
     sentence += f"对照规划目标（2025年超过{target}），判定为“{verdict_text}”（单侧检验p值 {p_text}）。"
     return value, interval, f"对照目标 {target}：{verdict_text}", sentence
 
@@ -227,7 +228,7 @@ def build_docx(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
         run.font.color.rgb = RGBColor(0x9A, 0x6B, 0x00)
     title = doc.add_paragraph(f"泉州市{inputs.wave}年公民科学素质调查公报", style="Title")
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    method = {"replicate": "重复权数法", "taylor": "泰勒线性化法"}.get(inputs.variance_method, inputs.variance_method)
+    method = VARIANCE_METHOD_LABELS.get(inputs.variance_method, inputs.variance_method)
     sub = doc.add_paragraph(f"调查对象：泉州市18–69岁常住居民　标准误：{method}　置信水平：95%")
     sub.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
@@ -267,14 +268,14 @@ def build_docx(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     fig("fig5_dimensions")
     score_ids = [*L.CLASS_ESTIMANDS, L.SCORE_TOTAL, *(d[0] for d in inputs.dimensions)]
     scores = pd.concat([inputs.cells(i, "overall") for i in score_ids], ignore_index=True)
-    _cells(doc, "表4 科学素质水平分布与平均得分（全市）", scores, "指标", inputs,
+    _cells(doc, f"表4 科学素质水平分布与平均得分（{OVERALL_LABEL}）", scores, "指标", inputs,
            label_of=lambda r: L.estimand_label(r["estimand_id"]))
 
     doc.add_heading("六、《中国公民科学素质基准》各基准的正确率", level=1)
     fig("fig6_benchmarks")
     bench = [inputs.cells(b, "overall") for b in inputs.benchmark_ids()]
     if bench:
-        _cells(doc, "表5 各基准的平均正确率（全市）", pd.concat(bench, ignore_index=True), "基准", inputs,
+        _cells(doc, f"表5 各基准的平均正确率（{OVERALL_LABEL}）", pd.concat(bench, ignore_index=True), "基准", inputs,
                label_of=lambda r: benchmark_caption(inputs, r["estimand_id"], 200))
 
     doc.add_heading("七、调查方法", level=1)
@@ -287,7 +288,7 @@ def build_docx(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     doc.add_paragraph((DEMO_BANNER + "。" if inputs.is_demo else "") + foot).runs[0].font.size = Pt(9)
     buf = io.BytesIO()
     doc.save(buf)
-    return _normalise_zip(buf.getvalue())
+    return normalise_zip(buf.getvalue())
 
 
 def write_docx(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str, str], path: Path) -> Path:

@@ -24,10 +24,11 @@ import numpy as np
 
 from pipeline.errors import InputError, SpecError
 from pipeline.instruments.model import Item
+from pipeline.vocabulary import RESPONSE_STATUSES
 
 # Status codes of a respondent × item cell. Everything at or above REFUSED is missing.
 ANSWERED, DONT_KNOW, REFUSED, SKIPPED, ABSENT = 0, 1, 2, 3, 4
-REASONS = {"answered": ANSWERED, "dont_know": DONT_KNOW, "refused": REFUSED, "skipped": SKIPPED}
+REASONS = dict(zip(RESPONSE_STATUSES, (ANSWERED, DONT_KNOW, REFUSED, SKIPPED), strict=True))
 MAX_OPTIONS = 20  # a lookup table of 2**m entries per item stays small
 
 

@@ -86,7 +86,7 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     timer = Timer()
     say = log if progress else (lambda _msg: None)
     stages.begin("score", paths)
-    fw_path = paths.root / "survey_instruments" / "frameworks.yaml"
+    fw_path = paths.frameworks
     frameworks = load_frameworks(fw_path if fw_path.exists() else FRAMEWORKS)
     instrument = load_instrument(paths.instrument, frameworks)
     rule = load_scoring(paths.scoring)

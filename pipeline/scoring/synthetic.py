@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.scoring.items import ANSWERED, DONT_KNOW, REFUSED, SKIPPED, ItemSet
+from pipeline.vocabulary import counties
 
 STATUS_REASON = {ANSWERED: "answered", DONT_KNOW: "dont_know", REFUSED: "refused", SKIPPED: "skipped"}
 
@@ -132,14 +133,15 @@ def respondents_frame(ids: np.ndarray, seed: int, wave: int = 2024) -> pd.DataFr
     """A respondents table satisfying the RESPONDENTS contract, with sex and urban drawn at random."""
     rng = np.random.default_rng(seed)
     n = len(ids)
+    unit = counties().units[0]  # every respondent in one county-level unit
     age = rng.integers(18, 70, size=n)
     bands = np.array(["18-29", "30-39", "40-49", "50-59", "60-69"], dtype=object)
     return pd.DataFrame({
         "respondent_id": pd.array(np.asarray(ids, dtype=str), dtype="str"),
         "wave": np.full(n, wave, dtype=np.int64),
-        "county_code": pd.array(np.full(n, "350582"), dtype="str"),
-        "county": pd.array(np.full(n, "晋江市"), dtype="str"),
-        "stratum": pd.array(np.full(n, "350582"), dtype="str"),
+        "county_code": pd.array(np.full(n, unit.code), dtype="str"),
+        "county": pd.array(np.full(n, unit.name_zh), dtype="str"),
+        "stratum": pd.array(np.full(n, unit.code), dtype="str"),
         "psu": pd.array([f"P{j % 40:02d}" for j in range(n)], dtype="str"),
         "ssu": pd.array([f"S{j % 200:03d}" for j in range(n)], dtype="str"),
         "p_psu": rng.uniform(0.05, 0.5, size=n),

@@ -73,13 +73,13 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
     per_stratum = per_stratum or 800
     allocation: int | dict[str, int] = per_stratum
     if total:
-        adults = {c[1]: c[3] for c in population.COUNTIES}
+        adults = {c.code: c.pop10k for c in population.COUNTIES}
         pop_size = sum(adults.values())
         allocation = {code: int(round(total * a / pop_size)) for code, a in adults.items()}
     log(f"   building the synthetic population (scale {scale:g})")
     pop = population.build_population(POP_SEED, scale)
     rng_pop = np.random.default_rng([POP_SEED, 2])
-    county_effect = np.array([c[5] for c in population.COUNTIES])
+    county_effect = np.array([c.effect for c in population.COUNTIES])
     vill = pop.villages
     town_index = pd.Index(pop.townships["township"]).get_indexer(vill["township"])
     theta0 = literacy.latent_trait(rng_pop, pop.persons, county_effect, len(pop.townships), len(vill), town_index)
@@ -97,12 +97,12 @@ def run_simulate(wave: int, out: str | os.PathLike, seed: int | None = None, per
     smp = sample.draw_sample(rng, pop, theta, allocation,
                              psu_per_stratum=psu_per_stratum or sample.PSU_PER_STRATUM)
     dw = smp.dwellings
-    county_raw = {c[1]: c[0] for c in population.COUNTIES}
+    county_raw = {c.code: c.raw for c in inst.counties}  # the code the delivery uses for each unit
     dw["county_raw"] = dw["county_code"].map(county_raw).astype(int)
     completes = dw[dw["disposition"] == "1.1"].reset_index(drop=True)
     tired = rng.random(len(completes)) < literacy.TIRED_SHARE
     answers = literacy.simulate_answers(rng, theta[completes["person"].to_numpy()], model, tired)
-    names = {c[1]: c[2] for c in population.COUNTIES}
+    names = {c.code: c.name_zh for c in population.COUNTIES}
     rec = build_records(rng, wave, inst, completes, pop.persons, answers, names)
     delivery = plant_faults(rng, rec, inst, wave)
 
@@ -212,7 +212,7 @@ def _controls(pop: population.Population) -> dict[str, pd.DataFrame]:
     band = population.age_band_index(p["age"].to_numpy())
     rural = 1 - p["urban"].to_numpy().astype(np.int64)
     edu = p["edu_band"].to_numpy().astype(np.int64)
-    codes = np.array([c[1] for c in population.COUNTIES], dtype=object)
+    codes = np.array([c.code for c in population.COUNTIES], dtype=object)
     n_c = len(codes)
     cells = np.bincount(((county * 2 + sex) * 5 + band) * 2 + rural, minlength=n_c * 20).reshape(n_c, 2, 5, 2)
     c, s, b, u = np.nonzero(cells)

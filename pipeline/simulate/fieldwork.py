@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipeline.instruments.model import Instrument
 from pipeline.simulate.literacy import Answers
+from pipeline.vocabulary import counties
 
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余于杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文辉鹏斌宇浩凯晨阳雪梅琳婷颖佳欣怡泽轩睿哲彬荣生海燕春")
@@ -73,8 +74,8 @@ def build_records(rng: np.random.Generator, wave: int, inst: Instrument, complet
     birth = pd.to_datetime(pd.DataFrame({"year": wave - age, "month": 1, "day": 1})) + pd.to_timedelta(
         rng.integers(0, 365, n), unit="D")
     # ID regions: the two zones issue IDs under their parent county
-    region = np.array([c if c.isdigit() else {"QZKF": "350502", "QZTS": "350521"}[c]
-                       for c in completes["county_code"]])
+    parent = {u.code: u.parent or u.code for u in counties().units}
+    region = np.array([parent[c] for c in completes["county_code"]])
     rec = pd.DataFrame({
         adm["questionnaire_id"]: [f"{wave}{c:02d}{s:05d}" for c, s in zip(county_raw, seq)],
         adm["interviewer_id"]: [f"F{c:02d}{i:02d}" for c, i in zip(county_raw, rng.integers(1, 16, n))],

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.assessment.indicators.template import workbook_bytes
-from pipeline.assessment.spec import Plan
 from pipeline.errors import PipelineError
+from pipeline.plan.form import workbook_bytes
+from pipeline.plan.targets import Plan
 
 SEED = 20220507  # the plan's issue date
 YEARS = (2021, 2022, 2023, 2024, 2025)

@@ -8,28 +8,37 @@ persons so that a full-size population (about 6 million adults) builds in second
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-# (raw code in the questionnaire, county_code, name, population 2021 in 10k, urban %, literacy effect).
-# The literacy effect is the county's own shift of the latent trait beyond what its people's education,
-# age and urbanisation explain: the city centre (丰泽, 鲤城) above, the mountain counties below.
-COUNTIES = (
-    (1, "350502", "鲤城区", 39.7, 100.0, 0.20),
-    (2, "350503", "丰泽区", 72.0, 100.0, 0.28),
-    (3, "350504", "洛江区", 25.5, 61.5, 0.00),
-    (4, "350505", "泉港区", 35.9, 56.5, -0.05),
-    (5, "350521", "惠安县", 78.8, 59.2, -0.12),
-    (6, "350524", "安溪县", 100.2, 52.4, -0.18),
-    (7, "350525", "永春县", 42.2, 61.9, -0.10),
-    (8, "350526", "德化县", 33.7, 78.6, -0.08),
-    (9, "350581", "石狮市", 68.9, 86.1, 0.05),
-    (10, "350582", "晋江市", 206.9, 69.5, 0.10),
-    (11, "350583", "南安市", 152.7, 63.6, -0.04),
-    (12, "QZKF", "泉州开发区", 3.2, 100.0, 0.15),
-    (13, "QZTS", "泉州台商投资区", 25.3, 55.6, -0.06),
-)
+from pipeline.errors import PipelineError
+from pipeline.vocabulary import counties
+
+
+class CountyProfile(NamedTuple):
+    """A county-level unit as the demo generator sees it (survey_instruments/counties.yaml)."""
+
+    number: int  # 1-based position in counties.yaml: the demo questionnaire's county code (S1)
+    code: str
+    name_zh: str
+    pop10k: float  # residents 2021 (万)
+    urban_pct: float
+    effect: float  # the unit's own shift of the latent literacy trait (demo_literacy_shift)
+
+
+def county_profiles() -> tuple[CountyProfile, ...]:
+    units = counties().units
+    lacking = [u.code for u in units if u.population_10k is None or u.urban_pct is None]
+    if lacking:
+        raise PipelineError(f"survey_instruments/counties.yaml: units {lacking} lack population_10k or urban_pct; "
+                            "the demo generator sizes its synthetic population by them.")
+    return tuple(CountyProfile(i, u.code, u.name_zh, float(u.population_10k), float(u.urban_pct),
+                               u.demo_literacy_shift) for i, u in enumerate(units, start=1))
+
+
+COUNTIES = county_profiles()
 ADULT_SHARE = 0.70  # share of residents aged 18–69 (census 2020: 60+ is 13.2%, under 18 about 22%)
 MALE_SHARE = 109.3 / 209.3  # census sex ratio 109.3
 
@@ -54,7 +63,7 @@ OCCUPATIONS = tuple(range(1, 11))
 class Population:
     """Persons (one row each) and the frame of townships and villages they live in."""
 
-    persons: pd.DataFrame  # county_raw, county_code, township, village, household, sex, birth_year, age, …
+    persons: pd.DataFrame  # county_raw (the unit's number), county_code, township, village, household, sex, birth_year, age, …
     townships: pd.DataFrame  # county_code, township, mos (adults)
     villages: pd.DataFrame  # county_code, township, village, urban, adults, households, dwellings
 
@@ -113,7 +122,7 @@ def _occupation(rng, age, urban, edu) -> np.ndarray:
 def build_population(seed: int, scale: float = 1.0) -> Population:
     rng = np.random.default_rng(seed)
     town_rows, vill_rows = [], []
-    for _raw, code, _name, pop10k, urban_pct, _eff in COUNTIES:
+    for _number, code, _name, pop10k, urban_pct, _eff in COUNTIES:
         adults = int(round(pop10k * 1e4 * ADULT_SHARE * scale))
         n_town = max(3, int(round(scale * pop10k / 6.0)))
         # township sizes: lognormal shares; urban share varies around the county's level
@@ -140,8 +149,8 @@ def build_population(seed: int, scale: float = 1.0) -> Population:
     vidx = np.repeat(np.arange(len(villages)), villages["adults"].to_numpy())
     # households: 1–4 adults of 18–69 (mean about 2.3); persons are numbered within their village
     hh_size = rng.choice([1, 2, 3, 4], size=n, p=[0.22, 0.40, 0.23, 0.15])
-    county_raw_of = {c[1]: c[0] for c in COUNTIES}
-    county_urban_of = {c[1]: c[4] / 100 for c in COUNTIES}
+    county_raw_of = {c.code: c.number for c in COUNTIES}
+    county_urban_of = {c.code: c.urban_pct / 100 for c in COUNTIES}
     v_county = villages["county_code"].to_numpy()
     persons = pd.DataFrame({"vidx": vidx.astype(np.int32)})
     # Assign households by cutting each village's persons into consecutive runs of hh_size.

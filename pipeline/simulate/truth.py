@@ -26,7 +26,7 @@ def population_truth(pop: population.Population, theta: np.ndarray, curves: Trut
     adv = curves.at(curves.p_ge[85.0], theta)
     basic = curves.at(curves.p_ge[55.0], theta)
     total = curves.at(curves.mean_total, theta)
-    names = [c[2] for c in population.COUNTIES]
+    names = [c.name_zh for c in population.COUNTIES]
     sex = (p["sex"].to_numpy() - 1).astype(np.int64)
     cuts = {
         "county": ((p["county_raw"].to_numpy() - 1).astype(np.int64), names),

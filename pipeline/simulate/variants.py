@@ -52,7 +52,7 @@ def _company_final_weight(records: pd.DataFrame, design_weight: np.ndarray, inst
                           controls: dict[str, pd.DataFrame]) -> np.ndarray:
     """What a company typically delivers: the design weight post-stratified to the county populations."""
     demo = {d.field: d for d in inst.demographics}
-    county_of_raw = {float(raw): code for raw, code, _n, _p in inst.counties}
+    county_of_raw = {float(c.raw): c.code for c in inst.counties}
     county = pd.to_numeric(records[demo["county"].column], errors="coerce").map(county_of_raw)
     pop = controls["county_sex_age_urban.csv"].groupby("county_code")["population"].sum()
     sums = pd.Series(design_weight).groupby(county.to_numpy()).transform("sum").to_numpy()

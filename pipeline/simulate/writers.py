@@ -36,7 +36,7 @@ def write_sav(rec: pd.DataFrame, path: Path, inst: Instrument, wave: int, extra_
     for d in inst.demographics:
         labels[d.column] = d.label_zh
         if d.field == "county":
-            values[d.column] = {float(raw): name for raw, _code, name, _p in inst.counties}
+            values[d.column] = {float(c.raw): c.name_zh for c in inst.counties}
         elif d.codes:
             values[d.column] = {float(k): v for k, v in d.codes}
     for it in inst.items:

@@ -2,7 +2,7 @@
 
 Metric names are a contract with the report: rr1, rr3, coop1, kish_deff, ess, weight_min,
 weight_median, weight_max, iterations, max_margin_error, trimmed, margin, base_weight_frame_ratio.
-County-level rows use variable "county" and the county code as level, "全市" for the whole city.
+County-level rows use variable "county" and the county code as level, vocabulary.OVERALL_LABEL for the whole city.
 """
 
 from __future__ import annotations

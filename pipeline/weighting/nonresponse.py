@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError, PipelineError
+from pipeline.vocabulary import OVERALL_LABEL
 from pipeline.weighting.grouped import group_sums
 
-CITY = "全市"
+CITY = OVERALL_LABEL
 
 # status codes used by the adjustment: respondent, eligible non-respondent, unknown, not eligible
 RESP, ENR, UNK, NE = 0, 1, 2, 3
@@ -46,7 +47,7 @@ def aapor_category(disposition: pd.Series, respondent_id: pd.Series, path: str =
 
 
 def response_rates(contacts: pd.DataFrame, by: str = "county_code") -> pd.DataFrame:
-    """RR1, RR3 and COOP1 per `by` level and for the whole city (level 全市), with the counts."""
+    """RR1, RR3 and COOP1 per `by` level and for the whole city (level OVERALL_LABEL), with the counts."""
     cat = aapor_category(contacts["disposition"], contacts["respondent_id"])
     counts = pd.crosstab(contacts[by].astype(str), cat)
     for c in ("I", "P", "R", "NC", "O", "U", "NE"):

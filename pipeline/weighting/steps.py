@@ -28,6 +28,7 @@ import pandas as pd
 from pipeline.errors import InputError, PipelineError
 from pipeline.instruments.delivery import Delivery
 from pipeline.survey_design.spec import DesignSpec
+from pipeline.vocabulary import OVERALL_LABEL
 from pipeline.weighting import diagnostics as dg
 from pipeline.weighting import modes
 from pipeline.weighting.base import household_weights
@@ -137,7 +138,7 @@ def nonresponse(st: WeightingState) -> None:
     for i, label in enumerate(nr.class_labels):
         st.rows.append(dg.row("nonresponse", "nr_factor", "class", label, nr.factors[i, 0]))
         st.rows.append(dg.row("nonresponse", "eligibility_share", "class", label, nr.eligibility[i, 0]))
-    st.say(f"   non-response: {len(nr.class_labels)} classes, overall RR3 {rates.loc['全市', 'rr3']:.3f}")
+    st.say(f"   non-response: {len(nr.class_labels)} classes, overall RR3 {rates.loc[OVERALL_LABEL, 'rr3']:.3f}")
 
 
 def nonresponse_counts(st: WeightingState) -> None:
@@ -208,7 +209,7 @@ def trimming(st: WeightingState) -> None:
     var = "county" if t.by == "county_code" else t.by
     for i, label in enumerate(tlabels):
         st.rows.append(dg.row("trimming", "trimmed", var, str(label), tr.trimmed[i]))
-    st.rows.append(dg.row("trimming", "trimmed", var, "全市", tr.trimmed.sum()))
+    st.rows.append(dg.row("trimming", "trimmed", var, OVERALL_LABEL, tr.trimmed.sum()))
     st.rows.append(dg.row("trimming", "rounds", value=tr.rounds))
     st.rows.append(dg.row("trimming", "replicates_outside_bounds", value=tr.replicates_outside))
     st.rows.append(dg.row("trimming", "replicates_worst_bound_ratio", value=tr.worst_ratio))

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED, status_table, summary_table
-from pipeline.assessment.spec import Plan, PlanTarget, load_plan
 from pipeline.paths import PLAN_TARGETS
+from pipeline.plan.targets import Plan, PlanTarget, load_plan
 
 
 def _t(id_, kind, value, comparison=">=", years=None, deadline=None, unit="人次"):

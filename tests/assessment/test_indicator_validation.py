@@ -9,15 +9,15 @@ import pytest
 from openpyxl import load_workbook
 
 from pipeline.assessment.indicators.submissions import validate_year
-from pipeline.assessment.indicators.template import (
+from pipeline.paths import PLAN_TARGETS
+from pipeline.plan.form import (
     FIRST_ROW,
     SHEET,
     template_rows,
     workbook_bytes,
     write_template,
 )
-from pipeline.assessment.spec import load_plan
-from pipeline.paths import PLAN_TARGETS
+from pipeline.plan.targets import load_plan
 
 YEAR = 2023
 PLAN = load_plan(PLAN_TARGETS)

@@ -9,9 +9,9 @@ import pytest
 from openpyxl import load_workbook
 
 from pipeline.assessment.run import run_assess
-from pipeline.assessment.spec import load_plan
 from pipeline.cli import main
 from pipeline.errors import PipelineError
+from pipeline.plan.targets import load_plan
 from pipeline.simulate.indicators import run_indicator_simulate
 from tests.assessment.synth import make_root, rising
 

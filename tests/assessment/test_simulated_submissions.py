@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from pipeline.assessment.indicators import status_table, validate_year
-from pipeline.assessment.spec import load_plan
 from pipeline.errors import PipelineError
 from pipeline.paths import PLAN_TARGETS
+from pipeline.plan.targets import load_plan
 from pipeline.simulate.indicators import MARKER, demo_files, run_indicator_simulate
 
 PLAN = load_plan(PLAN_TARGETS)

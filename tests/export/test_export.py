@@ -16,12 +16,13 @@ import pandas as pd
 import pyreadstat
 import pytest
 
+from pipeline import vocabulary as V
 from pipeline.cli import main
 from pipeline.errors import InputError
 from pipeline.export import run_export
 from pipeline.export.run import read_export_csv
 from pipeline.paths import ROOT
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 from pipeline.tableio import read_table
 
 GOLD = Path(__file__).resolve().parent.parent / "data" / "golden" / "export"
@@ -51,8 +52,8 @@ def test_sav_and_dta_reopen_with_every_variable_and_value_label(exported):
         assert dict(zip(meta.column_names, meta.column_labels, strict=True)) == dict(
             zip(book["variable"], book["label"], strict=True))
         labels = meta.variable_value_labels
-        assert labels["county"] == {float(i + 1): c for i, c in enumerate(L.COUNTIES)} or labels["county"] == {
-            i + 1: c for i, c in enumerate(L.COUNTIES)}
+        assert labels["county"] == {float(i + 1): c for i, c in enumerate(V.counties().names)} or labels["county"] == {
+            i + 1: c for i, c in enumerate(V.counties().names)}
         assert {float(k): v for k, v in labels["sex"].items()} == {1.0: "男", 2.0: "女"}
         assert set(labels["literate"].values()) == {"具备", "不具备"}
         assert set(labels["is_farmer"].values()) == {"是", "否"}

@@ -20,8 +20,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from pipeline import vocabulary as V
+from pipeline.instruments import dimension_estimands
 from pipeline.paths import WavePaths
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 from pipeline.survey_design.record import write_record
 from pipeline.tableio import write_json, write_table, write_text
 from tests.design_records import record
@@ -34,11 +36,7 @@ CAUTION_COUNTY = "德化县"
 CAUTION_GROUP = "领导干部和公务员"
 TARGET = 0.16
 
-COUNTY_CODES = {
-    "鲤城区": "350502", "丰泽区": "350503", "洛江区": "350504", "泉港区": "350505", "惠安县": "350521",
-    "安溪县": "350524", "永春县": "350525", "德化县": "350526", "石狮市": "350581", "晋江市": "350582",
-    "南安市": "350583", "泉州开发区": "QZKF", "泉州台商投资区": "QZTS",
-}
+COUNTY_CODES = {u.name_zh: u.code for u in V.counties().units}
 COUNTY_P = [0.19, 0.24, 0.11, 0.10, 0.12, 0.08, 0.11, 0.13, 0.17, 0.18, 0.14, PLANTED, 0.09]
 BENCH_TITLES = {i: f"第{i}条基准的标题文字较长需要换行显示" for i in range(1, 27)}
 BENCH_TITLES[1] = "知道世界是可被认知的，能以科学的态度认识世界"
@@ -88,7 +86,7 @@ def _cell(rng, estimand, statistic, dtype, domain, n, p, reliability="ok", reaso
 def _domains() -> list[tuple[str, str, int, float, str, str | None]]:
     """(domain_type, domain, n, share literate, reliability, reason) for every published domain."""
     out = [("overall", "全市", 9_950, 0.142, "ok", None)]
-    for (name, p), n in zip(zip(L.COUNTIES, COUNTY_P, strict=True), range(13), strict=True):
+    for (name, p), n in zip(zip(V.counties().names, COUNTY_P, strict=True), range(13), strict=True):
         rel, why, size = "ok", None, 700 + 20 * n
         if name == SUPPRESSED_COUNTY:
             rel, why, size = "suppressed", NEFF, 41
@@ -121,7 +119,7 @@ def build_estimates(seed: int = 20240) -> pd.DataFrame:
             rows.append(_cell(rng, cid, "proportion", dtype, dom, n, clean(share), rel, why))
         total = 48 + 80 * p
         rows.append(_cell(rng, "score_total", "mean", dtype, dom, n, clean(total), rel, why, scale=10))
-        for (est_id, _, _, marks), frac in zip(L.DIMENSIONS, (0.52, 0.61, 0.66, 0.49), strict=True):
+        for (est_id, _, _, marks), frac in zip(dimension_estimands(), (0.52, 0.61, 0.66, 0.49), strict=True):
             rows.append(_cell(rng, est_id, "mean", dtype, dom, n, clean(marks * (frac + p / 3)), rel, why,
                               scale=marks / 10))
         if dtype in ("overall", "county"):
@@ -231,7 +229,9 @@ def build_project(root: Path, *, demo: bool = True, run_records: bool = True, fr
         write_json({"literate": 0.14}, paths.raw / "truth.json")
     if frameworks:
         bench = "\n".join(f"  - {{id: {i}, title_zh: \"{t}\", group: spirit}}" for i, t in BENCH_TITLES.items())
-        write_text(f"schema_version: 1\nbenchmarks:\n{bench}\n", root / "survey_instruments" / "frameworks.yaml")
+        dims = "\n".join(f"  - {{id: {d}, name_zh: {n}, points: {m:g}}}" for _, d, n, m in dimension_estimands())
+        write_text(f"schema_version: 1\ndimensions:\n{dims}\nbenchmarks:\n{bench}\n",
+                   root / "survey_instruments" / "frameworks.yaml")
     if run_records:
         write_json(INGEST, paths.processed("ingest_report.json"))
         write_table(build_diagnostics(), paths.processed("weighting_diagnostics.csv"), "weighting_diagnostics")

@@ -9,8 +9,9 @@ import pytest
 from matplotlib.patches import Rectangle
 from PIL import Image
 
+from pipeline.publishing.figures import DPI, save_figure
+from pipeline.publishing.fonts import bundled_font_path, font_in_use
 from pipeline.reporting import figures as F
-from pipeline.reporting.fonts import bundled_font_path, font_in_use
 
 from .conftest import CAUTION_COUNTY, PLANTED, SUPPRESSED_COUNTY
 
@@ -21,7 +22,7 @@ def test_every_figure_written_as_png_at_200_dpi_and_svg(built):
         png, svg = folder / f"{spec.stem}.png", folder / f"{spec.stem}.svg"
         assert png.is_file() and svg.is_file(), spec.stem
         with Image.open(png) as im:
-            assert round(im.info["dpi"][0]) == F.DPI
+            assert round(im.info["dpi"][0]) == DPI
             assert im.size[0] > 1000
         text = svg.read_text(encoding="utf-8")
         # text as paths: the SVG renders without the font installed
@@ -95,7 +96,7 @@ def test_benchmark_fallback_without_frameworks(inputs):
 
 def test_figure_files_byte_identical_on_rerun(inputs, built, tmp_path):
     spec = F.FIGURES[5]
-    again = F.save_figure(F.render(spec, inputs), tmp_path, spec.stem)
+    again = save_figure(F.render(spec, inputs), tmp_path, spec.stem)
     for fmt, path in again.items():
         assert path.read_bytes() == (built.dir / "figures" / path.name).read_bytes(), fmt
 

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pipeline.reporting.fonts import FONT_FILE, bundled_font_path, font_in_use, rc_params  # noqa: E402
+from pipeline.publishing.fonts import FONT_FILE, bundled_font_path, font_in_use, rc_params  # noqa: E402
 
 
 def test_bundled_font_is_inside_mplfonts():

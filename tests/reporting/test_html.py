@@ -7,8 +7,8 @@ import re
 import pandas as pd
 import pytest
 
-from pipeline.reporting.html import DEMO_BANNER, table_html
-from pipeline.reporting.methods import Table
+from pipeline.publishing.document import Table
+from pipeline.publishing.html import DEMO_BANNER, table_html
 
 from .conftest import BENCH_TITLES
 

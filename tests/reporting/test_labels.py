@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pipeline.reporting import labels as L
+from pipeline.publishing import labels as L
 
 
 def test_suppressed_values_never_formatted():

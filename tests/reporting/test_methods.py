@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pipeline.reporting.methods import Table, data_quality_section, methods_sections
+from pipeline.publishing.document import Table
+from pipeline.reporting.methods import data_quality_section, methods_sections
 
 
 def _text(sections) -> str:

@@ -9,7 +9,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pipeline.reporting import labels as L
+from pipeline import vocabulary as V
+from pipeline.publishing import labels as L
 from pipeline.reporting.office import WAN, office_sheets
 from pipeline.reporting.tables import build_tables, workbook_bytes
 
@@ -38,8 +39,8 @@ def test_county_sheet_is_laid_out_as_a_bulletin_table(with_pop):
     assert rows[0][0].startswith("表1 ") and "人数" in rows[0][0]
     assert rows[1][-1] == "单位：人、%、万人"
     assert rows[2][:5] == ["县（市、区）", "样本量（人）", "比例（%）", "95%置信区间（%）", "具备科学素质人数（万人）"]
-    body = {r[0]: r for r in rows[3:] if r[0] in (*L.COUNTIES, "全市")}
-    assert set(body) == {*L.COUNTIES, "全市"}
+    body = {r[0]: r for r in rows[3:] if r[0] in (*V.counties().names, "全市")}
+    assert set(body) == {*V.counties().names, "全市"}
     note = next(r[0] for r in rows[3:] if r[0] and str(r[0]).startswith("注："))
     assert "人数＝比例×" in note
     pop = with_pop.populations.set_index(["domain_type", "domain"])["population"]

@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from pipeline.reporting.html import DEMO_BANNER, build_html, headline_html
+from pipeline.publishing.html import DEMO_BANNER
+from pipeline.reporting.html import build_html, headline_html
 
 
 def test_manifest_lists_every_output_with_its_sha(built):

@@ -6,7 +6,8 @@ import zipfile
 
 import pytest
 
-from pipeline.reporting import labels as L
+from pipeline import vocabulary as V
+from pipeline.publishing import labels as L
 from pipeline.reporting.figures import FIGURES
 from pipeline.reporting.word import build_docx
 
@@ -42,7 +43,7 @@ def test_docx_has_headline_verdict_and_every_county(docx_path, inputs):
     assert value in paras and f"判定为“{verdict}”" in paras
     county_table = next(t for t in _tables(docx_path) if t[0][0] == "县（市、区）")
     counties = {r[0]: r for r in county_table[1:]}
-    assert set(counties) == set(L.COUNTIES)
+    assert set(counties) == set(V.counties().names)
     for name, row in counties.items():
         cell = inputs.cell(L.HEADLINE, "county", name)
         assert row[2] == L.fmt_pct(cell["est"], cell["reliability"])

@@ -2,7 +2,7 @@
 
 from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED, status_table, summary_table
 from pipeline.assessment.indicators.submissions import Validation, validate_year
-from pipeline.assessment.indicators.template import write_template
+from pipeline.plan.form import write_template
 
 __all__ = ["MET", "NOT_MET", "NOT_REPORTED", "Validation", "status_table", "summary_table", "validate_year",
            "write_template"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.assessment.spec import DEADLINE_KINDS, Plan, PlanTarget
+from pipeline.plan.targets import DEADLINE_KINDS, Plan, PlanTarget
 from pipeline.schemas import C, TableSchema
 
 MET, NOT_MET, NOT_REPORTED = "达标", "未达标", "未报送"

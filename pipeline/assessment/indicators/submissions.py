@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.assessment.indicators.template import (
+from pipeline.plan.form import (
     FIRST_ROW,
     HEADER_ROW,
     HEADERS,
@@ -28,7 +28,7 @@ from pipeline.assessment.indicators.template import (
     VALUE_COL,
     YEAR_CELL,
 )
-from pipeline.assessment.spec import Plan
+from pipeline.plan.targets import Plan
 from pipeline.schemas import C, TableSchema
 
 ERROR, WARNING = "error", "warning"

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.assessment.spec import Plan, PlanTarget
-from pipeline.reporting.tables import FIXED_TIME, _normalise_zip
+from pipeline.plan.targets import Plan, PlanTarget
+from pipeline.publishing.workbook import FIXED_TIME, normalise_zip
 from pipeline.tableio import atomic_path
 
 SHEET = "填报表"
@@ -85,7 +85,7 @@ def workbook_bytes(plan: Plan, year: Any, unit: str = "", values: Mapping[str, A
     notes_ws.column_dimensions["A"].width = 100
     buf = io.BytesIO()
     wb.save(buf)
-    return _normalise_zip(buf.getvalue())
+    return normalise_zip(buf.getvalue())
 
 
 def write_template(plan: Plan, year: int, path: Path, **fill: Any) -> Path:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pipeline.instruments import dimension_estimands
 from pipeline.schemas import CAUTION, OK, RELIABILITY_VALUES, SUPPRESSED  # noqa: F401  (re-exported)
+from pipeline.vocabulary import DOMAIN_TYPE_LABELS, OVERALL_LABEL, counties
 
 DASH = "—"
 SUPPRESSED_NOTE = "数据不足，不予发布"
@@ -43,43 +45,15 @@ CLASS_RULES = {
     "class_low": "总分 < 55",
 }
 
-# The four parts of the test with their full marks, as survey_instruments/frameworks.yaml names them (the
-# report reads that file; these are the same names, used only when a project has no frameworks.yaml).
-DIMENSIONS = (
-    ("score_knowledge", "knowledge", "科学知识", 40.0),
-    ("score_methods", "methods", "科学方法", 20.0),
-    ("score_spirit", "spirit", "科学精神与科学思想", 20.0),
-    ("score_ability", "ability", "应用科学解决实际问题的能力", 20.0),
-)
+# The four parts of the test: pipeline.instruments.dimension_estimands() (names from frameworks.yaml).
 SCORE_TOTAL = "score_total"
 
-DOMAIN_TYPE_LABELS = {
-    "overall": "全市",
-    "county": "县（市、区）",
-    "sex": "性别",
-    "age_band": "年龄段",
-    "education": "文化程度",
-    "urban": "城乡",
-    "group": "重点人群",
-    "county_group": "县区×重点人群",
-    "county_urban": "县区×城乡",
-}
 DOMAIN_TYPES = tuple(DOMAIN_TYPE_LABELS)
 SUBGROUP_TYPES = ("sex", "age_band", "education", "urban")
 
-COUNTIES = (
-    "鲤城区", "丰泽区", "洛江区", "泉港区", "惠安县", "安溪县", "永春县", "德化县",
-    "石狮市", "晋江市", "南安市", "泉州开发区", "泉州台商投资区",
-)
-# Official six-digit codes (DOMAIN.md §4); the two zones have internal codes chosen by the design.
-COUNTY_CODES = {
-    "350502": "鲤城区", "350503": "丰泽区", "350504": "洛江区", "350505": "泉港区", "350521": "惠安县",
-    "350524": "安溪县", "350525": "永春县", "350526": "德化县", "350581": "石狮市", "350582": "晋江市",
-    "350583": "南安市",
-}
 CATEGORY_ORDER = {
-    "overall": ("全市",),
-    "county": COUNTIES,
+    "overall": (OVERALL_LABEL,),
+    "county": counties().names,
     "sex": ("男", "女"),
     "age_band": ("18-29", "30-39", "40-49", "50-59", "60-69"),
     "education": ("小学及以下", "初中", "高中/中专", "大专", "本科及以上"),
@@ -96,7 +70,7 @@ def estimand_label(estimand_id: str, benchmark_titles: dict[str, str] | None = N
         return f"{CLASS_LABELS[estimand_id]}（{CLASS_RULES[estimand_id]}）的比例"
     if estimand_id == SCORE_TOTAL:
         return "总分（满分100）"
-    dims = dimensions if dimensions is not None else tuple((d[0], d[2], d[3]) for d in DIMENSIONS)
+    dims = dimensions if dimensions is not None else tuple((d[0], d[2], d[3]) for d in dimension_estimands())
     for est_id, name, marks in dims:
         if estimand_id == est_id:
             return f"{name}得分（满分{marks:g}）"
