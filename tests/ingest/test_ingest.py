@@ -9,13 +9,17 @@ import shutil
 import struct
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
 
 from pipeline.errors import InputError
 from pipeline.ingest import run_ingest
+from pipeline.instruments import load_instrument
 from pipeline.paths import ROOT, WavePaths
+from pipeline.schemas import RESPONSE_REASONS, response_columns
+from pipeline.tableio import read_metadata
 from tests.conftest import make_project
 
 GB_FIXTURE = ROOT / "tests" / "data" / "ingest" / "gb18030"
@@ -116,12 +120,18 @@ def test_respondents_are_typed_and_flagged(demo_ingested):
 
 def test_dont_know_is_an_answer_and_missing_is_typed(demo_ingested):
     x = pd.read_parquet(demo_ingested.processed("responses.parquet"))
-    assert set(x["missing_reason"].astype(str)) == {"answered", "dont_know", "refused", "skipped"}
-    answered = x["missing_reason"] == "answered"
-    assert x.loc[answered, "response_code"].notna().all()
-    assert x.loc[~answered, "response_code"].isna().all()
-    multi = x[(x["item_id"] == "A07") & answered]["response_code"].astype(str)
-    assert multi.str.fullmatch(r"[1-4](,[1-4])*|").all()
+    inst = load_instrument(demo_ingested.instrument)
+    reasons = np.stack([x[response_columns(it.id)[1]].to_numpy() for it in inst.items], axis=1)
+    chosen = np.stack([x[response_columns(it.id)[0]].to_numpy() for it in inst.items], axis=1)
+    assert sorted(np.unique(reasons)) == [0, 1, 2, 3]  # answered, dont_know, refused, skipped
+    assert (chosen[reasons != 0] == 0).all()
+    m = len(next(it for it in inst.items if it.id == "A07").options)
+    multi = x["chosen_A07"][x["reason_A07"] == 0]
+    assert multi.between(0, 2**m - 1).all() and multi.nunique() > m  # sets of options, not one option
+    single = [j for j, it in enumerate(inst.items) if it.type != "multiple"]
+    c, answered = chosen[:, single], reasons[:, single] == 0
+    assert ((c > 0) & ((c & (c - 1)) == 0))[answered].all()  # one option each
+    assert read_metadata(demo_ingested.processed("responses.parquet"))["reasons"] == list(RESPONSE_REASONS)
 
 
 def _project_with(tmp_path: Path, demo_raw: WavePaths) -> WavePaths:
