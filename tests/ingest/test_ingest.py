@@ -261,3 +261,41 @@ def test_key_group_on_any_coded_demographic(tmp_path, demo_raw):
     run_ingest(paths, progress=False)
     r = pd.read_parquet(paths.processed("respondents.parquet"))
     assert (r["is_worker"] == (r["urban"] == "城镇")).all() and 0 < r["is_worker"].mean() < 1
+
+
+def test_ingest_delivery_is_the_stage_without_its_files(demo_ingested, monkeypatch):
+    """The pure step, fed the delivery as read, returns exactly the tables and report the stage wrote; it
+    drops identifier columns itself, whoever calls it, and touches no file."""
+    from pipeline.ingest.contacts import read_contacts
+    from pipeline.ingest.identities import link_secret
+    from pipeline.ingest.readers import read_raw
+    from pipeline.ingest.run import Delivered, ingest_delivery
+    from pipeline.instruments.delivery import load_delivery
+    from pipeline.schemas import CONTACTS, QUARANTINE, RESPONDENTS, RESPONSES
+    from pipeline.tableio import prepare, read_table
+
+    paths = demo_ingested
+    inst = load_instrument(paths.instrument)
+    src = paths.raw / inst.source_file
+    raw = read_raw(src, inst.encoding)  # identifiers left in: the step must drop them
+    assert all(i.column in raw.data.columns for i in inst.identifiers)
+    frame = pd.read_csv(paths.frame, dtype=str, encoding="utf-8-sig")
+    delivered = Delivered(raw.data, src.name, raw.sha256, raw.encoding, read_contacts(paths.contacts_raw), frame)
+    secret = link_secret()
+
+    def no_files(*args, **kwargs):
+        raise AssertionError("ingest_delivery opened a file")
+
+    monkeypatch.setattr("builtins.open", no_files)
+    out = ingest_delivery(delivered, inst, load_delivery(paths.design), paths.wave, secret)
+    monkeypatch.undo()
+    for table, name, schema in ((out.respondents, "respondents.parquet", RESPONDENTS),
+                                (out.responses, "responses.parquet", RESPONSES),
+                                (out.contacts, "contacts.parquet", CONTACTS),
+                                (out.quarantine, "quarantine.csv", QUARANTINE)):
+        written = read_table(paths.processed(name), schema)
+        pd.testing.assert_frame_equal(prepare(table, schema), written, check_dtype=False)
+    report = json.loads(paths.processed("ingest_report.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in report.items() if k != "source_file"} == json.loads(json.dumps(out.report))
+    leaked = {i.column for i in inst.identifiers} & (set(out.respondents.columns) | set(out.responses.columns))
+    assert not leaked
