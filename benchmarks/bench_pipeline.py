@@ -2,8 +2,8 @@
 time every stage (ingest, score, weight, estimate, report) with its peak memory, beside its floor:
 
 - ingest: pyreadstat's bare read of the same survey.sav;
-- score: reading responses.parquet's dictionary codes and one numpy pass (answered-correct counts per
-  respondent by np.bincount);
+- score: reading responses.parquet's item columns and one numpy pass over them (answered items per
+  respondent);
 - weight: numpy raking of the full-sample weight to the same two margins (bincount IPF) plus one
   np.bincount of the base weights per (class, PSU);
 - estimate: the PSU-total variance floor (Σw·y and Σw per domain × PSU, times the replicate factors).
@@ -18,6 +18,9 @@ design written into the copy of design.yaml: `bootstrap:200` (default: Rao–Wu,
 PSU). The generated national design has ~1,500 PSUs in ~300 strata, most of them certainty townships
 with 4 villages: a jackknife needs a replicate per group of every stratum (grouping barely helps
 there), and one replicate per PSU is an n × 1,500 matrix, 12 GiB per copy at a million rows.
+QZ_PIPELINE_STAGES (comma-separated, default all: ingest,score,weight,estimate,report) times the first
+stages only (each stage needs the ones before it); QZ_PIPELINE_DIR keeps the generated delivery in that
+folder and reuses it on the next run instead of generating it again (same rows and seed, same file).
 """
 
 from __future__ import annotations
@@ -49,10 +52,12 @@ STAGE = ("from pipeline.paths import WavePaths; import pathlib; "
 
 FLOOR_SCORE = r"""
 import numpy as np, pyarrow.parquet as pq
-tab = pq.read_table({path!r}, columns=["respondent_id", "missing_reason"], read_dictionary=["respondent_id", "missing_reason"])
-rid = np.concatenate([c.indices.to_numpy() for c in tab.column(0).chunks])
-ans = np.concatenate([(c.indices.to_numpy() == 0) for c in tab.column(1).chunks])
-totals = np.bincount(rid, weights=ans)
+names = [c for c in pq.read_schema({path!r}).names if c.startswith(("chosen_", "reason_"))]
+tab = pq.read_table({path!r}, columns=names)
+totals = np.zeros(tab.num_rows, dtype=np.int64)
+for c in names:
+    v = tab.column(c).to_numpy()
+    totals += (v == 0) if c.startswith("reason_") else (v > 0)
 print(totals.shape, file=sys.stderr)
 """
 
@@ -126,21 +131,32 @@ def _spec(root: Path, choice: str) -> str:
 def run() -> dict:
     rows = int(os.environ.get("QZ_PIPELINE_ROWS", "1000000"))
     choice = os.environ.get("QZ_PIPELINE_DESIGN", "bootstrap:200")
+    wanted = os.environ.get("QZ_PIPELINE_STAGES", "ingest,score,weight,estimate,report").split(",")
+    keep = os.environ.get("QZ_PIPELINE_DIR")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "big"
-        (root / "data" / "raw").mkdir(parents=True)
-        label = _spec(root, choice)
+        root = Path(keep) / f"big-{rows}" if keep else Path(tmp) / "big"
         raw = root / "data" / "raw" / "2024"
-        sim = _child(f"from pipeline.simulate import run_simulate; import pathlib; run_simulate(2024, {str(raw)!r}, "
-                     f"total={rows}, scale=3.0, psu_per_stratum=80, root=pathlib.Path({str(root)!r}))")
         sav = raw / "survey.sav"
+        reuse = keep is not None and (raw / ".demo-delivery.json").exists()
+        if root.exists() and not reuse:
+            shutil.rmtree(root)  # a half-generated folder of an interrupted run
+        if reuse:
+            shutil.rmtree(root / "survey_instruments")
+            shutil.rmtree(root / "data" / "processed", ignore_errors=True)
+            sim = {"reused": str(raw)}
+        (root / "data" / "raw").mkdir(parents=True, exist_ok=True)
+        label = _spec(root, choice)
+        if not reuse:
+            sim = _child(f"from pipeline.simulate import run_simulate; import pathlib; run_simulate(2024, {str(raw)!r}, "
+                         f"total={rows}, scale=3.0, psu_per_stratum=80, root=pathlib.Path({str(root)!r}))")
         out = root / "data" / "processed" / "2024"
         res: dict = {"simulate": {**sim, "sav_mib": sav.stat().st_size / 2**20}}
         res["floor_bare_read"] = _child(f"import pyreadstat; df, m = pyreadstat.read_sav({str(sav)!r}, "
                                         "user_missing=True); print(df.shape, file=sys.stderr)")
         stages = [("ingest", "ingest"), ("score", "scoring"), ("weight", "weighting"), ("estimate", "estimation"),
                   ("report", "reporting")]
+        stages = [s for s in stages if s[0] in wanted]
         for name, pkg in stages:
             res[name] = _child(STAGE.format(pkg=pkg, name=name, root=str(root)))
             if "error" in res[name]:

@@ -4,9 +4,10 @@
     status), then item credit, respondent scores (dimensions, total, class, rule, 26 benchmark shares)
     and the full item analysis (descriptives, alpha, KR-20, item–rest correlations, key check, MH DIF by
     sex and by urban/rural), all in memory;
-(b) long: the same answers written as the long responses.parquet that ingest delivers (68 million
-    rows) with a respondents.parquet, then the whole stage `run_score`: read, score, item statistics
-    and the three validated, sorted, atomic outputs.
+(b) file: the same answers written as the responses.parquet that ingest delivers (one row per
+    respondent, per item its option mask and missing reason: pipeline/schemas.py) with a
+    respondents.parquet, then the whole stage `run_score`: read, score, item statistics and the three
+    validated, sorted, atomic outputs.
 
 Each part runs in its own process so that its peak resident memory (ru_maxrss, which counts NumPy and
 Arrow buffers alike) is its own. BLAS is held to one thread (unless OPENBLAS_NUM_THREADS is set): the
@@ -87,9 +88,8 @@ def phase_wide(n: int) -> dict:
 
 
 def phase_prepare(n: int, root: Path) -> dict:
-    import pyarrow.parquet as pq
-
-    from pipeline.scoring.synthetic import long_arrow, respondents_frame, simulate
+    from pipeline.schemas import responses_frame
+    from pipeline.scoring.synthetic import respondents_frame, simulate
     from pipeline.tableio import write_table
 
     iset = _iset()
@@ -102,10 +102,10 @@ def phase_prepare(n: int, root: Path) -> dict:
     out = root / "data" / "processed" / "2024"
     out.mkdir(parents=True, exist_ok=True)
     sim = simulate(iset, n, SEED, unscored_share=0.02)
-    table = long_arrow(iset, sim)
-    pq.write_table(table, out / "responses.parquet", compression="zstd")
+    table = responses_frame(sim.respondent_ids, iset.ids, sim.chosen, sim.status)
+    write_table(table, out / "responses.parquet", "responses")  # as ingest writes it
     write_table(respondents_frame(sim.respondent_ids, SEED + 1), out / "respondents.parquet", "respondents")
-    return {"rows": table.num_rows, "responses_mib": round((out / "responses.parquet").stat().st_size / 2**20, 1),
+    return {"rows": len(table), "columns": table.shape[1], "responses_mib": round((out / "responses.parquet").stat().st_size / 2**20, 1),
             "generate_and_write_s": round(time.perf_counter() - t, 2), "peak_rss_mib": round(_peak_mib())}
 
 
@@ -142,7 +142,7 @@ def run(n: int = N_BIG) -> dict:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"area": "scoring", "respondents": n, "items": wide["items"], "cpu_count": os.cpu_count(),
-            "load_average_at_start": round(load, 2), "wide_in_memory": wide, "long_inputs": prepared,
+            "load_average_at_start": round(load, 2), "wide_in_memory": wide, "file_inputs": prepared,
             "run_score_end_to_end": stage}
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.vocabulary import RESPONSE_STATUSES
+
 KINDS = ("str", "int", "float", "bool", "any")
 
 
@@ -88,6 +90,12 @@ def validate(df: pd.DataFrame, schema: TableSchema, check_key: bool = True) -> p
             raise ValueError(
                 f"table {schema.name!r} has columns {bad} that match neither its contract nor the "
                 f"pattern {schema.extra!r} for extra columns."
+            )
+        wrong = [c for c in extras if not _kind_ok(df[c], schema.extra_kind)]
+        if wrong:
+            raise ValueError(
+                f"table {schema.name!r}: extra column(s) {wrong[:5]} must be {schema.extra_kind}; found dtype "
+                f"{df[wrong[0]].dtype}."
             )
     for col in schema.columns:
         s = df[col.name]
@@ -183,12 +191,53 @@ RESPONDENTS = _schema(
     extra=r"flag_[a-z_]+|w_design|w_delivered",
 )
 
+# Responses, one row per respondent and two integer columns per item of the instrument: the answers in the
+# shape scoring works on, so nothing is spelled out as text at ingest and parsed back at scoring.
+#   chosen_<item>  int32  the options chosen, as a bit mask over the item's options in instrument.yaml
+#                         order (bit j = the j-th listed option): a single or true/false answer has one
+#                         bit, a multiple-answer item any number (0 = answered, nothing chosen); 0 unless
+#                         the item was answered
+#   reason_<item>  int8   the index in RESPONSE_STATUSES: 0 answered, 1 dont_know (an answer that earns 0),
+#                         2 refused, 3 skipped
+# A wide table, not a long one (respondent × item rows): 68 items cost 340 bytes a respondent instead of
+# 68 keyed rows, scoring reads the columns straight into its matrices, and the key is the respondents'.
+
 RESPONSES = _schema(
     "responses",
-    [C("respondent_id", "str", False), C("item_id", "str", False), C("response_code", "str"),
-     C("missing_reason", "str", False)],
-    key=("respondent_id", "item_id"),
+    [C("respondent_id", "str", False)],
+    key=("respondent_id",),
+    extra=r"(chosen|reason)_.+",
+    extra_kind="int",
 )
+
+
+# stored with responses.parquet (with the items in instrument order), so that the file explains itself
+RESPONSES_METADATA = {
+    "chosen": "chosen_<item>: bit j set = the j-th option of the item in instrument.yaml was chosen; 0 unless answered",
+    "reasons": list(RESPONSE_STATUSES),
+}
+
+
+def response_columns(item_id: str) -> tuple[str, str]:
+    """(chosen, reason) column names of an item in responses.parquet."""
+    return f"chosen_{item_id}", f"reason_{item_id}"
+
+
+def responses_frame(respondent_ids, item_ids, chosen: np.ndarray, reason: np.ndarray) -> pd.DataFrame:
+    """The responses table from respondent × item matrices (option masks, reason indices); chosen is
+    zeroed where the item was not answered, so one answer has one spelling."""
+    n, k = chosen.shape
+    if reason.shape != (n, k) or len(item_ids) != k or len(respondent_ids) != n:
+        raise ValueError(f"responses_frame: {len(respondent_ids)} ids, {len(item_ids)} items, matrices "
+                         f"{chosen.shape} and {reason.shape}")
+    chosen = np.asfortranarray(chosen, dtype=np.int32)  # column by column: contiguous columns
+    reason = np.asfortranarray(reason, dtype=np.int8)
+    cols: dict[str, object] = {"respondent_id": respondent_ids}
+    for j, item_id in enumerate(item_ids):
+        c, r = response_columns(item_id)
+        cols[c] = chosen[:, j] * (reason[:, j] == 0)
+        cols[r] = reason[:, j].copy()
+    return pd.DataFrame(cols, copy=False)
 
 QUARANTINE = _schema(
     "quarantine",

@@ -1,16 +1,15 @@
-"""Answer columns → the long responses table: per item a missing reason (answered, dont_know, refused,
-skipped) and a response code ("2"; "1,3" for a multiple-answer item). Arrays are respondent × item in
-column order (Fortran), so that every per-item step reads and writes contiguous memory."""
+"""Answer columns → the responses matrices: per item a missing reason (answered, dont_know, refused,
+skipped) and the options chosen as a bit mask (the responses contract in pipeline/schemas.py). Arrays are
+respondent × item in column order (Fortran), so that every per-item step reads and writes contiguous
+memory."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from pipeline.errors import InputError
 from pipeline.instruments.model import Instrument
-from pipeline.vocabulary import RESPONSE_STATUSES
-
-REASONS = RESPONSE_STATUSES  # the reason index of a cell is its position here
+from pipeline.vocabulary import RESPONSE_STATUSES as REASONS  # a cell's reason index is its position here
 
 
 def reasons_and_values(num: dict[str, np.ndarray], inst: Instrument, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,46 +47,35 @@ def reasons_and_values(num: dict[str, np.ndarray], inst: Instrument, n: int) -> 
     return reason, value
 
 
-def code_strings(inst: Instrument, value: np.ndarray, reason: np.ndarray,
-                 rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Category codes (−1 = missing) of the response strings of `rows`, in that order and row-major,
-    through a small lookup table per item instead of a million strings; and the categories that occur,
-    in first-built order."""
-    n, J = value.shape
-    codes = np.empty((n, J), dtype=np.int32, order="F")
-    cat_index: dict[str, int] = {}
+def option_masks(inst: Instrument, value: np.ndarray, reason: np.ndarray, rows: np.ndarray,
+                 file: str = "the survey file") -> np.ndarray:
+    """The chosen options of `rows` (in that order) as bit masks over each item's options in instrument
+    order (the responses contract, pipeline/schemas.py): 0 where the item was not answered. A single item
+    maps its option code through a lookup table of the item's codes; a multiple-answer item's value is
+    already 1000 + the mask (its option columns are listed in option order). A single answer that is no
+    option of its item cannot be held as a mask: it is an InputError naming the record (the codebook
+    check quarantines such records unless the instrument only warns about them)."""
+    out = np.zeros((rows.size, value.shape[1]), dtype=np.int32, order="F")
     for j, it in enumerate(inst.items):
-        col = value[:, j]
+        v, answered = value[:, j][rows], reason[:, j][rows] == 0
         if it.type == "multiple":
-            table_size = 1000 + (1 << len(it.option_codes))
-            keys = range(1000, table_size)
-        else:
-            table_size = int(col.max()) + 1 if n else 1
-            keys = range(table_size)
-        table = np.zeros(table_size, dtype=np.int32)  # category code + 1, so that 0 × anything stays missing
-        for u in keys:
-            if it.type == "multiple":
-                mask = u - 1000
-                label = ",".join(str(c) for i, c in enumerate(it.option_codes) if mask >> i & 1)
-            else:
-                label = str(u)
-            table[u] = cat_index.setdefault(label, len(cat_index)) + 1
-        c = codes[:, j]
-        np.take(table, col, mode="clip", out=c)
-        c *= reason[:, j] == 0
-        c -= 1
-    codes = take_rows(codes, rows)
-    cats = sorted(cat_index, key=cat_index.get)
-    seen = np.zeros(len(cats) + 1, dtype=bool)
-    for j in range(J):  # bincount of an intp column is fast; of int32 it is ten times slower
-        seen |= np.bincount(codes[:, j].astype(np.intp) + 1, minlength=len(cats) + 1) > 0
-    used = np.flatnonzero(seen[1:])
-    codes = np.ascontiguousarray(codes)  # row-major: the long table runs respondent by respondent
-    if used.size == len(cats):
-        return codes, cats
-    remap = np.full(len(cats) + 1, -1, dtype=np.int32)  # remap[-1] = −1 keeps missing missing
-    remap[used] = np.arange(used.size, dtype=np.int32)
-    return remap[codes], [cats[i] for i in used]
+            np.multiply(v - 1000, answered, out=out[:, j])
+            continue
+        codes = np.array(it.option_codes, dtype=np.int64)
+        table = np.full(max(int(codes.max()), int(v.max()) if v.size else 0) + 1, -1, dtype=np.int32)
+        table[codes] = 1 << np.arange(codes.size, dtype=np.int32)
+        mask = np.where(answered, table[np.clip(v, 0, None)], 0)
+        bad = answered & ((mask < 0) | (v < 0))
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            row = int(rows[k]) + 1  # rows index the file's records from 0
+            raise InputError(
+                f"{file} row {row}: column {it.column} has {int(v[k])}, which is not an option of item {it.id} "
+                f"(options {list(it.option_codes)}); {int(bad.sum())} accepted record(s) like this. The "
+                "instrument only warns about codes outside the codebook (checks: code_outside_codebook): set "
+                "its action to quarantine, or correct the values with fieldwork. Nothing was written.")
+        out[:, j] = mask
+    return out
 
 
 def take_rows(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -97,19 +85,3 @@ def take_rows(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
     for j in range(a.shape[1]):
         np.take(a[:, j], rows, out=out[:, j])
     return out
-
-
-def long_table(respondent_ids: np.ndarray, item_ids: list[str], codes: np.ndarray, categories: list[str],
-               reason: np.ndarray) -> pd.DataFrame:
-    """One row per respondent and item, in (respondent_id, item_id) order when respondent_ids are sorted.
-    Every column is a categorical over its few values, so 65 million rows cost codes, not strings."""
-    n, J = codes.shape
-    # broadcast-and-copy is several times faster than np.repeat/np.tile at this length
-    respondent = np.broadcast_to(np.arange(n, dtype=np.int32)[:, None], (n, J)).ravel()
-    item = np.broadcast_to(np.arange(J, dtype=np.int8 if J < 128 else np.int32), (n, J)).ravel()
-    return pd.DataFrame({
-        "respondent_id": pd.Categorical.from_codes(respondent, categories=pd.Index(respondent_ids)),
-        "item_id": pd.Categorical.from_codes(item, categories=item_ids),
-        "response_code": pd.Categorical.from_codes(codes.ravel(order="C"), categories=categories),
-        "missing_reason": pd.Categorical.from_codes(reason.ravel(order="C"), categories=list(REASONS)),
-    }, copy=False)

@@ -3,8 +3,8 @@ was not accepted accounted for in quarantine.csv. Rows read = accepted + quarant
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ import pandas as pd
 from pipeline import stages, tableio
 from pipeline.errors import InputError
 from pipeline.ingest import checks
-from pipeline.ingest.answers import REASONS, code_strings, long_table, reasons_and_values, take_rows
+from pipeline.ingest.answers import REASONS, option_masks, reasons_and_values, take_rows
 from pipeline.ingest.columns import labelled, numeric, text, text_column
 from pipeline.ingest.contacts import contacts_table, read_contacts
 from pipeline.ingest.delivered import design_values, interview_times, weight_values
@@ -21,10 +21,11 @@ from pipeline.ingest.identities import drop_identifiers, link_secret, pseudonymi
 from pipeline.ingest.missing_usage import missing_code_usage
 from pipeline.ingest.readers import read_raw, verify_checksum
 from pipeline.instruments import load_instrument
-from pipeline.instruments.delivery import check_instrument
+from pipeline.instruments.delivery import Delivery, check_instrument
 from pipeline.instruments.model import Instrument
 from pipeline.paths import WavePaths
 from pipeline.progress import Laps, Timer, log
+from pipeline.schemas import RESPONSES_METADATA, responses_frame
 from pipeline.survey_design import load_delivery
 
 AGE_BANDS = ("18-29", "30-39", "40-49", "50-59", "60-69")
@@ -60,7 +61,41 @@ def _required_columns(data: pd.DataFrame, inst: Instrument, file: str) -> None:
             "match: fix the column names in the instrument or ask fieldwork for the agreed layout.")
 
 
+def _quiet(_message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What a delivery holds, as read: the survey file's records and the side tables."""
+
+    data: pd.DataFrame  # the survey file's records (any identifier column left in is dropped first)
+    file: str  # the survey file's name, for messages
+    sha256: str
+    encoding: str | None
+    contacts: pd.DataFrame | None = None  # the contact sheet, when the delivery mode has one
+    frame: pd.DataFrame | None = None  # the sampling frame's township and village codes, when delivered
+    contacts_file: str = "contacts.csv"
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """Everything ingest writes, in memory: the stage tables and the report (ingest_report.json without
+    the source file's path, which only the caller knows)."""
+
+    respondents: pd.DataFrame
+    responses: pd.DataFrame
+    contacts: pd.DataFrame | None
+    quarantine: pd.DataFrame
+    report: dict
+
+    @property
+    def by_reason(self) -> dict:
+        return self.report["quarantined_by_reason"]
+
+
 def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
+    """Read the delivery, ingest it, and commit every output or none (the make target last)."""
     timer = Timer()
     lap = Laps(enabled=progress)
     stages.begin("ingest", paths)
@@ -74,13 +109,12 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
         log(f"   reading {src.name} ({src.stat().st_size / 2**20:,.1f} MiB) …")
     raw = read_raw(src, inst.encoding, skip=[i.column for i in inst.identifiers])
     verify_checksum(src, raw.sha256, paths.checksums)
-    file = src.name
     data = drop_identifiers(raw.data, inst)
-    digest, encoding = raw.sha256, raw.encoding
-    del raw
-    _required_columns(data, inst, file)
-    n_read = len(data)
-    lap(f"read {n_read} records from {file} (encoding {encoding or 'from file'}); identifiers dropped")
+    delivered = Delivered(data, src.name, raw.sha256, raw.encoding, contacts_file=paths.contacts_raw.name)
+    del raw, data
+    _required_columns(delivered.data, inst, delivered.file)  # a file of the wrong layout stops before the side tables
+    lap(f"read {len(delivered.data)} records from {src.name} (encoding {delivered.encoding or 'from file'}); "
+        "identifiers dropped")
     # every fatal input is found before anything is written
     contacts_raw = read_contacts(paths.contacts_raw) if delivery.contacts else None
     frame = None
@@ -92,10 +126,40 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
         lap(f"read the contact sheet ({len(contacts_raw)} households)")
     else:
         log(f"   delivery mode {delivery.mode}: no contact sheet is read")
-    if not delivery.interview_times:
-        log("   warning: the delivery has no interview times (design.yaml delivery.interview_times: false): "
-            "the duration check is skipped")
+    delivered = replace(delivered, contacts=contacts_raw, frame=frame)
+    out = ingest_delivery(delivered, inst, delivery, paths.wave, link_secret(), lap, log)
+    del delivered, contacts_raw, frame
+    report = {**out.report, "source_file": str(src.relative_to(paths.root)) if src.is_relative_to(paths.root) else str(src)}
+    with tableio.stage_commit("ingest", stages.target("ingest", paths)):
+        tableio.write_table(out.responses, paths.processed("responses.parquet"), "responses",
+                            metadata={**RESPONSES_METADATA, "items": [it.id for it in inst.items]})
+        tableio.write_table(out.respondents, paths.processed("respondents.parquet"), "respondents")
+        if out.contacts is not None:
+            tableio.write_table(out.contacts, paths.processed("contacts.parquet"), "contacts")
+        lap(f"wrote respondents.parquet ({len(out.respondents)} rows), "
+            f"{'' if out.contacts is None else f'contacts.parquet ({len(out.contacts)} rows), '}"
+            f"responses.parquet ({len(out.responses)} rows × {len(inst.items)} items)")
+        tableio.write_table(out.quarantine, paths.processed("quarantine.csv"), "quarantine")
+        tableio.write_json(report, paths.processed("ingest_report.json"))
+    if out.contacts is None:  # a contacts.parquet of an earlier full delivery would otherwise pass for this one's
+        paths.processed("contacts.parquet").unlink(missing_ok=True)
+    return IngestResult(report["rows_read"], report["accepted"], report["quarantined"], out.by_reason, timer.seconds)
 
+
+def ingest_delivery(delivered: Delivered, inst: Instrument, delivery: Delivery, wave: int, secret: bytes,
+                    lap: Callable[[str], None] = _quiet, warn: Callable[[str], None] = _quiet) -> Ingested:
+    """The delivery → identity-free respondents, responses and contacts, the quarantine and the report,
+    with no file read or written: every problem that stops the stage is an InputError raised here, before
+    the caller writes anything. `secret` keys the pseudonyms; `lap` hears each step as it ends, `warn`
+    what a reader of the run must know."""
+    data = drop_identifiers(delivered.data, inst)  # before anything else, whoever the caller is
+    file, frame, contacts_raw = delivered.file, delivered.frame, delivered.contacts
+    _required_columns(data, inst, file)
+    n_read = len(data)
+    if not delivery.interview_times:
+        warn("   warning: the delivery has no interview times (design.yaml delivery.interview_times: false): "
+            "the duration check is skipped")
+    adm = dict(inst.admin)
     rows = np.arange(1, n_read + 1)
     demo = {d.field: d for d in inst.demographics}
     q: list[tuple[int, int, str, str]] = []
@@ -142,15 +206,15 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     findings.append(area)
     start, end = interview_times(data, adm)
     year = start.dt.year.to_numpy(dtype=float)
-    year = np.where(np.isnan(year), float(paths.wave), year)
+    year = np.where(np.isnan(year), float(wave), year)
     age = year - numeric(data[demo["birth_year"].column])
     findings.append(checks.age_range(age, rows, file, demo["birth_year"].column))
-    p, delivered = design_values(data, adm, delivery)
+    p, delivered_w = design_values(data, adm, delivery)
     n_adults = numeric(data[demo["n_adults"].column])
-    if delivered:
+    if delivered_w:
         # the adults count is still checked; the delivered weight has its own check
         findings.append(checks.design_values({}, n_adults, rows, file, {"n_adults": demo["n_adults"].column}))
-        for w in delivered.values():
+        for w in delivered_w.values():
             findings.append(weight_values(w, rows, file, adm[delivery.design_roles[0]]))
     else:
         findings.append(checks.design_values(p, n_adults, rows, file, {**adm, "n_adults": demo["n_adults"].column}))
@@ -165,7 +229,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     # a delivery without interview times says so above; otherwise, count the records the check cannot judge
     untimed = int(np.isnan(minutes).sum()) if delivery.interview_times else 0
     if untimed:  # the duration check cannot judge these: say so rather than pass them silently
-        log(f"   warning: {untimed} of {n_read} records lack a start or end time ({adm['start_time']}, "
+        warn(f"   warning: {untimed} of {n_read} records lack a start or end time ({adm['start_time']}, "
             f"{adm['end_time']}), so their interview duration is not checked")
     reason, value = reasons_and_values(num, inst, n_read)
     usage = missing_code_usage(num, inst)
@@ -193,7 +257,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
 
     accepted = ~fails_any
     qdf = pd.DataFrame(q, columns=["source_row", "_i", "reason_code", "detail"])
-    ids = pseudonymise(paths.wave, qid, link_secret())
+    ids = pseudonymise(wave, qid, secret)
     ids[no_id] = None  # no number, no pseudonym
     qdf["respondent_id"] = ids[qdf["_i"].to_numpy()] if len(qdf) else pd.Series(dtype=object)
     qdf = qdf.drop(columns="_i")[["source_row", "respondent_id", "reason_code", "detail"]]
@@ -220,55 +284,38 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
             # no example numbers in the message: questionnaire numbers link a record to a household
             raise InputError(
                 f"none of the {n_acc} accepted questionnaire numbers of {file} (column {qid_col}) appears in "
-                f"{paths.contacts_raw.name}'s questionnaire_id column: no respondent can be linked to its household, "
+                f"{delivered.contacts_file}'s questionnaire_id column: no respondent can be linked to its household, "
                 "so weighting is impossible. Ask fieldwork for the contact sheet of this delivery, or for the key "
                 "between the two numberings. Nothing was written.")
         if n_acc and not linked.all():
-            log(f"   warning: {int((~linked).sum())} accepted record(s) have a questionnaire number absent from "
-                f"{paths.contacts_raw.name}; they are kept, but their households are not on the contact sheet")
-    codes, cats = code_strings(inst, value, reason, a)
-    responses = long_table(ids[a], [it.id for it in inst.items], codes, cats, np.ascontiguousarray(take_rows(reason, a)))
-    del codes, value, reason
-    lap(f"coded {len(responses)} responses")
-    with tableio.stage_commit("ingest", stages.target("ingest", paths)):
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            # Arrow encodes the long table without holding the GIL, so its write runs alongside the building and
-            # writing of the respondent and contact tables: two cores, one stage.
-            writing = pool.submit(tableio.write_table, responses, paths.processed("responses.parquet"), "responses")
-            resp = _respondents(data, inst, paths.wave, a, ids, county_idx, township, village, p, n_adults, age, minutes)
-            for name, f in flags.items():
-                resp[name] = f[a]
-            for name, w in delivered.items():
-                resp[name] = w[a]
-            contacts = None if contacts_raw is None else contacts_table(contacts_raw, qid[a], ids[a])
-            del data
-            tableio.write_table(resp, paths.processed("respondents.parquet"), "respondents")
-            if contacts is not None:
-                tableio.write_table(contacts, paths.processed("contacts.parquet"), "contacts")
-            writing.result()
-        lap(f"wrote respondents.parquet ({n_acc} rows), "
-            f"{'' if contacts is None else f'contacts.parquet ({len(contacts)} rows), '}"
-            f"responses.parquet ({len(responses)} rows)")
-        tableio.write_table(qdf, paths.processed("quarantine.csv"), "quarantine")
-        by_reason = {k: int(v) for k, v in qdf.groupby("reason_code")["source_row"].nunique().items()}
-        report = {
-            "wave": paths.wave, "source_file": str(src.relative_to(paths.root)) if src.is_relative_to(paths.root) else str(src),
-            "sha256": digest, "encoding": encoding, "rows_read": n_read, "accepted": n_acc,
-            "quarantined": n_quar, "quarantined_by_reason": by_reason, "warnings_by_check": warnings,
-            "deduplicated": int(identical.sum()), "items": len(inst.items), "responses": int(len(responses)),
-            "contacts": 0 if contacts is None else int(len(contacts)),
-            "delivery_mode": delivery.mode, "interview_times": delivery.interview_times, "skipped_checks": skipped,
-            "checks": {f.check: {"action": checks.action_of(inst, f.check),
-                                 "threshold": getattr(inst.check(f.check), "threshold", None)} for f in findings},
-            "frame_checked": frame is not None, "missing_code_usage": usage,
-            "interviews_without_duration": untimed,
-            # the fieldwork period as the accepted interviews date it (the methods section of the report states it)
-            "interview_dates": _date_range(start.iloc[a]),
-        }
-        tableio.write_json(report, paths.processed("ingest_report.json"))
-    if contacts is None:  # a contacts.parquet of an earlier full delivery would otherwise pass for this one's
-        paths.processed("contacts.parquet").unlink(missing_ok=True)
-    return IngestResult(n_read, n_acc, n_quar, by_reason, timer.seconds)
+            warn(f"   warning: {int((~linked).sum())} accepted record(s) have a questionnaire number absent from "
+                f"{delivered.contacts_file}; they are kept, but their households are not on the contact sheet")
+    masks = option_masks(inst, value, reason, a, file)
+    responses = responses_frame(ids[a], [it.id for it in inst.items], masks, take_rows(reason, a))
+    del masks, value, reason
+    lap(f"coded the answers of {n_acc} respondents to {len(inst.items)} items")
+    resp = _respondents(data, inst, wave, a, ids, county_idx, township, village, p, n_adults, age, minutes)
+    for name, f in flags.items():
+        resp[name] = f[a]
+    for name, w in delivered_w.items():
+        resp[name] = w[a]
+    contacts = None if contacts_raw is None else contacts_table(contacts_raw, qid[a], ids[a])
+    by_reason = {k: int(v) for k, v in qdf.groupby("reason_code")["source_row"].nunique().items()}
+    report = {
+        "wave": wave, "sha256": delivered.sha256, "encoding": delivered.encoding, "rows_read": n_read,
+        "accepted": n_acc, "quarantined": n_quar, "quarantined_by_reason": by_reason, "warnings_by_check": warnings,
+        "deduplicated": int(identical.sum()), "items": len(inst.items),
+        "responses": n_acc * len(inst.items),  # respondent × item cells
+        "contacts": 0 if contacts is None else int(len(contacts)),
+        "delivery_mode": delivery.mode, "interview_times": delivery.interview_times, "skipped_checks": skipped,
+        "checks": {f.check: {"action": checks.action_of(inst, f.check),
+                             "threshold": getattr(inst.check(f.check), "threshold", None)} for f in findings},
+        "frame_checked": frame is not None, "missing_code_usage": usage,
+        "interviews_without_duration": untimed,
+        # the fieldwork period as the accepted interviews date it (the methods section of the report states it)
+        "interview_dates": _date_range(start.iloc[a]),
+    }
+    return Ingested(resp, responses, contacts, qdf, report)
 
 
 def _respondents(data: pd.DataFrame, inst: Instrument, wave: int, a: np.ndarray, ids: np.ndarray,

@@ -2,7 +2,8 @@
 
 An answer is held as a bit mask over the item's options in instrument order (bit j = the j-th option
 listed), so single, true/false and multiple-answer items share one representation and one lookup:
-credit = LUT[item][mask]. Parsing happens once per distinct (item, response code) pair, never per row.
+credit = LUT[item][mask]. Ingest writes the masks (the responses contract, pipeline/schemas.py), so
+nothing is parsed here.
 
 Credit (the `correct` fraction, 0–1; points earned = points × correct):
 - single / true_false: 1 if the chosen option is the key, else 0.
@@ -26,9 +27,10 @@ from pipeline.errors import InputError, SpecError
 from pipeline.instruments.model import Item
 from pipeline.vocabulary import RESPONSE_STATUSES
 
-# Status codes of a respondent × item cell. Everything at or above REFUSED is missing.
-ANSWERED, DONT_KNOW, REFUSED, SKIPPED, ABSENT = 0, 1, 2, 3, 4
-REASONS = dict(zip(RESPONSE_STATUSES, (ANSWERED, DONT_KNOW, REFUSED, SKIPPED), strict=True))
+# Status codes of a respondent × item cell: the missing-reason indices of the responses contract, and
+# ABSENT for a respondent the responses table does not hold. Everything at or above REFUSED is missing.
+ANSWERED, DONT_KNOW, REFUSED, SKIPPED = (RESPONSE_STATUSES.index(r) for r in ("answered", "dont_know", "refused", "skipped"))
+ABSENT = len(RESPONSE_STATUSES)
 MAX_OPTIONS = 20  # a lookup table of 2**m entries per item stays small
 
 
@@ -90,35 +92,6 @@ def compile_items(items: tuple[Item, ...] | list[Item], where: str = "instrument
         dichotomous=np.array([not (it.type == "multiple" and it.scoring == "partial") for it in items]),
         luts=tuple(luts),
     )
-
-
-def parse_code(item: Item, code: str) -> int | None:
-    """The option mask of one response code string, or None when it is not a valid answer to `item`.
-
-    single/true_false: one option code ("2"). multiple: option codes joined by commas ("1,3"; the
-    contract writes them sorted, any order is accepted), "" = answered with no option chosen.
-    """
-    codes = [c for c, _ in item.options]
-    text = code.strip()
-    if item.type == "multiple":
-        if text == "":
-            return 0
-        parts = [p.strip() for p in text.split(",")]
-    else:
-        parts = [text]
-    mask = 0
-    for p in parts:
-        # Only the canonical spelling ("2", not "02" or "2.0"), so one answer has one code.
-        if not p.isdigit() or str(int(p)) != p:
-            return None
-        value = int(p)
-        if value not in codes:
-            return None
-        bit = 1 << codes.index(value)
-        if mask & bit:
-            return None
-        mask |= bit
-    return mask
 
 
 def credit(iset: ItemSet, chosen: np.ndarray, status: np.ndarray) -> np.ndarray:

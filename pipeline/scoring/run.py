@@ -15,7 +15,7 @@ from pipeline.progress import Timer, log
 from pipeline.schemas import ITEM_SCORES, ITEM_STATS, RESPONDENTS, SCORES
 from pipeline.scoring.item_stats import item_stats
 from pipeline.scoring.items import compile_items, credit
-from pipeline.scoring.responses import build_matrix, read_responses
+from pipeline.scoring.responses import read_responses
 from pipeline.scoring.scores import item_scores_frame, score, scores_frame
 from pipeline.tableio import read_table, stage_commit, write_table
 
@@ -95,7 +95,7 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     ids = respondents["respondent_id"].to_numpy(dtype=object)
     say(f"   reading responses for {len(ids)} respondents × {iset.k} items")
     source = paths.out / "responses.parquet"
-    matrix = build_matrix(read_responses(source, ids), iset, ids, str(source))
+    matrix = read_responses(source, iset, ids)
     correct = credit(iset, matrix.chosen, matrix.status)
     say("   scoring")
     s = score(iset, correct, matrix.status, matrix.respondent_ids, rule, frameworks, str(paths.scoring))

@@ -18,8 +18,6 @@ import pandas as pd
 from pipeline.scoring.items import ANSWERED, DONT_KNOW, REFUSED, SKIPPED, ItemSet
 from pipeline.vocabulary import counties
 
-STATUS_REASON = {ANSWERED: "answered", DONT_KNOW: "dont_know", REFUSED: "refused", SKIPPED: "skipped"}
-
 
 @dataclass(frozen=True)
 class Simulated:
@@ -72,61 +70,6 @@ def simulate(iset: ItemSet, n: int, seed: int, *, true_keys: Mapping[str, Sequen
     chosen[status != ANSWERED] = 0
     ids = np.array([f"R{j:07d}" for j in range(n)], dtype=object)
     return Simulated(ids, theta, a, b, chosen, status)
-
-
-def code_strings(iset: ItemSet, i: int) -> np.ndarray:
-    """Response code string for every option mask of item i ("2", "1,3", "")."""
-    it = iset.items[i]
-    codes = it.option_codes
-    out = []
-    for mask in range(2 ** len(codes)):
-        out.append(",".join(str(c) for j, c in enumerate(codes) if mask >> j & 1))
-    return np.array(out, dtype=object)
-
-
-def long_arrow(iset: ItemSet, sim: Simulated):
-    """The long responses table as a pyarrow Table of plain strings, as ingest writes it.
-
-    Strings are gathered in Arrow from small dictionaries, so no Python string is made per row.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n, k = sim.chosen.shape
-    dictionary: list[str] = []
-    lookup: dict[str, int] = {}
-    tables = []
-    for i in range(k):
-        strings = code_strings(iset, i)
-        idx = []
-        for s in strings:
-            if s not in lookup:
-                lookup[s] = len(dictionary)
-                dictionary.append(s)
-            idx.append(lookup[s])
-        tables.append(np.array(idx, dtype=np.int32))
-    code_idx = np.empty((n, k), dtype=np.int32)
-    for i in range(k):
-        code_idx[:, i] = tables[i][sim.chosen[:, i]]
-    code_valid = (sim.status == ANSWERED).ravel()
-    reasons = [STATUS_REASON[s] for s in sorted(STATUS_REASON)]
-
-    def dict_col(indices: np.ndarray, values: list[str], valid: np.ndarray | None = None):
-        mask = None if valid is None else ~valid
-        return pc.take(pa.array(values, type=pa.string()), pa.array(indices, mask=mask))
-
-    return pa.table({
-        "respondent_id": dict_col(np.repeat(np.arange(n, dtype=np.int32), k), list(sim.respondent_ids)),
-        "item_id": dict_col(np.tile(np.arange(k, dtype=np.int32), n), list(iset.ids)),
-        "response_code": dict_col(code_idx.ravel(), dictionary, code_valid),
-        "missing_reason": dict_col(sim.status.ravel().astype(np.int32), reasons),
-    })
-
-
-def long_frame(iset: ItemSet, sim: Simulated) -> pd.DataFrame:
-    """The long responses table as a pandas frame with string columns (small tests)."""
-    df = long_arrow(iset, sim).to_pandas()
-    return df.astype({c: "str" for c in df.columns})
 
 
 def respondents_frame(ids: np.ndarray, seed: int, wave: int = 2024) -> pd.DataFrame:

@@ -1,5 +1,5 @@
 """The vectorised builders of ingest against plain row-by-row Python on random data: answer reasons and
-values, response strings, straight-lining, per-combination rules and label columns."""
+values, option masks, straight-lining, per-combination rules and label columns."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.errors import InputError
 from pipeline.ingest import checks
-from pipeline.ingest.answers import REASONS, code_strings, long_table, reasons_and_values, take_rows
+from pipeline.ingest.answers import REASONS, option_masks, reasons_and_values, take_rows
 from pipeline.ingest.columns import labelled, per_combination, text, text_column
 from pipeline.ingest.design import design_units
 from pipeline.instruments import load_instrument
 from pipeline.paths import WavePaths
+from pipeline.schemas import RESPONSES, response_columns, responses_frame, validate
 
 MISSING = {97.0: "dont_know", 98.0: "refused", 99.0: "skipped"}
 
@@ -60,39 +62,53 @@ def _reference(inst, num, i):
     return out
 
 
-def test_reasons_values_and_strings_match_a_cell_by_cell_reading(inst, raw):
+def _mask(it, text_):
+    """The reference's response string as the contract's option mask (bit j = the j-th listed option)."""
+    return 0 if text_ is None else sum(1 << it.option_codes.index(int(c)) for c in text_.split(",") if c)
+
+
+def test_reasons_values_and_masks_match_a_cell_by_cell_reading(inst, raw):
     num, n = raw
     reason, value = reasons_and_values(num, inst, n)
-    rows = np.random.default_rng(1).permutation(n)[: n - 50]  # a shuffled subset, as accepted rows are
-    codes, cats = code_strings(inst, value, reason, rows)
-    assert codes.flags["C_CONTIGUOUS"] and codes.shape == (rows.size, len(inst.items))
-    seen = set()
+    singles = [j for j, it in enumerate(inst.items) if it.type != "multiple"]
+    outside = ((value[:, singles] == 7) & (reason[:, singles] == 0)).any(axis=1)  # the codebook check's cases
+    rows = np.random.default_rng(1).permutation(np.flatnonzero(~outside))  # shuffled, as accepted rows are
+    masks = option_masks(inst, value, reason, rows)
+    assert masks.flags["F_CONTIGUOUS"] and masks.shape == (rows.size, len(inst.items)) and masks.dtype == np.int32
     for k, i in enumerate(rows[:400]):
         ref = _reference(inst, num, i)
         assert [REASONS[r] for r in reason[i]] == [r for r, _ in ref]
-        got = [cats[c] if c >= 0 else None for c in codes[k]]
-        assert got == [t for _, t in ref]
-        seen.update(t for t in got if t is not None)
-    # exactly the strings that occur among the chosen rows are categories
-    assert set(cats) == {cats[c] for c in np.unique(codes[codes >= 0])}
-    assert "7" in cats  # out-of-codebook codes are coded as given (the codebook check quarantines them)
+        assert masks[k].tolist() == [_mask(it, t) for it, (_, t) in zip(inst.items, ref, strict=True)]
+    # every single answer has exactly one bit; multiple items any number, 0 included
+    answered = take_rows(reason, rows) == 0
+    one_bit = (masks > 0) & ((masks & (masks - 1)) == 0)
+    assert (one_bit[:, singles] == answered[:, singles]).all()
+    assert (masks[~answered] == 0).all()
 
 
-def test_long_table_runs_respondent_by_respondent(inst, raw):
+def test_an_answer_that_is_no_option_is_named(inst, raw):
     num, n = raw
     reason, value = reasons_and_values(num, inst, n)
-    rows = np.arange(n)[::-1]
-    codes, cats = code_strings(inst, value, reason, rows)
-    ids = np.array([f"R{i:05d}" for i in range(rows.size)], dtype=object)
-    items = [it.id for it in inst.items]
-    table = long_table(ids, items, codes, cats, np.ascontiguousarray(take_rows(reason, rows)))
-    J = len(items)
-    assert len(table) == rows.size * J
-    k = 5 * J + 3  # respondent 5, item 3
-    assert table["respondent_id"].iloc[k] == ids[5] and table["item_id"].iloc[k] == items[3]
-    assert table["missing_reason"].iloc[k] == REASONS[reason[rows[5], 3]]
-    expect = cats[codes[5, 3]] if codes[5, 3] >= 0 else None
-    assert (table["response_code"].iloc[k] if pd.notna(table["response_code"].iloc[k]) else None) == expect
+    j = next(j for j, it in enumerate(inst.items) if it.type != "multiple")
+    i = int(np.flatnonzero((value[:, j] == 7) & (reason[:, j] == 0))[0])
+    with pytest.raises(InputError, match=rf"x.sav row {i + 1}: column {inst.items[j].column} has 7, which is not an "
+                                         rf"option of item {inst.items[j].id}"):
+        option_masks(inst, value, reason, np.array([i]), "x.sav")
+
+
+def test_responses_frame_follows_the_contract(inst):
+    rng = np.random.default_rng(5)
+    n, J = 50, len(inst.items)
+    chosen = np.asfortranarray(rng.integers(0, 16, (n, J)).astype(np.int32))
+    reason = np.asfortranarray(rng.integers(0, 4, (n, J)).astype(np.int8))
+    ids = np.array([f"R{i:03d}" for i in range(n)], dtype=object)
+    table = validate(responses_frame(ids, [it.id for it in inst.items], chosen, reason), RESPONSES)
+    assert len(table) == n and table.shape[1] == 1 + 2 * J
+    it = inst.items[3]
+    c, r = response_columns(it.id)
+    assert table[c].dtype == np.int32 and table[r].dtype == np.int8
+    assert (table[r].to_numpy() == reason[:, 3]).all()
+    assert (table[c].to_numpy() == np.where(reason[:, 3] == 0, chosen[:, 3], 0)).all()  # 0 unless answered
 
 
 def test_take_rows_is_row_selection():

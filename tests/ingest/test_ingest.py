@@ -9,13 +9,18 @@ import shutil
 import struct
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
 
 from pipeline.errors import InputError
 from pipeline.ingest import run_ingest
+from pipeline.instruments import load_instrument
 from pipeline.paths import ROOT, WavePaths
+from pipeline.schemas import response_columns
+from pipeline.tableio import read_metadata
+from pipeline.vocabulary import RESPONSE_STATUSES
 from tests.conftest import make_project
 
 GB_FIXTURE = ROOT / "tests" / "data" / "ingest" / "gb18030"
@@ -116,12 +121,18 @@ def test_respondents_are_typed_and_flagged(demo_ingested):
 
 def test_dont_know_is_an_answer_and_missing_is_typed(demo_ingested):
     x = pd.read_parquet(demo_ingested.processed("responses.parquet"))
-    assert set(x["missing_reason"].astype(str)) == {"answered", "dont_know", "refused", "skipped"}
-    answered = x["missing_reason"] == "answered"
-    assert x.loc[answered, "response_code"].notna().all()
-    assert x.loc[~answered, "response_code"].isna().all()
-    multi = x[(x["item_id"] == "A07") & answered]["response_code"].astype(str)
-    assert multi.str.fullmatch(r"[1-4](,[1-4])*|").all()
+    inst = load_instrument(demo_ingested.instrument)
+    reasons = np.stack([x[response_columns(it.id)[1]].to_numpy() for it in inst.items], axis=1)
+    chosen = np.stack([x[response_columns(it.id)[0]].to_numpy() for it in inst.items], axis=1)
+    assert sorted(np.unique(reasons)) == [0, 1, 2, 3]  # answered, dont_know, refused, skipped
+    assert (chosen[reasons != 0] == 0).all()
+    m = len(next(it for it in inst.items if it.id == "A07").options)
+    multi = x["chosen_A07"][x["reason_A07"] == 0]
+    assert multi.between(0, 2**m - 1).all() and multi.nunique() > m  # sets of options, not one option
+    single = [j for j, it in enumerate(inst.items) if it.type != "multiple"]
+    c, answered = chosen[:, single], reasons[:, single] == 0
+    assert ((c > 0) & ((c & (c - 1)) == 0))[answered].all()  # one option each
+    assert read_metadata(demo_ingested.processed("responses.parquet"))["reasons"] == list(RESPONSE_STATUSES)
 
 
 def _project_with(tmp_path: Path, demo_raw: WavePaths) -> WavePaths:
@@ -251,3 +262,41 @@ def test_key_group_on_any_coded_demographic(tmp_path, demo_raw):
     run_ingest(paths, progress=False)
     r = pd.read_parquet(paths.processed("respondents.parquet"))
     assert (r["is_worker"] == (r["urban"] == "城镇")).all() and 0 < r["is_worker"].mean() < 1
+
+
+def test_ingest_delivery_is_the_stage_without_its_files(demo_ingested, monkeypatch):
+    """The pure step, fed the delivery as read, returns exactly the tables and report the stage wrote; it
+    drops identifier columns itself, whoever calls it, and touches no file."""
+    from pipeline.ingest.contacts import read_contacts
+    from pipeline.ingest.identities import link_secret
+    from pipeline.ingest.readers import read_raw
+    from pipeline.ingest.run import Delivered, ingest_delivery
+    from pipeline.instruments.delivery import load_delivery
+    from pipeline.schemas import CONTACTS, QUARANTINE, RESPONDENTS, RESPONSES
+    from pipeline.tableio import prepare, read_table
+
+    paths = demo_ingested
+    inst = load_instrument(paths.instrument)
+    src = paths.raw / inst.source_file
+    raw = read_raw(src, inst.encoding)  # identifiers left in: the step must drop them
+    assert all(i.column in raw.data.columns for i in inst.identifiers)
+    frame = pd.read_csv(paths.frame, dtype=str, encoding="utf-8-sig")
+    delivered = Delivered(raw.data, src.name, raw.sha256, raw.encoding, read_contacts(paths.contacts_raw), frame)
+    secret = link_secret()
+
+    def no_files(*args, **kwargs):
+        raise AssertionError("ingest_delivery opened a file")
+
+    monkeypatch.setattr("builtins.open", no_files)
+    out = ingest_delivery(delivered, inst, load_delivery(paths.design), paths.wave, secret)
+    monkeypatch.undo()
+    for table, name, schema in ((out.respondents, "respondents.parquet", RESPONDENTS),
+                                (out.responses, "responses.parquet", RESPONSES),
+                                (out.contacts, "contacts.parquet", CONTACTS),
+                                (out.quarantine, "quarantine.csv", QUARANTINE)):
+        written = read_table(paths.processed(name), schema)
+        pd.testing.assert_frame_equal(prepare(table, schema), written, check_dtype=False)
+    report = json.loads(paths.processed("ingest_report.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in report.items() if k != "source_file"} == json.loads(json.dumps(out.report))
+    leaked = {i.column for i in inst.identifiers} & (set(out.respondents.columns) | set(out.responses.columns))
+    assert not leaked

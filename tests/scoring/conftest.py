@@ -7,15 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from pipeline.instruments.model import Item, ScoringRule
 from pipeline.paths import ROOT, WavePaths
+from pipeline.schemas import responses_frame
 from pipeline.scoring.items import compile_items
-from pipeline.scoring.responses import build_matrix, coded_from_frame
-from pipeline.scoring.synthetic import long_arrow, respondents_frame, simulate
+from pipeline.scoring.responses import build_matrix
+from pipeline.scoring.synthetic import respondents_frame, simulate
 from pipeline.tableio import write_table
+from pipeline.vocabulary import RESPONSE_STATUSES
 
 OPTS4 = ((1, "A"), (2, "B"), (3, "C"), (4, "D"))
 TF = ((1, "对"), (2, "错"))
@@ -36,17 +37,31 @@ def rule(name: str = "threshold_total", params=None, levels=None, max_missing_it
     return ScoringRule(name, tuple(sorted(params.items())), tuple(levels), max_missing_items, max_missing_share)
 
 
-def long_df(rows) -> pd.DataFrame:
-    """rows: (respondent_id, item_id, response_code or None, missing_reason)."""
-    df = pd.DataFrame(rows, columns=["respondent_id", "item_id", "response_code", "missing_reason"])
-    return df.astype({"respondent_id": "str", "item_id": "str", "response_code": "str", "missing_reason": "str"})
+def mask(it: Item, code: str | None) -> int:
+    """Test notation → option mask: "1,3" sets the bits of options 1 and 3, "" or None sets none."""
+    return 0 if code is None else sum(1 << it.option_codes.index(int(p)) for p in code.split(",") if p)
+
+
+def responses_df(items, rows) -> pd.DataFrame:
+    """The responses table of `rows`: (respondent_id, item_id, response code in test notation or None,
+    missing_reason); the rows cover every item of every respondent they name."""
+    ids = sorted({r[0] for r in rows})
+    item_ids = [it.id for it in items]
+    by_id = {it.id: it for it in items}
+    chosen = np.zeros((len(ids), len(items)), dtype=np.int32)
+    reason = np.full((len(ids), len(items)), -1, dtype=np.int8)
+    for rid, item_id, code, why in rows:
+        i, j = ids.index(rid), item_ids.index(item_id)
+        chosen[i, j], reason[i, j] = mask(by_id[item_id], code), RESPONSE_STATUSES.index(why)
+    assert (reason >= 0).all(), "test rows must give every item of every respondent they name"
+    return responses_frame(np.array(ids, dtype=object), item_ids, chosen, reason)
 
 
 def matrix_from_rows(items, rows, ids=None):
     iset = compile_items(items)
-    df = long_df(rows)
-    ids = np.array(sorted(set(df["respondent_id"])) if ids is None else ids, dtype=object)
-    return iset, build_matrix(coded_from_frame(df), iset, ids)
+    df = responses_df(items, rows)
+    ids = np.array(list(df["respondent_id"]) if ids is None else ids, dtype=object)
+    return iset, build_matrix(df, iset, ids)
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +84,7 @@ def write_wave(root: Path, n: int, seed: int, true_keys=None, unscored_share: fl
     iset = compile_items(load_instrument(paths.instrument).items)
     sim = simulate(iset, n, seed, true_keys=true_keys, unscored_share=unscored_share)
     paths.out.mkdir(parents=True, exist_ok=True)
-    pq.write_table(long_arrow(iset, sim), paths.out / "responses.parquet")
+    write_table(responses_frame(sim.respondent_ids, iset.ids, sim.chosen, sim.status), paths.out / "responses.parquet",
+                "responses")
     write_table(respondents_frame(sim.respondent_ids, seed + 1), paths.out / "respondents.parquet", "respondents")
     return paths

@@ -1,6 +1,7 @@
-"""Item credit by hand, for every item type, and the parsing of response codes."""
+"""Item credit by hand, for every item type, and the checks on the responses table scoring reads."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.errors import InputError, SpecError
@@ -12,9 +13,9 @@ from pipeline.scoring.items import (
     SKIPPED,
     compile_items,
     credit,
-    parse_code,
 )
-from tests.scoring.conftest import OPTS4, item, matrix_from_rows
+from pipeline.scoring.responses import build_matrix
+from tests.scoring.conftest import OPTS4, item, mask, matrix_from_rows, responses_df
 
 TFI = item("T1", "true_false", 1, 2, "knowledge")
 SGL = item("S1", "single", 3, 3, "knowledge")
@@ -22,20 +23,14 @@ AON = item("M1", "multiple", (1, 3), 2, "methods")
 PAR = item("P1", "multiple", (1, 3), 2.5, "spirit", scoring="partial")
 
 
-@pytest.mark.parametrize("it, code, mask", [
+@pytest.mark.parametrize("it, code, bits", [
     (TFI, "1", 0b01), (TFI, "2", 0b10), (SGL, "3", 0b0100), (AON, "1,3", 0b0101), (AON, "3,1", 0b0101),
     (AON, "", 0), (PAR, "1,2,3,4", 0b1111),
 ])
-def test_parse_valid(it, code, mask):
-    assert parse_code(it, code) == mask
-
-
-@pytest.mark.parametrize("it, code", [
-    (TFI, "3"), (TFI, ""), (SGL, "1,3"), (SGL, "03"), (SGL, "3.0"), (SGL, "x"), (AON, "1,1"), (AON, "1,5"),
-    (AON, "1;3"),
-])
-def test_parse_invalid(it, code):
-    assert parse_code(it, code) is None
+def test_masks_follow_the_option_order(it, code, bits):
+    # bit j = the j-th option listed in the instrument (the responses contract)
+    assert mask(it, code) == bits
+    assert matrix_from_rows([it], [("r1", it.id, code, "answered")])[1].chosen[0, 0] == bits
 
 
 def one(it, code, reason="answered"):
@@ -78,14 +73,6 @@ def test_dont_know_scores_zero_missing_is_nan():
     assert np.isnan(one(SGL, "3", "refused"))
 
 
-def test_absent_row_is_missing():
-    iset, m = matrix_from_rows([TFI, SGL], [("r1", "T1", "1", "answered"), ("r2", "T1", "2", "answered"),
-                                            ("r2", "S1", "3", "answered")])
-    assert m.status[0, 1] == ABSENT
-    c = credit(iset, m.chosen, m.status)
-    assert np.isnan(c[0, 1]) and c[1, 1] == 1.0
-
-
 def test_respondent_without_rows_is_all_missing():
     iset, m = matrix_from_rows([TFI, SGL], [("r1", "T1", "1", "answered"), ("r1", "S1", "3", "answered")],
                                ids=["r0", "r1"])
@@ -99,24 +86,64 @@ def test_status_codes():
     assert m.status[:, 0].tolist() == [ANSWERED, DONT_KNOW, REFUSED, SKIPPED]
 
 
-def test_invalid_answer_names_item_and_value():
-    with pytest.raises(InputError, match=r"item S1.*'7'"):
-        matrix_from_rows([SGL], [("r1", "S1", "7", "answered")])
-    with pytest.raises(InputError, match=r"item S1.*None"):
-        matrix_from_rows([SGL], [("r1", "S1", None, "answered")])
+def _table(**cells):
+    df = responses_df([SGL, AON], [("r1", "S1", "3", "answered"), ("r1", "M1", "1", "answered"),
+                                   ("r2", "S1", None, "refused"), ("r2", "M1", "", "answered")])
+    for col, value in cells.items():
+        df.loc[0, col] = value
+    return df
 
 
-def test_bad_rows_are_refused():
-    with pytest.raises(InputError, match="not in the instrument"):
-        matrix_from_rows([SGL], [("r1", "ZZ9", "1", "answered")])
-    with pytest.raises(InputError, match="missing_reason"):
-        matrix_from_rows([SGL], [("r1", "S1", "1", "maybe")])
-    with pytest.raises(InputError, match="2 rows for item S1"):
-        matrix_from_rows([SGL], [("r1", "S1", "1", "answered"), ("r1", "S1", "3", "answered")])
-    with pytest.raises(InputError, match="not in respondents"):
-        matrix_from_rows([SGL], [("r1", "S1", "1", "answered")], ids=["r2"])
-    with pytest.raises(InputError, match="have no rows"):
-        matrix_from_rows([SGL, TFI], [("r1", "S1", "1", "answered")])
+def read(df, items=(SGL, AON), ids=("r1", "r2")):
+    return build_matrix(df, compile_items(list(items)), np.array(ids, dtype=object))
+
+
+def test_the_contract_reads_back():
+    m = read(_table())
+    assert m.chosen.tolist() == [[0b0100, 0b0001], [0, 0]]
+    assert m.status.tolist() == [[ANSWERED, ANSWERED], [REFUSED, ANSWERED]]
+    assert m.chosen.flags["C_CONTIGUOUS"] and m.status.flags["C_CONTIGUOUS"]
+    # rows in another order than the respondents' give the same matrices
+    again = read(_table().iloc[::-1])
+    np.testing.assert_array_equal(again.chosen, m.chosen)
+    np.testing.assert_array_equal(again.status, m.status)
+
+
+@pytest.mark.parametrize("cells, match", [
+    ({"chosen_S1": 1 << 5}, r"item S1, respondent r1: chosen_S1 is 32"),  # beyond the 4 options
+    ({"chosen_S1": 0b0101}, r"item S1.*one option"),  # two options for a single item
+    ({"chosen_S1": 0}, r"item S1.*chosen_S1 is 0"),  # answered, nothing chosen: only multiple items may
+    ({"chosen_M1": 1 << 4}, r"item M1.*a mask of its 4 options"),
+    ({"chosen_M1": -1}, r"item M1.*chosen_M1 is -1"),
+    ({"reason_S1": 7}, r"reason_S1 is 7 for respondent r1"),
+])
+def test_values_outside_the_contract_are_refused(cells, match):
+    with pytest.raises(InputError, match=match):
+        read(_table(**cells))
+
+
+def test_a_code_on_an_unanswered_item_is_refused():
+    df = _table()
+    df.loc[1, "chosen_S1"] = 0b0100  # r2 refused S1 yet carries an answer
+    with pytest.raises(InputError, match=r"item S1, respondent r2: chosen_S1 is 4 with reason_S1 refused"):
+        read(df)
+
+
+def test_bad_tables_are_refused():
+    with pytest.raises(InputError, match=r"\['ZZ9'\] are not in the instrument"):
+        read(_table().assign(chosen_ZZ9=np.int32(0), reason_ZZ9=np.int8(0)))
+    with pytest.raises(InputError, match=r"item\(s\) \['T1'\].*no chosen_/reason_ columns"):
+        read(_table(), items=(SGL, AON, TFI))
+    with pytest.raises(InputError, match="r1 has more than one row"):
+        read(pd.concat([_table(), _table().iloc[:1]]))
+    with pytest.raises(InputError, match=r"\['r2'\] \(1 in all\) are not in respondents"):
+        read(_table(), ids=("r1",))
+    with pytest.raises(InputError, match="whole numbers without missing values"):
+        read(_table().astype({"chosen_S1": float}).assign(chosen_S1=lambda d: d["chosen_S1"].where(d.index > 0)))
+    with pytest.raises(InputError, match="respondent_id is missing at row 0"):
+        read(_table().assign(respondent_id=[None, "r2"]))
+    with pytest.raises(InputError, match="repeats ids"):
+        read(_table(), ids=("r1", "r1"))
 
 
 def test_compile_rejects_bad_spec():

@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.scoring.items import compile_items, credit
-from pipeline.scoring.responses import build_matrix, coded_from_frame
+from pipeline.scoring.responses import build_matrix
 from pipeline.scoring.scores import score, scores_frame
-from tests.scoring.conftest import item, long_df, rule
+from tests.scoring.conftest import item, responses_df, rule
 
 DIMS = ("knowledge", "methods", "spirit", "ability")
 POINTS = (0.5, 1.0, 1.25, 2.5, 2.8, 1 / 3)
@@ -55,11 +55,14 @@ def wave(draw):
     return items, rows, perm, allowance
 
 
-def scores_of(items, rows, allowance):
+def scores_of(items, rows, allowance, shuffle=None):
+    """shuffle: a permutation of the rows' order (respondents of the responses table, items of the row list)."""
     iset = compile_items(items)
-    df = long_df(rows)
+    df = responses_df(items, rows)
     ids = np.array(sorted(set(df["respondent_id"])), dtype=object)
-    m = build_matrix(coded_from_frame(df), iset, ids)
+    if shuffle is not None:  # the file's rows in another order than respondents.parquet's
+        df = df.iloc[np.argsort(np.asarray(shuffle)[: len(df)])]  # len(rows) = respondents × items ≥ len(df)
+    m = build_matrix(df, iset, ids)
     c = credit(iset, m.chosen, m.status)
     s = score(iset, c, m.status, m.respondent_ids, rule(params={"cutoff": 1.0}, levels=(("a", 2.0), ("b", 0.0)),
                                                         max_missing_items=allowance))
@@ -91,5 +94,5 @@ def test_bounds(w):
 def test_row_order_does_not_matter(w):
     items, rows, perm, allowance = w
     a = scores_frame(scores_of(items, rows, allowance)[2])
-    b = scores_frame(scores_of(items, [rows[i] for i in perm], allowance)[2])
+    b = scores_frame(scores_of(items, [rows[i] for i in perm], allowance, shuffle=perm)[2])
     pd.testing.assert_frame_equal(a, b)

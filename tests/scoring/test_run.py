@@ -14,6 +14,7 @@ from pipeline.paths import ROOT
 from pipeline.schemas import ITEM_SCORES, ITEM_STATS, SCORES
 from pipeline.scoring import run_score
 from pipeline.tableio import read_metadata, read_table, write_table
+from pipeline.vocabulary import RESPONSE_STATUSES
 from tests.scoring.conftest import write_wave
 
 N = 1500
@@ -79,7 +80,7 @@ def test_item_stats(wave):
     one = items[items["item_id"] == "K01"].assign(respondent_id=lambda d: d["respondent_id"].astype(str))
     one = one.set_index("respondent_id")
     raw = pq.read_table(paths.out / "responses.parquet").to_pandas()
-    raw = raw[(raw["item_id"] == "K01") & raw["missing_reason"].isin(["answered", "dont_know"])]
+    raw = raw[raw["reason_K01"].isin([RESPONSE_STATUSES.index("answered"), RESPONSE_STATUSES.index("dont_know")])]
     ids = [r for r in raw["respondent_id"] if scores.loc[r, "scored"]]
     w = resp.loc[ids, "n_adults"] / (resp.loc[ids, "p_psu"] * resp.loc[ids, "p_ssu"] * resp.loc[ids, "p_hh"])
     c = one.loc[ids, "correct"].fillna(0.0)
@@ -117,10 +118,17 @@ def test_input_errors(tmp_path):
     with pytest.raises(InputError, match="NOBODY"):
         run_score(paths, progress=False)
     bad = table.copy()
-    row = bad.index[(bad["item_id"] == "K01") & (bad["missing_reason"] == "answered")][0]
-    bad.loc[row, "response_code"] = "5"
+    row = bad.index[bad["reason_K01"] == RESPONSE_STATUSES.index("answered")][0]
+    bad.loc[row, "chosen_K01"] = 1 << 5
     bad.to_parquet(paths.out / "responses.parquet")
-    with pytest.raises(InputError, match=r"item K01.*'5'"):
+    with pytest.raises(InputError, match=r"item K01, respondent .*chosen_K01 is 32"):
+        run_score(paths, progress=False)
+    bad.drop(columns=["chosen_K02", "reason_K02"]).to_parquet(paths.out / "responses.parquet")
+    with pytest.raises(InputError, match=r"\['K02'\].*no chosen_/reason_ columns"):
+        run_score(paths, progress=False)
+    long = pd.DataFrame({"respondent_id": ["R1"], "item_id": ["K01"], "response_code": ["1"], "missing_reason": ["answered"]})
+    long.to_parquet(paths.out / "responses.parquet")
+    with pytest.raises(InputError, match="older long layout.*re-run ingest"):
         run_score(paths, progress=False)
     table.to_parquet(paths.out / "responses.parquet")
     resp = read_table(paths.out / "respondents.parquet")
