@@ -208,7 +208,7 @@ def test_gb18030_file_reads_with_chinese_labels(tmp_path):
 
 
 def test_wrong_code_page_is_caught_and_the_spec_encoding_fixes_it(tmp_path):
-    _fails_cleanly(_gb_project(tmp_path / "a", code_page_lie=True), "garbled", "encoding: gb18030")
+    _fails_cleanly(_gb_project(tmp_path / "a", code_page_lie=True), "乱码", "encoding: gb18030")
     paths = _gb_project(tmp_path / "b", encoding="gb18030", code_page_lie=True)
     assert run_ingest(paths, progress=False).rows_read == 20
     assert "鲤城区" in set(pd.read_parquet(paths.processed("respondents.parquet"))["county"])
