@@ -8,6 +8,7 @@ recovered (se, CI, CV, design effect, effective n, gap, p-value).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import io
 from dataclasses import dataclass
@@ -240,13 +241,29 @@ def notes_table(inputs: ReportInputs, tables: list[PublishedTable]) -> Published
     return PublishedTable("说明", "notes", frame, ("",) * len(frame), "A2")
 
 
+def at_level(t: PublishedTable, level: float) -> PublishedTable:
+    """A table's headers (and the notes sheet's text), written for 95% intervals, at the wave's level
+    (estimands.yaml ci.level): "90%置信区间下限", "± 1.645 ×"."""
+    if float(level) == 0.95:
+        return t
+    ci, z = L.ci_pct(level), L.z_of(level)
+
+    def say(x):
+        return x.replace("95%", ci).replace("1.96", z) if isinstance(x, str) else x
+
+    frame = t.frame.rename(columns=say)
+    if t.stem == "notes":
+        frame = frame.map(say)
+    return dataclasses.replace(t, frame=frame)
+
+
 def build_tables(inputs: ReportInputs) -> list[PublishedTable]:
     tables = [overall_table(inputs), county_table(inputs), group_table(inputs), subgroup_table(inputs),
               score_table(inputs), benchmark_table(inputs), target_table(inputs)]
     model = model_table(inputs)
     if model is not None:
         tables.insert(2, model)
-    return [*tables, notes_table(inputs, tables)]
+    return [at_level(t, inputs.ci_level) for t in [*tables, notes_table(inputs, tables)]]
 
 
 def write_csvs(tables: list[PublishedTable], folder: Path) -> list[Path]:
@@ -258,7 +275,7 @@ def _number_format(header: str, statistic: str) -> str | None:
         return '0.00"个百分点"' if statistic == "proportion" else "0.000"
     if header == "模型估计标准误":
         return '0.00"个百分点"'
-    if header in VALUE_COLUMNS:
+    if header in VALUE_COLUMNS or header.endswith(("置信区间下限", "置信区间上限")):
         return "0.0%" if statistic == "proportion" else "0.00"
     return {"变异系数": "0.0%", "设计效应": "0.00", "有效样本量": "0", "自由度": "0", "样本量": "#,##0",
             "单侧检验p值": "0.000"}.get(header)
