@@ -12,8 +12,14 @@ import pandas as pd
 from pipeline import stages, tableio
 from pipeline.errors import InputError
 from pipeline.ingest import checks
-from pipeline.ingest.answers import REASONS, code_strings, long_table, reasons_and_values, take_rows, \
-    with_one_column_answers
+from pipeline.ingest.answers import (
+    REASONS,
+    code_strings,
+    long_table,
+    reasons_and_values,
+    take_rows,
+    with_one_column_answers,
+)
 from pipeline.ingest.columns import labelled, numeric, text, text_column
 from pipeline.ingest.contacts import contacts_table, read_contacts
 from pipeline.ingest.delivered import design_values, interview_times, weight_values

@@ -15,8 +15,16 @@ import pytest
 from pipeline import stages, tableio
 from pipeline.faults import FAULT_EXIT
 from pipeline.paths import WavePaths
-from tests.faults.kit import boundaries, kill_at, lighten, output_files, run_in_child, run_stage, snapshot, \
-    temporaries
+from tests.faults.kit import (
+    boundaries,
+    kill_at,
+    lighten,
+    output_files,
+    run_in_child,
+    run_stage,
+    snapshot,
+    temporaries,
+)
 
 OLD = b"old output of an earlier run\n"
 
