@@ -36,6 +36,8 @@ def described(value: str, number: bool = False) -> str:
         v, is_number = float("nan"), False
     if is_number and abs(v) < 1000 and (number or len(text) <= 5):
         return f"“{text}”"
+    if number and re.fullmatch(r"[+-]?\d{1,3},\d{1,8}", text):  # a decimal comma (European-locale spreadsheet)
+        return f"“{text}”（小数点写成了逗号？）"
     if not number and re.fullmatch(r"\d{1,2}\.\d{1,2}", text):
         return f"“{text}”"
     if text.isdigit():
@@ -48,6 +50,7 @@ def _bad_row(src: Path, width: int) -> str:
     message quotes the whole record, which may hold names and phone numbers)."""
     import csv
 
+    i = 0
     try:
         with open(src, encoding="utf-8-sig", newline="") as fh:
             for i, rec in enumerate(csv.reader(fh)):
