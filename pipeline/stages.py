@@ -185,10 +185,12 @@ def clear_stale(paths: WavePaths) -> None:
 
 
 def begin(stage: str, paths: WavePaths) -> None:
-    """First thing a stage does: mark the report out of date (every later report must be rebuilt from
-    this run) and sweep the temporary files a killed run of this stage left behind."""
-    from pipeline.tableio import sweep_temporaries
+    """First thing a stage does: settle the rename journal a killed run of this stage left (its old
+    complete set back, or the new one kept), mark the report out of date (every later report must be
+    rebuilt from this run) and sweep the temporary files a killed run of this stage left behind."""
+    from pipeline.tableio import recover, sweep_temporaries
 
+    recover(stage, target(stage, paths).parent)  # a run killed among its renames: one complete set again
     if stage == "report":
         sweep_temporaries(paths.report_dir)
         return

@@ -34,8 +34,22 @@ CSV_ENCODING = "utf-8-sig"
 TMP_SUFFIX = ".tmp"
 
 
+JOURNAL = ".{stage}.commit.json"
+OLD_SUFFIX = ".old"
+
+
 class _Commit:
-    """The outputs of one stage run, written to temporary names and waiting to be renamed together."""
+    """The outputs of one stage run, written to temporary names and waiting to be renamed together.
+
+    The renames are journalled, so that a kill between two of them can be undone. Before anything visible
+    changes, a journal beside the make target lists every (temporary, final, kept old version) of the
+    step and is synced to disk; each final file that exists is kept as a hard link `.<name>.<random>.old`,
+    the target is moved to its kept name (the old set no longer counts as complete), the files are
+    renamed, the target last, and then the journal and the kept versions are removed. A stage that
+    commits in steps (the report) adds each step to the same journal, which lives until the step that
+    renames the target. `recover()`, the first thing a stage does, puts back the old complete set from a
+    journal a killed run left; if the target's rename was done, the new set is complete and is kept.
+    """
 
     def __init__(self, stage: str, target: Path | None) -> None:
         self.stage = stage
@@ -47,20 +61,130 @@ class _Commit:
         with self.lock:
             self.pending.append((tmp, path))
 
+    def journal_path(self) -> Path | None:
+        if self.target is not None:
+            return self.target.parent / JOURNAL.format(stage=self.stage)
+        return self.pending[0][1].parent / JOURNAL.format(stage=self.stage) if self.pending else None
+
     def finish(self) -> None:
         _COMMITS[self.stage] = n = _COMMITS.get(self.stage, 0) + 1  # a stage may commit in steps
         faults.boundary(self.stage, f"commit{n}:begin")
-        if self.target is not None:
-            self.target.unlink(missing_ok=True)  # from here on the old set no longer counts as complete
-        faults.boundary(self.stage, f"commit{n}:target-removed")
         last = [(t, p) for t, p in self.pending if self.target is not None and p == self.target]
-        for tmp, path in [(t, p) for t, p in self.pending if (t, p) not in last] + last:
+        order = [(t, p) for t, p in self.pending if (t, p) not in last] + last
+        journal = self.journal_path()
+        if journal is not None:
+            root = journal.parent
+            state = _read_journal(journal) or {"target": None, "renames": []}
+            if self.target is not None and state["target"] is None:
+                state["target"] = {"final": _rel(self.target, root), "old": _rel(self.target.with_name(
+                    f".{self.target.name}.target{OLD_SUFFIX}"), root) if self.target.exists() else None}
+            seen = {e["final"] for e in state["renames"]}
+            for tmp, path in order:
+                keep = path.exists() and path != self.target and _rel(path, root) not in seen
+                state["renames"].append({"tmp": _rel(tmp, root), "final": _rel(path, root), "old": _rel(
+                    path.with_name(f".{path.name}.{tmp.name.split('.')[-2]}{OLD_SUFFIX}"), root) if keep else None})
+            _write_journal(journal, state)
+            faults.boundary(self.stage, f"commit{n}:journal")
+            for e in state["renames"]:  # the old versions kept by hard link: nothing visible changes yet
+                if e["old"] and not (root / e["old"]).exists():
+                    _keep(root / e["final"], root / e["old"])
+            t = state["target"]
+            if t is not None and (root / t["final"]).exists():
+                if t["old"] and not (root / t["old"]).exists():
+                    os.replace(root / t["final"], root / t["old"])
+                else:
+                    (root / t["final"]).unlink()
+        faults.boundary(self.stage, f"commit{n}:target-removed")
+        for tmp, path in order:
             os.replace(tmp, path)
             faults.boundary(self.stage, f"rename:{_label(path)}")
+        if journal is not None and (self.target is None or last):
+            _settle(journal)
+            faults.boundary(self.stage, f"commit{n}:settled")
 
     def abort(self) -> None:
+        journal = self.journal_path()
+        if journal is not None and journal.exists():  # this run's earlier steps, or a half-done one: undone
+            recover_journal(journal)
         for tmp, _ in self.pending:
             tmp.unlink(missing_ok=True)
+
+
+def _rel(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _keep(final: Path, old: Path) -> None:
+    try:
+        os.link(final, old)
+    except OSError:  # a file system without hard links: a copy, with the file's times
+        import shutil
+
+        shutil.copy2(final, old)
+
+
+def _read_journal(journal: Path) -> dict | None:
+    try:
+        return json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def _write_journal(journal: Path, state: dict) -> None:
+    tmp = journal.with_name(f"{journal.name}.{os.getpid()}{TMP_SUFFIX}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(state, fh, ensure_ascii=False, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, journal)
+
+
+def _settle(journal: Path) -> None:
+    """The new set is complete: forget the journal, then the kept old versions."""
+    state = _read_journal(journal) or {"target": None, "renames": []}
+    journal.unlink()
+    olds = [e["old"] for e in state["renames"]] + [(state["target"] or {}).get("old")]
+    for old in olds:
+        if old:
+            (journal.parent / old).unlink(missing_ok=True)
+
+
+def recover_journal(journal: Path) -> str | None:
+    """One complete set of a stage's outputs again after a run killed among its renames: "new" when the
+    target's rename was done (the journal is only tidied away), else "old" (renamed files get their kept
+    old version back, files the killed run added are removed, its temporaries deleted, the old target
+    put back). Idempotent, so a kill during recovery is recovered by the next call; None without a journal."""
+    for stray in journal.parent.glob(f"{journal.name}.*{TMP_SUFFIX}"):  # a journal killed while written
+        stray.unlink(missing_ok=True)
+    state = _read_journal(journal)
+    if state is None:
+        return None
+    root = journal.parent
+    t = state["target"]
+    tmp_of = {e["final"]: e["tmp"] for e in state["renames"]}
+    if t is not None and t["final"] in tmp_of and not (root / tmp_of[t["final"]]).exists():
+        _settle(journal)
+        return "new"
+    for e in reversed(state["renames"]):
+        final, tmp, old = root / e["final"], root / e["tmp"], (root / e["old"]) if e["old"] else None
+        if tmp.exists():  # never renamed: the final is untouched
+            tmp.unlink()
+            if old is not None:
+                old.unlink(missing_ok=True)
+        elif old is not None:
+            if old.exists():
+                os.replace(old, final)  # renamed over the old file: the kept version goes back
+        elif not any(x["final"] == e["final"] and x["old"] for x in state["renames"]):
+            final.unlink(missing_ok=True)  # a file the killed run added
+    if t is not None and t["old"] and (root / t["old"]).exists():
+        os.replace(root / t["old"], root / t["final"])
+    journal.unlink()
+    return "old"
+
+
+def recover(stage: str, folder: Path) -> str | None:
+    """The first thing a stage does, before it sweeps temporaries: settle a journal its killed run left."""
+    return recover_journal(Path(folder) / JOURNAL.format(stage=stage))
 
 
 _COMMIT: _Commit | None = None  # module-wide, not per thread: a stage writes from worker threads too

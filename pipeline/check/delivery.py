@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline.errors import PipelineError
 from pipeline.estimation import gates
-from pipeline.ingest.answers import REASONS, reasons_and_values
+from pipeline.ingest.answers import REASONS, reasons_and_values, with_one_column_answers
 from pipeline.ingest.columns import numeric, text
 from pipeline.ingest.missing_usage import item_blank_shares, missing_code_usage
 from pipeline.ingest.readers import check_decoded_text, read_raw, verify_checksum
@@ -68,7 +68,7 @@ def needed_columns(inst: Instrument) -> list[tuple[str, str]]:
     need = [(c, ROLE_LABELS.get(role, role)) for role, c in inst.admin]
     need += [(d.column, d.label_zh or d.field) for d in inst.demographics]
     for it in inst.items:
-        for c in it.raw_columns:
+        for c in it.delivered_columns:
             need.append((c, f"{it.id} {it.text_zh}"))
     return need
 
@@ -76,7 +76,8 @@ def needed_columns(inst: Instrument) -> list[tuple[str, str]]:
 def check_columns(f: Findings, data: pd.DataFrame, labels: dict[str, str], inst: Instrument, file: str) -> None:
     have = list(data.columns)
     need = needed_columns(inst)
-    claimed = {c for c, _ in need} | {i.column for i in inst.identifiers}
+    claimed = {c for c, _ in need} | {i.column for i in inst.identifiers} | {
+        c for it in inst.items for c in (*it.delivered_columns, *it.raw_columns)}
     spare = {c: labels.get(c, "") for c in have if c not in claimed}
     for col, what in need:
         if col in data.columns:
@@ -232,7 +233,7 @@ def check_delivery(paths: WavePaths) -> list[Problem]:
     file = src.name
     f.guard("stop", "file", lambda: verify_checksum(src, raw.sha256, paths.checksums))
     f.guard("stop", "encoding", lambda: check_decoded_text(src, raw.data, raw.encoding, raw.column_labels, raw.value_labels))
-    data = raw.data
+    data = with_one_column_answers(raw.data, inst)
     check_columns(f, data, raw.column_labels, inst, file)
     coded = [d.column for d in inst.demographics if d.codes or d.field == "county"]
     coded += [c for it in inst.items for c in it.raw_columns]

@@ -44,9 +44,14 @@ DEFAULTS: dict[str, Any] = {
     # mean the codes were probably lost (re-saved file): 不知道 would stop counting as a wrong answer
     "missing_codes_lost": 0.02,
     "unscored_share": 0.05,
-    # absolute change of the share literate against the previous wave: city, and any county
-    "wave_change_city": 0.05,
-    "wave_change_county": 0.10,
+    # a change of the share literate against the previous wave fails when it is both beyond sampling
+    # error (|diff| > z · se(diff), the two waves independent samples) and larger than a practical
+    # minimum (city; any county), so neither a small real change in a big sample nor a large noisy one
+    # in a county of 600 stops publication. z = 3 keeps the chance of a false stop across the city and
+    # its 12 counties near 3% (13 two-sided tests at 0.27% each).
+    "wave_change_z": 3.0,
+    "wave_change_city": 0.03,
+    "wave_change_county": 0.05,
     # Kish deff = n·Σw² / (Σw)² of the final weights
     "kish_deff": 3.0,
     # the citywide share literate outside this range is not a result this survey can give
@@ -177,12 +182,21 @@ def plausible_gate(share: float | None, bounds: list[float]) -> GateResult:
     return GateResult("plausible_share", "passed", share, bounds, f"{OVERALL_LABEL}比例 {_pct(share)}。")
 
 
-def _levels(est: pd.DataFrame, estimand: str, overall_label: str) -> dict[tuple[str, str], float]:
+def _levels(est: pd.DataFrame, estimand: str, method: str | None = None) -> dict[tuple[str, str], tuple[float, float]]:
+    """(est, se) of the share per (domain_type, domain), city and counties, under `method` when the table
+    has it (the primary variance method), else under the first method the table lists."""
     rows = est[(est["estimand_id"] == estimand) & est["domain_type"].isin(["overall", "county"])
                & (est["reliability"].astype(str) != "suppressed")]
-    rows = rows.drop_duplicates(["domain_type", "domain"])  # est is the same under every variance method
-    return {(str(t), str(d)): float(v) for t, d, v in zip(rows["domain_type"], rows["domain"], rows["est"],
-                                                           strict=True) if np.isfinite(v)}
+    if "variance_method" in rows.columns and len(rows):
+        have = list(dict.fromkeys(rows["variance_method"].astype(str)))
+        rows = rows[rows["variance_method"].astype(str) == (method if method in have else have[0])]
+    se = rows["se"] if "se" in rows.columns else pd.Series(np.nan, index=rows.index)
+    return {(str(t), str(d)): (float(v), float(s)) for t, d, v, s in zip(
+        rows["domain_type"], rows["domain"], rows["est"], se, strict=True) if np.isfinite(v)}
+
+
+def _points(x: float) -> str:
+    return f"{100 * x:.1f} 个百分点"
 
 
 def _rule(paths: WavePaths) -> tuple | None:
@@ -193,8 +207,12 @@ def _rule(paths: WavePaths) -> tuple | None:
 
 
 def wave_change_gate(paths: WavePaths, est: pd.DataFrame, estimand: str, overall_label: str,
-                     city: float, county: float) -> GateResult:
-    thr = {"city": city, "county": county}
+                     city: float, county: float, z: float = DEFAULTS["wave_change_z"],
+                     method: str | None = None) -> GateResult:
+    """The share literate against the previous wave's estimates.csv, city and each county. The two waves
+    are independent samples, so se(diff) = sqrt(se_now² + se_before²); a domain fails when
+    |diff| > z · se(diff) and |diff| > its practical minimum (`city` or `county`)."""
+    thr = {"z": z, "city": city, "county": county}
     prev = WavePaths(paths.wave - 1, paths.root)
     prev_file = prev.processed("estimates.csv")
     if not prev_file.exists():
@@ -203,25 +221,37 @@ def wave_change_gate(paths: WavePaths, est: pd.DataFrame, estimand: str, overall
     if _rule(prev) != _rule(paths):
         return GateResult("wave_change", "not_evaluated", None, thr,
                           f"{prev.wave}年与{paths.wave}年的计分规则不同，比例不可直接比较，未比较。")
-    before = _levels(pd.read_csv(prev_file, encoding="utf-8-sig"), estimand, overall_label)
-    now = _levels(est, estimand, overall_label)
-    moves = []
-    worst: dict[str, float] = {}
-    for key, v in sorted(now.items()):
+    if method is None and "variance_method" in est.columns and len(est):
+        method = str(est["variance_method"].iloc[0])  # estimate_table lists the primary method first
+    before = _levels(pd.read_csv(prev_file, encoding="utf-8-sig"), estimand, method)
+    now = _levels(est, estimand, method)
+    moves, no_se = [], []
+    compared: dict[str, dict[str, float]] = {}
+    for key, (v, se) in sorted(now.items()):
         if key not in before:
             continue
-        d = v - before[key]
+        v0, se0 = before[key]
+        d = v - v0
+        se_d = float(np.hypot(se, se0))
         limit = city if key[0] == "overall" else county
-        worst[key[1]] = round(d, 6)
-        if abs(d) > limit:
-            moves.append(f"{key[1]} 从 {_pct(before[key])} 变为 {_pct(v)}（{100 * d:+.1f} 个百分点，阈值 "
-                         f"±{100 * limit:.0f} 个百分点）")
+        compared[key[1]] = {"est": v, "est_before": v0, "diff": d, "se_diff": se_d if np.isfinite(se_d) else None}
+        if not np.isfinite(se_d):
+            no_se.append(key[1])
+            continue
+        if abs(d) > z * se_d and abs(d) > limit:
+            moves.append(f"{key[1]} 从 {_pct(v0)} 变为 {_pct(v)}（差 {100 * d:+.1f} 个百分点，差的标准误 "
+                         f"{_points(se_d)}；|差| 超过 {z:g} 倍标准误 {_points(z * se_d)}，也超过实际意义下限 "
+                         f"{_points(limit)}）")
+    rule = (f"判定规则：|差| > {z:g} × 差的标准误（两轮为独立样本，标准误 = √(本轮标准误² + 上轮标准误²)），"
+            f"且 |差| > {OVERALL_LABEL} {_points(city)}、各县（市、区）{_points(county)}")
+    skipped = f"没有标准误、未比较：{'、'.join(no_se)}。" if no_se else ""
     if moves:
-        return GateResult("wave_change", "failed", worst, thr,
-                          f"与{prev.wave}年相比变化过大：" + "；".join(moves) + "。一年内这样的变化极少是真实的：请核对两轮的"
-                          "题目、答案键、计分和加权是否一致；变化有据可查时在 estimands.yaml 的 gates.accept 中写明理由。")
-    return GateResult("wave_change", "passed", worst, thr,
-                      f"与{prev.wave}年相比，{OVERALL_LABEL}及各县（市、区）的变化都在阈值之内。")
+        return GateResult("wave_change", "failed", compared, thr,
+                          f"与{prev.wave}年相比变化过大：" + "；".join(moves) + f"。{rule}。{skipped}一年内这样的变化"
+                          "极少是真实的：请核对两轮的题目、答案键、计分和加权是否一致；变化有据可查时在 estimands.yaml "
+                          "的 gates.accept 中写明理由。")
+    return GateResult("wave_change", "passed", compared, thr,
+                      f"与{prev.wave}年相比，{OVERALL_LABEL}及各县（市、区）的变化都在抽样误差或实际意义下限之内（{rule}）。{skipped}")
 
 
 def evaluate(paths: WavePaths, frame: pd.DataFrame, est: pd.DataFrame, estimand: str,
@@ -239,7 +269,7 @@ def evaluate(paths: WavePaths, frame: pd.DataFrame, est: pd.DataFrame, estimand:
         missing_codes_gate(ingest, float(t["missing_codes_lost"])),
         unscored_gate(scored, float(t["unscored_share"])),
         wave_change_gate(paths, est, estimand, overall_label, float(t["wave_change_city"]),
-                         float(t["wave_change_county"])),
+                         float(t["wave_change_county"]), float(t["wave_change_z"])),
         kish_gate(frame[weight].to_numpy(float), float(t["kish_deff"])),
         plausible_gate(share, list(t["plausible_share"])),
     ]

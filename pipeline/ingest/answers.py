@@ -5,11 +5,77 @@ memory."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pandas as pd
 
 from pipeline.errors import InputError
-from pipeline.instruments.model import Instrument
+from pipeline.instruments.model import Instrument, Item
 from pipeline.vocabulary import RESPONSE_STATUSES as REASONS  # a cell's reason index is its position here
+
+SEPARATORS = re.compile(r"[\s,;，；、/|]+")
+NOT_AN_ANSWER = -1.0  # what each option column of an unreadable one-column answer holds: outside the codebook
+
+
+def _chosen(text: str, it: Item, missing: set[float]) -> tuple[float, ...] | None:
+    """One delivered cell of a one-column multiple answer → the value of each option column: 1/0 per
+    option, the missing code in every column for a missing code, NaN for a blank, None when unreadable."""
+    codes = it.option_codes
+    t = text.strip()
+    if t == "":
+        return (np.nan,) * len(codes)
+    try:
+        v = float(t)
+    except ValueError:
+        v = None
+    if v is not None and v in missing:
+        return (v,) * len(codes)
+    if it.one_column == "digits":
+        if v is not None and v != int(v):
+            return None
+        tokens = list(SEPARATORS.sub("", t.split(".")[0] if v is not None else t))
+    elif it.one_column == "letters":
+        tokens = [c for part in SEPARATORS.split(t) for c in part] if t.isascii() else []
+    else:
+        tokens = [x for x in SEPARATORS.split(t) if x]
+    if not tokens:
+        return None
+    try:
+        if it.one_column == "letters":
+            picked = {codes[ord(c.upper()) - ord("A")] for c in tokens if c.isalpha()} if all(
+                c.isalpha() and 0 <= ord(c.upper()) - ord("A") < len(codes) for c in tokens) else None
+        else:
+            picked = {int(x) for x in tokens} if all(x.isdigit() for x in tokens) else None
+    except (ValueError, IndexError):
+        picked = None
+    if picked is None or not picked <= set(codes):
+        return None
+    return tuple(1.0 if c in picked else 0.0 for c in codes)
+
+
+def with_one_column_answers(data: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
+    """The delivered column of every multiple item answered in one column ("1,3", "13", "A,C"; the
+    instrument's `one_column:`) split into the 0/1 option columns the rest of ingest reads (`<column>#<code>`).
+    Each distinct cell is parsed once. An unreadable cell, or one naming an option the item does not have,
+    gives NOT_AN_ANSWER in the option columns, which the codebook check quarantines."""
+    items = [it for it in inst.items if it.type == "multiple" and it.one_column and it.column in data.columns]
+    if not items:
+        return data
+    missing = {float(m.code) for m in inst.missing_codes}
+    added = {}
+    for it in items:
+        col = data[it.column]
+        cells = col.astype("string").fillna("").to_numpy(dtype=object)
+        if pd.api.types.is_numeric_dtype(col):  # 13.0 read from a numeric SPSS column is "13"
+            cells = np.array([("" if pd.isna(x) else f"{x:.0f}" if float(x) == int(x) else str(x))
+                              for x in col.to_numpy()], dtype=object)
+        uniq, inverse = np.unique(cells.astype(str), return_inverse=True)
+        table = np.array([_chosen(u, it, missing) or (NOT_AN_ANSWER,) * len(it.option_codes) for u in uniq],
+                         dtype=float).reshape(len(uniq), len(it.option_codes))
+        for k, name in enumerate(it.raw_columns):
+            added[name] = table[inverse, k]
+    return pd.concat([data, pd.DataFrame(added, index=data.index)], axis=1)
 
 
 def reasons_and_values(num: dict[str, np.ndarray], inst: Instrument, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ ALWAYS = {"code_outside_codebook": "quarantine", "age_out_of_range": "quarantine
           "duplicate_id": "quarantine", "missing_id": "quarantine", "invalid_design_value": "quarantine",
           "out_of_range": "quarantine"}
 # Fields whose values are counts: a fraction is a keying error, never rounded away silently.
-INTEGER_FIELDS = ("n_adults", "birth_year")
+INTEGER_FIELDS = ("n_adults", "birth_year", "age")
 
 
 def shown(value) -> str:
@@ -123,11 +123,29 @@ def area(county_raw: np.ndarray, township: pd.Series, village: pd.Series, inst: 
     return Finding("unknown_area", fails, _detail(fails, make)), idx
 
 
-def age_range(age: np.ndarray, rows: np.ndarray, file: str, col: str, lo: int = 18, hi: int = 69) -> Finding:
+def age_at_interview(data: pd.DataFrame, demo: dict, start: pd.Series, wave: int) -> tuple[np.ndarray, str, str]:
+    """(age, the column it comes from, "age" | "birth_year"). A delivered age (demographics field `age`,
+    周岁 as the questionnaire asks it) is the age at interview and is used as it is; from a birth year, the
+    age is the year of the interview's start (the wave's year for a record without times) minus the birth
+    year, the age reached in that year, as the national survey counts it."""
+    from pipeline.ingest.columns import numeric
+
+    if "age" in demo:
+        return numeric(data[demo["age"].column]), demo["age"].column, "age"
+    year = start.dt.year.to_numpy(dtype=float)
+    year = np.where(np.isnan(year), float(wave), year)
+    col = demo["birth_year"].column
+    return year - numeric(data[col]), col, "birth_year"
+
+
+def age_range(age: np.ndarray, rows: np.ndarray, file: str, col: str, lo: int = 18, hi: int = 69,
+              given: str = "birth_year") -> Finding:
+    """The eligibility rule, on the age as delivered or as derived from the birth year."""
     fails = np.isnan(age) | (age < lo) | (age > hi)
+    what = "the age" if given == "age" else "the birth year"
     return Finding("age_out_of_range", fails, _detail(fails, lambda i: (
         f"{file} row {rows[i]}: column {col} gives age {shown(age[i])} at interview, outside {lo}–{hi}. The survey "
-        "population is residents aged 18–69: correct the birth year with fieldwork or leave the record out.")))
+        f"population is residents aged 18–69: correct {what} with fieldwork or leave the record out.")))
 
 
 def declared_ranges(values: dict[str, np.ndarray], inst: Instrument, rows, file: str) -> Finding:

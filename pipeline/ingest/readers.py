@@ -7,6 +7,7 @@ corrupt or not what its extension says ends here with one clear message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,26 +132,126 @@ def read_raw(path: str | Path, encoding: str | None = None, skip: Iterable[str] 
     return RawFile(path, data, labels, value_labels, used_encoding, digest)
 
 
-MOJIBAKE = "\ufffd|[\u00c0-\u00ff]{2,}"
+# Text decoded with the wrong code page. Chinese text that was UTF-8 (or GBK) and got decoded as Latin-1
+# or Windows-1252 turns into Latin letters and C1 controls ("å\x8d\x97å®\x89" for 南安, "Ã¤Â¸Â­" when it
+# happened twice); GBK decoded as UTF-8 leaves replacement characters. A string is called garbled only when
+# the evidence is positive: a replacement character, or characters that are all Latin-1/Windows-1252 and,
+# taken back to bytes, read as Chinese in UTF-8 or GB18030. A real "·" or "°" beside Chinese text, or in a
+# note, is never an alarm.
+SUSPECT = re.compile("[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+                     "\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122\ufffd]")
+CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CP1252 = {bytes([b]).decode("cp1252"): b for b in range(0x80, 0xA0) if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+LABELS_GARBLED = 0.2  # share of garbled labels that condemns the file's labels
+CATEGORY_REPEATS = 5  # a garbled data value is quoted only when this many records share it (a category)
+
+
+@dataclass(frozen=True)
+class Garbled:
+    text: str  # as decoded
+    reading: str | None  # what it reads as with the right code page, when that can be told
+    kind: str  # utf8_as_latin1 | gbk_as_latin1 | lost (replacement characters)
+
+
+def _as_bytes(text: str) -> bytes | None:
+    """The bytes a Latin-1/Windows-1252 decoder turned into `text`; None when some character is not one."""
+    out = bytearray()
+    for ch in text:
+        o = ord(ch)
+        if o < 0x100:
+            out.append(o)
+        elif ch in _CP1252:
+            out.append(_CP1252[ch])
+        else:
+            return None
+    return bytes(out)
+
+
+def garbled(text: str, min_cjk: int = 2) -> Garbled | None:
+    """`text` as mojibake (with its reading), or None when it is plausible text. A GBK reading needs
+    `min_cjk` Chinese characters: one is a coincidence in a Latin name ("Müller" has a GBK reading)."""
+    if not SUSPECT.search(text):
+        return None
+    if "\ufffd" in text:
+        return Garbled(text, None, "lost")
+    current, reading, kind = text, None, None
+    for _ in range(3):  # UTF-8 read as Latin-1 once, twice ("Ã¤Â¸Â­"), at most three times
+        raw = _as_bytes(current)
+        if raw is None or raw.isascii():
+            break
+        try:
+            current = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if kind is None:  # GBK read as Latin-1: two high bytes per character
+                try:
+                    gbk = raw.decode("gb18030")
+                except UnicodeDecodeError:
+                    break
+                if len(CJK.findall(gbk)) >= min_cjk and not SUSPECT.search(gbk):
+                    reading, kind = gbk, "gbk_as_latin1"
+            break
+        kind = "utf8_as_latin1"
+        if CJK.search(current) and not SUSPECT.search(current):
+            reading = current
+            break
+    if reading is None:
+        return None
+    return Garbled(text, reading, kind)
+
+
+def _quote(text: str) -> str:
+    return repr(text)[1:-1] if not text.isprintable() else text
+
+
+def _advice(path: Path, encoding: str | None, kind: str) -> str:
+    sav = path.suffix.lower() in (".sav", ".zsav", ".dta")
+    declared = f"按 {encoding} 解码" if encoding else "按文件声明的编码解码"
+    if kind == "utf8_as_latin1":
+        if sav or (encoding or "utf-8").replace("_", "-").lower() not in ("utf-8", "utf8", "utf-8-sig"):
+            return (f"文本本是 UTF-8，却被{declared}（Latin-1/Windows-1252）。请在该轮 instrument.yaml 中写明 "
+                    "`encoding: utf-8`；若仍是乱码，说明文件导出时已被转错，请调查公司以 UTF-8 重新导出。")
+        return ("文件中的文字在导出前就已被按 Latin-1/Windows-1252 误读又存为 UTF-8（改设编码无法还原）："
+                "请调查公司从原始数据以 UTF-8 重新导出。")
+    if kind == "gbk_as_latin1":
+        return (f"文本本是 GBK/GB18030，却被{declared}。请在该轮 instrument.yaml 中写明 `encoding: gb18030`，"
+                "或请调查公司以 UTF-8 重新导出。")
+    return (f"文字中有无法解码的字节（替换字符 U+FFFD，{declared}），文件多半是 GBK/GB18030 编码："
+            "请在该轮 instrument.yaml 中写明 `encoding: gb18030`；若文件本身已含替换字符，请调查公司以 UTF-8 重新导出。")
 
 
 def check_decoded_text(path: Path, data: pd.DataFrame, encoding: str | None, labels: dict, value_labels: dict) -> None:
-    """Mojibake check: text decoded with the wrong code page shows replacement or Latin-1 noise.
+    """Mojibake check on the variable labels, the value labels and every text column.
 
-    Messages name the column, never the value: the garbled text may be a respondent's name.
+    Labels are metadata and are quoted with their right reading. A data value is quoted only when at least
+    CATEGORY_REPEATS records share it (a category such as a county name); otherwise it is described, since
+    garbled text in a column may be a respondent's name shifted there.
     """
-    texts = [str(v) for v in labels.values() if v] + [str(v) for vl in value_labels.values() for v in vl.values()]
-    if texts and pd.Series(texts).str.contains(MOJIBAKE, regex=True).mean() > 0.2:
+    texts = [("列名", str(col)) for col in data.columns if SUSPECT.search(str(col))]
+    texts += [(f"列 {col} 的变量标签", str(v)) for col, v in labels.items() if v]
+    texts += [(f"列 {col} 的值标签", str(v)) for col, vl in value_labels.items() for v in vl.values() if v]
+    found = [(where, g) for where, t in texts if (g := garbled(t, min_cjk=1)) is not None]
+    if texts and len(found) / len(texts) > LABELS_GARBLED:
+        where, g = found[0]
+        shown = f"“{_quote(g.text)}”" + (f"（应为“{g.reading}”）" if g.reading else "")
         raise InputError(
-            f"{path}: the variable and value labels are garbled (decoded as {encoding or 'unknown'}). The file's "
-            "encoding is probably GBK/GB18030: set `encoding: gb18030` in the wave's instrument.yaml.")
+            f"{path}: {len(found)} / {len(texts)} 个变量标签和值标签是乱码，例如{where} {shown}。"
+            + _advice(path, encoding, g.kind))
     for col in data.columns:
         s = data[col]
         if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
             continue
-        sample = s.dropna().astype(str).head(200)
-        bad = sample[sample.str.contains(MOJIBAKE, regex=True)]
-        if len(bad):
-            raise InputError(
-                f"{path}: column {col!r} holds garbled text (decoded as {encoding or 'unknown'}). The file's encoding "
-                "is probably GBK/GB18030: set `encoding: gb18030` in the wave's instrument.yaml.")
+        values = s.dropna().astype(str).head(20000)
+        counts = values.value_counts(sort=False)
+        suspects = counts[counts.index.str.contains(SUSPECT, regex=True)]
+        bad = [(t, int(n)) for t, n in suspects.head(500).items() if garbled(t) is not None]
+        if not bad:
+            continue
+        text, n = max(bad, key=lambda tn: (tn[1], tn[0]))
+        g = garbled(text)
+        if n >= CATEGORY_REPEATS:
+            example = f"例如“{_quote(text)}”（{n} 条记录" + (f"，应为“{g.reading}”）" if g.reading else "）")
+        else:
+            example = f"例如一个长 {len(text)} 个字符的乱码值（只出现 {n} 次，可能是个人信息，不显示）"
+        name = str(col).removeprefix("\u00ef\u00bb\u00bf")  # a UTF-8 byte-order mark read as Latin-1
+        raise InputError(f"{path}: 列 {name} 的文字是乱码（{len(bad)} 个不同的值），{example}。"
+                         + _advice(path, encoding, g.kind))

@@ -12,7 +12,13 @@ import pandas as pd
 from pipeline import stages, tableio
 from pipeline.errors import InputError
 from pipeline.ingest import checks
-from pipeline.ingest.answers import REASONS, option_masks, reasons_and_values, take_rows
+from pipeline.ingest.answers import (
+    REASONS,
+    option_masks,
+    reasons_and_values,
+    take_rows,
+    with_one_column_answers,
+)
 from pipeline.ingest.columns import labelled, numeric, text, text_column
 from pipeline.ingest.contacts import contacts_table, read_contacts
 from pipeline.ingest.delivered import design_values, interview_times, weight_values
@@ -50,7 +56,7 @@ class IngestResult:
 
 def _required_columns(data: pd.DataFrame, inst: Instrument, file: str) -> None:
     need = [c for _, c in inst.admin] + [d.column for d in inst.demographics]
-    need += [c for it in inst.items for c in it.raw_columns]
+    need += [c for it in inst.items for c in it.delivered_columns]
     missing = [c for c in need if c not in data.columns]
     if missing:
         have = [c for c in data.columns]
@@ -109,7 +115,7 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
         log(f"   reading {src.name} ({src.stat().st_size / 2**20:,.1f} MiB) …")
     raw = read_raw(src, inst.encoding, skip=[i.column for i in inst.identifiers])
     verify_checksum(src, raw.sha256, paths.checksums)
-    data = drop_identifiers(raw.data, inst)
+    data = with_one_column_answers(drop_identifiers(raw.data, inst), inst)
     delivered = Delivered(data, src.name, raw.sha256, raw.encoding, contacts_file=paths.contacts_raw.name)
     del raw, data
     _required_columns(delivered.data, inst, delivered.file)  # a file of the wrong layout stops before the side tables
@@ -205,10 +211,8 @@ def ingest_delivery(delivered: Delivered, inst: Instrument, delivery: Delivery, 
                                    (demo["county"].column, demo["township"].column, demo["village"].column))
     findings.append(area)
     start, end = interview_times(data, adm)
-    year = start.dt.year.to_numpy(dtype=float)
-    year = np.where(np.isnan(year), float(wave), year)
-    age = year - numeric(data[demo["birth_year"].column])
-    findings.append(checks.age_range(age, rows, file, demo["birth_year"].column))
+    age, age_col, given = checks.age_at_interview(data, demo, start, wave)
+    findings.append(checks.age_range(age, rows, file, age_col, given=given))
     p, delivered_w = design_values(data, adm, delivery)
     n_adults = numeric(data[demo["n_adults"].column])
     if delivered_w:

@@ -44,7 +44,8 @@ DESIGN_LABELS = (("p_psu", ("乡镇（街道）入样概率", "乡镇入样概�
                  ("final_weight", ("最终权数", "最终权重", "加权权数", "权重", "权数")))
 DEMOGRAPHIC_LABELS = (("county", ("县（市、区）", "区县", "县区", "县市区")), ("township", ("乡镇", "街道")),
                       ("village", ("村（居）", "村居", "社区", "村委")), ("sex", ("性别",)),
-                      ("birth_year", ("出生年",)), ("education", ("文化程度", "学历", "受教育")),
+                      ("birth_year", ("出生年",)), ("age", ("年龄", "周岁")),
+                      ("education", ("文化程度", "学历", "受教育")),
                       ("occupation", ("职业",)), ("urban", ("城乡",)), ("hukou", ("户口", "户籍")),
                       ("n_adults", ("成员人数", "成年人数", "18—69", "18-69")))
 VALUE_SIGNATURES = {"sex": {"男", "女"}, "urban": {"城镇", "乡村"}}
@@ -113,6 +114,15 @@ def identifier_by_content(s: pd.Series) -> str | None:
     if v.str.match(MOBILE).mean() > 0.8:
         return "phone"
     return None
+
+
+def looks_like_age(s: pd.Series) -> bool:
+    """Whole numbers of years, nearly all in 15–100 and most within the survey's 18–69: an age, not a
+    birth year, a count or a code."""
+    v = pd.to_numeric(s, errors="coerce").dropna()
+    v = v[v < 90]  # user-missing codes such as 97–99
+    return bool(len(v) >= 5 and (v == v.round()).all() and v.between(15, 100).mean() > 0.95
+                and v.between(18, 69).mean() > 0.8)
 
 
 def _match(label: str, words: tuple[str, ...]) -> bool:
@@ -184,6 +194,9 @@ def draft_instrument(meta: FileMeta, ref: dict, wave: int, source_file: str) -> 
                     continue
                 lab = labels.get(col, "")
                 sig = VALUE_SIGNATURES.get(role)
+                if role == "age" and (found.get("birth_year") or not (col in meta.data.columns
+                                                                      and looks_like_age(meta.data[col]))):
+                    continue  # a birth year wins; an "age" column must hold ages (not 年龄段 codes)
                 if _match(lab, words) or (sig and set(meta.value_labels.get(col, {}).values()) == sig):
                     found[role] = col
                     claimed.add(col)
@@ -210,6 +223,11 @@ def draft_instrument(meta: FileMeta, ref: dict, wave: int, source_file: str) -> 
     counties = []
     for fld, _ in DEMOGRAPHIC_LABELS:
         col = demo_cols.get(fld)
+        if fld == "age" and col is None or fld == "birth_year" and col is None and "age" in demo_cols:
+            continue  # one of the two: age (completed years at interview) or birth year
+        if fld == "age":
+            notes.append(f"列 {col}（{labels.get(col, '')}）是年龄（周岁）而不是出生年份：资格条件 18–69 岁直接用访问时的"
+                         "年龄判断。")
         r = ref_demo.get(fld, {})
         entry: dict[str, Any] = {"field": fld, "column": col or TODO,
                                  "label_zh": labels.get(col, "") if col else r.get("label_zh", fld)}
@@ -221,7 +239,7 @@ def draft_instrument(meta: FileMeta, ref: dict, wave: int, source_file: str) -> 
                 # the name stays beside the code for the reader; the loader checks it against counties.yaml
                 counties.append({"raw": int(code), "code": known or f"{TODO}：{name} 在 counties.yaml 中的县级单位代码",
                                  "name_zh": name})
-        elif r.get("codes") or vl:
+        elif fld not in ("age", "birth_year") and (r.get("codes") or vl):  # years are numbers, not codes
             ref_codes = r.get("codes") or {}
             mapped = _map_codes({k: v for k, v in vl.items() if k not in meta.missing.get(col, set())}, ref_codes, fld)
             entry["codes"] = mapped
@@ -258,6 +276,10 @@ def draft_instrument(meta: FileMeta, ref: dict, wave: int, source_file: str) -> 
     items = _items(meta, claimed, miss_values)
     if not items:
         notes.append("没有识别出任何测试题：items 为空。")
+    for it in items:
+        if it.get("one_column"):
+            notes.append(f"列 {it['column']} 的多选答案写在一列中（{it['one_column']}），选项 {list(it['options'])} 是由数据中"
+                         "出现过的答案推断的：请按问卷补全选项及其文字（没人选过的选项不会出现在数据里）。")
     spare = [c for c in meta.columns if c not in claimed and not any(c in it["_columns"] for it in items)]
     for it in items:
         it.pop("_columns")
@@ -296,8 +318,37 @@ def _missing_codes(meta: FileMeta, ref: dict) -> list[dict]:
     return out
 
 
+LIST_CELL = re.compile(r"^\d+(?:[\s,;，；、/|]+\d+)*$")
+LETTER_CELL = re.compile(r"^[A-Za-z](?:[\s,;，；、/|]*[A-Za-z])*$")
+
+
+def one_column_layout(s: pd.Series, label: str, missing: set[float]) -> tuple[str, list[int]] | None:
+    """(layout, option codes) when a column holds multiple answers in one cell: "1,3" (list), "A,C" or
+    "AC" (letters), or, in a numeric column labelled 多选, 13 for options 1 and 3 (digits)."""
+    if pd.api.types.is_numeric_dtype(s):
+        v = s.dropna()
+        v = v[~v.isin(list(missing))]
+        if "多选" not in label or len(v) < 5 or not (v == v.round()).all() or not (v >= 10).any():
+            return None
+        digits = v.astype(np.int64).astype(str)
+        if not digits.map(lambda d: "0" not in d and len(set(d)) == len(d)).all():
+            return None
+        return "digits", sorted({int(c) for d in digits for c in d})
+    v = s.dropna().astype(str).str.strip()
+    v = v[(v != "") & ~v.isin([f"{m:g}" for m in missing])]
+    if len(v) < 5:
+        return None
+    if v.str.match(LIST_CELL).all() and v.str.contains(r"\D").any():
+        return "list", sorted({int(x) for cell in v for x in re.split(r"\D+", cell) if x})
+    if v.str.match(LETTER_CELL).all():
+        letters = {c.upper() for cell in v for c in cell if c.isalpha()}
+        return "letters", list(range(1, ord(max(letters)) - ord("A") + 2))
+    return None
+
+
 def _items(meta: FileMeta, claimed: set[str], missing: set[float]) -> list[dict]:
     items = []
+    one: dict[str, tuple[str, list[int]]] = {}
     stems: dict[str, list[tuple[int, str]]] = {}
     order: list[tuple[str, str]] = []  # (kind, name) in file order
     for col in meta.columns:
@@ -313,7 +364,19 @@ def _items(meta: FileMeta, claimed: set[str], missing: set[float]) -> list[dict]
             stems[stem].append((int(m.group(2)), col))
         elif len(vl) >= 2:
             order.append(("single", col))
+        elif not vl and col in meta.data.columns and (
+                found := one_column_layout(meta.data[col], meta.labels.get(col, ""), missing)) is not None:
+            one[col] = found
+            order.append(("one_column", col))
     for kind, name in order:
+        if kind == "one_column":
+            layout, codes = one[name]
+            options = {c: (f"选项{chr(ord('A') + c - 1)}" if layout == "letters" else f"选项{c}") for c in codes}
+            items.append({"id": name, "column": name, "type": "multiple", "one_column": layout,
+                          "text_zh": meta.labels.get(name, "") or name, "options": options, "key": TODO,
+                          "scoring": "all_or_nothing", "points": TODO, "dimension": TODO, "benchmarks": TODO,
+                          "_columns": [name]})
+            continue
         if kind == "multiple":
             cols = sorted(stems[name])
             if len(cols) < 2:

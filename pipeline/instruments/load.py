@@ -34,6 +34,7 @@ from pipeline.vocabulary import MISSING_REASONS, Counties, counties, load_counti
 SCHEMA_VERSION = 1
 ITEM_TYPES = ("true_false", "single", "multiple")
 MULTIPLE_SCORING = ("all_or_nothing", "partial")
+ONE_COLUMN = ("list", "digits", "letters")  # multiple answers in one column: "1,3", "13", "A,C" (or "AC")
 REQUIRED_DEMOGRAPHICS = ("county", "township", "village", "sex", "birth_year", "education", "occupation",
                          "urban", "hukou", "n_adults")
 REQUIRED_ADMIN = ("questionnaire_id", "interviewer_id")
@@ -158,8 +159,18 @@ def _item(raw: dict, path: Path, frameworks: Frameworks) -> Item:
     points = float(_need(raw, "points", where))
     if not points > 0:
         raise SpecError(f"{where}: points must be positive, found {points}.")
+    one = raw.get("one_column")
+    if one is not None:
+        if typ != "multiple" or one not in ONE_COLUMN:
+            raise SpecError(f"{where}: one_column {one!r}: only a multiple item takes it, as one of {list(ONE_COLUMN)} "
+                            "(\"1,3\" / \"13\" / \"A,C\" in one column).")
+        if one == "digits" and not all(1 <= c <= 9 for c in codes):
+            raise SpecError(f"{where}: one_column: digits needs option codes 1–9 (one digit each), found {codes}.")
+        if one == "letters" and len(codes) > 26:
+            raise SpecError(f"{where}: one_column: letters allows at most 26 options.")
     return Item(item_id, str(_need(raw, "column", where)), typ, str(_need(raw, "text_zh", where)),
-                tuple((int(c), lab) for c, lab in options), key, points, dim, benches, scoring)
+                tuple((int(c), lab) for c, lab in options), key, points, dim, benches, scoring,
+                None if one is None else str(one))
 
 
 def _demographic(raw: dict, path: Path) -> Demographic:
@@ -232,9 +243,14 @@ def load_instrument(path: str | Path, frameworks: Frameworks | None = None) -> I
     admin = tuple((str(k), str(v)) for k, v in {**admin_raw, **design_raw}.items())
     demographics = tuple(_demographic(d, path) for d in _need(data, "demographics", where))
     fields = [d.field for d in demographics]
-    absent = [f for f in REQUIRED_DEMOGRAPHICS if f not in fields]
+    # age may be delivered instead of the birth year (field `age`: completed years at interview)
+    absent = [f for f in REQUIRED_DEMOGRAPHICS if f not in fields and not (f == "birth_year" and "age" in fields)]
     if absent:
-        raise SpecError(f"{path}: demographics lack {absent}; the pipeline needs {list(REQUIRED_DEMOGRAPHICS)}.")
+        raise SpecError(f"{path}: demographics lack {absent}; the pipeline needs {list(REQUIRED_DEMOGRAPHICS)} "
+                        "(or `age` instead of birth_year).")
+    if "birth_year" in fields and "age" in fields:
+        raise SpecError(f"{path}: demographics give both birth_year and age; keep the one the eligibility rule "
+                        "(18–69) should use: age when the questionnaire asks 周岁, else birth_year.")
     items = tuple(_item(raw, path, frameworks) for raw in _need(data, "items", where))
     checks = tuple(QualityCheck(str(c["id"]), str(c["action"]),
                                 None if c.get("threshold") is None else float(c["threshold"]),

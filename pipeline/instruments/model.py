@@ -54,6 +54,7 @@ class MissingCode:
 class Item:
     id: str
     column: str  # raw column; multiple-answer items use column_1 … column_k (one 0/1 column per option)
+    # unless `one_column` says how one column holds the chosen options: list ("1,3"), digits ("13"), letters ("A,C")
     type: str  # true_false | single | multiple
     text_zh: str
     options: tuple[tuple[int, str], ...]  # (code, label)
@@ -62,6 +63,7 @@ class Item:
     dimension: str
     benchmarks: tuple[int, ...]
     scoring: str = "all_or_nothing"  # multiple only: all_or_nothing | partial
+    one_column: str | None = None  # multiple only: list | digits | letters (pipeline/ingest/answers.py)
 
     @property
     def option_codes(self) -> tuple[int, ...]:
@@ -69,9 +71,15 @@ class Item:
 
     @property
     def raw_columns(self) -> tuple[str, ...]:
+        """The 0/1 column of each option (for an answer in one column: the ones ingest splits it into)."""
         if self.type == "multiple":
-            return tuple(f"{self.column}_{code}" for code in self.option_codes)
+            sep = "#" if self.one_column else "_"
+            return tuple(f"{self.column}{sep}{code}" for code in self.option_codes)
         return (self.column,)
+
+    @property
+    def delivered_columns(self) -> tuple[str, ...]:
+        return (self.column,) if self.one_column else self.raw_columns
 
 
 @dataclass(frozen=True)

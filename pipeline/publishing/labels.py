@@ -106,7 +106,24 @@ REASONS_ZH = (
     ("no confidence interval", "无法计算置信区间"),
 )
 UNKNOWN_REASON = "其他原因，须经统计审核"
-VERDICT_RULE = "已达到目标：95%置信区间下限高于目标；未达到目标：95%置信区间上限低于目标；尚不能判定：置信区间包含目标"
+def ci_pct(level: float) -> str:
+    """The confidence level as every public text writes it: 0.95 → "95%", 0.9 → "90%" (estimands.yaml ci.level)."""
+    return f"{100 * float(level):.10g}%"
+
+
+def z_of(level: float) -> str:
+    """The normal quantile of a two-sided level as the text writes it: 1.96 at 95%, 1.645 at 90%."""
+    from scipy import stats
+
+    return f"{stats.norm.ppf(0.5 + float(level) / 2):.3f}".rstrip("0")
+
+
+def verdict_rule(level: float = 0.95) -> str:
+    ci = ci_pct(level)
+    return f"已达到目标：{ci}置信区间下限高于目标；未达到目标：{ci}置信区间上限低于目标；尚不能判定：置信区间包含目标"
+
+
+VERDICT_RULE = verdict_rule(0.95)
 
 
 def reason_zh(reason: Any) -> str:

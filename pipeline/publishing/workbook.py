@@ -38,7 +38,7 @@ def _number_format(header: str, statistic: str) -> str | None:
         return '0.00"个百分点"' if statistic == "proportion" else "0.000"
     if header == "模型估计标准误":
         return '0.00"个百分点"'
-    if header in VALUE_COLUMNS:
+    if header in VALUE_COLUMNS or header.endswith(("置信区间下限", "置信区间上限")):
         return "0.0%" if statistic == "proportion" else "0.00"
     return {"变异系数": "0.0%", "设计效应": "0.00", "有效样本量": "0", "自由度": "0", "样本量": "#,##0",
             "单侧检验p值": "0.000"}.get(header)

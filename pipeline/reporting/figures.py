@@ -102,10 +102,10 @@ def _xmax(frames: list[pd.DataFrame], statistic: str, floor: float | None = None
 
 
 def _legend(fig: Figure, rows_list: list[pd.DataFrame], target: float | None,
-            reference: float | None = None, model: bool = False) -> None:
+            reference: float | None = None, model: bool = False, ci: str = "95%") -> None:
     """One legend under the plot area, outside every axes, so it never hides a bar."""
     handles = [Patch(facecolor=BAR, edgecolor=BAR, label="估计值"),
-               Line2D([], [], color="#1b1b1b", lw=1.1, label="95%置信区间")]
+               Line2D([], [], color="#1b1b1b", lw=1.1, label=f"{ci}置信区间")]
     if model:
         handles.append(Line2D([], [], color=MODEL, lw=1.1, marker="D", markerfacecolor="white",
                               label=f"{L.MODEL_LABEL}（直接估计不予发布）"))
@@ -155,7 +155,7 @@ def _share_bars(inputs: ReportInputs, rows: pd.DataFrame, title: str, height: fl
     _hbar_panel(ax, rows, rows["domain"].tolist(), "proportion", xmax, target, overall, model=model)
     ax.set_xlabel(f"{L.HEADLINE_LABEL}（%）")
     ax.set_title(title, loc="left")
-    _legend(fig, [rows], target, overall, model=bool(drawn))
+    _legend(fig, [rows], target, overall, model=bool(drawn), ci=inputs.ci)
     return fig
 
 
@@ -172,7 +172,7 @@ def fig_subgroups(inputs: ReportInputs) -> Figure:
         ax.set_title(L.DOMAIN_TYPE_LABELS[dtype], loc="left", fontsize=10.5)
     axes[-1].set_xlabel(f"{L.HEADLINE_LABEL}（%）")
     fig.suptitle(f"{inputs.wave}年不同群体{L.HEADLINE_LABEL}", x=0.02, ha="left", fontsize=12)
-    _legend(fig, list(frames.values()), target)
+    _legend(fig, list(frames.values()), target, ci=inputs.ci)
     return fig
 
 
@@ -207,7 +207,7 @@ def fig_dimensions(inputs: ReportInputs) -> Figure:
     ax.set_xlabel("平均得分（分）")
     ax.set_title(f"{inputs.wave}年科学素质测试四个部分的平均得分（{OVERALL_LABEL}）", loc="left")
     handles = [Patch(facecolor=BAR, label="平均得分"), Patch(facecolor=TRACK, label="满分"),
-               Line2D([], [], color="#1b1b1b", lw=1.1, label="95%置信区间")]
+               Line2D([], [], color="#1b1b1b", lw=1.1, label=f"{inputs.ci}置信区间")]
     if (frame.get("reliability", pd.Series(dtype=str)) == L.CAUTION).any():
         handles.append(Patch(facecolor=BAR_LIGHT, edgecolor=BAR, hatch="////", label=L.CAUTION_NOTE))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
@@ -251,7 +251,7 @@ def fig_benchmarks(inputs: ReportInputs) -> Figure:
     _hbar_panel(ax, rows, labels, "proportion", _xmax([rows], "proportion"))
     ax.set_xlabel("平均正确率（%）")
     ax.set_title(f"{inputs.wave}年正确率最低的{len(rows)}个基准（{OVERALL_LABEL}）", loc="left")
-    _legend(fig, [rows], None)
+    _legend(fig, [rows], None, ci=inputs.ci)
     return fig
 
 
@@ -284,7 +284,7 @@ def fig_classes(inputs: ReportInputs) -> Figure:
     ax.grid(axis="y", color="#e3e3e3", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
     ax.set_title(f"{inputs.wave}年科学素质水平分布（{OVERALL_LABEL}）", loc="left")
-    _legend(fig, [pd.DataFrame([r for _, r in present])] if present else [], None)
+    _legend(fig, [pd.DataFrame([r for _, r in present])] if present else [], None, ci=inputs.ci)
     return fig
 
 

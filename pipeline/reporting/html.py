@@ -34,7 +34,7 @@ def cells_table(caption: str, rows: pd.DataFrame, first: str, inputs: ReportInpu
     policy publishes it and the reason, in words; with `model`, the county's model estimate stands in."""
     if rows.empty:
         return f'<p class="note">{e(caption)}：{e(L.NOT_PROVIDED)}。</p>'
-    heads = [first, "样本量", "估计值", "95%置信区间"] + (["估计方法"] if model else []) + ["可靠性"]
+    heads = [first, "样本量", "估计值", f"{inputs.ci}置信区间"] + (["估计方法"] if model else []) + ["可靠性"]
     heads += (["对照目标"] if with_verdict else []) + ["说明"]
     body = []
     for _, r in rows.iterrows():
@@ -83,7 +83,7 @@ def headline_html(inputs: ReportInputs) -> tuple[str, str]:
     verdict_text = L.verdict_label(verdict, publish)
     p_text = L.fmt_p(tr["p_value"], rel) if tr is not None else L.DASH
     sentence = (
-        f"{inputs.wave}年，泉州市{L.HEADLINE_LABEL}为{value}（95%置信区间：{interval}）。"
+        f"{inputs.wave}年，泉州市{L.HEADLINE_LABEL}为{value}（{inputs.ci}置信区间：{interval}）。"
         if rel != L.SUPPRESSED else
         f"{inputs.wave}年{OVERALL_LABEL}{L.HEADLINE_LABEL}不予发布：{L.withheld_reason(r['reason'], r['n_eff'])}。"
     )
@@ -93,11 +93,11 @@ def headline_html(inputs: ReportInputs) -> tuple[str, str]:
         '<section class="headline">'
         f'<div class="big">{e(value)}</div>'
         f"<div><div><strong>{e(L.HEADLINE_LABEL)}</strong>（泉州市18–69岁居民）</div>"
-        f'<div class="ci">95%置信区间：{e(interval)}　样本量：{e(L.fmt_int(r["n"]))}</div>'
+        f'<div class="ci">{inputs.ci}置信区间：{e(interval)}　样本量：{e(L.fmt_int(r["n"]))}</div>'
         f'<div class="verdict v-{e(verdict.replace(" ", "-"))}">对照目标 {e(target_text)}：{e(verdict_text)}</div>'
         "</div></section>"
         f"<p>{e(sentence)}</p>"
-        f'<p class="note">判定规则：{e(L.VERDICT_RULE)}。</p>'
+        f'<p class="note">判定规则：{e(L.verdict_rule(inputs.ci_level))}。</p>'
     )
     return box, verdict
 
@@ -143,7 +143,7 @@ def findings(inputs: ReportInputs) -> list[str]:
         text = f"{r['domain']}的直接估计不予发布（{L.withheld_reason(r['reason'], r['n_eff'])}）"
         if m is not None:
             text += (f"，{L.MODEL_LABEL}为{L.fmt_pct(m['model_est'])}"
-                     f"（95%区间{L.fmt_interval(m['model_lci'], m['model_uci'], 'proportion')}）")
+                     f"（{inputs.ci}区间{L.fmt_interval(m['model_lci'], m['model_uci'], 'proportion')}）")
         out.append(text + "。")
     if (t["domain_type"] == "group").any():
         out.append(verdict_sentence(t, "group", "个", "重点人群"))
@@ -170,7 +170,7 @@ def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     if inputs.is_demo:
         parts.append(f'<div class="demo" role="alert">{e(DEMO_BANNER)}</div>')
     parts.append(f"<header><h1>{e(title)}</h1><p class=\"sub\">调查对象：泉州市18–69岁常住居民　"
-                 f"标准误：{e(method_name)}　置信水平：95%</p></header>")
+                 f"标准误：{e(method_name)}　置信水平：{inputs.ci}</p></header>")
     parts.append("<h2>一、主要结果</h2>" + box)
     parts.append('<ul class="findings">' + "".join(f"<li>{e(f)}</li>" for f in findings(inputs)) + "</ul>")
 
@@ -178,7 +178,7 @@ def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     # would jump to page 2 and leave half of page 1 empty. On screen the figure leads.
     county_fig = fig("fig1_county")
     county_note = ("直接估计不予发布的县（市、区）给出模型估计（面积层次Fay–Herriot模型，见“调查方法”），"
-                   "其区间为模型均方误差给出的95%区间；对照目标的判定始终依据直接估计的95%置信区间。"
+                   f"其区间为模型均方误差给出的{inputs.ci}区间；对照目标的判定始终依据直接估计的{inputs.ci}置信区间。"
                    if inputs.sae is not None else "")
     parts.append('<h2>二、各县（市、区）</h2><div class="lead">' + county_fig
                  + cells_table(num.table("各县（市、区）具备科学素质的公民比例"), inputs.cells(L.HEADLINE, "county"),

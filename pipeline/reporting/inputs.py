@@ -65,6 +65,11 @@ class ReportInputs:
         rows = self.sae[self.sae["area"] == area]
         return None if rows.empty or pd.isna(rows["model_est"].iloc[0]) else rows.iloc[0]
     populations: pd.DataFrame | None = None  # weighted population per domain (populations.csv), for 人数
+    ci_level: float = 0.95  # estimands.yaml ci.level: every interval and every word about it
+
+    @property
+    def ci(self) -> str:
+        return L.ci_pct(self.ci_level)
 
     def cells(self, estimand_id: str, domain_type: str) -> pd.DataFrame:
         """Rows of one estimand over one kind of domain, in published category order."""
@@ -256,6 +261,7 @@ def load_inputs(paths: WavePaths) -> ReportInputs:
         design_spec=_design_sources(paths),
         test_parts=_test_parts(paths),
         populations=_populations(paths.processed("populations.csv")),
+        ci_level=float(((_spec(paths.estimands) or {}).get("ci") or {}).get("level", 0.95)),
     )
 
 

@@ -280,7 +280,7 @@ def variance_section(inputs: ReportInputs) -> Section:
         items.append(f"置信区间方法：{NA}。")
     else:
         parts = [f"{CI_METHOD_LABELS.get(m.lower(), m)}（{n} 个估计）" for m, n in methods.items()]
-        items.append("95%置信区间：比例默认采用logit变换法，比例较小或接近0、1时采用Korn–Graubard（beta）法；"
+        items.append(f"{inputs.ci}置信区间：比例默认采用logit变换法，比例较小或接近0、1时采用Korn–Graubard（beta）法；"
                      "自由度为含该分组成员的初级抽样单位数减去含该分组成员的层数，重复权数法与泰勒线性化法相同（不取重复权数矩阵的秩，"
                      "故不依赖数值容差）。本次使用：" + "、".join(parts) + "。")
     overall = inputs.cell(L.HEADLINE)
@@ -297,7 +297,7 @@ def reliability_section(inputs: ReportInputs) -> Section:
         "发布标准（比例：NCHS 2017《比例数据发布标准》，按顺序判定）",
         ("对象", "条件", "处理"),
         (("比例", "有效样本量（样本量÷设计效应，设计效应小于1时按1计）小于30", "不予发布"),
-         ("比例", "Korn–Graubard 95%置信区间绝对宽度不小于30个百分点", "不予发布"),
+         ("比例", "Korn–Graubard 95%置信区间（NCHS 标准规定的水平，与本报告的置信水平无关）绝对宽度不小于30个百分点", "不予发布"),
          ("比例", "绝对宽度大于5个百分点且相对宽度（宽度÷估计值）大于130%", "不予发布"),
          ("比例", "估计值为0或100%", "谨慎解读（须经统计审核）"),
          ("比例", "设计自由度小于8", "谨慎解读（须经统计审核）"),
@@ -363,7 +363,7 @@ def sae_section(inputs: ReportInputs) -> Section | None:
         f"为 {float(r['sigma2_u']):.5f}（截距 {float(r['beta_intercept']):.3f}，{betas}）。",
         "模型估计（经验最佳线性无偏预测，EBLUP）是直接估计与模型回归值的加权平均，直接估计越精确、权重越大；"
         "其精度用均方误差（Prasad–Rao / Datta–Lahiri 二阶近似，含随机效应方差估计的不确定性）衡量，"
-        "95%区间为模型估计 ± 1.96 × 均方误差的平方根。模型估计依赖模型假定，与直接估计分列并注明“模型估计”。",
+        f"{inputs.ci}区间为模型估计 ± {L.z_of(inputs.ci_level)} × 均方误差的平方根。模型估计依赖模型假定，与直接估计分列并注明“模型估计”。",
     ]
     if n_syn:
         items.append(f"{n_syn}个县（市、区）没有可用的直接估计，给出回归合成估计，其均方误差包含县随机效应方差。")

@@ -67,6 +67,10 @@ SHARE_HEADERS = ("样本量（人）", "比例（%）", "95%置信区间（%）"
 SHARE_FORMATS = (None, "#,##0", "0.0", None, "#,##0.00", "#,##0.00", None)
 
 
+def _share_headers(inputs: ReportInputs) -> tuple[str, ...]:
+    return tuple(h.replace("95%", inputs.ci) for h in SHARE_HEADERS)  # the wave's ci.level
+
+
 def _share_note(inputs: ReportInputs) -> str:
     base = ("注：比例为按最终权数计算的加权比例；人数＝比例×该人群18–69岁常住人口（按最终权数加总，已校准到"
             f"人口普查控制数），四舍五入到百分位万人；“{L.DASH}”为样本不足、不予发布。")
@@ -78,7 +82,7 @@ def _share_note(inputs: ReportInputs) -> str:
 def county_block(inputs: ReportInputs) -> BulletinBlock:
     rows = pd.concat([inputs.cells(L.HEADLINE, "overall"), inputs.cells(L.HEADLINE, "county")], ignore_index=True)
     return BulletinBlock(f"表1 {inputs.wave}年各县（市、区）具备科学素质的公民比例和人数", "单位：人、%、万人",
-                         ("县（市、区）", *SHARE_HEADERS), tuple(_share_rows(inputs, rows, lambda r: r["domain"])),
+                         ("县（市、区）", *_share_headers(inputs)), tuple(_share_rows(inputs, rows, lambda r: r["domain"])),
                          _share_note(inputs), SHARE_FORMATS)
 
 
@@ -90,7 +94,7 @@ def group_block(inputs: ReportInputs) -> BulletinBlock:
         return r["domain"] if r["domain_type"] == "overall" else f"{L.DOMAIN_TYPE_LABELS[r['domain_type']]}：{r['domain']}"
 
     return BulletinBlock(f"表2 {inputs.wave}年重点人群和不同群体具备科学素质的公民比例和人数", "单位：人、%、万人",
-                         ("人群", *SHARE_HEADERS), tuple(_share_rows(inputs, rows, label)), _share_note(inputs),
+                         ("人群", *_share_headers(inputs)), tuple(_share_rows(inputs, rows, label)), _share_note(inputs),
                          SHARE_FORMATS)
 
 

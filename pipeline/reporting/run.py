@@ -35,12 +35,13 @@ class ReportResult:
     is_demo: bool
     seconds: float
     docx: Path | None = None
+    ci: str = "95%"
 
     def summary(self) -> str:
         demo = "【演示数据】" if self.is_demo else ""
         verdict = L.VERDICT_LABELS.get(self.verdict, self.verdict)
         return (f"{self.wave}年公报：图{len(self.figures) // 2}幅，表{len(self.tables) - 1}张；具备科学素质的公民比例 "
-                f"{self.headline}（95%置信区间 {self.interval}），对照目标：{verdict}{demo}；HTML 与 Word 公报 → {self.report_dir}")
+                f"{self.headline}（{self.ci}置信区间 {self.interval}），对照目标：{verdict}{demo}；HTML 与 Word 公报 → {self.report_dir}")
 
 
 def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
@@ -76,5 +77,5 @@ def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
         wave=paths.wave, report_dir=out, figures=tuple(written), tables=tuple(table_files), html=html_path,
         manifest=manifest, headline=L.fmt_pct(head["est"], head["reliability"]),
         interval=L.fmt_interval(head["lci"], head["uci"], "proportion", head["reliability"]),
-        verdict=verdict, is_demo=inputs.is_demo, seconds=timer.seconds, docx=docx_path,
+        verdict=verdict, is_demo=inputs.is_demo, seconds=timer.seconds, docx=docx_path, ci=inputs.ci,
     )

@@ -8,6 +8,7 @@ recovered (se, CI, CV, design effect, effective n, gap, p-value).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -226,13 +227,29 @@ def notes_table(inputs: ReportInputs, tables: list[PublishedTable]) -> Published
     return PublishedTable("说明", "notes", frame, ("",) * len(frame), "A2")
 
 
+def at_level(t: PublishedTable, level: float) -> PublishedTable:
+    """A table's headers (and the notes sheet's text), written for 95% intervals, at the wave's level
+    (estimands.yaml ci.level): "90%置信区间下限", "± 1.645 ×"."""
+    if float(level) == 0.95:
+        return t
+    ci, z = L.ci_pct(level), L.z_of(level)
+
+    def say(x):
+        return x.replace("95%", ci).replace("1.96", z) if isinstance(x, str) else x
+
+    frame = t.frame.rename(columns=say)
+    if t.stem == "notes":
+        frame = frame.map(say)
+    return dataclasses.replace(t, frame=frame)
+
+
 def build_tables(inputs: ReportInputs) -> list[PublishedTable]:
     tables = [overall_table(inputs), county_table(inputs), group_table(inputs), subgroup_table(inputs),
               score_table(inputs), benchmark_table(inputs), target_table(inputs)]
     model = model_table(inputs)
     if model is not None:
         tables.insert(2, model)
-    return [*tables, notes_table(inputs, tables)]
+    return [at_level(t, inputs.ci_level) for t in [*tables, notes_table(inputs, tables)]]
 
 
 def write_csvs(tables: list[PublishedTable], folder: Path) -> list[Path]:

@@ -168,7 +168,7 @@ def _cells(doc, caption, rows, first, inputs, with_verdict=False, label_of=None)
     if rows.empty:
         doc.add_paragraph(f"{caption}：{L.NOT_PROVIDED}。")
         return
-    heads = [first, "样本量", "估计值", "95%置信区间", "可靠性"] + (["对照目标"] if with_verdict else [])
+    heads = [first, "样本量", "估计值", f"{inputs.ci}置信区间", "可靠性"] + (["对照目标"] if with_verdict else [])
     _table(doc, caption, heads, cell_rows(rows, inputs, with_verdict, label_of))
 
 
@@ -185,7 +185,7 @@ def headline(inputs: ReportInputs) -> tuple[str, str, str, str]:
     interval = L.fmt_interval(r["lci"], r["uci"], "proportion", rel)
     verdict_text = L.verdict_label(verdict, rel_t)
     p_text = L.fmt_p(tr["p_value"].iloc[0], rel_t) if len(tr) else L.DASH
-    sentence = (f"{inputs.wave}年，泉州市{L.HEADLINE_LABEL}为{value}（95%置信区间：{interval}）。"
+    sentence = (f"{inputs.wave}年，泉州市{L.HEADLINE_LABEL}为{value}（{inputs.ci}置信区间：{interval}）。"
                 if rel != L.SUPPRESSED else f"{inputs.wave}年{OVERALL_LABEL}{L.HEADLINE_LABEL}{L.SUPPRESSED_NOTE}。")
     sentence += f"对照规划目标（2025年超过{target}），判定为“{verdict_text}”（单侧检验p值 {p_text}）。"
     return value, interval, f"对照目标 {target}：{verdict_text}", sentence
@@ -229,7 +229,7 @@ def build_docx(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     title = doc.add_paragraph(f"泉州市{inputs.wave}年公民科学素质调查公报", style="Title")
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
     method = VARIANCE_METHOD_LABELS.get(inputs.variance_method, inputs.variance_method)
-    sub = doc.add_paragraph(f"调查对象：泉州市18–69岁常住居民　标准误：{method}　置信水平：95%")
+    sub = doc.add_paragraph(f"调查对象：泉州市18–69岁常住居民　标准误：{method}　置信水平：{inputs.ci}")
     sub.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
     doc.add_heading("一、主要结果", level=1)
@@ -239,11 +239,11 @@ def build_docx(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     big.bold = True
     big.font.size = Pt(28)
     big.font.color.rgb = RGBColor(*ACCENT)
-    p.add_run(f"　{L.HEADLINE_LABEL}（泉州市18–69岁居民）　95%置信区间：{interval}　").bold = False
+    p.add_run(f"　{L.HEADLINE_LABEL}（泉州市18–69岁居民）　{inputs.ci}置信区间：{interval}　").bold = False
     p.add_run(verdict).bold = True
     doc.add_paragraph(sentence)
     rule = doc.add_paragraph()
-    rule.add_run(f"判定规则：{L.VERDICT_RULE}。").font.size = Pt(9)
+    rule.add_run(f"判定规则：{L.verdict_rule(inputs.ci_level)}。").font.size = Pt(9)
     for f in findings(inputs):
         doc.add_paragraph(f, style="List Bullet")
 

@@ -47,36 +47,84 @@ def test_plausible_range(share, status):
     assert gates.plausible_gate(share, [0.02, 0.60]).status == status
 
 
-def _estimates(wave, city, counties):
-    rows = [dict(estimand_id="literate", domain_type="overall", domain="全市", est=city, reliability="ok")]
-    rows += [dict(estimand_id="literate", domain_type="county", domain=k, est=v, reliability="ok")
-             for k, v in counties.items()]
+def _estimates(wave, city, counties, se=0.01, method="replicate"):
+    """City and county shares; `se` one number for all or a dict by domain."""
+    def s(d):
+        return se.get(d, 0.01) if isinstance(se, dict) else se
+    rows = [dict(estimand_id="literate", domain_type="overall", domain="全市", est=city, se=s("全市"),
+                 reliability="ok", variance_method=method)]
+    rows += [dict(estimand_id="literate", domain_type="county", domain=k, est=v, se=s(k), reliability="ok",
+                  variance_method=method) for k, v in counties.items()]
     return pd.DataFrame(rows).assign(wave=wave)
 
 
-def test_wave_change_against_previous_wave(tmp_path):
+def _two_waves(tmp_path, before):
     for w in (2023, 2024):
         p = WavePaths(w, tmp_path)
         p.spec.mkdir(parents=True)
         p.scoring.write_text("schema_version: 1\nrule: threshold_total\nparams: {cutoff: 70}\n", encoding="utf-8")
     prev = WavePaths(2023, tmp_path)
     prev.out.mkdir(parents=True)
-    _estimates(2023, 0.15, {"鲤城区": 0.20, "德化县": 0.10}).to_csv(prev.processed("estimates.csv"), index=False)
-    now = WavePaths(2024, tmp_path)
-    ok = gates.wave_change_gate(now, _estimates(2024, 0.16, {"鲤城区": 0.22, "德化县": 0.12}), "literate", "全市",
-                                0.05, 0.10)
-    assert ok.status == "passed"
-    r = gates.wave_change_gate(now, _estimates(2024, 0.16, {"鲤城区": 0.22, "德化县": 0.25}), "literate", "全市",
-                               0.05, 0.10)
-    assert r.status == "failed" and "德化县" in r.message and "+15.0" in r.message and "鲤城区" not in r.message
-    city = gates.wave_change_gate(now, _estimates(2024, 0.21, {"鲤城区": 0.22}), "literate", "全市", 0.05, 0.10)
-    assert city.status == "failed" and "全市" in city.message
+    before.to_csv(prev.processed("estimates.csv"), index=False, encoding="utf-8-sig")
+    return prev, WavePaths(2024, tmp_path)
+
+
+def test_wave_change_by_hand(tmp_path):
+    # City 15.0% (se 0.6 pt) → 19.0% (se 0.8 pt): diff = 4.0 pt, se(diff) = sqrt(0.6² + 0.8²) = 1.0 pt,
+    # z · se(diff) = 3 × 1.0 = 3.0 pt < 4.0 pt and 4.0 pt > the city's practical minimum 3 pt: fails.
+    # 德化县 10.0% (se 3 pt) → 18.0% (se 4 pt): diff = 8 pt, se(diff) = sqrt(9 + 16) = 5 pt,
+    # 3 × 5 = 15 pt > 8 pt: within sampling error, passes although it exceeds the 5-pt minimum.
+    # 鲤城区 20.0% (se 0.3 pt) → 24.0% (se 0.4 pt): diff 4 pt, se(diff) 0.5 pt, 3 × 0.5 = 1.5 pt < 4 pt,
+    # but 4 pt < the county minimum 5 pt: passes (beyond sampling error, not of practical size).
+    _, now = _two_waves(tmp_path, _estimates(2023, 0.15, {"鲤城区": 0.20, "德化县": 0.10},
+                                             se={"全市": 0.006, "鲤城区": 0.003, "德化县": 0.03}))
+    est = _estimates(2024, 0.19, {"鲤城区": 0.24, "德化县": 0.18}, se={"全市": 0.008, "鲤城区": 0.004, "德化县": 0.04})
+    r = gates.wave_change_gate(now, est, "literate", "全市", 0.03, 0.05, 3.0)
+    assert r.status == "failed"
+    assert r.value["全市"]["se_diff"] == pytest.approx(0.010, rel=1e-6)
+    assert r.value["德化县"]["se_diff"] == pytest.approx(0.050, rel=1e-6)
+    assert r.value["鲤城区"]["diff"] == pytest.approx(0.04, rel=1e-6)
+    # the message gives both estimates, the difference, its SE and the rule; only the city failed
+    head = r.message.split("。")[0]
+    assert all(w in head for w in ("全市", "15.0%", "19.0%", "+4.0", "1.0 个百分点", "3 倍标准误", "3.0 个百分点"))
+    assert "德化县" not in head and "鲤城区" not in head
+    assert "判定规则" in r.message and "独立样本" in r.message
+    # a larger z (3 × 1.0 = 3.0 pt ≥ 4.0 fails only for z < 4): at z = 4.5 the city passes too
+    assert gates.wave_change_gate(now, est, "literate", "全市", 0.03, 0.05, 4.5).status == "passed"
+    # a practical minimum above the change: passes whatever the SE
+    assert gates.wave_change_gate(now, est, "literate", "全市", 0.05, 0.05, 3.0).status == "passed"
+    # one small SE is not enough when the other wave's is large:
+    small = _estimates(2024, 0.15, {"德化县": 0.18}, se=0.008)
+    assert gates.wave_change_gate(now, small, "literate", "全市", 0.03, 0.05, 3.0).status == "passed"  # the
+    # previous 德化县 se is 3 pt: sqrt(3² + 0.8²) = 3.105 pt, 3 × 3.105 = 9.3 pt > 8 pt
+
+
+def test_wave_change_uses_the_primary_variance_method(tmp_path):
+    # the previous wave's table holds both methods; the comparison takes the one the current run lists first
+    before = pd.concat([_estimates(2023, 0.15, {}, se=0.001, method="replicate"),
+                        _estimates(2023, 0.15, {}, se=0.05, method="taylor")])
+    _, now = _two_waves(tmp_path, before)
+    r = gates.wave_change_gate(now, _estimates(2024, 0.19, {}, se=0.001, method="taylor"), "literate", "全市",
+                               0.03, 0.05, 3.0)
+    assert r.value["全市"]["se_diff"] == pytest.approx(np.hypot(0.05, 0.001), rel=1e-9) and r.status == "passed"
+    r = gates.wave_change_gate(now, _estimates(2024, 0.19, {}, se=0.001), "literate", "全市", 0.03, 0.05, 3.0)
+    assert r.status == "failed"
+
+
+def test_wave_change_not_evaluated(tmp_path):
+    prev, now = _two_waves(tmp_path, _estimates(2023, 0.15, {"鲤城区": 0.20}))
     # a different scoring rule makes the shares incomparable: not evaluated, never a false alarm
     prev.scoring.write_text("schema_version: 1\nrule: all_dimensions\nparams: {}\n", encoding="utf-8")
     assert gates.wave_change_gate(now, _estimates(2024, 0.5, {}), "literate", "全市", 0.05, 0.1).status \
         == "not_evaluated"
     assert gates.wave_change_gate(WavePaths(2030, tmp_path), _estimates(2030, 0.5, {}), "literate", "全市",
                                   0.05, 0.1).status == "not_evaluated"
+
+
+def test_wave_change_threshold_in_spec(tmp_path):
+    spec = gates.load_gate_spec(_spec(tmp_path, {"thresholds": {"wave_change_z": 2.576, "wave_change_city": 0.02}}))
+    assert spec.thresholds["wave_change_z"] == 2.576 and spec.thresholds["wave_change_city"] == 0.02
+    assert spec.thresholds["wave_change_county"] == gates.DEFAULTS["wave_change_county"]
 
 
 def _spec(tmp_path, gates_block) -> object:

@@ -105,6 +105,27 @@ def _duplicate_household(paths: WavePaths) -> None:
     paths.contacts_raw.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
 
 
+def _contact_cell(row: int, col: str, value: str) -> Callable[[WavePaths], None]:
+    def edit(paths: WavePaths) -> None:
+        c = pd.read_csv(paths.contacts_raw, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        c.loc[row, col] = value
+        c.to_csv(paths.contacts_raw, index=False, encoding="utf-8-sig", lineterminator="\n")
+    return edit
+
+
+def _contact_shifted(paths: WavePaths) -> None:
+    """One record with an extra field: a mobile number typed between two columns."""
+    lines = paths.contacts_raw.read_text(encoding="utf-8-sig").splitlines()
+    lines[7] = lines[7].replace(",", f",{MOBILE},", 1)
+    paths.contacts_raw.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _contact_duplicate_mobile(paths: WavePaths) -> None:
+    c = pd.read_csv(paths.contacts_raw, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    c.loc[[3, 9], "household_id"] = MOBILE
+    c.to_csv(paths.contacts_raw, index=False, encoding="utf-8-sig", lineterminator="\n")
+
+
 def _renumbered_contacts(paths: WavePaths) -> None:
     c = pd.read_csv(paths.contacts_raw, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     c["questionnaire_id"] = np.where(c["questionnaire_id"] != "", "X" + c["questionnaire_id"], "")
@@ -166,6 +187,17 @@ CASES = [
     # delivery files
     Case("duplicate household_id on the contact sheet", "ingest", _duplicate_household, "unchanged", "household_id",
          keep=("respondents.parquet", "responses.parquet", "contacts.parquet", "ingest_report.json")),
+    Case("mobile number shifted into a probability column of the contact sheet", "ingest",
+         _contact_cell(4, "p_ssu", MOBILE), "unchanged", "第 6 行：p_ssu 列是 一个 11 位的数字", secret=MOBILE,
+         keep=("respondents.parquet", "contacts.parquet")),
+    Case("probability above 1 on the contact sheet is quoted", "ingest", _contact_cell(4, "p_hh", "1.5"), "message",
+         "p_hh 列是 “1.5”"),
+    Case("address shifted into the disposition column", "ingest", _contact_cell(2, "disposition", ADDRESS), "message",
+         "第 4 行：disposition 列是 一个非数字的值，长 15 个字符", secret=ADDRESS),
+    Case("contact-sheet record with an extra field", "ingest", _contact_shifted, "message", "第 8 行有 11 个字段",
+         secret=MOBILE),
+    Case("duplicate household_id that is a mobile number", "ingest", _contact_duplicate_mobile, "message",
+         "第 5、11 行的 household_id 相同", secret=MOBILE),
     Case("questionnaire numbers that match no household on the contact sheet", "ingest", _renumbered_contacts,
          "unchanged", "no respondent can be linked", keep=("respondents.parquet", "contacts.parquet")),
     Case("interview times missing for some records", "ingest", _untimed, "result",
@@ -254,6 +286,7 @@ def test_catalogue(case: Case, light_wave, tmp_path, capsys, monkeypatch):
     if case.outcome in ("message", "unchanged"):
         assert rc == 2, f"exit {rc}: {err[-800:]}"
         assert "ERROR" in err and case.expect in err, err[-800:]
+        assert not case.secret or case.secret not in err, "the message repeats a value that may identify a person"
         assert len([line for line in err.splitlines() if line.startswith("ERROR")]) == 1
         assert _files(paths, case.keep) == before, "a refused run changed files it must leave alone"
     elif case.outcome == "quarantine":

@@ -219,7 +219,7 @@ def test_gb18030_file_reads_with_chinese_labels(tmp_path):
 
 
 def test_wrong_code_page_is_caught_and_the_spec_encoding_fixes_it(tmp_path):
-    _fails_cleanly(_gb_project(tmp_path / "a", code_page_lie=True), "garbled", "encoding: gb18030")
+    _fails_cleanly(_gb_project(tmp_path / "a", code_page_lie=True), "乱码", "encoding: gb18030")
     paths = _gb_project(tmp_path / "b", encoding="gb18030", code_page_lie=True)
     assert run_ingest(paths, progress=False).rows_read == 20
     assert "鲤城区" in set(pd.read_parquet(paths.processed("respondents.parquet"))["county"])
@@ -244,13 +244,13 @@ def test_contact_sheet_with_a_bad_probability_fails_before_any_output(tmp_path, 
     sheet = pd.read_csv(paths.contacts_raw, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     sheet.loc[6, "p_ssu"] = "0,48"  # a decimal comma from a European-locale spreadsheet
     sheet.to_csv(paths.contacts_raw, index=False, encoding="utf-8-sig")
-    _fails_cleanly(paths, "contacts.csv", "row 8", "p_ssu", "'0,48'")
+    _fails_cleanly(paths, "contacts.csv", "第 8 行", "p_ssu", "“0,48”", "逗号")
 
 
 def test_contact_sheet_missing_fails_before_any_output(tmp_path, demo_raw):
     paths = _project_with(tmp_path, demo_raw)
     paths.contacts_raw.unlink()
-    _fails_cleanly(paths, "contacts.csv", "missing")
+    _fails_cleanly(paths, "contacts.csv", "缺少联系记录表")
 
 
 def test_key_group_on_any_coded_demographic(tmp_path, demo_raw):
