@@ -12,8 +12,8 @@ from pipeline.errors import InputError, SpecError
 from pipeline.estimation import gates
 from pipeline.estimation.design import Design, to_binary
 from pipeline.estimation.domains import Partition, partition_by, partition_flag, restrict
-from pipeline.estimation.sae import METHODS as SAE_METHODS
 from pipeline.estimation.sae import COVARIATES as SAE_COVARIATES
+from pipeline.estimation.sae import METHODS as SAE_METHODS
 from pipeline.estimation.sae import area_covariates, area_estimates
 from pipeline.estimation.spec import DomainType, EstimandsSpec, load_design, load_estimands
 from pipeline.estimation.targets import verdicts
