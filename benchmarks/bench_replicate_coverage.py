@@ -10,7 +10,8 @@ Each 95% logit interval is counted twice: with the estimators' df (PSUs with dom
 with domain members) and with the rule it replaced (rank of the domain's replicate weights summed to
 PSUs − 1, tolerance 1e-5), so the table shows what the rule change does where df is small.
 
-Run: `python -m benchmarks.bench_replicate_coverage` (QZ_COVERAGE_REPS samples; default 300).
+Run: `python -m benchmarks.bench_replicate_coverage` (QZ_COVERAGE_REPS samples; default 200, about 20 minutes
+on one core).
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def _covered(res: pd.DataFrame, df_col: str) -> pd.Series:
 
 
 def run(reps: int | None = None) -> dict:
-    reps = reps or int(os.environ.get("QZ_COVERAGE_REPS", "300"))
+    reps = reps or int(os.environ.get("QZ_COVERAGE_REPS", "200"))
     start = time.perf_counter()
     inst, pop, theta, model, _truth_tab, cell, controls = _setup()
     from pipeline.simulate import ITEM_SEED

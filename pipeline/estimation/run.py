@@ -12,8 +12,9 @@ from pipeline.errors import InputError, SpecError
 from pipeline.estimation import gates
 from pipeline.estimation.design import Design, to_binary
 from pipeline.estimation.domains import Partition, partition_by, partition_flag, restrict
+from pipeline.estimation.sae import COVARIATES as SAE_COVARIATES
 from pipeline.estimation.sae import METHODS as SAE_METHODS
-from pipeline.estimation.sae import area_estimates
+from pipeline.estimation.sae import area_covariates, area_estimates
 from pipeline.estimation.spec import DomainType, EstimandsSpec, load_estimands
 from pipeline.estimation.targets import verdicts
 from pipeline.paths import WavePaths
@@ -208,17 +209,17 @@ def sae_table(estimates: pd.DataFrame, frame: pd.DataFrame, design: Design, spec
     estimand = cfg.get("estimand", "literate")
     sel = (estimates["estimand_id"] == estimand) & (estimates["variance_method"] == primary)
     direct = estimates[sel & (estimates["domain_type"] == area_type)].sort_values("domain").reset_index(drop=True)
-    # area covariate: weighted share of urban respondents in the area (from the data, as the brief of the
-    # model says: known for every area, measured without sampling error worth modelling)
     w = frame[weight].to_numpy(float)
     area = frame[area_type].astype(str).to_numpy()
-    urban = (frame["urban"].astype(str) == "城镇").to_numpy(float)
     pop = pd.Series(w).groupby(area).sum()
-    direct["urban_share"] = (pd.Series(w * urban).groupby(area).sum() / pop).reindex(direct["domain"]).to_numpy()
     covs = list(cfg.get("covariates", ["urban_share"]))
-    unknown = [c for c in covs if c not in direct.columns]
+    unknown = [c for c in covs if c not in SAE_COVARIATES]
     if unknown:
-        raise SpecError(f"estimands.yaml sae.covariates {unknown}: only 'urban_share' is derived from the data.")
+        raise SpecError(f"estimands.yaml sae.covariates {unknown}: the county model knows {list(SAE_COVARIATES)}.")
+    # area covariates: census shares, reproduced by the calibrated weights (pipeline.estimation.sae.COVARIATES)
+    x = area_covariates(frame, area_type, weight, covs).reindex(direct["domain"])
+    for c in covs:
+        direct[c] = x[c].to_numpy()
     method = str(cfg.get("method", "REML"))
     if method not in SAE_METHODS:
         raise SpecError(f"estimands.yaml sae.method {method!r} is not one of {list(SAE_METHODS)}.")

@@ -51,6 +51,16 @@ def _gls(y, X, psi, s2):
 
 METHODS = ("REML", "ML", "PR")
 
+# County covariates the model may use (estimands.yaml `sae.covariates`): each the weighted share of the
+# respondents in the named categories of a respondent field. The final weights are calibrated to the census
+# controls of county × urban/rural and county × education, so these shares are the census shares of the
+# county's population aged 18–69 (to the calibration tolerance): known for every county, without sampling
+# error, as the area model assumes.
+COVARIATES = {
+    "urban_share": ("urban", ("城镇",)),
+    "upper_secondary_share": ("education", ("高中/中专", "大专", "本科及以上")),
+}
+
 
 def _reml_score(y, psi, X, s2) -> tuple[float, float]:
     """Score and expected information of the restricted likelihood in σ²_u."""
@@ -128,6 +138,30 @@ def ratio_benchmark(est, shares, total: float) -> tuple[np.ndarray, float]:
     est, shares = np.asarray(est, float), np.asarray(shares, float)
     factor = float(total / np.sum(shares * est))
     return est * factor, factor
+
+
+def area_covariates(frame, area: str, weight: str, names: list[str]):
+    """Weighted shares per area of the COVARIATES named (one column each), indexed by area."""
+    import pandas as pd
+
+    unknown = [c for c in names if c not in COVARIATES]
+    if unknown:
+        raise PipelineError(f"estimands.yaml sae.covariates {unknown}: the county model knows the covariates "
+                            f"{', '.join(COVARIATES)}.")
+    w = frame[weight].to_numpy(float)
+    areas = frame[area].astype(str).to_numpy()
+    out = {}
+    for name in names:
+        field, levels = COVARIATES[name]
+        values = frame[field].astype(str)
+        absent = [v for v in levels if not (values == v).any()]
+        if absent:
+            raise PipelineError(f"county model covariate {name}: no respondent has {field} {absent}; the "
+                                f"covariate counts {field} in {list(levels)}. Check the instrument's categories "
+                                "or choose another covariate in estimands.yaml sae.covariates.")
+        inside = values.isin(levels).to_numpy(float)
+        out[name] = pd.Series(w * inside).groupby(areas).sum() / pd.Series(w).groupby(areas).sum()
+    return pd.DataFrame(out)
 
 
 def area_estimates(direct, covariates: list[str], method: str = "REML", level: float = 0.95,

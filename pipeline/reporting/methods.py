@@ -374,7 +374,7 @@ def sae_section(inputs: ReportInputs) -> Section | None:
     return Section("县（市、区）模型估计", tuple(items))
 
 
-COVARIATE_LABELS = {"urban_share": "县内城镇人口比例"}
+COVARIATE_LABELS = {"urban_share": "县内城镇人口比例", "upper_secondary_share": "县内高中/中专及以上文化程度人口比例"}
 SAE_METHODS = {"REML": "限制极大似然法（REML）", "ML": "极大似然法（ML）", "PR": "Prasad–Rao矩估计法"}
 
 

@@ -86,3 +86,38 @@ def test_synthetic_estimate_and_benchmark():
     b, factor = ratio_benchmark([0.1, 0.2], [0.25, 0.75], 0.2)
     # Σ W θ = .025 + .15 = .175 → factor .2/.175
     assert factor == pytest.approx(0.2 / 0.175) and float(np.dot([0.25, 0.75], b)) == pytest.approx(0.2)
+
+
+def test_area_covariates_by_hand():
+    from pipeline.estimation.sae import area_covariates
+
+    frame = pd.DataFrame({"county": ["A", "A", "A", "B", "B"], "w": [1.0, 2.0, 3.0, 4.0, 1.0],
+                          "urban": ["城镇", "乡村", "城镇", "乡村", "城镇"],
+                          "education": ["初中", "高中/中专", "本科及以上", "大专", "小学及以下"]})
+    x = area_covariates(frame, "county", "w", ["urban_share", "upper_secondary_share"])
+    # A: urban (1 + 3) / 6, upper-secondary+ (2 + 3) / 6; B: urban 1 / 5, upper-secondary+ 4 / 5
+    assert x.loc["A"].tolist() == pytest.approx([4 / 6, 5 / 6], rel=1e-12)
+    assert x.loc["B"].tolist() == pytest.approx([1 / 5, 4 / 5], rel=1e-12)
+    with pytest.raises(PipelineError, match="knows the covariates"):
+        area_covariates(frame, "county", "w", ["age_share"])
+    with pytest.raises(PipelineError, match="no respondent has education"):
+        area_covariates(frame.assign(education="初中"), "county", "w", ["upper_secondary_share"])
+
+
+def test_area_covariates_are_the_census_shares(demo_estimated):
+    """The calibrated weights reproduce the census controls, so the covariates are known without the survey."""
+    from pipeline.estimation.run import analysis_frame
+    from pipeline.estimation.sae import area_covariates
+
+    p = demo_estimated
+    frame = analysis_frame(pd.read_parquet(p.processed("respondents.parquet")),
+                           pd.read_parquet(p.processed("scores.parquet")), pd.read_parquet(p.processed("weights.parquet")))
+    x = area_covariates(frame, "county_code", "w_final", ["urban_share", "upper_secondary_share"])
+    ctl = pd.read_csv(p.raw / "controls" / "county_sex_age_urban.csv", encoding="utf-8-sig", dtype={"county_code": str})
+    urban = ctl[ctl["urban"] == "城镇"].groupby("county_code")["population"].sum() / ctl.groupby("county_code")["population"].sum()
+    edu = pd.read_csv(p.raw / "controls" / "county_education.csv", encoding="utf-8-sig", dtype={"county_code": str})
+    upper = (edu[edu["education"].isin(["高中/中专", "大专", "本科及以上"])].groupby("county_code")["population"].sum()
+             / edu.groupby("county_code")["population"].sum())
+    np.testing.assert_allclose(x["urban_share"].reindex(urban.index), urban, rtol=1e-6)
+    np.testing.assert_allclose(x["upper_secondary_share"].reindex(upper.index), upper, rtol=1e-6)
+    assert 0.2 < upper.min() < upper.max() < 0.7
