@@ -222,7 +222,7 @@ def wave_change_gate(paths: WavePaths, est: pd.DataFrame, estimand: str, overall
         return GateResult("wave_change", "not_evaluated", None, thr,
                           f"{prev.wave}年与{paths.wave}年的计分规则不同，比例不可直接比较，未比较。")
     if method is None and "variance_method" in est.columns and len(est):
-        method = str(est["variance_method"].iloc[0])  # estimate_table lists the primary method first
+        method = str(est["variance_method"].iloc[0])  # a caller without the design record: estimates list it first
     before = _levels(pd.read_csv(prev_file, encoding="utf-8-sig"), estimand, method)
     now = _levels(est, estimand, method)
     moves, no_se = [], []
@@ -255,9 +255,9 @@ def wave_change_gate(paths: WavePaths, est: pd.DataFrame, estimand: str, overall
 
 
 def evaluate(paths: WavePaths, frame: pd.DataFrame, est: pd.DataFrame, estimand: str,
-             overall_label: str, spec: GateSpec, weight: str) -> list[GateResult]:
+             overall_label: str, spec: GateSpec, weight: str, primary: str | None = None) -> list[GateResult]:
     """Every gate on this run, with acceptances applied (pure apart from reading the run's records).
-    `weight`: the analysis weight column (the design record's)."""
+    `weight`: the analysis weight column and `primary` the published variance method (the design record's)."""
     t = spec.thresholds
     ingest_file = paths.processed("ingest_report.json")
     ingest = json.loads(ingest_file.read_text(encoding="utf-8")) if ingest_file.exists() else None
@@ -269,7 +269,7 @@ def evaluate(paths: WavePaths, frame: pd.DataFrame, est: pd.DataFrame, estimand:
         missing_codes_gate(ingest, float(t["missing_codes_lost"])),
         unscored_gate(scored, float(t["unscored_share"])),
         wave_change_gate(paths, est, estimand, overall_label, float(t["wave_change_city"]),
-                         float(t["wave_change_county"]), float(t["wave_change_z"])),
+                         float(t["wave_change_county"]), float(t["wave_change_z"]), primary),
         kish_gate(frame[weight].to_numpy(float), float(t["kish_deff"])),
         plausible_gate(share, list(t["plausible_share"])),
     ]

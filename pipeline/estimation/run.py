@@ -255,7 +255,7 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
                            and (m != "replicate" or design.replicates is not None)]
     est = estimate_table(design, frame, spec, methods, paths.wave, show=progress)
     checked = gates.evaluate(paths, frame, est, spec.target.estimand, spec.overall_label,
-                             gates.load_gate_spec(paths.estimands), record.weight)
+                             gates.load_gate_spec(paths.estimands), record.weight, primary)
     try:
         gates.enforce(checked, paths.wave)
     except gates.GateError:
