@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.estimation.run import analysis_frame
 from pipeline.paths import wave_paths
-from pipeline.tableio import read_metadata
+from pipeline.survey_design.record import RECORD, read_record
 
 HERE = Path(__file__).resolve().parent
 COLS = ["stratum", "psu", "county_code", "w_final", "literate", "education", "age_band", "sex", "urban"]
@@ -30,8 +30,9 @@ out = frame[COLS].copy()
 out["literate"] = out["literate"].astype("Float64")
 out.to_csv(HERE / "demo_wave.csv", index=False, float_format="%.12g")
 
-rep = read_metadata(wpath)["replicates"]
-rep_cols = sorted(c for c in frame.columns if c.startswith("w_rep_"))
+record = read_record(paths.processed(RECORD))  # the weight stage's design record: replicate columns and scales
+rep = record.replicates
+rep_cols = list(record.replicate_columns)
 sel = frame["county_code"].isin(JKN_COUNTIES).to_numpy()
 mat = frame.loc[sel, rep_cols].to_numpy(float)
 w = frame.loc[sel, "w_final"].to_numpy(float)
