@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from pipeline.paths import WavePaths
 
-from .build import estimated_copy
-
 
 @pytest.fixture(scope="session")
-def demo_estimated(demo_ingested, tmp_path_factory) -> WavePaths:
-    return estimated_copy(demo_ingested, tmp_path_factory.mktemp("export"))
+def demo_estimated(demo_estimated, tmp_path_factory) -> WavePaths:
+    """A copy of the session's estimated demo wave (tests/conftest.py) that the export tests write into:
+    the same files, without scoring, weighting and estimating it a second time."""
+    root = tmp_path_factory.mktemp("export") / "project"
+    shutil.copytree(demo_estimated.root, root, symlinks=True)
+    return WavePaths(demo_estimated.wave, root)
 
 
 @pytest.fixture(scope="session")

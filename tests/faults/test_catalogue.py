@@ -27,7 +27,6 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.paths import WavePaths
-from tests.faults.kit import lighten
 
 MOBILE = "13912345678"
 ADDRESS = "鲤城区开元路88号3栋502室"
@@ -244,13 +243,11 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def light_wave(demo_done, tmp_path_factory) -> WavePaths:
-    """The finished demo wave with a light variance spec, so each weight and estimate case runs in seconds."""
+    """The finished wave of the fault tests (light variance spec: each weight and estimate case runs in
+    seconds)."""
     root = tmp_path_factory.mktemp("catalogue") / "base"
     shutil.copytree(demo_done.root, root, symlinks=True)
     paths = WavePaths(2024, root)
-    lighten(paths)
-    for stage in ("weight", "estimate"):
-        assert main([stage, "--wave", "2024", "--root", str(root), "--quiet"]) == 0
     est = pd.read_csv(paths.processed("estimates.csv"), encoding="utf-8-sig")
     row = est[(est["estimand_id"] == "literate") & (est["domain_type"] == "overall")].iloc[0]
     REFERENCE_WIDTH[:] = [row["uci"] - row["lci"]]

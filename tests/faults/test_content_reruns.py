@@ -21,8 +21,8 @@ ALL = {"ingest", "score", "weight", "estimate", "report"}
 
 
 @pytest.fixture(scope="module")
-def project(demo_raw, tmp_path_factory):
-    root = make_project_for_make(tmp_path_factory.mktemp("make"), demo_raw.raw)
+def project(faults_raw, tmp_path_factory):
+    root = make_project_for_make(tmp_path_factory.mktemp("make"), faults_raw.raw)
     first = make(root, "survey-2024")
     assert first.returncode == 0, first.stderr[-3000:]
     assert stages_run(first) == ALL

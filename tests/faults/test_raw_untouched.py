@@ -31,12 +31,12 @@ def _delivery(src, dest, pieces) -> None:
 SHAPES = [c for r in range(1, len(PIECES) + 1) for c in itertools.combinations(PIECES, r)]
 
 
-def test_every_partial_delivery_is_left_untouched(demo_raw, tmp_path):
+def test_every_partial_delivery_is_left_untouched(faults_raw, tmp_path):
     root = make_project(tmp_path / "project")
     refused = 0
     for i, shape in enumerate(SHAPES):
         out = tmp_path / f"shape{i}"
-        _delivery(demo_raw.raw, out, shape)
+        _delivery(faults_raw.raw, out, shape)
         before = snapshot(out)
         with pytest.raises(PipelineError, match="did not write|already holds") as err:
             run_simulate(2024, out, per_stratum=40, root=root, force=False)
@@ -46,11 +46,11 @@ def test_every_partial_delivery_is_left_untouched(demo_raw, tmp_path):
     assert refused == len(SHAPES) == 63
 
 
-def test_a_demo_file_edited_by_a_person_is_theirs(demo_raw, tmp_path):
+def test_a_demo_file_edited_by_a_person_is_theirs(faults_raw, tmp_path):
     """A person's edit of one demo file makes the folder theirs: it is not regenerated over it."""
     root = make_project(tmp_path / "project")
     out = tmp_path / "demo"
-    shutil.copytree(demo_raw.raw, out)
+    shutil.copytree(faults_raw.raw, out)
     assert (out / MARKER).exists()
     (out / "survey.sav").unlink()  # the generator may fill in its own missing file ...
     with (out / "contacts.csv").open("a", encoding="utf-8") as fh:
@@ -83,11 +83,11 @@ def _instrument_names(root, name: str) -> None:
     inst.write_text(text.replace("source_file: survey.sav", f"source_file: {name}"), encoding="utf-8")
 
 
-def test_make_never_fires_the_demo_rule_beside_a_real_delivery(demo_raw, tmp_path):
+def test_make_never_fires_the_demo_rule_beside_a_real_delivery(faults_raw, tmp_path):
     # contacts and controls arrived, the survey file not yet: a clear refusal, nothing written
     root = make_project_for_make(tmp_path / "partial", None)
     raw = root / "data" / "raw" / "2024"
-    _delivery(demo_raw.raw, raw, ("contacts.csv", "controls", "frame.csv"))
+    _delivery(faults_raw.raw, raw, ("contacts.csv", "controls", "frame.csv"))
     before = snapshot(raw)
     run = make(root, "survey-2024")
     assert run.returncode != 0
@@ -100,15 +100,15 @@ def test_make_never_fires_the_demo_rule_beside_a_real_delivery(demo_raw, tmp_pat
     root = make_project_for_make(tmp_path / "zsav", None)
     _instrument_names(root, "survey.zsav")
     raw = root / "data" / "raw" / "2024"
-    _delivery(demo_raw.raw, raw, ("contacts.csv", "controls", "frame.csv", "SHA256SUMS"))
-    shutil.copy2(demo_raw.raw / "survey.sav", raw / "survey.zsav")  # (content irrelevant to the plan)
+    _delivery(faults_raw.raw, raw, ("contacts.csv", "controls", "frame.csv", "SHA256SUMS"))
+    shutil.copy2(faults_raw.raw / "survey.sav", raw / "survey.zsav")  # (content irrelevant to the plan)
     plan = make(root, "survey-2024", dry=True)
     assert plan.returncode == 0, plan.stderr
     assert "simulate" not in plan.stdout and "pipeline ingest --wave 2024" in plan.stdout
 
     # the instrument names survey.zsav, only survey.sav was delivered: refused, not generated beside it
     (raw / "survey.zsav").unlink()
-    shutil.copy2(demo_raw.raw / "survey.sav", raw / "survey.sav")
+    shutil.copy2(faults_raw.raw / "survey.sav", raw / "survey.sav")
     before = snapshot(raw)
     run = make(root, "survey-2024")
     assert run.returncode != 0 and "survey.zsav" in run.stderr and "Traceback" not in run.stderr
