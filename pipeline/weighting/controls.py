@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError, PipelineError
+from pipeline.survey_design.record import SEP  # the cell labels the design record carries
 from pipeline.survey_design.spec import CollapseRule, ControlTable
 from pipeline.weighting.calibration import Margin
-
-SEP = "|"
 
 
 @dataclass(frozen=True)
