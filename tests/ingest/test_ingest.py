@@ -271,8 +271,8 @@ def test_ingest_delivery_is_the_stage_without_its_files(demo_ingested, monkeypat
     from pipeline.ingest.identities import link_secret
     from pipeline.ingest.readers import read_raw
     from pipeline.ingest.run import Delivered, ingest_delivery
-    from pipeline.instruments.delivery import load_delivery
     from pipeline.schemas import CONTACTS, QUARANTINE, RESPONDENTS, RESPONSES
+    from pipeline.survey_design import load_delivery
     from pipeline.tableio import prepare, read_table
 
     paths = demo_ingested
