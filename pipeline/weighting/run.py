@@ -57,7 +57,9 @@ class WeightResult:
 
     def summary(self) -> str:
         method = {"JKn": "分层刀切法", "bootstrap": "自助法"}.get(self.method, self.method)
-        return (f"{self.households} 户、{self.respondents} 名受访者完成加权；{self.replicates} 套{method}重复权数逐套"
+        # without a contact sheet no household is weighted, so "0 户" would read as a failure
+        who = f"{self.households} 户、" if self.households else ""
+        return (f"{who}{self.respondents} 名受访者完成加权；{self.replicates} 套{method}重复权数逐套"
                 f"重新加权；校准迭代 {self.iterations} 次，边际最大误差 {self.max_margin_error:.2g}；"
                 f"用时 {self.seconds:.1f} 秒")
 
