@@ -1,4 +1,4 @@
-"""Figures of the assessment: trend lines with 95% bands and the target line, county small multiples,
+"""Figures of the assessment: trend lines with confidence bands (at the waves' ci.level) and the target line, county small multiples,
 the county ranking with rank intervals, and the indicator × year status chart.
 
 A line never crosses a break in series: each series is drawn on its own and a dashed vertical rule
@@ -18,13 +18,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from scipy import stats
 
 from pipeline.assessment.indicators.status import MET, NOT_MET, NOT_REPORTED
 from pipeline.assessment.projection import AT_RISK, OFF_TRACK, ON_TRACK, STATUS_ZH, UNDETERMINED
 from pipeline.assessment.spec import AssessmentSpec
 from pipeline.publishing.figures import BAR, BAR_LIGHT, MUTED, REFERENCE, TARGET
 from pipeline.publishing.fonts import rc_params
-from pipeline.publishing.labels import CATEGORY_ORDER
+from pipeline.publishing.labels import CATEGORY_ORDER, ci_pct
 from pipeline.vocabulary import OVERALL_LABEL
 
 PROJ = "#d68910"
@@ -48,13 +49,13 @@ def _runs(rows: pd.DataFrame) -> list[pd.DataFrame]:
     return out
 
 
-def _series_lines(ax, rows: pd.DataFrame, label: bool = True, lw: float = 2.0) -> None:
+def _series_lines(ax, rows: pd.DataFrame, level: float, label: bool = True, lw: float = 2.0) -> None:
     for k, s in enumerate(_runs(rows)):
         ax.fill_between(s["wave"], s["lci"], s["uci"], color=BAR_LIGHT, lw=0, zorder=1)
         if len(s) == 1:  # a band needs two waves; a lone wave shows its interval as a whisker
             ax.vlines(s["wave"], s["lci"], s["uci"], color=BAR_LIGHT, lw=6, zorder=1)
         ax.plot(s["wave"], s["est"], "-o", color=BAR, lw=lw, ms=4 if lw < 2 else 5, zorder=3,
-                label="调查估计（95%置信区间）" if label and k == 0 else None)
+                label=f"调查估计（{ci_pct(level)}置信区间）" if label and k == 0 else None)
     starts = sorted(rows.groupby("series")["wave"].min())[1:]
     for w in starts:
         ax.axvline(w - 0.5, color=REFERENCE, ls="--", lw=1)
@@ -73,10 +74,10 @@ def _projection(ax, proj: pd.Series | None, label: bool = True) -> None:
 
 
 def fig_city_trend(trend: pd.DataFrame, spec: AssessmentSpec, projections: pd.DataFrame | None,
-                   through: int) -> Figure:
+                   through: int, level: float = 0.95) -> Figure:
     city = trend[trend["domain_type"] == "overall"]
     fig, ax = plt.subplots(figsize=(8.6, 5.6), layout="constrained")
-    _series_lines(ax, city)
+    _series_lines(ax, city, level)
     b = spec.baseline
     ax.plot([b.year], [b.est], marker="D", mfc="white", mec=BAR, ms=7, ls="none", zorder=4,
             label=f"{b.year}年基线 {b.est:.1%}（测评口径未公布，不与调查连线）")
@@ -108,7 +109,7 @@ def fig_city_trend(trend: pd.DataFrame, spec: AssessmentSpec, projections: pd.Da
 
 
 def fig_small_multiples(trend: pd.DataFrame, domain_type: str, spec: AssessmentSpec,
-                        projections: pd.DataFrame | None, title: str) -> Figure:
+                        projections: pd.DataFrame | None, title: str, level: float = 0.95) -> Figure:
     rows = trend[trend["domain_type"] == domain_type]
     order = [d for d in CATEGORY_ORDER.get(domain_type, ()) if d in set(rows["domain"])]
     order += sorted(set(rows["domain"]) - set(order))
@@ -124,7 +125,7 @@ def fig_small_multiples(trend: pd.DataFrame, domain_type: str, spec: AssessmentS
         if p["upper"].notna().any():
             ymax = max(ymax, float(p["upper"].max()))
     for ax, dom in zip(axes.flat, order, strict=False):
-        _series_lines(ax, rows[rows["domain"] == dom], label=False, lw=1.4)
+        _series_lines(ax, rows[rows["domain"] == dom], level, label=False, lw=1.4)
         if projections is not None:
             p = projections[(projections["domain_type"] == domain_type) & (projections["domain"] == dom)]
             _projection(ax, p.iloc[0] if len(p) else None, label=False)
@@ -145,7 +146,7 @@ def fig_small_multiples(trend: pd.DataFrame, domain_type: str, spec: AssessmentS
         ax.set_xticklabels([str(y)[2:] for y in range(first, last + 1)])
         ax.set_ylim(0, ymax + 0.02)
         _pct(ax)
-    handles = [Line2D([], [], color=BAR, marker="o", label="调查估计"), Patch(color=BAR_LIGHT, label="95%置信区间"),
+    handles = [Line2D([], [], color=BAR, marker="o", label="调查估计"), Patch(color=BAR_LIGHT, label=f"{ci_pct(level)}置信区间"),
                Line2D([], [], color=TARGET, ls="--", label=f"目标 {spec.target:.0%}")]
     if projections is not None:
         handles.append(Line2D([], [], color=PROJ, marker="s", ls=":", label=f"{spec.final_year}年趋势外推"))
@@ -156,18 +157,18 @@ def fig_small_multiples(trend: pd.DataFrame, domain_type: str, spec: AssessmentS
     return fig
 
 
-def fig_ranking(ranking: pd.DataFrame, spec: AssessmentSpec) -> Figure:
+def fig_ranking(ranking: pd.DataFrame, spec: AssessmentSpec, level: float = 0.95) -> Figure:
     r = ranking.sort_values("rank")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 0.38 * len(r) + 1.6), sharey=True,
                                    gridspec_kw={"width_ratios": [1.2, 1]}, layout="constrained")
     y = np.arange(len(r))
-    ax1.errorbar(r["est"], y, xerr=1.96 * r["se"], fmt="o", color=BAR, capsize=2)
+    ax1.errorbar(r["est"], y, xerr=stats.norm.ppf(0.5 + level / 2) * r["se"], fmt="o", color=BAR, capsize=2)
     ax1.axvline(spec.target, color=TARGET, ls="--", lw=1)
     ax1.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
     ax1.set_yticks(y)
     ax1.set_yticklabels(r["domain"])
     ax1.invert_yaxis()
-    ax1.set_title("比例及95%置信区间", fontsize=10)
+    ax1.set_title(f"比例及{ci_pct(level)}置信区间", fontsize=10)
     ax2.hlines(y, r["rank_lo"], r["rank_hi"], color=BAR, lw=4, alpha=0.35)
     ax2.plot(r["median_rank"], y, "o", color=BAR)
     ax2.set_xlim(0.5, len(r) + 0.5)

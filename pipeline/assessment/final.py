@@ -1,10 +1,10 @@
 """Final evaluation: the verdict against the target per domain, and the city's position against
 published provincial and national figures.
 
-Verdicts are the estimation stage's (targets.csv of the final wave: met when the 95% CI lies above the
-target, not met when below, undetermined otherwise); they are carried over, not recomputed, so the
-wave report and the evaluation report never disagree. Published figures have no published SE, so they
-are treated as fixed: the city is above a figure when its whole 95% CI lies above it.
+Verdicts are the estimation stage's (targets.csv of the final wave: met when the CI at the wave's ci.level
+lies above the target, not met when below, undetermined otherwise); they are carried over, not recomputed,
+so the wave report and the evaluation report never disagree. Published figures have no published SE, so
+they are treated as fixed: the city is above a figure when its whole CI lies above it.
 """
 
 from __future__ import annotations

@@ -35,3 +35,4 @@ class Assessment:
     indicator_files: int = 0
     inputs: dict[str, str] = field(default_factory=dict)
     unranked: pd.DataFrame | None = None  # counties listed apart from the ranking, with the reason
+    ci_level: float = 0.95  # the waves' confidence level (the same for all of them: waves.common_level)

@@ -45,7 +45,7 @@ def city_sentence(a: Assessment) -> tuple[str, str]:
     """(Chinese sentence, English one-liner) for the city's trend in the last series."""
     city = a.trend[(a.trend["domain_type"] == "overall")].sort_values("wave")
     cur = city[city["series"] == city["series"].max()]
-    path = "，".join(f"{int(r.wave)}年{L.fmt_pct(r.est, r.reliability)}（95%置信区间"
+    path = "，".join(f"{int(r.wave)}年{L.fmt_pct(r.est, r.reliability)}（{L.ci_pct(a.ci_level)}置信区间"
                     f"{L.fmt_interval(r.lci, r.uci, 'proportion', r.reliability)}）" if r.reliability != L.SUPPRESSED
                     else f"{int(r.wave)}年{L.SUPPRESSED_NOTE}" for r in cur.itertuples(index=False))
     zh = f"{OVERALL_LABEL}具备科学素质的公民比例：{path}。"
@@ -104,10 +104,11 @@ def midterm_findings(a: Assessment) -> list[str]:
 def final_findings(a: Assessment) -> list[str]:
     """Each count and name is read from the published verdict table (表“对照目标的结论”), so the summary and
     the tables cannot disagree."""
-    pub = T.verdicts_published(a.verdicts).frame
+    ci = L.ci_pct(a.ci_level)
+    pub = T.verdicts_published(a.verdicts, a.ci_level).frame
     city = pub[pub["范围"] == OVERALL_LABEL].iloc[0]
     v = a.verdicts[a.verdicts["domain_type"] == "overall"].iloc[0]
-    out = [f"{int(city['年度'])}年{OVERALL_LABEL}具备科学素质的公民比例为{_pct(v['est'])}（95%置信区间{_pct(v['lci'])}–"
+    out = [f"{int(city['年度'])}年{OVERALL_LABEL}具备科学素质的公民比例为{_pct(v['est'])}（{ci}置信区间{_pct(v['lci'])}–"
            f"{_pct(v['uci'])}），对照超过{a.spec.target:.0%}的目标，结论：{city['结论']}。"
            if v["reliability"] != L.SUPPRESSED else
            f"{int(city['年度'])}年{OVERALL_LABEL}比例不予发布，对照超过{a.spec.target:.0%}的目标，结论：{city['结论']}。"]
@@ -121,7 +122,7 @@ def final_findings(a: Assessment) -> list[str]:
         withheld = rows.loc[rows["说明"] != "", "名称"].tolist()
         text = f"{scope}：" + "，".join(parts) + "。"
         if withheld:
-            text += f"其中{'、'.join(withheld)}的估计值因精度不足不予发布，结论依据其95%置信区间。"
+            text += f"其中{'、'.join(withheld)}的估计值因精度不足不予发布，结论依据其{ci}置信区间。"
         out.append(text)
     r = a.ranking
     if r is not None and len(r):
@@ -190,6 +191,7 @@ def indicator_findings(a: Assessment) -> list[str]:
 
 def methods(a: Assessment) -> list[Section]:
     sp = a.spec
+    ci = L.ci_pct(a.ci_level)
     wave_rows = []
     for w in a.waves:
         n = int(w.estimates.loc[w.estimates["domain_type"] == "overall", "n"].iloc[0])
@@ -224,14 +226,14 @@ def methods(a: Assessment) -> list[Section]:
     ]
     if a.verdicts is not None:
         items += [
-            f"终期结论：采用{sp.final_year}年调查估计阶段的判定：95%置信区间下限高于{sp.target:.0%}为“达到目标”，上限低于为"
+            f"终期结论：采用{sp.final_year}年调查估计阶段的判定：{ci}置信区间下限高于{sp.target:.0%}为“达到目标”，上限低于为"
             "“未达到目标”，否则为“尚不能判定”；单侧检验p值为logit尺度t检验。",
             f"县区排名：按各县区估计值及标准误，独立正态抽样{sp.rank_draws:,}次（随机种子{sp.rank_seed}），报告名次中位数、"
             f"{sp.rank_interval:.0%}名次区间、排第一和进入前三的概率；直接估计不予发布的县区以模型估计及其均方误差"
             "的平方根代替估计值和标准误。",
         ]
     items += [
-        "与全国、全省比较：已发布数值未附标准误，视为固定值；泉州95%置信区间整体高于（低于）该值记为“高于（低于）”，否则为"
+        f"与全国、全省比较：已发布数值未附标准误，视为固定值；泉州{ci}置信区间整体高于（低于）该值记为“高于（低于）”，否则为"
         "“无显著差异”。各地测评口径可能不同，比较仅供参考。",
         "规划监测指标：各牵头单位按统一的填报模板逐年报送。每年指标：当年值与目标比较；"
         "累计指标：截至当年的累计值与按年份比例折算的应达值（目标×已过年数/5）比较，未报送年份按0计；到期比例或覆盖率指标："
@@ -270,8 +272,8 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
     summary += indicator_findings(a)[:1]
     parts.append("<h2>一、评估结论摘要</h2><ul class=\"findings\">" + "".join(f"<li>{e(s)}</li>" for s in summary) + "</ul>")
 
-    trend_pub = T.trend_published(a.trend)
-    changes_pub = T.changes_published(a.changes)
+    trend_pub = T.trend_published(a.trend, a.ci_level)
+    changes_pub = T.changes_published(a.changes, a.spec.level)
     parts.append(f"<h2>二、{OVERALL_LABEL}公民科学素质发展趋势</h2>" + fig("city_trend", f"{OVERALL_LABEL}具备科学素质的公民比例变化趋势"))
     parts.append(tab(T.html_table(trend_pub, f"{OVERALL_LABEL}具备科学素质的公民比例", rows=trend_pub.frame["范围"] == OVERALL_LABEL)))
     parts.append(tab(T.html_table(changes_pub, f"{OVERALL_LABEL}比例的变化及检验", rows=changes_pub.frame["范围"] == OVERALL_LABEL,
@@ -283,7 +285,7 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
         parts.append(tab(T.html_table(proj, "中期研判：各地区外推至2025年的比例与状态",
                                              note="状态规则见“评估方法”。")))
     else:
-        ver = T.verdicts_published(a.verdicts)
+        ver = T.verdicts_published(a.verdicts, a.ci_level)
         parts.append(tab(T.html_table(ver, f"{a.spec.final_year}年对照目标的结论",
                                              rows=ver.frame["范围"] != "重点人群")))
         h = hindsight(a.projection, a.verdicts)
@@ -308,12 +310,12 @@ def build_report(a: Assessment, figures: dict[str, Path]) -> tuple[str, str]:
     parts.append(tab(T.html_table(trend_pub, "重点人群具备科学素质的公民比例",
                                          rows=trend_pub.frame["范围"] == "重点人群")))
     if a.verdicts is not None:
-        ver = T.verdicts_published(a.verdicts)
+        ver = T.verdicts_published(a.verdicts, a.ci_level)
         parts.append(tab(T.html_table(ver, "重点人群对照目标的结论", rows=ver.frame["范围"] == "重点人群")))
 
     parts.append("<h2>五、与全国、全省水平比较</h2><ul class=\"findings\">"
                  + "".join(f"<li>{e(s)}</li>" for s in position_findings(a)) + "</ul>")
-    parts.append(tab(T.html_table(T.position_published(a.position), "与已发布数值的比较")))
+    parts.append(tab(T.html_table(T.position_published(a.position, a.ci_level), "与已发布数值的比较")))
 
     parts.append('<h2 class="newpage">六、规划监测指标完成情况</h2><ul class="findings">'
                  + "".join(f"<li>{e(s)}</li>" for s in indicator_findings(a)) + "</ul>")

@@ -22,7 +22,7 @@ from pipeline.assessment.ranking import RANKING, rank_table
 from pipeline.assessment.report import build_report
 from pipeline.assessment.spec import AssessmentSpec, load_assessment
 from pipeline.assessment.trend import CHANGES, TREND, changes_table, trend_table
-from pipeline.assessment.waves import available_waves, load_wave, stack
+from pipeline.assessment.waves import available_waves, common_level, load_wave, stack
 from pipeline.errors import InputError, PipelineError
 from pipeline.manifest import sha256_file
 from pipeline.paths import ROOT, project_paths
@@ -73,6 +73,7 @@ def assess(kind: str, through: int, root: Path) -> Assessment:
         raise InputError(f"no wave specification between {spec.first_wave} and {through} under "
                          f"{where.spec_root}; nothing to assess.")
     waves = [load_wave(w, root, spec.estimand, spec.domain_types) for w in waves_wanted]
+    level = common_level(waves)
     stacked = stack(waves)
     trend = trend_table(stacked)
     changes = changes_table(stacked, spec.baseline, spec.level)
@@ -96,12 +97,13 @@ def assess(kind: str, through: int, root: Path) -> Assessment:
     status = status_table(plan, accepted, through)
     inputs = {}
     for w in waves:
-        for name in ("estimates.csv", "targets.csv"):
-            p = where.wave(w.wave).processed(name)
+        for p in (where.wave(w.wave).processed("estimates.csv"), where.wave(w.wave).processed("targets.csv"),
+                  where.wave(w.wave).estimands):
             inputs[str(p.relative_to(root))] = sha256_file(p)
     demo_waves = [w.wave for w in waves if where.wave(w.wave).truth.exists()]
     return Assessment(kind, through, spec, plan, waves, trend, changes, projection, proj_through, verdicts, ranking, pos,
-                      accepted, issues, status, summary_table(status), demo_waves, demo_ind, files, inputs, unranked)
+                      accepted, issues, status, summary_table(status), demo_waves, demo_ind, files, inputs, unranked,
+                      level)
 
 
 def published_only(df: pd.DataFrame) -> pd.DataFrame:
@@ -124,21 +126,23 @@ def _write_outputs(a: Assessment, out: Path) -> dict[str, Path]:
         machine += [(published_only(a.verdicts), "verdicts", VERDICTS), (a.ranking, "ranking", RANKING)]
     for df, stem, schema in machine:
         write_table(df, tdir / f"{stem}.csv", schema)
-    published = [T.trend_published(a.trend), T.changes_published(a.changes), T.projection_published(a.projection)]
+    published = [T.trend_published(a.trend, a.ci_level), T.changes_published(a.changes, a.spec.level),
+                 T.projection_published(a.projection)]
     if a.verdicts is not None:
-        published += [T.verdicts_published(a.verdicts), T.ranking_published(a.ranking, a.spec.rank_interval)]
-    published += [T.position_published(a.position), T.indicator_status_published(a.status),
+        published += [T.verdicts_published(a.verdicts, a.ci_level), T.ranking_published(a.ranking, a.spec.rank_interval)]
+    published += [T.position_published(a.position, a.ci_level), T.indicator_status_published(a.status),
                   T.indicator_issues_published(a.issues, {t.id: t.name_zh for t in a.plan.targets})]
     write_workbook(published, out / "tables.xlsx")
     figs: dict[str, Path] = {}
     shown = a.projection if a.kind == "midterm" else None  # a final figure shows outcomes, not the old forecast
     # in the order the report shows them; file names carry the number of the caption (图1 … 图n)
-    drawn = [("city_trend", F.fig_city_trend, (a.trend, a.spec, shown, a.through)),
+    drawn = [("city_trend", F.fig_city_trend, (a.trend, a.spec, shown, a.through, a.ci_level)),
              ("counties", F.fig_small_multiples, (a.trend, "county", a.spec, shown,
-                                                  "各县（市、区）具备科学素质的公民比例"))]
+                                                  "各县（市、区）具备科学素质的公民比例", a.ci_level))]
     if a.ranking is not None and len(a.ranking):
-        drawn.append(("ranking", F.fig_ranking, (a.ranking, a.spec)))
-    drawn += [("groups", F.fig_small_multiples, (a.trend, "group", a.spec, shown, "重点人群具备科学素质的公民比例")),
+        drawn.append(("ranking", F.fig_ranking, (a.ranking, a.spec, a.ci_level)))
+    drawn += [("groups", F.fig_small_multiples, (a.trend, "group", a.spec, shown, "重点人群具备科学素质的公民比例",
+                                                 a.ci_level)),
               ("indicators", F.fig_indicator_status, (a.status,))]
     for i, (name, draw, args) in enumerate(drawn, start=1):
         figs[name] = save_figure(F.render(draw, *args), fdir, f"fig{i}_{name}")["png"]

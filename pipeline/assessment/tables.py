@@ -22,6 +22,18 @@ PCT_HEADERS = {"估计值", "95%置信区间下限", "95%置信区间上限", "�
 PP_HEADERS = {"差值", "差值95%区间下限", "差值95%区间上限", "年变化（百分点）", "差距（估计值−目标）"}  # percentage points
 SE_HEADERS = {"标准误", "外推标准误"}
 P_HEADERS = {"p值", "单侧检验p值"}
+# Header sets are written at 95%; a header at another level ("90%置信区间下限") is looked up as its 95% form.
+_LEVEL = re.compile(r"\d+(?:\.\d+)?%(?=置信区间|区间)")
+
+
+def _kind_of(header: str) -> str:
+    return _LEVEL.sub("95%", header)
+
+
+def _ci(level: float) -> tuple[str, str]:
+    """The two interval headers at a confidence level: ("95%置信区间下限", "95%置信区间上限")."""
+    ci = L.ci_pct(level)
+    return f"{ci}置信区间下限", f"{ci}置信区间上限"
 DTYPE_ZH = {"overall": OVERALL_LABEL, "county": "县（市、区）", "group": "重点人群"}
 COMPARISON_ZH = {"consecutive": "相邻两次调查", "since_first_wave": "较本序列首次调查", "since_baseline": "较2020年基线"}
 
@@ -42,22 +54,26 @@ def _pub(sheet: str, stem: str, frame: pd.DataFrame) -> PublishedTable:
     return PublishedTable(sheet, stem, frame.reset_index(drop=True), ("proportion",) * len(frame), "C2")
 
 
-def trend_published(trend: pd.DataFrame) -> PublishedTable:
+def trend_published(trend: pd.DataFrame, level: float = 0.95) -> PublishedTable:
+    """`level`: the waves' ci.level, at which their lci/uci were made."""
     t = order_domains(trend.sort_values("wave", kind="mergesort"))
+    lo, hi = _ci(level)
     f = pd.DataFrame({"范围": t["domain_type"].map(DTYPE_ZH), "名称": t["domain"], "年度": t["wave"],
                       "口径序列": t["series"], "评分规则": t["rule"], "样本量": t["n"], "估计值": t["est"],
-                      "标准误": t["se"], "95%置信区间下限": t["lci"], "95%置信区间上限": t["uci"],
+                      "标准误": t["se"], lo: t["lci"], hi: t["uci"],
                       "可靠性": t["reliability"].map(L.RELIABILITY_LABELS)})
-    f = _mask(f, (t["reliability"] == L.SUPPRESSED).to_numpy(), ["估计值", "标准误", "95%置信区间下限", "95%置信区间上限"])
+    f = _mask(f, (t["reliability"] == L.SUPPRESSED).to_numpy(), ["估计值", "标准误", lo, hi])
     return _pub("趋势", "trend", f)
 
 
-def changes_published(changes: pd.DataFrame) -> PublishedTable:
+def changes_published(changes: pd.DataFrame, level: float = 0.95) -> PublishedTable:
+    """`level`: the assessment's own level for differences (assessment.yaml `level`)."""
     c = order_domains(changes)
+    ci = L.ci_pct(level)
     f = pd.DataFrame({"比较": c["comparison"].map(COMPARISON_ZH), "起始年": c["wave_from"], "结束年": c["wave_to"],
                       "范围": c["domain_type"].map(DTYPE_ZH), "名称": c["domain"], "起始估计值": c["est_from"],
-                      "结束估计值": c["est_to"], "差值": c["diff"], "标准误": c["se"], "差值95%区间下限": c["lci"],
-                      "差值95%区间上限": c["uci"], "p值": c["p_value"],
+                      "结束估计值": c["est_to"], "差值": c["diff"], "标准误": c["se"], f"差值{ci}区间下限": c["lci"],
+                      f"差值{ci}区间上限": c["uci"], "p值": c["p_value"],
                       "显著": c["significant"].map({True: "是", False: "否"}).fillna("—"),
                       "可比": c["comparable"].map({True: "可比", False: "不可比（口径不同）"}),
                       "说明": c["note"].fillna("")})
@@ -74,16 +90,17 @@ def projection_published(proj: pd.DataFrame) -> PublishedTable:
     return _pub("中期研判", "projection", f)
 
 
-def verdicts_published(v: pd.DataFrame) -> PublishedTable:
+def verdicts_published(v: pd.DataFrame, level: float = 0.95) -> PublishedTable:
     v = order_domains(v)
+    lo, hi = _ci(level)
     f = pd.DataFrame({"范围": v["domain_type"].map(DTYPE_ZH), "名称": v["domain"], "年度": v["wave"], "样本量": v["n"],
-                      "估计值": v["est"], "95%置信区间下限": v["lci"], "95%置信区间上限": v["uci"], "目标值": v["target"],
+                      "估计值": v["est"], lo: v["lci"], hi: v["uci"], "目标值": v["target"],
                       "差距（估计值−目标）": v["gap"], "单侧检验p值": v["p_value"], "结论": v["verdict_zh"],
                       "可靠性": v["reliability"].map(L.RELIABILITY_LABELS),
                       "说明": ["估计值不予发布：" + L.withheld_reason(r, n) if rel == L.SUPPRESSED else ""
                              for r, n, rel in zip(v["reason"], v["n_eff"], v["reliability"], strict=True)]})
     sup = (v["reliability"] == L.SUPPRESSED).to_numpy()
-    f = _mask(f, sup, ["估计值", "95%置信区间下限", "95%置信区间上限", "差距（估计值−目标）", "单侧检验p值"])
+    f = _mask(f, sup, ["估计值", lo, hi, "差距（估计值−目标）", "单侧检验p值"])
     return _pub("终期结论", "verdicts", f)
 
 
@@ -97,10 +114,11 @@ def ranking_published(r: pd.DataFrame, interval: float) -> PublishedTable:
     return _pub("县区排名", "ranking", f)
 
 
-def position_published(p: pd.DataFrame) -> PublishedTable:
+def position_published(p: pd.DataFrame, level: float = 0.95) -> PublishedTable:
+    lo, hi = _ci(level)
     f = pd.DataFrame({"比较对象": p["area_zh"], "发布年份": p["published_year"], "已发布值": p["published_est"],
-                      "泉州调查年份": p["wave"], "泉州估计值": p["est"], "95%置信区间下限": p["lci"],
-                      "95%置信区间上限": p["uci"], "差值": p["diff"], "泉州位置": p["position_zh"],
+                      "泉州调查年份": p["wave"], "泉州估计值": p["est"], lo: p["lci"],
+                      hi: p["uci"], "差值": p["diff"], "泉州位置": p["position_zh"],
                       "来源": p["source"], "说明": p["note"].fillna("")})
     return _pub("与全国全省比较", "position", f)
 
@@ -167,13 +185,14 @@ def html_table(t: PublishedTable, caption: str, note: str = "", rows: pd.Series 
             return v
         if v is None or (isinstance(v, float) and not np.isfinite(v)):
             return L.DASH
-        if header in PP_HEADERS:  # the unit is in the column header, so cells stay short numbers
+        kind = _kind_of(header)
+        if kind in PP_HEADERS:  # the unit is in the column header, so cells stay short numbers
             return f"{100 * float(v):+.1f}"
-        if header in SE_HEADERS:
+        if kind in SE_HEADERS:
             return f"{100 * float(v):.2f}"
-        if header in PCT_HEADERS:
+        if kind in PCT_HEADERS:
             return f"{100 * float(v):.1f}%"
-        if header in P_HEADERS:
+        if kind in P_HEADERS:
             return L.fmt_p(v)
         if isinstance(v, (float, np.floating)):
             return f"{v:g}" if float(v).is_integer() else f"{v:,.2f}"
@@ -181,5 +200,6 @@ def html_table(t: PublishedTable, caption: str, note: str = "", rows: pd.Series 
 
     body = tuple(tuple(cell(h, v) for h, v in zip(frame.columns, row, strict=True))
                  for row in frame.itertuples(index=False))
-    headers = tuple(h if h not in PP_HEADERS | SE_HEADERS or "百分点" in h else f"{h}（百分点）" for h in frame.columns)
+    headers = tuple(h if _kind_of(h) not in PP_HEADERS | SE_HEADERS or "百分点" in h else f"{h}（百分点）"
+                    for h in frame.columns)
     return Table(caption, headers, body, note)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import InputError
+from pipeline.estimation.spec import load_estimands
 from pipeline.instruments import load_scoring
 from pipeline.paths import wave_paths
 from pipeline.survey_design.record import RECORD, read_record
@@ -29,6 +30,7 @@ class WaveData:
     targets: pd.DataFrame
     sae: pd.DataFrame | None = None  # the wave's county model estimates, when the estimate stage made them
     rule_name: str = ""  # scoring.yaml `rule:` (the baseline's `rule:` names it when comparable)
+    ci_level: float = 0.95  # estimands.yaml ci.level: the level its lci/uci were made at
 
 
 def rule_signature(rule: str, params: tuple[tuple[str, object], ...]) -> str:
@@ -68,7 +70,20 @@ def load_wave(wave: int, root: Path, estimand: str, domain_types: tuple[str, ...
     sae_path = paths.processed("sae.csv")
     sae = read_table(sae_path, "sae") if sae_path.exists() else None
     return WaveData(wave, rule_signature(scoring.rule, scoring.params), method, rows.reset_index(drop=True),
-                    tgt[tgt["domain_type"].isin(domain_types)].reset_index(drop=True), sae, scoring.rule)
+                    tgt[tgt["domain_type"].isin(domain_types)].reset_index(drop=True), sae, scoring.rule,
+                    load_estimands(paths.estimands).level)
+
+
+def common_level(waves: list[WaveData]) -> float:
+    """The confidence level of every wave's intervals. The assessment sets them side by side (bands, tables,
+    the final verdicts), so waves estimated at different levels are refused rather than labelled as one."""
+    levels = {w.wave: w.ci_level for w in waves}
+    if len(set(levels.values())) > 1:
+        listed = ", ".join(f"wave {w}: {100 * v:g}%" for w, v in levels.items())
+        raise InputError(f"the waves' intervals were made at different confidence levels ({listed}; ci.level in each "
+                         "wave's estimands.yaml). An assessment shows them side by side under one level: set ci.level "
+                         "to the same value for every wave and re-run their estimate stage (`make survey-<wave>`).")
+    return next(iter(levels.values()))
 
 
 def assign_series(rules: dict[int, str]) -> dict[int, int]:

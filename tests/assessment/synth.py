@@ -32,8 +32,8 @@ def scoring_yaml(rule_text: str) -> str:
             "max_missing_items: 6\n")
 
 
-def _row(wave, dtype, domain, est, se, method, df=40.0, reliability="ok"):
-    lo, hi = stats.t.ppf([0.025, 0.975], df)
+def _row(wave, dtype, domain, est, se, method, df=40.0, reliability="ok", level=0.95):
+    lo, hi = stats.t.ppf([0.5 - level / 2, 0.5 + level / 2], df)
     lg = np.log(est / (1 - est))
     sl = se / (est * (1 - est))
     return {"wave": wave, "estimand_id": "literate", "statistic": "proportion", "domain_type": dtype,
@@ -45,7 +45,8 @@ def _row(wave, dtype, domain, est, se, method, df=40.0, reliability="ok"):
 
 def make_root(tmp: Path, waves: dict[int, dict], copy_specs: bool = True) -> Path:
     """waves: wave → {"rule": THRESHOLD|MILLER, "city": (est, se), "counties": [(est, se)…],
-    "groups": [(est, se)…], optional "suppressed": [domain…]}."""
+    "groups": [(est, se)…], optional "suppressed": [domain…], optional "level" (ci.level, 0.95: the
+    wave's estimands.yaml says it and its intervals are made at it)}."""
     root = tmp / "proj"
     if copy_specs:
         (root / "survey_instruments" / "plan").mkdir(parents=True, exist_ok=True)
@@ -57,6 +58,10 @@ def make_root(tmp: Path, waves: dict[int, dict], copy_specs: bool = True) -> Pat
         spec.mkdir(parents=True, exist_ok=True)
         write_text(scoring_yaml(w.get("rule", THRESHOLD)), spec / "scoring.yaml")
         write_text("schema_version: 1\nvariance:\n  primary: replicate\n", spec / "design.yaml")
+        level = w.get("level", 0.95)
+        estimands = (ROOT / "survey_instruments" / "2024" / "estimands.yaml").read_text(encoding="utf-8")
+        estimands = estimands.replace("level: 0.95", f"level: {level}").replace("wave: 2024", f"wave: {wave}")
+        write_text(estimands, spec / "estimands.yaml")
         cells = [("overall", "全市", *w["city"])]
         cells += [("county", c, *v) for c, v in zip(COUNTIES, w["counties"], strict=True)]
         cells += [("group", g, *v) for g, v in zip(GROUPS, w["groups"], strict=True)]
@@ -64,14 +69,14 @@ def make_root(tmp: Path, waves: dict[int, dict], copy_specs: bool = True) -> Pat
         rows = []
         for dtype, dom, est, se in cells:
             rel = "suppressed" if dom in sup else "ok"
-            rows.append(_row(wave, dtype, dom, est, se, "replicate", reliability=rel))
-            rows.append(_row(wave, dtype, dom, est, TAYLOR_SE, "taylor", reliability=rel))
+            rows.append(_row(wave, dtype, dom, est, se, "replicate", reliability=rel, level=level))
+            rows.append(_row(wave, dtype, dom, est, TAYLOR_SE, "taylor", reliability=rel, level=level))
         est = pd.DataFrame(rows)
         est["reason"] = est["reason"].astype("string")
         out = root / "data" / "processed" / str(wave)
         write_table(est, out / "estimates.csv", "estimates")
         rep = est[est["variance_method"] == "replicate"]
-        write_table(verdicts(rep, 0.16), out / "targets.csv", "targets")
+        write_table(verdicts(rep, 0.16, level), out / "targets.csv", "targets")
         write_record(record([f"w_rep_{i:03d}" for i in range(1, 3)], [0.5, 0.5]), out / "design.json")
     return root
 
