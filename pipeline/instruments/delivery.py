@@ -19,6 +19,7 @@ or the company's final weight), whether ingest reads a contact sheet, and which 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,25 @@ DESIGN_ROLES = {
 }
 # respondents.parquet column that carries a delivered weight
 WEIGHT_COLUMN = {"design_weight": "w_design", "final_weight": "w_delivered"}
+STAGE_PROBABILITIES = DESIGN_ROLES["full"]
+
+# A column a statistics office would call a weight, by name or label (权数 and 权重 are both in use).
+_WEIGHT_LIKE = re.compile(r"权数|权重|加权|weight|wgt|wt", re.IGNORECASE)
+_FINAL_LIKE = re.compile(r"最终|校准|事后|final|calib|post", re.IGNORECASE)
+
+
+def weight_like_columns(columns: dict[str, str]) -> list[tuple[str, str]]:
+    """(column, mode) for every column whose name or label reads like a weight, with the delivery mode it
+    suggests: final_weight when the label says final or calibrated, design_weight otherwise.
+
+    The hint for a delivery that gives a weight where the instrument expects the three stage probabilities:
+    a re-saved or office-prepared file usually carries the company's weight and not the probabilities."""
+    out = []
+    for col, label in columns.items():
+        text = f"{col} {label or ''}"
+        if _WEIGHT_LIKE.search(text):
+            out.append((col, "final_weight" if _FINAL_LIKE.search(text) else "design_weight"))
+    return out
 
 
 @dataclass(frozen=True)

@@ -78,3 +78,33 @@ def test_encoding_problem_is_listed_beside_the_others(tmp_path):
     topics = {p.topic for p in problems if p.severity == "stop"}
     assert "encoding" in topics and "controls" in topics  # the fixture has no control tables either
     assert any("gb18030" in p.message for p in problems if p.topic == "encoding")
+
+
+def test_a_weight_instead_of_the_stage_probabilities_suggests_the_delivery_mode(demo_raw, tmp_path):
+    """A re-saved file that carries the company's final weight and not the three stage probabilities (the
+    spec still says `full`): check and ingest both say which mode to declare and which column to name."""
+    from pipeline.errors import InputError
+    from pipeline.ingest import run_ingest
+
+    paths = copy_wave(demo_raw, tmp_path)
+    data, meta = read_sav(paths.survey)
+    probs = ["RYGL_XZ", "RYGL_CJ", "RYGL_HH"]
+    data = data.drop(columns=probs).assign(FINALWT=1.0)
+    keep = [i for i, c in enumerate(meta.column_names) if c not in probs]
+    meta.column_names = [meta.column_names[i] for i in keep] + ["FINALWT"]
+    meta.column_labels = [meta.column_labels[i] for i in keep] + ["最终权数（调查公司）"]
+    resave(paths, data, meta)
+    from pipeline.check import check_delivery
+
+    problems = [p.message for p in check_delivery(paths)]
+    hint = [m for m in problems if "像是权数" in m]
+    assert len(hint) == 1 and "mode: final_weight" in hint[0] and "final_weight: FINALWT" in hint[0]
+    with pytest.raises(InputError, match=r"looks like a weight \(FINALWT\).*mode: final_weight.*final_weight: FINALWT"):
+        run_ingest(paths, progress=False)
+
+
+def test_no_mode_hint_when_the_probabilities_are_there(demo_raw, tmp_path):
+    paths = copy_wave(demo_raw, tmp_path)
+    from pipeline.check import check_delivery
+
+    assert not any("像是权数" in p.message for p in check_delivery(paths))
