@@ -30,6 +30,18 @@ STEP_LABELS = {
     "calibration": "校准", "raking": "校准（耙式加权）",
     "trimming": "极端权数截尾", "trim": "极端权数截尾", "final": "最终权数",
 }
+# The weighting steps of the design record (its `steps`) in the words of the methods section; the slot each
+# fills names its rows in weighting_diagnostics.csv.
+STEP_WORDS = {
+    "base": "基础权数（入样概率的倒数乘以户内合格成人数）",
+    "nonresponse": "无回答调整（按联系记录表划分的加权组）",
+    "nonresponse_counts": "无回答调整（按各组的完成数与合格数）",
+    "calibration": "校准",
+    "trimming": "极端权数截尾（截尾后重新校准）",
+}
+DELIVERED_WORDS = {"design_weight": "调查公司交付的设计权数", "final_weight": "调查公司交付的最终权数"}
+STEP_SLOT = {"base": "base", "delivered_weight": "base", "nonresponse": "nonresponse",
+             "nonresponse_counts": "nonresponse", "calibration": "calibration", "trimming": "trimming"}
 STEP_ORDER = ("base", "design", "nonresponse", "nr", "calibration", "raking", "trimming", "trim", "final")
 STEP_METRICS = (
     ("kish_deff", "加权设计效应（Kish）", "{:.2f}"),
@@ -206,21 +218,70 @@ def controls_text(inputs: ReportInputs) -> str:
     return "控制总数来源：" + "；".join(sources) + "。"
 
 
+def steps_text(meta: dict) -> str:
+    """The weighting steps actually run (the design record's `steps`), in order, from the weight they start
+    from: a final-weight delivery has neither base weights from the probabilities nor a non-response step."""
+    steps = [s for s in meta.get("steps") or () if s in STEP_SLOT]
+    if not steps:
+        return f"加权步骤：{NA}。"
+    mode = (meta.get("delivery") or {}).get("mode")
+    words = [DELIVERED_WORDS.get(mode, "交付的权数") if s == "delivered_weight" else STEP_WORDS[s] for s in steps]
+    if len(words) == 1:
+        return f"权数为{words[0]}，未再调整。"
+    return f"权数以{words[0]}为起点，依次经过{_and(words[1:])}。"
+
+
+def _and(words: list[str]) -> str:
+    """甲、乙和丙."""
+    return words[0] if len(words) == 1 else "、".join(words[:-1]) + "和" + words[-1]
+
+
+def _slots_run(meta: dict, diag_steps: list[str]) -> list[str]:
+    """The diagnostics' steps without the slots the record says did not run (their rows only repeat the
+    weight of the slot before); a record without `steps` keeps them all."""
+    ran = {STEP_SLOT[s] for s in meta.get("steps") or () if s in STEP_SLOT}
+    if not ran:
+        return diag_steps
+    return [s for s in diag_steps if s not in set(STEP_SLOT.values()) or s in ran]
+
+
+# the steps a replicate goes through again, in the variance text's words
+REDONE_WORDS = {"nonresponse": "无回答调整", "calibration": "校准", "trimming": "截尾"}
+
+
+def replicated_steps_text(record: dict) -> str:
+    """Which weighting steps every replicate repeats (those after the replicates are formed), so which the
+    variance reflects; a count-table non-response factor is the same in every replicate and is said so."""
+    steps = list(record.get("steps") or ())
+    if "replicates" not in steps:
+        return "每套重复权数都重新经过全部加权步骤，因此方差反映了加权各步骤的影响。"
+    after = steps[steps.index("replicates") + 1:]
+    redone = [REDONE_WORDS[s] for s in after if s in REDONE_WORDS]
+    text = (f"每套重复权数都重新经过{_and(redone)}，因此方差反映了{_and(redone)}的影响。" if redone else
+            "重复权数只改变各初级抽样单位的权数，此后没有再调整的加权步骤。")
+    if "nonresponse_counts" in after:
+        text += "按各组完成数与合格数计算的无回答调整系数在各套重复权数中相同，其不确定性未反映在方差中。"
+    return text
+
+
 def weighting_section(inputs: ReportInputs) -> Section:
     diag = inputs.diagnostics
     meta = inputs.weights_meta or {}
     cal = meta.get("calibration") or {}
     method = cal.get("method")
     items: list[str | Table] = [
-        "权数依次经过基础权数（入样概率的倒数乘以户内合格成人数）、无回答调整、校准和极端权数截尾等步骤。"
+        steps_text(meta) +
         f"校准方法：{CALIBRATION_METHOD_LABELS.get(str(method).lower(), str(method)) if method else NA}；"
         f"校准边际：{_margins_text(cal)}。" + controls_text(inputs)
     ]
     if diag is None:
         items.append("未提供加权诊断。")
         return Section("加权", tuple(items))
-    rows = [(STEP_LABELS.get(step, step), *(_fmt(_metric(diag, m, step), pat) for m, _, pat in STEP_METRICS))
-            for step in _steps(diag)]
+    delivered = "delivered_weight" in (meta.get("steps") or ())
+    base_word = DELIVERED_WORDS.get((meta.get("delivery") or {}).get("mode"), "交付的权数") if delivered else "基础权数"
+    labels = {**STEP_LABELS, "base": base_word} if delivered else STEP_LABELS
+    rows = [(labels.get(step, step), *(_fmt(_metric(diag, m, step), pat) for m, _, pat in STEP_METRICS))
+            for step in _slots_run(meta, _steps(diag))]
     if rows:
         items.append(Table(f"各加权步骤的权数诊断（{OVERALL_LABEL}）", ("步骤", *(label for _, label, _ in STEP_METRICS)),
                            tuple(rows)))
@@ -233,7 +294,7 @@ def weighting_section(inputs: ReportInputs) -> Section:
               if v is not None and pd.notna(v)]
     trimmed = _first(diag, "trimmed", ("trimming",))
     facts = [
-        f"基础权数之和与抽样框人口之比 {_fmt(_first(diag, 'base_weight_frame_ratio', ('base',)), '{:.4f}')}",
+        f"{base_word}之和与抽样框人口之比 {_fmt(_first(diag, 'base_weight_frame_ratio', ('base',)), '{:.4f}')}",
         f"校准迭代 {_fmt(first_iter, '{:.0f}')} 次" + (f"，截尾后重新校准迭代 {float(final_iter):.0f} 次"
                                                        if final_iter is not None and first_iter is not None
                                                        and float(final_iter) != float(first_iter) else ""),
@@ -267,7 +328,7 @@ def variance_section(inputs: ReportInputs) -> Section:
         scale = meta.get("scale")
         mse = meta.get("mse")
         items.append(
-            "标准误采用重复权数法估计，每套重复权数都重新经过全部加权步骤，因此方差反映了无回答调整和校准的影响。"
+            "标准误采用重复权数法估计，" + replicated_steps_text(inputs.weights_meta or {}) +
             f"重复方法：{REPLICATE_METHOD_LABELS.get(str(meta.get('type') or method).lower(), str(method)) if method else NA}；"
             f"重复权数 {n_rep if n_rep else NA} 套；尺度系数 {f'{float(scale):.4g}' if scale is not None else NA}；"
             f"方差以{'对全样本估计值的离差（MSE形式）' if mse else '对重复估计均值的离差' if mse is not None else '（未提供）'}计算。"

@@ -65,3 +65,30 @@ def test_quarantine_by_reason(inputs):
     assert "不等于" not in text
     broken = dict(inputs.ingest, rows_read=10_007)
     assert "不等于" in _text([data_quality_section(replace(inputs, ingest=broken))])
+
+
+def test_weighting_words_follow_the_steps_the_record_ran():
+    """The methods text names the steps of the design record, not a fixed list: a final-weight delivery has
+    no base weight from the probabilities and no non-response step; a count-table factor is fixed across
+    replicates and the variance text says so."""
+    from pipeline.reporting.methods import _slots_run, replicated_steps_text, steps_text
+
+    full = {"steps": ["base", "replicates", "nonresponse", "calibration", "trimming"], "delivery": {"mode": "full"}}
+    final = {"steps": ["delivered_weight", "replicates", "calibration", "trimming"],
+             "delivery": {"mode": "final_weight"}}
+    as_delivered = {"steps": ["delivered_weight", "replicates"], "delivery": {"mode": "final_weight"}}
+    counts = {"steps": ["base", "replicates", "nonresponse_counts", "calibration", "trimming"],
+              "delivery": {"mode": "no_contacts"}}
+    assert steps_text(full) == ("权数以基础权数（入样概率的倒数乘以户内合格成人数）为起点，依次经过无回答调整（按联系记录表"
+                                "划分的加权组）、校准和极端权数截尾（截尾后重新校准）。")
+    assert steps_text(final) == "权数以调查公司交付的最终权数为起点，依次经过校准和极端权数截尾（截尾后重新校准）。"
+    assert steps_text(as_delivered) == "权数为调查公司交付的最终权数，未再调整。"
+    assert replicated_steps_text(full) == "每套重复权数都重新经过无回答调整、校准和截尾，因此方差反映了无回答调整、校准和截尾的影响。"
+    assert replicated_steps_text(final) == "每套重复权数都重新经过校准和截尾，因此方差反映了校准和截尾的影响。"
+    assert "此后没有再调整的加权步骤" in replicated_steps_text(as_delivered)
+    assert replicated_steps_text(counts).endswith("其不确定性未反映在方差中。")
+    assert "无回答调整、校准和截尾" not in replicated_steps_text(counts)
+    diag_steps = ["base", "nonresponse", "calibration", "trimming", "final"]
+    assert _slots_run(final, diag_steps) == ["base", "calibration", "trimming", "final"]
+    assert _slots_run(full, diag_steps) == diag_steps
+    assert _slots_run({}, diag_steps) == diag_steps  # a record without steps keeps every row
