@@ -363,8 +363,7 @@ def sae_section(inputs: ReportInputs) -> Section | None:
            "合并设计效应取各县设计方差的合并值（各县的设计方差只有少数初级抽样单元支撑，单独使用时波动很大）。"
            if "variances" in sae.columns and str(sae["variances"].iloc[0]) == "smoothed"
            else "抽样误差方差取各县直接估计的设计方差。")
-        +
-        f"模型的县级辅助变量：{cov_zh}（由本次调查的最终权数计算）。县随机效应方差按{SAE_METHODS.get(method, method)}估计，"
+        + f"模型的县级辅助变量：{cov_zh}（由本次调查的最终权数计算）。县随机效应方差按{SAE_METHODS.get(method, method)}估计，"
         f"为 {float(r['sigma2_u']):.5f}（截距 {float(r['beta_intercept']):.3f}，{betas}）。",
         "模型估计（经验最佳线性无偏预测，EBLUP）是直接估计与模型回归值的加权平均，直接估计越精确、权重越大；"
         "其精度用均方误差（Prasad–Rao / Datta–Lahiri 二阶近似，含随机效应方差估计的不确定性）衡量，"
