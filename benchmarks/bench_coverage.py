@@ -86,6 +86,9 @@ def one_sample(rep: int, inst, pop, theta, model, cell, controls) -> pd.DataFram
     raw = df[ok].groupby("county")["literate"].mean()
     raw["全市"] = df.loc[ok, "literate"].mean()
     out["est_unweighted"] = out["county"].map(raw).to_numpy()
+    n_scored = df[ok].groupby("county").size()
+    n_scored["全市"] = int(ok.sum())
+    out["n"] = out["county"].map(n_scored).to_numpy()  # respondents with a score: the model's GVF needs them
     return out
 
 

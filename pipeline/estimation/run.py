@@ -233,7 +233,7 @@ def sae_table(estimates: pd.DataFrame, frame: pd.DataFrame, design: Design, spec
         total = float(estimates.loc[sel & (estimates["domain_type"] == "overall"), "est"].iloc[0])
     d = pd.DataFrame({"area": direct["domain"], "n": direct["n"], "est": direct["est"], "se": direct["se"],
                       **{c: direct[c] for c in covs}})
-    out = area_estimates(d, covs, method, spec.level, shares, total)
+    out = area_estimates(d, covs, method, spec.level, shares, total, str(cfg.get("variances", "direct")))
     out["population_share"] = shares
     return out
 

@@ -11,6 +11,29 @@ For the moment estimator V̄ = 2 m⁻² Σ (σ²_u + ψ_j)² (Prasad–Rao). ML'
 b_ML = −tr[(X'V⁻¹X)⁻¹ X'V⁻²X] / Σ (σ²_u + ψ_j)⁻², so its MSE subtracts b_ML (1 − γ_i)² (Datta & Lahiri 2000;
 Rao & Molina eq. 6.2.29; the formula of `sae::mseFH`).
 
+With few areas REML can put σ̂²_u at 0 (13 counties here; 1 simulator sample in 150): every area is then pulled all the way to the
+line, g1 = 0 and the interval is too short for any area off the line. Adjusted residual likelihoods
+h(σ²) L_R(σ²) keep σ̂²_u strictly positive (h(0) = 0):
+  YL  Yoshimori & Lahiri (2014, J. Multivariate Anal. 124, 281–294): h = [arctan tr(I − B)]^{1/m},
+      B = diag(ψ_i / (σ²_u + ψ_i)), so tr(I − B) = Σ γ_i. ∂ log h/∂σ² is O(1/m), so σ̂²_YL has REML's bias
+      and variance to o(1/m) and the REML MSE g1 + g2 + 2 g3 (V̄ = 2 / Σ (σ²_u + ψ_j)⁻²) stays second-order
+      unbiased (as they show; R package emdi, method `amrl_yl`).
+  LL  Li & Lahiri (2010, J. Multivariate Anal. 101, 882–892): h = σ²_u, here on the residual likelihood
+      (emdi's `amrl`; the paper also gives the profile version). ∂ log h/∂σ² = 1/σ² adds the bias
+      b_LL = (2/σ²_u) / Σ (σ²_u + ψ_j)⁻² (the bias I⁻¹ ∂ log h/∂σ² of an adjusted likelihood estimator), so its
+      MSE subtracts b_LL (1 − γ_i)², as ML's does (Datta & Lahiri 2000's general form; ∂g1/∂σ² = (1 − γ_i)²).
+
+Sampling variances (`variances`): `direct` feeds each area's own design variance ψ_i as if known. With a
+few PSUs per county (5–18 df here) ψ_i is itself very noisy (CV ≈ √(2/df), about 0.6) and correlated with
+θ̂_i (a proportion's variance grows with it), so areas with an underestimated ψ_i get too little shrinkage and
+too short an interval. `smoothed` replaces ψ_i by a generalised variance function, the pooled design effect
+model (generalised variance functions: Wolter 2007, Introduction to Variance Estimation, ch. 7; smoothing
+the ψ_i of an area model: Rao & Molina 2015 §6.1; Hidiroglou, Beaumont & Yung 2019, Survey Methodology 45(1),
+on Statistics Canada's small area system): ψ̃_i = d̄ p̃_i (1 − p̃_i) / n_i with p̃_i = x_i'β̂ the model's synthetic
+estimate (from a first fit on the direct variances, so ψ̃_i does not follow the area's own sampling error) and
+d̄ = Σ n_j ψ_j / Σ p̃_j (1 − p̃_j) the pooled design effect, so Σ n_i ψ̃_i = Σ n_i ψ_i: the smoothing moves
+variance between areas of the same design and keeps its total.
+
 An area without a usable direct estimate gets the synthetic estimate x_i'β̂ with MSE σ²_u + x_i'(X'V⁻¹X)⁻¹x_i
 (Rao & Molina §6.2.3: the EBLUP of an area outside the fit).
 
@@ -49,7 +72,7 @@ def _gls(y, X, psi, s2):
     return beta, cov
 
 
-METHODS = ("REML", "ML", "PR")
+METHODS = ("REML", "ML", "PR", "YL", "LL")
 
 # County covariates the model may use (estimands.yaml `sae.covariates`): each the weighted share of the
 # respondents in the named categories of a respondent field. The final weights are calibrated to the census
@@ -79,6 +102,44 @@ def _ml_score(y, psi, X, s2) -> tuple[float, float]:
     return -0.5 * np.sum(vinv) + 0.5 * np.sum(r ** 2 * vinv ** 2), 0.5 * np.sum(vinv ** 2)
 
 
+def _log_adjustment(psi, s2, method: str) -> tuple[float, float]:
+    """log h(σ²_u) of the adjusted likelihoods and its derivative in σ²_u (module docstring)."""
+    if method == "LL":
+        return float(np.log(s2)), 1.0 / s2
+    t = np.sum(s2 / (s2 + psi))  # tr(I − B)
+    dt = np.sum(psi / (s2 + psi) ** 2)
+    m = len(psi)
+    return float(np.log(np.arctan(t)) / m), float(dt / ((1 + t * t) * np.arctan(t)) / m)
+
+
+def _adjusted_root(y, psi, X, method: str, max_iter: int) -> tuple[float, int, bool]:
+    """σ̂²_u of an adjusted likelihood: the root of its score, by Brent's method on a bracket.
+
+    The score is +∞ at 0+ (h(0) = 0) and negative for large σ²_u (the restricted score falls like
+    −(m − p)/(2σ²)), so a bracket [lo, hi] is found by halving lo and doubling hi; Fisher scoring with REML's
+    information is not used here because near 0 the LL adjustment's curvature −1/σ⁴ swamps it."""
+    from scipy.optimize import brentq
+
+    def score(v):
+        return _reml_score(y, psi, X, v)[0] + _log_adjustment(psi, v, method)[1]
+
+    scale = max(float(np.var(y, ddof=1)), float(np.mean(psi)))
+    lo, hi = scale * 1e-3, scale
+    for _ in range(200):
+        if score(lo) > 0:
+            break
+        lo /= 10.0
+    for _ in range(200):
+        if score(hi) < 0:
+            break
+        hi *= 4.0
+    if not (score(lo) > 0 > score(hi)):
+        return float("nan"), 0, False
+    root, res = brentq(score, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=max_iter,
+                       full_output=True, disp=False)
+    return float(root), int(res.iterations), bool(res.converged)
+
+
 def _fisher_scoring(score_info, s2: float, tol: float, max_iter: int) -> tuple[float, int, bool]:
     """σ²_u by Fisher scoring from `s2`, kept at 0 or above; (σ̂²_u, iterations, converged)."""
     for it in range(1, max_iter + 1):
@@ -104,6 +165,12 @@ def fay_herriot(y, psi, X, method: str = "REML", tol: float = 1e-12, max_iter: i
         s2, it, converged = _fisher_scoring(lambda v: score_info(y, psi, X, v),
                                             max(np.var(y, ddof=1) - psi.mean(), 0.0), tol, max_iter)
         vbar = 2.0 / np.sum(1.0 / (s2 + psi) ** 2)
+    elif method in ("YL", "LL"):
+        s2, it, converged = _adjusted_root(y, psi, X, method, max_iter)
+        if not converged:
+            raise PipelineError(f"Fay-Herriot model ({method}): the adjusted likelihood has no maximum in (0, ∞); "
+                                "check the direct estimates and their variances.")
+        vbar = 2.0 / np.sum(1.0 / (s2 + psi) ** 2)
     elif method == "PR":
         # Prasad–Rao moment estimator from the OLS residuals
         h = X @ np.linalg.solve(X.T @ X, X.T)
@@ -124,7 +191,26 @@ def fay_herriot(y, psi, X, method: str = "REML", tol: float = 1e-12, max_iter: i
         vinv = 1.0 / (s2 + psi)
         b_ml = -np.trace(cov @ (X.T @ (X * (vinv ** 2)[:, None]))) / np.sum(vinv ** 2)
         mse = mse - b_ml * (1 - gamma) ** 2
+    elif method == "LL":
+        b_ll = 2.0 / s2 / np.sum(1.0 / (s2 + psi) ** 2)
+        mse = mse - b_ll * (1 - gamma) ** 2
     return FayHerriot(float(s2), beta, est, mse, gamma, it, converged, cov)
+
+
+VARIANCES = ("direct", "smoothed")
+
+
+def smoothed_variances(y, psi, n, X, method: str = "REML") -> np.ndarray:
+    """ψ̃_i = d̄ p̃_i (1 − p̃_i) / n_i, the pooled design effect GVF (module docstring) for proportions y."""
+    y, psi, n = np.asarray(y, float), np.asarray(psi, float), np.asarray(n, float)
+    if np.any(~np.isfinite(n)) or np.any(n <= 0):
+        raise PipelineError("Fay-Herriot model with smoothed sampling variances: every area needs its number of "
+                            "respondents n > 0.")
+    first = fay_herriot(y, psi, X, method)
+    # a synthetic share outside (0, 1) would give a variance of 0 or below: keep it half a respondent inside
+    p = np.clip(np.asarray(X, float) @ first.beta, 0.5 / n, 1 - 0.5 / n)
+    q = p * (1 - p)
+    return float(np.sum(n * psi) / np.sum(q)) * q / n
 
 
 def synthetic(fit: FayHerriot, X_out) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +251,7 @@ def area_covariates(frame, area: str, weight: str, names: list[str]):
 
 
 def area_estimates(direct, covariates: list[str], method: str = "REML", level: float = 0.95,
-                   shares=None, benchmark_to: float | None = None):
+                   shares=None, benchmark_to: float | None = None, variances: str = "direct"):
     """The model estimate of every area, from a frame of direct estimates.
 
     direct: one row per area with columns area, n, est, se and the covariates. Areas with a positive, finite
@@ -178,7 +264,15 @@ def area_estimates(direct, covariates: list[str], method: str = "REML", level: f
     d = direct.reset_index(drop=True)
     usable = (np.isfinite(d["se"]) & (d["se"] > 0) & np.isfinite(d["est"])).to_numpy()
     X = np.column_stack([np.ones(len(d))] + [d[c].to_numpy(float) for c in covariates])
-    fit = fay_herriot(d.loc[usable, "est"], d.loc[usable, "se"] ** 2, X[usable], method)
+    if variances not in VARIANCES:
+        raise PipelineError(f"estimands.yaml sae.variances {variances!r}: use direct (each county's design variance) "
+                            "or smoothed (a generalised variance function with a pooled design effect).")
+    y, psi = d.loc[usable, "est"].to_numpy(float), d.loc[usable, "se"].to_numpy(float) ** 2
+    if variances == "smoothed":
+        psi = smoothed_variances(y, psi, d.loc[usable, "n"].to_numpy(float), X[usable], method)
+    fit = fay_herriot(y, psi, X[usable], method)
+    sampling_var = np.full(len(d), np.nan)
+    sampling_var[usable] = psi
     est, mse = np.full(len(d), np.nan), np.full(len(d), np.nan)
     shrink = np.zeros(len(d))
     est[usable], mse[usable], shrink[usable] = fit.est, fit.mse, fit.shrinkage
@@ -195,6 +289,8 @@ def area_estimates(direct, covariates: list[str], method: str = "REML", level: f
     for c in covariates:
         out[c] = d[c].to_numpy(float)
     out["method"] = method
+    out["variances"] = variances
+    out["sampling_var"] = sampling_var
     out["sigma2_u"] = fit.sigma2_u
     out["beta_intercept"] = fit.beta[0]
     for c, b in zip(covariates, fit.beta[1:], strict=True):

@@ -419,8 +419,12 @@ def sae_section(inputs: ReportInputs) -> Section | None:
     n_syn = int((sae["model_kind"] == "synthetic").sum())
     items: list[str | Table] = [
         "县（市、区）的模型估计采用面积层次Fay–Herriot模型（Fay & Herriot 1979；Rao & Molina 2015，第6章）："
-        "各县直接估计 = 县级辅助变量的线性组合 + 县随机效应 + 抽样误差，抽样误差方差取各县直接估计的设计方差。"
-        f"模型的县级辅助变量：{cov_zh}（由本次调查的最终权数计算）。县随机效应方差按{SAE_METHODS.get(method, method)}估计，"
+        "各县直接估计 = 县级辅助变量的线性组合 + 县随机效应 + 抽样误差，"
+        + ("抽样误差方差由广义方差函数平滑得到：合并设计效应 × 模型回归值 ×（1 − 模型回归值）÷ 县样本量，"
+           "合并设计效应取各县设计方差的合并值（各县的设计方差只有少数初级抽样单元支撑，单独使用时波动很大）。"
+           if "variances" in sae.columns and str(sae["variances"].iloc[0]) == "smoothed"
+           else "抽样误差方差取各县直接估计的设计方差。")
+        + f"模型的县级辅助变量：{cov_zh}（由本次调查的最终权数计算）。县随机效应方差按{SAE_METHODS.get(method, method)}估计，"
         f"为 {float(r['sigma2_u']):.5f}（截距 {float(r['beta_intercept']):.3f}，{betas}）。",
         "模型估计（经验最佳线性无偏预测，EBLUP）是直接估计与模型回归值的加权平均，直接估计越精确、权重越大；"
         "其精度用均方误差（Prasad–Rao / Datta–Lahiri 二阶近似，含随机效应方差估计的不确定性）衡量，"
@@ -436,7 +440,9 @@ def sae_section(inputs: ReportInputs) -> Section | None:
 
 
 COVARIATE_LABELS = {"urban_share": "县内城镇人口比例", "upper_secondary_share": "县内高中/中专及以上文化程度人口比例"}
-SAE_METHODS = {"REML": "限制极大似然法（REML）", "ML": "极大似然法（ML）", "PR": "Prasad–Rao矩估计法"}
+SAE_METHODS = {"REML": "限制极大似然法（REML）", "ML": "极大似然法（ML）", "PR": "Prasad–Rao矩估计法",
+               "YL": "调整限制极大似然法（Yoshimori–Lahiri 2014，估计值恒为正）",
+               "LL": "调整限制极大似然法（Li–Lahiri 2010，估计值恒为正）"}
 
 
 def methods_sections(inputs: ReportInputs) -> list[Section]:
