@@ -304,11 +304,8 @@ class Design:
     def _chunk(self, y, statistic, partitions, amat, method):
         D, K = self._n_domains, y.shape[1]
         pos = self.w > 0
-        mask = np.empty(y.shape, dtype=bool, order="F")
-        y0 = np.empty(y.shape, order="F")
-        for k in range(K):
-            mask[:, k] = np.isfinite(y[:, k]) & pos
-            y0[:, k] = np.where(mask[:, k], y[:, k], 0.0)
+        mask = np.isfinite(y) & pos[:, None]  # column-major, as y
+        y0 = np.where(mask, y, 0.0)
         # variables usually share their missingness (all scores missing for an unscored respondent):
         # the weight and count sums are computed once per distinct mask
         seen: dict[bytes, int] = {}
@@ -319,9 +316,8 @@ class Design:
         # row-major (n × columns): the sparse product reads one contiguous row of it per data row
         M = len(distinct)
         cols = np.empty((self.n, 2 * K + 2 * M))
-        for k in range(K):
-            cols[:, k] = self.w * y0[:, k]
-            cols[:, K + k] = cols[:, k] * y0[:, k]
+        np.multiply(self.w[:, None], y0, out=cols[:, :K])
+        np.multiply(cols[:, :K], y0, out=cols[:, K:2 * K])
         for j, k in enumerate(distinct):
             cols[:, 2 * K + j] = self.w * mask[:, k]
             cols[:, 2 * K + M + j] = mask[:, k]
