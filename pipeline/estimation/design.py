@@ -389,20 +389,15 @@ class Design:
             # atom (the rows that share their domain in every partition) once, so each row enters one
             # product per variable instead of one per partition, and the atoms are then added up per domain
             atoms, dmat = self._atom_matrices(partitions)
-            K = y0.shape[1]
-            rows = atoms.indices  # the row of the data behind every entry of the (atoms × rows) matrix
-            r1 = np.empty((dmat.shape[0], K, rep.weights.shape[1]))
-            r0 = np.empty_like(r1)
+            K, R = y0.shape[1], rep.weights.shape[1]
             seen: dict[bytes, int] = {}
-            for k in range(K):  # variables, not domains: each is one sparse (atoms × rows) product
-                # the variable's values go into the sparse matrix, so no n × R product is formed
-                r1[:, k, :] = dmat @ (self._with_data(atoms, y0[rows, k]) @ rep.weights)
-                key = np.packbits(mask[:, k]).tobytes()
-                if key in seen:
-                    r0[:, k, :] = r0[:, seen[key], :]
-                else:
-                    seen[key] = k
-                    r0[:, k, :] = dmat @ (self._with_data(atoms, mask[rows, k].astype(np.float64)) @ rep.weights)
+            which = np.array([seen.setdefault(np.packbits(mask[:, k]).tobytes(), len(seen)) for k in range(K)])
+            distinct = [int(np.flatnonzero(which == j)[0]) for j in range(len(seen))]
+            # one product for all variables: the rows of an atom are read once from memory and
+            # then from cache for every variable (rows of the product: atom-major, variable-minor)
+            r1 = self._per_domain(dmat, self._stacked(atoms, y0) @ rep.weights, K, R)
+            r0 = self._per_domain(dmat, self._stacked(atoms, mask[:, distinct].astype(np.float64)) @ rep.weights,
+                                  len(distinct), R)[:, which, :]
         with np.errstate(divide="ignore", invalid="ignore"):
             theta = r1 if statistic == "total" else r1 / r0
             var = V.replicate_variance(theta, est, rep.scale, rep.rscales, rep.mse)
@@ -415,8 +410,27 @@ class Design:
         return var, se_logit
 
     @staticmethod
-    def _with_data(mat, data):
-        return sparse.csr_matrix((data, mat.indices, mat.indptr), shape=mat.shape)
+    def _stacked(atoms, values):
+        """(atoms·m × rows) sparse matrix: row a·m + k holds variable k's values on the rows of atom a,
+        so one product gives every atom's sums of every variable. The rows of each (atom, variable) are
+        in data order, as in the atom matrix itself."""
+        m = values.shape[1]
+        starts, sizes = atoms.indptr[:-1], np.diff(atoms.indptr)
+        atom = np.repeat(np.arange(len(sizes)), sizes)  # atom of every entry of the atom matrix
+        within = np.arange(len(atom)) - starts[atom]
+        dest = (m * starts[atom] + within)[:, None] + sizes[atom][:, None] * np.arange(m)[None, :]
+        index = atoms.indices.dtype
+        indices = np.empty(len(atom) * m, dtype=index)
+        data = np.empty(len(atom) * m)
+        indices[dest] = atoms.indices[:, None]
+        data[dest] = values[atoms.indices]
+        indptr = np.append((m * starts[:, None] + sizes[:, None] * np.arange(m)[None, :]).ravel(), len(atom) * m)
+        return sparse.csr_matrix((data, indices, indptr.astype(index)), shape=(len(sizes) * m, atoms.shape[1]))
+
+    @staticmethod
+    def _per_domain(dmat, by_atom, m, R):
+        """(atoms·m × R) atom sums → (domains, m, R) domain sums."""
+        return (dmat @ by_atom.reshape(dmat.shape[1], m * R)).reshape(dmat.shape[0], m, R)
 
     def _atom_matrices(self, partitions):
         """The rows (of positive weight) grouped by the domain they fall in in every partition: a sparse
