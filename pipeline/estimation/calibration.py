@@ -88,24 +88,32 @@ class CalibrationProjector:
                    psu_margin)
 
     def _matrix(self, partitions, w):
-        """Sparse (domains·J × n): row i → (its domain, its cell) once per margin and partition."""
-        rows, cols, offset = [], [], 0
+        """Sparse (domains·J × n): row i → (its domain, its cell) once per margin and partition. Built in
+        compressed-column form (column i holds row i's entries; rows outside a partition's domains or of
+        zero weight point at one dump row, dropped after the product), so nothing is sorted."""
+        n, entries = len(w), []
+        dump = sum(part.size for part in partitions) * self.n_cells
+        start = 0
         for part in partitions:
             c = np.asarray(part.codes)
-            sel = np.flatnonzero((c >= 0) & (w > 0))
+            inside = (c >= 0) & (w > 0)
             for codes, o in zip(self.margin_codes, self.offsets, strict=True):
-                rows.append((offset + c[sel]) * self.n_cells + o + codes[sel])
-                cols.append(sel)
-            offset += part.size
-        rows, cols = np.concatenate(rows), np.concatenate(cols)
-        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(offset * self.n_cells, len(w)))
+                entries.append(np.where(inside, (start + c) * self.n_cells + o + codes, dump))
+            start += part.size
+        per = len(entries)
+        index = np.int32 if dump < 2 ** 31 and n * per < 2 ** 31 else np.int64
+        indices = np.empty((n, per), dtype=index)
+        for j, e in enumerate(entries):
+            indices[:, j] = e
+        return sparse.csc_matrix((np.ones(n * per), indices.ravel(), np.arange(0, n * per + 1, per, dtype=index)),
+                                 shape=(dump + 1, n))
 
     def residualise(self, z, y0, mask, partitions, est, t0, statistic, n_domains, w):
         """PSU totals of the calibration residuals, (D, P, K)."""
         K = y0.shape[1]
         bmat = self._matrix(partitions, w)
         cols = np.hstack([self.reg_w[:, None] * y0, self.reg_w[:, None] * mask])
-        g = np.asarray(bmat @ cols).reshape(n_domains, self.n_cells, 2 * K)
+        g = np.asarray(bmat @ cols)[:-1].reshape(n_domains, self.n_cells, 2 * K)
         r1, r0 = g[..., :K], g[..., K:]
         with np.errstate(divide="ignore", invalid="ignore"):
             if statistic == "total":

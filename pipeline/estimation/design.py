@@ -8,8 +8,10 @@ Estimators beyond means, proportions and totals are functions that take one, as 
 (pipeline/estimation/regression.py: fit_glm(design, formula), logistic(design, ...), linear(design, ...)).
 
 All domains of all partitions are estimated in one vectorised pass: every row is mapped to its
-(domain × PSU) cell in each partition, each needed weighted sum is one np.bincount per partition (no
-loop over domains), and the variance is formed on the small (domain × PSU) arrays. Domains are never filtered
+(domain × PSU) cell in each partition, all weighted sums of a chunk of variables are one sparse product
+over the rows (no loop over domains), and the variance is formed on the small (domain × PSU) arrays.
+Replicate weights constant within PSUs need only those PSU sums; others (re-calibrated replicates) are
+summed per atom, the rows that share their domain in every partition, and the atoms per domain. Domains are never filtered
 rows: outside a domain a row has zero weight, and a row whose variable is missing is outside the
 domain for that variable (R's na.rm with subset semantics).
 """
@@ -155,9 +157,13 @@ class Design:
             missing = [c for c in rw if c not in self.df.columns]
             if missing:
                 raise InputError(f"replicate weight columns {missing[:5]} not in the data.")
-            mat = self.df[list(rw)].to_numpy(dtype=float)
+            # row-major, filled a block of columns at a time: the sparse products below read a row of
+            # the matrix per entry, and an n × R column-major copy would be made again at every product
+            mat = np.empty((self.n, len(rw)))
+            for c in range(0, len(rw), 16):
+                mat[:, c:c + 16] = self.df[list(rw[c:c + 16])].to_numpy(dtype=float)
         else:
-            mat = np.asarray(rw, dtype=float)
+            mat = np.ascontiguousarray(rw, dtype=float)
         if mat.shape[0] != self.n:
             raise InputError(f"replicate weights have {mat.shape[0]} rows; the data have {self.n}.")
         if not np.isfinite(mat).all():
@@ -170,7 +176,8 @@ class Design:
     def _psu_factors(self, mat: np.ndarray) -> np.ndarray | None:
         """(P, R) replicate factors if W_rep / w is constant within every PSU (uncalibrated replicates):
         then replicate sums need only the (domain × PSU) sums, not another pass over the rows.
-        Checked a block of columns at a time so a 1e6 × 100 matrix is never copied whole."""
+        Checked (as np.allclose, rtol = atol = 1e-12) a block of rows at a time: the rows of a row-major
+        matrix are contiguous, so each block is one sequential read and no n × R temporary is made."""
         pos = np.flatnonzero(self.w > 0)
         if not len(pos):
             return None
@@ -179,10 +186,14 @@ class Design:
         have = first >= 0
         fac = np.zeros((self.P, mat.shape[1]))
         fac[have] = mat[first[have]] / self.w[first[have], None]
-        wp, pp = self.w[pos, None], self.p[pos]
-        for c in range(0, mat.shape[1], 16):
-            block = mat[pos, c:c + 16]
-            if not np.allclose(block, wp * fac[pp, c:c + 16], rtol=1e-12, atol=1e-12):
+        step = max(1, (1 << 21) // max(mat.shape[1], 1))  # ~16 MiB of the matrix per block
+        for a in range(0, self.n, step):
+            w = self.w[a:a + step]
+            expected = w[:, None] * fac[self.p[a:a + step]]
+            err = np.abs(mat[a:a + step] - expected)
+            err -= 1e-12 * np.abs(expected)
+            # rows of zero weight are outside every domain: their replicate weights are never used
+            if (err.max(axis=1, initial=-np.inf)[w > 0] > 1e-12).any():
                 return None
         return fac
 
@@ -261,48 +272,58 @@ class Design:
         return pd.concat(frames, ignore_index=True)
 
     def _cell_matrix(self, partitions):
-        """Per partition, the (domain × PSU) cell of every row; rows outside every domain of the
-        partition (or with zero weight) go to one extra dump cell, so no row selection is needed."""
-        cells, dom_part, dom_index = [], [], []
+        """The (domain × PSU) cell of every row in every partition, as one sparse (cells × rows) matrix
+        in compressed-column form: row i of the data is column i, with one entry per partition (rows
+        outside every domain of a partition, or of zero weight, go to that partition's dump cell). The
+        columns need no sorting to build, and a product with it adds the rows up in data order, exactly
+        as np.bincount does, but for all columns of a chunk in one pass over the rows."""
+        cells, keep, dom_part, dom_index, offset = [], [], [], [], 0
         for t, part in enumerate(partitions):
             c = np.asarray(part.codes)
             size = part.size * self.P
-            cells.append((np.where((c >= 0) & (self.w > 0), c * self.P + self.p, size), size))
+            cells.append(offset + np.where((c >= 0) & (self.w > 0), c * self.P + self.p, size))
+            keep.append(offset + np.arange(size))
+            offset += size + 1
             dom_part.append(np.full(part.size, t))
             dom_index.append(np.arange(part.size))
+        T = len(partitions)
+        index = np.int32 if offset < 2 ** 31 and T * self.n < 2 ** 31 else np.int64
+        indices = np.empty((self.n, T), dtype=index)
+        for t, c in enumerate(cells):
+            indices[:, t] = c
+        amat = sparse.csc_matrix((np.ones(self.n * T), indices.ravel(), np.arange(0, self.n * T + 1, T, dtype=index)),
+                                 shape=(offset, self.n))
         self._n_domains = sum(p.size for p in partitions)
-        return cells, np.concatenate(dom_part), np.concatenate(dom_index)
+        return (amat, np.concatenate(keep)), np.concatenate(dom_part), np.concatenate(dom_index)
 
-    def _grouped(self, cells, column: np.ndarray) -> np.ndarray:
-        """Σ column over (domain × PSU) cells of every partition: (D, P), one np.bincount per partition."""
-        return np.concatenate([np.bincount(cell, column, minlength=size + 1)[:size] for cell, size in cells]
-                              ).reshape(self._n_domains, self.P)
+    def _grouped(self, amat, columns: np.ndarray) -> np.ndarray:
+        """Σ of every column over the (domain × PSU) cells of every partition: (n, m) → (D, P, m)."""
+        mat, keep = amat
+        return (mat @ columns)[keep].reshape(self._n_domains, self.P, columns.shape[1])
 
     def _chunk(self, y, statistic, partitions, amat, method):
-        D, P, K = self._n_domains, self.P, y.shape[1]
+        D, K = self._n_domains, y.shape[1]
         pos = self.w > 0
-        mask = np.empty(y.shape, dtype=bool, order="F")
-        y0 = np.empty(y.shape, order="F")
-        for k in range(K):
-            mask[:, k] = np.isfinite(y[:, k]) & pos
-            y0[:, k] = np.where(mask[:, k], y[:, k], 0.0)
-        g = np.empty((D, P, 4 * K))
+        mask = np.isfinite(y) & pos[:, None]  # column-major, as y
+        y0 = np.where(mask, y, 0.0)
         # variables usually share their missingness (all scores missing for an unscored respondent):
         # the weight and count sums are computed once per distinct mask
         seen: dict[bytes, int] = {}
+        which = np.empty(K, np.int64)
         for k in range(K):
-            wy = self.w * y0[:, k]
-            g[..., k] = self._grouped(amat, wy)
-            g[..., K + k] = self._grouped(amat, wy * y0[:, k])
-            key = np.packbits(mask[:, k]).tobytes()
-            if key in seen:
-                j = seen[key]
-                g[..., 2 * K + k] = g[..., 2 * K + j]
-                g[..., 3 * K + k] = g[..., 3 * K + j]
-            else:
-                seen[key] = k
-                g[..., 2 * K + k] = self._grouped(amat, self.w * mask[:, k])
-                g[..., 3 * K + k] = self._grouped(amat, mask[:, k].astype(float))
+            which[k] = seen.setdefault(np.packbits(mask[:, k]).tobytes(), len(seen))
+        distinct = np.array([int(np.flatnonzero(which == j)[0]) for j in range(len(seen))])
+        # row-major (n × columns): the sparse product reads one contiguous row of it per data row
+        M = len(distinct)
+        cols = np.empty((self.n, 2 * K + 2 * M))
+        np.multiply(self.w[:, None], y0, out=cols[:, :K])
+        np.multiply(cols[:, :K], y0, out=cols[:, K:2 * K])
+        for j, k in enumerate(distinct):
+            cols[:, 2 * K + j] = self.w * mask[:, k]
+            cols[:, 2 * K + M + j] = mask[:, k]
+        sums = self._grouped(amat, cols)
+        del cols
+        g = np.concatenate([sums[..., :2 * K], sums[..., 2 * K + which], sums[..., 2 * K + M + which]], axis=2)
         s1, s2, s0, cnt = g[..., :K], g[..., K:2 * K], g[..., 2 * K:3 * K], g[..., 3 * K:]
         t1, t2, t0, n = s1.sum(1), s2.sum(1), s0.sum(1), cnt.sum(1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -364,22 +385,19 @@ class Design:
             r1 = (np.ascontiguousarray(s1.transpose(0, 2, 1)).reshape(D * K, P) @ rep.factors).reshape(D, K, -1)
             r0 = (np.ascontiguousarray(s0.transpose(0, 2, 1)).reshape(D * K, P) @ rep.factors).reshape(D, K, -1)
         else:
-            dmat = self._domain_matrix(partitions)
-            K = y0.shape[1]
-            R = rep.weights.shape[1]
-            r1 = np.empty((dmat.shape[0], K, R))
-            r0 = np.empty_like(r1)
-            rows = dmat.indices  # the row of the data behind every entry of the (domains × rows) matrix
+            # replicate weights that vary within PSUs (re-calibrated replicates): the rows are summed per
+            # atom (the rows that share their domain in every partition) once, so each row enters one
+            # product per variable instead of one per partition, and the atoms are then added up per domain
+            atoms, dmat = self._atom_matrices(partitions)
+            K, R = y0.shape[1], rep.weights.shape[1]
             seen: dict[bytes, int] = {}
-            for k in range(K):  # variables, not domains: each is one sparse (domains × rows) product
-                # the variable's values go into the sparse matrix, so no n × R product is formed
-                r1[:, k, :] = self._with_data(dmat, y0[rows, k]) @ rep.weights
-                key = np.packbits(mask[:, k]).tobytes()
-                if key in seen:
-                    r0[:, k, :] = r0[:, seen[key], :]
-                else:
-                    seen[key] = k
-                    r0[:, k, :] = self._with_data(dmat, mask[rows, k].astype(np.float64)) @ rep.weights
+            which = np.array([seen.setdefault(np.packbits(mask[:, k]).tobytes(), len(seen)) for k in range(K)])
+            distinct = [int(np.flatnonzero(which == j)[0]) for j in range(len(seen))]
+            # one product for all variables: the rows of an atom are read once from memory and
+            # then from cache for every variable (rows of the product: atom-major, variable-minor)
+            r1 = self._per_domain(dmat, self._stacked(atoms, y0) @ rep.weights, K, R)
+            r0 = self._per_domain(dmat, self._stacked(atoms, mask[:, distinct].astype(np.float64)) @ rep.weights,
+                                  len(distinct), R)[:, which, :]
         with np.errstate(divide="ignore", invalid="ignore"):
             theta = r1 if statistic == "total" else r1 / r0
             var = V.replicate_variance(theta, est, rep.scale, rep.rscales, rep.mse)
@@ -392,19 +410,51 @@ class Design:
         return var, se_logit
 
     @staticmethod
-    def _with_data(mat, data):
-        return sparse.csr_matrix((data, mat.indices, mat.indptr), shape=mat.shape)
+    def _stacked(atoms, values):
+        """(atoms·m × rows) sparse matrix: row a·m + k holds variable k's values on the rows of atom a,
+        so one product gives every atom's sums of every variable. The rows of each (atom, variable) are
+        in data order, as in the atom matrix itself."""
+        m = values.shape[1]
+        starts, sizes = atoms.indptr[:-1], np.diff(atoms.indptr)
+        atom = np.repeat(np.arange(len(sizes)), sizes)  # atom of every entry of the atom matrix
+        within = np.arange(len(atom)) - starts[atom]
+        dest = (m * starts[atom] + within)[:, None] + sizes[atom][:, None] * np.arange(m)[None, :]
+        index = atoms.indices.dtype
+        indices = np.empty(len(atom) * m, dtype=index)
+        data = np.empty(len(atom) * m)
+        indices[dest] = atoms.indices[:, None]
+        data[dest] = values[atoms.indices]
+        indptr = np.append((m * starts[:, None] + sizes[:, None] * np.arange(m)[None, :]).ravel(), len(atom) * m)
+        return sparse.csr_matrix((data, indices, indptr.astype(index)), shape=(len(sizes) * m, atoms.shape[1]))
 
-    def _domain_matrix(self, partitions):
+    @staticmethod
+    def _per_domain(dmat, by_atom, m, R):
+        """(atoms·m × R) atom sums → (domains, m, R) domain sums."""
+        return (dmat @ by_atom.reshape(dmat.shape[1], m * R)).reshape(dmat.shape[0], m, R)
+
+    def _atom_matrices(self, partitions):
+        """The rows (of positive weight) grouped by the domain they fall in in every partition: a sparse
+        (atoms × rows) indicator and the sparse (domains × atoms) map of atoms into domains. Codes are
+        combined one partition at a time and re-factorised by hashing, so the key never overflows."""
+        pos = np.flatnonzero(self.w > 0)
+        key = np.zeros(len(pos), np.int64)
+        for part in partitions:
+            c = np.asarray(part.codes)[pos]
+            key = pd.factorize(key * (part.size + 1) + (c + 1))[0].astype(np.int64)
+        A = int(key.max()) + 1 if len(key) else 0
+        first = np.full(A, -1, np.int64)
+        first[key[::-1]] = pos[::-1]  # a row of each atom: its domains are the atom's
         rows, cols, offset = [], [], 0
         for part in partitions:
-            c = np.asarray(part.codes)
-            sel = np.flatnonzero((c >= 0) & (self.w > 0))
-            rows.append(offset + c[sel])
-            cols.append(sel)
+            c = np.asarray(part.codes)[first]
+            inside = np.flatnonzero(c >= 0)
+            rows.append(offset + c[inside])
+            cols.append(inside)
             offset += part.size
         rows, cols = np.concatenate(rows), np.concatenate(cols)
-        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(offset, self.n))
+        dmat = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(offset, A))
+        atoms = sparse.csr_matrix((np.ones(len(pos)), (key, pos)), shape=(A, self.n))
+        return atoms, dmat
 
 def to_binary(s: pd.Series, name: str) -> np.ndarray:
     """A 0/1 float vector with NaN for missing; booleans, 0/1 numbers accepted, anything else refused."""

@@ -51,10 +51,10 @@ class EstimateResult:
 def analysis_frame(respondents: pd.DataFrame, scores: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     """One row per respondent with design, domain, score and weight columns; every respondent must be
     scored (possibly with missing scores) and weighted."""
-    ids = respondents["respondent_id"].astype(str)
+    # object dtype: pandas' hash table isin, not the Arrow string array's one Python scalar per value
+    ids = pd.Series(respondents["respondent_id"].astype(str).to_numpy(dtype=object), dtype=object)
     for name, tab in (("scores.parquet", scores), ("weights.parquet", weights)):
-        have = set(tab["respondent_id"].astype(str))
-        lost = ids[~ids.isin(have)]
+        lost = ids[~ids.isin(tab["respondent_id"].astype(str).to_numpy(dtype=object))]
         if len(lost):
             raise InputError(
                 f"{name} has no row for {len(lost)} respondent(s) of respondents.parquet, e.g. {list(lost[:3])}; "
@@ -130,7 +130,7 @@ def estimand_values(frame: pd.DataFrame, spec: EstimandsSpec) -> dict[str, tuple
 def calibration_columns(frame: pd.DataFrame, record: DesignRecord) -> tuple[pd.DataFrame, list[list[str]]]:
     """One column per calibration margin holding the code of the cell each respondent was calibrated in,
     looked up in the design record (so the residuals use the margins the weights were made on)."""
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # new columns beside the same data: no copy of the replicate weights
     cols = []
     for i, m in enumerate(record.margins):
         col = f"_calibration_cell_{i}"
