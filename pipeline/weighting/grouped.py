@@ -81,41 +81,54 @@ def encode(frame_columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def grouped_median_positive(w: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
-    """Median of the positive entries of each column of `w` within each group: (k, R).
+    """Median of the positive entries of each column of `w` within each group: (k, R)."""
+    med = grouped_order_stats(w if w.ndim == 2 else w[:, None], codes, k)[0]
+    return med if w.ndim == 2 else med[:, 0]
+
+
+def grouped_order_stats(w: np.ndarray, codes: np.ndarray, k: int, order: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, largest and smallest positive entry of each column of `w` (n, R) within each group:
+    three (k, R) arrays (median NaN and smallest +inf where a group's column has no positive entry).
 
     Replicate columns hold zeros for deleted PSUs; those units are outside the replicate and must
-    not pull the median down. A selection per group, not a sort: the group's rows are copied once
-    (zeros replaced by +inf so they sit after the positives), and the columns that need the same two
-    order statistics (the same count of positives: a jackknife has a few distinct counts per group,
-    a bootstrap up to one per column) are selected together by np.partition. Memory is one group's
-    block, not several n × R sort keys and permutations.
+    not pull the median down. Weights are never negative, so in a column with z entries that are not
+    positive the positives are the order statistics z .. n_g − 1: the median, the smallest and the
+    largest positive are found by one selection (np.partition at those positions), not a sort. The
+    columns that need the same positions (the same z: a jackknife has a few distinct counts per group,
+    a bootstrap up to one per column) are selected together. Memory is one group's block (its rows
+    copied once, transposed so each column is contiguous), not n × R sort keys and permutations.
+    `order`: the rows sorted by group (stable), when the caller has it already.
     """
-    w2 = w if w.ndim == 2 else w[:, None]
-    n, r = w2.shape
+    n, r = w.shape
     codes = np.asarray(codes, dtype=np.int64)
-    order = np.argsort(codes, kind="stable")
+    if order is None:
+        order = np.argsort(codes, kind="stable")
     stops = np.cumsum(group_counts(codes, k))
     med = np.full((k, r), np.nan)
+    top = np.zeros((k, r))
+    bottom = np.full((k, r), np.inf)
     start = 0
     for g in range(k):  # groups (counties), not domains or replicates: a dozen passes
         rows = order[start:stops[g]]
         start = stops[g]
-        if not len(rows):
+        m = len(rows)
+        if not m:
             continue
-        block = np.ascontiguousarray(w2[rows].T)  # (R, n_g): each column's weights contiguous
-        block[~(block > 0)] = np.inf
-        npos = np.count_nonzero(np.isfinite(block), axis=1)
-        lo_i = np.maximum(npos - 1, 0) // 2
-        hi_i = np.minimum(np.maximum(npos, 1) // 2, len(rows) - 1)
-        # columns that need the same two order statistics are selected together
-        pairs, which = np.unique(lo_i * len(rows) + hi_i, return_inverse=True)
-        for j, pair in enumerate(pairs):
-            sel = np.flatnonzero(which == j)
-            lo, hi = divmod(int(pair), len(rows))
-            part = np.partition(block[sel], [lo, hi] if hi != lo else [lo], axis=1)
+        block = np.ascontiguousarray(np.take(w, rows, axis=0).T)  # (R, n_g)
+        z = m - np.count_nonzero(block > 0, axis=1)  # entries outside the replicate, first in order
+        for zz in np.unique(z):
+            sel = np.flatnonzero(z == zz)
+            npos = m - int(zz)
+            if npos == 0:
+                continue
+            lo, hi = int(zz) + (npos - 1) // 2, int(zz) + npos // 2
+            kth = sorted({int(zz), lo, hi, m - 1})
+            part = np.partition(block[sel], kth, axis=1)
             med[g, sel] = 0.5 * (part[:, lo] + part[:, hi])
-        med[g, npos == 0] = np.nan
-    return med if w.ndim == 2 else med[:, 0]
+            bottom[g, sel] = part[:, int(zz)]
+            top[g, sel] = part[:, m - 1]
+    return med, top, bottom
 
 
 def expand_rows(w: np.ndarray, factors: np.ndarray, codes: np.ndarray) -> np.ndarray:
