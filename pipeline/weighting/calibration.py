@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.weighting.grouped import encode, gather_multiply, group_sums
+from pipeline.weighting.grouped import encode_cells, gather_multiply, group_sums
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,17 @@ def margin_errors(achieved: np.ndarray, totals: np.ndarray) -> np.ndarray:
     return np.abs(achieved - t) / np.maximum(np.abs(t), 1.0)
 
 
-def check_margins(margins: list[Margin], where: str = "") -> None:
-    """A control total for a category with no sample member cannot be met: refuse it by name."""
-    for m in margins:
-        count = np.bincount(m.codes, minlength=m.k)
+def _cell_counts(cell: np.ndarray, cat: list[np.ndarray], margins: list[Margin]) -> list[np.ndarray]:
+    """Sample members per category of each margin, from one count of the cells."""
+    per_cell = np.bincount(cell, minlength=len(cat[0])).astype(np.float64)
+    return [np.bincount(c, weights=per_cell, minlength=m.k).astype(np.int64) for c, m in zip(cat, margins, strict=True)]
+
+
+def check_margins(margins: list[Margin], where: str = "", counts: list[np.ndarray] | None = None) -> None:
+    """A control total for a category with no sample member cannot be met: refuse it by name.
+    `counts`: the members per category of each margin, when the caller has counted them already."""
+    for j, m in enumerate(margins):
+        count = np.bincount(m.codes, minlength=m.k) if counts is None else counts[j]
         bad = np.flatnonzero((count == 0) & (m.totals > 0))
         if bad.size:
             cats = ", ".join(f"{m.labels[i]} (control {m.totals[i]:,.0f})" for i in bad[:5])
@@ -117,11 +124,10 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
                        bounds: tuple[float, float] | None = None, tol: float = 1e-8, max_iter: int = 100,
                        inplace: bool = False, where: str = "", strict_replicates: bool = False) -> CalibrationResult:
     """Calibrate starting weights `d` ((n,) or (n, R)) so each margin's weighted totals hit its controls."""
-    check_margins(margins, where)
-    cell, first = encode([m.codes for m in margins])
-    cat = [m.codes[first] for m in margins]  # category of each cell, per margin
+    cell, cat = encode_cells([m.codes for m in margins], [m.k for m in margins])  # cat: each cell's categories
+    check_margins(margins, where, _cell_counts(cell, cat, margins))
     dd = d if d.ndim == 2 else d[:, None]
-    g, res = rake_cells(group_sums(cell, dd, len(first)), cat, margins, calfun, bounds, tol, max_iter, where,
+    g, res = rake_cells(group_sums(cell, dd, len(cat[0])), cat, margins, calfun, bounds, tol, max_iter, where,
                         strict_replicates)
     w = gather_multiply(dd, g, cell, inplace=inplace)
     if d.ndim == 1:

@@ -24,6 +24,8 @@ def group_sums(codes: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     if w.ndim == 1:
         return np.bincount(codes, weights=w, minlength=k)[:k]
     n, r = w.shape
+    if r == 1:
+        return np.bincount(codes, weights=w[:, 0], minlength=k)[:k, None]
     if n * r >= _SPARSE_ELEMENTS:
         import scipy.sparse as sp
 
@@ -61,23 +63,67 @@ def gather_multiply(w: np.ndarray, factors: np.ndarray, codes: np.ndarray, inpla
     return out
 
 
+def factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of `values` in the sorted order of the distinct values, and those values
+    (np.unique(values, return_inverse=True)), found without sorting the n values: small non-negative
+    integers (category codes, PSU numbers) are compacted through a bincount over their range, anything
+    else is hashed (pd.factorize) and only the distinct values are sorted."""
+    v = np.asarray(values)
+    n = len(v)
+    if v.dtype.kind in "iub" and n:
+        lo, hi = int(v.min()), int(v.max())
+        if lo >= 0 and hi < max(4 * n, 1 << 16):
+            present = np.bincount(v, minlength=hi + 1) > 0
+            remap = np.cumsum(present) - 1
+            return remap[v].astype(np.int64), np.flatnonzero(present).astype(v.dtype)
+    import pandas as pd
+
+    codes, uniq = pd.factorize(v, sort=True)
+    return codes.astype(np.int64), np.asarray(uniq)
+
+
 def encode(frame_columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Integer code of the joint category of several columns, and the first row of each code.
 
-    Codes are in the sorted order of the category tuples (np.unique's), but found by hashing: each
-    column is factorised, the codes are combined in mixed radix (which keeps the tuples' order) and
-    the combination re-factorised, instead of a lexicographic sort of the n × columns matrix."""
-    import pandas as pd
-
+    Codes are in the sorted order of the category tuples (np.unique's), but found without a
+    lexicographic sort of the n × columns matrix: each column is factorised (factorize_sorted), the
+    codes are combined in mixed radix (which keeps the tuples' order) and the combination
+    re-factorised, so it never outgrows the rows (no overflow)."""
     combined = np.zeros(len(frame_columns[0]), dtype=np.int64)
     for col in frame_columns:
-        codes, uniq = pd.factorize(np.asarray(col), sort=True)
-        # re-factorised at each step, so the combination never outgrows the rows (no overflow)
-        combined = pd.factorize(combined * len(uniq) + codes, sort=True)[0].astype(np.int64)
+        codes, uniq = factorize_sorted(col)
+        combined = factorize_sorted(combined * len(uniq) + codes)[0]
     inv = combined
     first = np.empty(int(inv.max()) + 1 if len(inv) else 0, dtype=np.int64)
     first[inv[::-1]] = np.arange(len(inv) - 1, -1, -1)
     return inv, first
+
+
+def encode_cells(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The calibration cells: integer codes in [0, sizes[j]) of several margins → the cell of each unit
+    (codes in the sorted order of the code tuples, as encode's) and, per margin, the code of each cell.
+
+    When the cross of all sizes is small next to the rows, the cell is the dense mixed-radix number,
+    compacted by one bincount over its range, and each cell's margin codes are its radix digits: no
+    hashing, no sort, no gather to find them. Otherwise encode() hashes."""
+    n = len(codes[0])
+    full = 1
+    for k in sizes:
+        full *= int(k)
+    if full > max(4 * n, 1 << 16):
+        inv, first = encode(codes)
+        return inv, [np.asarray(c)[first] for c in codes]
+    combined = np.asarray(codes[0], dtype=np.int64)
+    for c, k in zip(codes[1:], sizes[1:], strict=True):
+        combined = combined * int(k) + c
+    present = np.bincount(combined, minlength=full) > 0
+    values = np.flatnonzero(present)
+    remap = np.cumsum(present) - 1
+    cats = []
+    for k in reversed(sizes):
+        values, digit = np.divmod(values, int(k))
+        cats.append(digit)
+    return remap[combined], cats[::-1]
 
 
 def grouped_median_positive(w: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:

@@ -35,7 +35,7 @@ from pipeline.weighting.base import household_weights
 from pipeline.weighting.calibration import CalibrationResult, Margin, calibrate, calibrate_cells
 from pipeline.weighting.controls import Collapse, build_margin, check_controls
 from pipeline.weighting.factored import FactoredWeights
-from pipeline.weighting.grouped import encode, expand_rows, gather_multiply
+from pipeline.weighting.grouped import encode_cells, expand_rows, factorize_sorted, gather_multiply
 from pipeline.weighting.nonresponse import nonresponse_adjustment, response_rates
 from pipeline.weighting.replicates import ReplicateFactors, replicate_factors
 from pipeline.weighting.trimming import trim_and_recalibrate
@@ -134,7 +134,7 @@ def _psu_index(respondents: pd.DataFrame, contacts: pd.DataFrame, spec: DesignSp
             raise InputError(f"{name} lacks the design column(s) {missing} named in design.yaml (design:).")
     key_r = respondents[s].astype(str) + "|" + respondents[p].astype(str)
     key_c = contacts[s].astype(str) + "|" + contacts[p].astype(str)
-    labels = np.unique(np.concatenate([key_c.to_numpy(str), key_r.to_numpy(str)]))
+    labels = np.sort(pd.unique(np.concatenate([key_c.to_numpy(str), key_r.to_numpy(str)])))
     lookup = pd.Series(np.arange(len(labels)), index=labels)
     psu_stratum = np.array([x.split("|", 1)[0] for x in labels])
     return (lookup.reindex(key_r.to_numpy(str)).to_numpy(np.int64),
@@ -189,10 +189,9 @@ def _calibrate_groups(st: WeightingState) -> CalibrationResult:
     """The calibration on the group factors: the groups split by calibration cell, the cell × column
     table of starting-weight totals summed from the groups, solved there, its factors put on the groups."""
     cal = st.spec.calibration
-    cell, first = encode([m.codes for m in st.margins])
-    cat = [m.codes[first] for m in st.margins]
+    cell, cat = encode_cells([m.codes for m in st.margins], [m.k for m in st.margins])
     child = st.F.refine(cell)[1]
-    g, res = calibrate_cells(cal.method, st.F.totals_by(child, len(first)), cat, st.margins, tol=cal.tolerance,
+    g, res = calibrate_cells(cal.method, st.F.totals_by(child, len(cat[0])), cat, st.margins, tol=cal.tolerance,
                              max_iter=cal.max_iter, bounds=cal.bounds, strict_replicates=cal.strict_replicates)
     st.F.multiply(g, child)
     return res
@@ -241,7 +240,7 @@ def trimming(st: WeightingState) -> None:
         raise PipelineError("trimming re-calibrates after every round, so it runs only after the calibration step.")
     if t.by not in st.respondents.columns:
         raise InputError(f"respondents.parquet lacks the trimming group column {t.by!r} (design.yaml).")
-    tlabels, tcodes = np.unique(st.respondents[t.by].astype(str).to_numpy(), return_inverse=True)
+    tcodes, tlabels = factorize_sorted(st.respondents[t.by].astype(str).to_numpy())
     tr = trim_and_recalibrate(st.units(), tcodes, tuple(str(x) for x in tlabels), t.lower, t.upper,
                               lambda Wm: recalibrate(st, Wm), t.max_rounds, t.slack, overwrite=True)
     st.W, st.trim_rounds = tr.weights, tr.rounds
