@@ -170,7 +170,8 @@ def grouped_order_stats(w: np.ndarray, codes: np.ndarray, k: int, order: np.ndar
                 continue
             lo, hi = int(zz) + (npos - 1) // 2, int(zz) + npos // 2
             kth = sorted({int(zz), lo, hi, m - 1})
-            part = np.partition(block[sel], kth, axis=1)
+            part = block if len(sel) == len(block) else block[sel]  # block is a copy already: no second one
+            part.partition(kth, axis=1)
             med[g, sel] = 0.5 * (part[:, lo] + part[:, hi])
             bottom[g, sel] = part[:, int(zz)]
             top[g, sel] = part[:, m - 1]
