@@ -4,6 +4,8 @@
     replicates (one per PSU), each re-weighted: non-response adjustment, raking, trimming.
 (b) 1,000,000 respondents with 100 Rao–Wu bootstrap replicates, every replicate re-raked on the census
     margins county × sex × age band × urban (260 cells) and county × education (65 cells).
+(d) The raking kernel beside a bare numpy floor on the same precomputed codes, same iterations and
+    convergence rule, in one run: 1M respondents, four margins, the full sample and 100 replicates.
 (c) R survey's rake() doing (b)'s raking on the same file: the full sample and a few replicates, timed
     and extrapolated per replicate to 100 (stated in the result). Skipped when Rscript is missing or
     BENCH_WEIGHTING_SKIP_R=1.
@@ -275,13 +277,16 @@ def bench_r(data: dict) -> dict:
 
 
 def run() -> dict:
+    load_before = [round(x, 2) for x in os.getloadavg()]
     demo = bench_demo_wave()
     data = make_big()
     big = bench_million(data)
     kernel = bench_raking_kernel(data)
     r = bench_r(data)
     out = {"area": "weighting", "demo_wave_jkn": demo, "million_bootstrap_reraking": big,
-           "raking_kernel_vs_floor": kernel, "r_survey": r}
+           "raking_kernel_vs_floor": kernel, "r_survey": r,
+           "machine": {"cores": os.cpu_count(), "load_before": load_before,
+                       "load_after": [round(x, 2) for x in os.getloadavg()]}}
     if not r.get("skipped"):
         out["ratio_r_to_python"] = round(r["extrapolated_full_plus_100_replicates_s"] / big["seconds"], 1)
     return out
