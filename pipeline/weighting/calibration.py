@@ -17,12 +17,12 @@ dual is convex and the cyclic scheme converges to its optimum.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.weighting.grouped import encode, gather_multiply, group_sums
+from pipeline.weighting.grouped import encode_cells, gather_multiply, group_sums
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,17 @@ def margin_errors(achieved: np.ndarray, totals: np.ndarray) -> np.ndarray:
     return np.abs(achieved - t) / np.maximum(np.abs(t), 1.0)
 
 
-def check_margins(margins: list[Margin], where: str = "") -> None:
-    """A control total for a category with no sample member cannot be met: refuse it by name."""
-    for m in margins:
-        count = np.bincount(m.codes, minlength=m.k)
+def _cell_counts(cell: np.ndarray, cat: list[np.ndarray], margins: list[Margin]) -> list[np.ndarray]:
+    """Sample members per category of each margin, from one count of the cells."""
+    per_cell = np.bincount(cell, minlength=len(cat[0])).astype(np.float64)
+    return [np.bincount(c, weights=per_cell, minlength=m.k).astype(np.int64) for c, m in zip(cat, margins, strict=True)]
+
+
+def check_margins(margins: list[Margin], where: str = "", counts: list[np.ndarray] | None = None) -> None:
+    """A control total for a category with no sample member cannot be met: refuse it by name.
+    `counts`: the members per category of each margin, when the caller has counted them already."""
+    for j, m in enumerate(margins):
+        count = np.bincount(m.codes, minlength=m.k) if counts is None else counts[j]
         bad = np.flatnonzero((count == 0) & (m.totals > 0))
         if bad.size:
             cats = ", ".join(f"{m.labels[i]} (control {m.totals[i]:,.0f})" for i in bad[:5])
@@ -117,7 +124,23 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
                        bounds: tuple[float, float] | None = None, tol: float = 1e-8, max_iter: int = 100,
                        inplace: bool = False, where: str = "", strict_replicates: bool = False) -> CalibrationResult:
     """Calibrate starting weights `d` ((n,) or (n, R)) so each margin's weighted totals hit its controls."""
-    check_margins(margins, where)
+    cell, cat = encode_cells([m.codes for m in margins], [m.k for m in margins])  # cat: each cell's categories
+    check_margins(margins, where, _cell_counts(cell, cat, margins))
+    dd = d if d.ndim == 2 else d[:, None]
+    g, res = rake_cells(group_sums(cell, dd, len(cat[0])), cat, margins, calfun, bounds, tol, max_iter, where,
+                        strict_replicates)
+    w = gather_multiply(dd, g, cell, inplace=inplace)
+    if d.ndim == 1:
+        return replace(res, weights=w[:, 0], achieved=tuple(a[:, 0] for a in res.achieved))
+    return replace(res, weights=w)
+
+
+def rake_cells(D: np.ndarray, cat: list[np.ndarray], margins: list[Margin], calfun: str = "raking",
+               bounds: tuple[float, float] | None = None, tol: float = 1e-8, max_iter: int = 100, where: str = "",
+               strict_replicates: bool = False) -> tuple[np.ndarray, CalibrationResult]:
+    """The calibration solved on the cell table: D (cells × columns) of summed starting weights and each
+    cell's category per margin (`cat`) → the factor g of every cell and column, and the result
+    (weights None: the caller maps g back to units, or keeps it aggregated)."""
     fn: Callable = {"raking": _exp, "linear": _linear, "truncated_linear": _truncated_linear,
                     "logit": _logit}[calfun]
     if calfun in ("truncated_linear", "logit") and bounds is None:
@@ -125,12 +148,7 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
     if calfun == "raking" and bounds is not None:
         raise PipelineError(f"{where}bounds are not used by raking; use method logit or truncated_linear.")
 
-    cell, first = encode([m.codes for m in margins])
-    ncell = len(first)
-    cat = [m.codes[first] for m in margins]  # category of each cell, per margin
-    dd = d if d.ndim == 2 else d[:, None]
-    D = group_sums(cell, dd, ncell)  # (ncell, R)
-    R = D.shape[1]
+    ncell, R = D.shape
     eta = np.zeros((ncell, R))
     g = np.ones((ncell, R))
 
@@ -211,12 +229,8 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
     err = float(np.max(np.where(feasible, colerr, 0.0)))
     infeasible_err = max(float(np.max(np.where(p & ~feasible, margin_errors(a, m.totals), 0.0), initial=0.0))
                          for a, m, p in zip(ach, margins, present, strict=True))
-    w = gather_multiply(dd, g, cell, inplace=inplace)
-    if d.ndim == 1:
-        w = w[:, 0]
-        ach = [a[:, 0] for a in ach]
-    return CalibrationResult(w, it, float(err), tuple(ach), empty_rep, calfun, int((~feasible).sum()),
-                             infeasible_err)
+    return g, CalibrationResult(None, it, float(err), tuple(ach), empty_rep, calfun, int((~feasible).sum()),
+                                infeasible_err)
 
 
 def poststratify(d: np.ndarray, margins: list[Margin], tol: float = 1e-8, where: str = "",
@@ -260,10 +274,36 @@ CALIBRATION_METHODS: dict[str, Callable[..., CalibrationResult]] = {
 }
 
 
-def calibrate(method: str, d: np.ndarray, margins: list[Margin], **kw) -> CalibrationResult:
+def _known(method: str) -> None:
     if method not in CALIBRATION_METHODS:
         raise PipelineError(
             f"calibration method {method!r} is unknown; design.yaml weighting.calibration.method must be one of "
             f"{sorted(CALIBRATION_METHODS)}."
         )
+
+
+def calibrate(method: str, d: np.ndarray, margins: list[Margin], **kw) -> CalibrationResult:
+    _known(method)
     return CALIBRATION_METHODS[method](d, margins, **kw)
+
+
+def calibrate_cells(method: str, D: np.ndarray, cat: list[np.ndarray], margins: list[Margin], tol: float = 1e-8,
+                    max_iter: int = 100, bounds=None, where: str = "",
+                    strict_replicates: bool = False) -> tuple[np.ndarray, CalibrationResult]:
+    """`calibrate` on the cell table: D (cells × columns) of summed starting weights, `cat` the category of
+    each cell per margin. Returns each cell's factor g (cells × columns) and the result without unit
+    weights. Every method's g depends on a unit only through its cell, so this is the same solution."""
+    _known(method)
+    check_margins(margins, where)
+    if method != "poststratify":
+        fun = "truncated_linear" if method == "linear" and bounds is not None else method
+        return rake_cells(D, cat, margins, fun, bounds, tol, max_iter, where, strict_replicates)
+    if len(margins) != 1:
+        poststratify(D, margins, where=where)  # its message
+    m, c = margins[0], cat[0]
+    S = group_sums(c, D, m.k)
+    g = np.divide(m.totals[:, None], S, out=np.ones_like(S), where=S > 0)[c]
+    ach = group_sums(c, D * g, m.k)
+    empty = int(((S == 0) & (m.totals[:, None] > 0)).sum())
+    err = float(np.max(np.where(S > 0, margin_errors(ach, m.totals), 0.0)))
+    return g, CalibrationResult(None, 1, err, (ach,), empty, "poststratify")

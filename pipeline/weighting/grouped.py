@@ -24,6 +24,8 @@ def group_sums(codes: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     if w.ndim == 1:
         return np.bincount(codes, weights=w, minlength=k)[:k]
     n, r = w.shape
+    if r == 1:
+        return np.bincount(codes, weights=w[:, 0], minlength=k)[:k, None]
     if n * r >= _SPARSE_ELEMENTS:
         import scipy.sparse as sp
 
@@ -61,61 +63,119 @@ def gather_multiply(w: np.ndarray, factors: np.ndarray, codes: np.ndarray, inpla
     return out
 
 
+def factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of `values` in the sorted order of the distinct values, and those values
+    (np.unique(values, return_inverse=True)), found without sorting the n values: small non-negative
+    integers (category codes, PSU numbers) are compacted through a bincount over their range, anything
+    else is hashed (pd.factorize) and only the distinct values are sorted."""
+    v = np.asarray(values)
+    n = len(v)
+    if v.dtype.kind in "iub" and n:
+        lo, hi = int(v.min()), int(v.max())
+        if lo >= 0 and hi < max(4 * n, 1 << 16):
+            present = np.bincount(v, minlength=hi + 1) > 0
+            remap = np.cumsum(present) - 1
+            return remap[v].astype(np.int64), np.flatnonzero(present).astype(v.dtype)
+    import pandas as pd
+
+    codes, uniq = pd.factorize(v, sort=True)
+    return codes.astype(np.int64), np.asarray(uniq)
+
+
 def encode(frame_columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Integer code of the joint category of several columns, and the first row of each code.
 
-    Codes are in the sorted order of the category tuples (np.unique's), but found by hashing: each
-    column is factorised, the codes are combined in mixed radix (which keeps the tuples' order) and
-    the combination re-factorised, instead of a lexicographic sort of the n × columns matrix."""
-    import pandas as pd
-
+    Codes are in the sorted order of the category tuples (np.unique's), but found without a
+    lexicographic sort of the n × columns matrix: each column is factorised (factorize_sorted), the
+    codes are combined in mixed radix (which keeps the tuples' order) and the combination
+    re-factorised, so it never outgrows the rows (no overflow)."""
     combined = np.zeros(len(frame_columns[0]), dtype=np.int64)
     for col in frame_columns:
-        codes, uniq = pd.factorize(np.asarray(col), sort=True)
-        # re-factorised at each step, so the combination never outgrows the rows (no overflow)
-        combined = pd.factorize(combined * len(uniq) + codes, sort=True)[0].astype(np.int64)
+        codes, uniq = factorize_sorted(col)
+        combined = factorize_sorted(combined * len(uniq) + codes)[0]
     inv = combined
     first = np.empty(int(inv.max()) + 1 if len(inv) else 0, dtype=np.int64)
     first[inv[::-1]] = np.arange(len(inv) - 1, -1, -1)
     return inv, first
 
 
+def encode_cells(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The calibration cells: integer codes in [0, sizes[j]) of several margins → the cell of each unit
+    (codes in the sorted order of the code tuples, as encode's) and, per margin, the code of each cell.
+
+    When the cross of all sizes is small next to the rows, the cell is the dense mixed-radix number,
+    compacted by one bincount over its range, and each cell's margin codes are its radix digits: no
+    hashing, no sort, no gather to find them. Otherwise encode() hashes."""
+    n = len(codes[0])
+    full = 1
+    for k in sizes:
+        full *= int(k)
+    if full > max(4 * n, 1 << 16):
+        inv, first = encode(codes)
+        return inv, [np.asarray(c)[first] for c in codes]
+    combined = np.asarray(codes[0], dtype=np.int64)
+    for c, k in zip(codes[1:], sizes[1:], strict=True):
+        combined = combined * int(k) + c
+    present = np.bincount(combined, minlength=full) > 0
+    values = np.flatnonzero(present)
+    remap = np.cumsum(present) - 1
+    cats = []
+    for k in reversed(sizes):
+        values, digit = np.divmod(values, int(k))
+        cats.append(digit)
+    return remap[combined], cats[::-1]
+
+
 def grouped_median_positive(w: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
-    """Median of the positive entries of each column of `w` within each group: (k, R).
+    """Median of the positive entries of each column of `w` within each group: (k, R)."""
+    med = grouped_order_stats(w if w.ndim == 2 else w[:, None], codes, k)[0]
+    return med if w.ndim == 2 else med[:, 0]
+
+
+def grouped_order_stats(w: np.ndarray, codes: np.ndarray, k: int, order: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, largest and smallest positive entry of each column of `w` (n, R) within each group:
+    three (k, R) arrays (median NaN and smallest +inf where a group's column has no positive entry).
 
     Replicate columns hold zeros for deleted PSUs; those units are outside the replicate and must
-    not pull the median down. A selection per group, not a sort: the group's rows are copied once
-    (zeros replaced by +inf so they sit after the positives), and the columns that need the same two
-    order statistics (the same count of positives: a jackknife has a few distinct counts per group,
-    a bootstrap up to one per column) are selected together by np.partition. Memory is one group's
-    block, not several n × R sort keys and permutations.
+    not pull the median down. Weights are never negative, so in a column with z entries that are not
+    positive the positives are the order statistics z .. n_g − 1: the median, the smallest and the
+    largest positive are found by one selection (np.partition at those positions), not a sort. The
+    columns that need the same positions (the same z: a jackknife has a few distinct counts per group,
+    a bootstrap up to one per column) are selected together. Memory is one group's block (its rows
+    copied once, transposed so each column is contiguous), not n × R sort keys and permutations.
+    `order`: the rows sorted by group (stable), when the caller has it already.
     """
-    w2 = w if w.ndim == 2 else w[:, None]
-    n, r = w2.shape
+    n, r = w.shape
     codes = np.asarray(codes, dtype=np.int64)
-    order = np.argsort(codes, kind="stable")
+    if order is None:
+        order = np.argsort(codes, kind="stable")
     stops = np.cumsum(group_counts(codes, k))
     med = np.full((k, r), np.nan)
+    top = np.zeros((k, r))
+    bottom = np.full((k, r), np.inf)
     start = 0
     for g in range(k):  # groups (counties), not domains or replicates: a dozen passes
         rows = order[start:stops[g]]
         start = stops[g]
-        if not len(rows):
+        m = len(rows)
+        if not m:
             continue
-        block = np.ascontiguousarray(w2[rows].T)  # (R, n_g): each column's weights contiguous
-        block[~(block > 0)] = np.inf
-        npos = np.count_nonzero(np.isfinite(block), axis=1)
-        lo_i = np.maximum(npos - 1, 0) // 2
-        hi_i = np.minimum(np.maximum(npos, 1) // 2, len(rows) - 1)
-        # columns that need the same two order statistics are selected together
-        pairs, which = np.unique(lo_i * len(rows) + hi_i, return_inverse=True)
-        for j, pair in enumerate(pairs):
-            sel = np.flatnonzero(which == j)
-            lo, hi = divmod(int(pair), len(rows))
-            part = np.partition(block[sel], [lo, hi] if hi != lo else [lo], axis=1)
+        block = np.ascontiguousarray(np.take(w, rows, axis=0).T)  # (R, n_g)
+        z = m - np.count_nonzero(block > 0, axis=1)  # entries outside the replicate, first in order
+        for zz in np.unique(z):
+            sel = np.flatnonzero(z == zz)
+            npos = m - int(zz)
+            if npos == 0:
+                continue
+            lo, hi = int(zz) + (npos - 1) // 2, int(zz) + npos // 2
+            kth = sorted({int(zz), lo, hi, m - 1})
+            part = block if len(sel) == len(block) else block[sel]  # block is a copy already: no second one
+            part.partition(kth, axis=1)
             med[g, sel] = 0.5 * (part[:, lo] + part[:, hi])
-        med[g, npos == 0] = np.nan
-    return med if w.ndim == 2 else med[:, 0]
+            bottom[g, sel] = part[:, int(zz)]
+            top[g, sel] = part[:, m - 1]
+    return med, top, bottom
 
 
 def expand_rows(w: np.ndarray, factors: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.errors import InputError, PipelineError
 from pipeline.vocabulary import OVERALL_LABEL
-from pipeline.weighting.grouped import group_sums
+from pipeline.weighting.grouped import factorize_sorted, group_sums
 
 CITY = OVERALL_LABEL
 
@@ -97,7 +97,7 @@ def nonresponse_adjustment(contacts: pd.DataFrame, hh_weights: np.ndarray, class
     keys = contacts[classes[0]].astype(str).to_numpy(dtype=object)
     for c in classes[1:]:
         keys = keys + "|" + contacts[c].astype(str).to_numpy(dtype=object)
-    labels, cls = np.unique(keys.astype(str), return_inverse=True)
+    cls, labels = factorize_sorted(keys.astype(str))
     k = len(labels)
     if psu_factors is not None:
         P = psu_factors.shape[0]

@@ -66,15 +66,18 @@ class WeightResult:
 
 def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame | None, controls: dict[str, pd.DataFrame],
                 spec: DesignSpec, progress: bool = False, delivery: Delivery | None = None,
-                response_counts: pd.DataFrame | None = None) -> WeightingOutput:
+                response_counts: pd.DataFrame | None = None, aggregate: bool = True) -> WeightingOutput:
     """All weighting steps as one pure function of the input tables and the spec: the delivery mode
-    chooses the steps (modes.steps_for), the registry runs them (pipeline/weighting/steps.py)."""
+    chooses the steps (modes.steps_for), the registry runs them (pipeline/weighting/steps.py).
+
+    `aggregate=False` runs every step on the n × (1 + R) matrix instead of on group factors
+    (pipeline/weighting/factored.py): the same weights, the reference the tests compare with."""
     delivery = delivery or spec.delivery
     st = WeightingState(respondents.reset_index(drop=True),
                         None if contacts is None else contacts.reset_index(drop=True), controls, spec, delivery,
-                        response_counts, log if progress else (lambda _m: None))
+                        response_counts, log if progress else (lambda _m: None), aggregate=aggregate)
     run_steps(st, modes.steps_for(delivery, spec.trimming is not None, response_counts is not None))
-    W = st.W
+    W = st.units()
     if not (np.isfinite(W).all() and (W[:, 0] > 0).all() and (W >= 0).all()):
         raise InputError("weighting produced non-finite, negative or zero full-sample weights; check the inputs.")
     names = replicate_names(st.rep.n_replicates)

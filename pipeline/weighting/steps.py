@@ -32,9 +32,10 @@ from pipeline.vocabulary import OVERALL_LABEL
 from pipeline.weighting import diagnostics as dg
 from pipeline.weighting import modes
 from pipeline.weighting.base import household_weights
-from pipeline.weighting.calibration import CalibrationResult, Margin, calibrate
+from pipeline.weighting.calibration import CalibrationResult, Margin, calibrate, calibrate_cells
 from pipeline.weighting.controls import Collapse, build_margin, check_controls
-from pipeline.weighting.grouped import expand_rows, gather_multiply
+from pipeline.weighting.factored import FactoredWeights
+from pipeline.weighting.grouped import encode_cells, expand_rows, factorize_sorted, gather_multiply
 from pipeline.weighting.nonresponse import nonresponse_adjustment, response_rates
 from pipeline.weighting.replicates import ReplicateFactors, replicate_factors
 from pipeline.weighting.trimming import trim_and_recalibrate
@@ -55,7 +56,9 @@ class WeightingState:
     say: Callable[[str], None]
     county: np.ndarray = field(init=False)
     rows: list[dict] = field(default_factory=list)
-    W: np.ndarray | None = None
+    W: np.ndarray | None = None  # the (n, 1 + R) matrix, once a step needs single units
+    F: FactoredWeights | None = None  # the same matrix as group factors, until then (weighting/factored.py)
+    aggregate: bool = True  # False: every step on the n × (1 + R) matrix (the reference the tests compare with)
     kept: dict[str, np.ndarray] = field(default_factory=dict)  # slot → full-sample weight after it
     ran: list[str] = field(default_factory=list)
     rep: ReplicateFactors | None = None
@@ -71,6 +74,16 @@ class WeightingState:
 
     def __post_init__(self):
         self.county = self.respondents["county_code"].astype(str).to_numpy()
+
+    def full_sample(self) -> np.ndarray:
+        """Column 0 of the weight matrix, (n,)."""
+        return self.F.column(0) if self.F is not None else self.W[:, 0]
+
+    def units(self) -> np.ndarray:
+        """The (n, 1 + R) matrix, formed from the group factors the first time a step needs it."""
+        if self.F is not None:
+            self.W, self.F = self.F.matrix(), None
+        return self.W
 
 
 def base(st: WeightingState) -> None:
@@ -106,7 +119,10 @@ def replicates(st: WeightingState) -> None:
     st.A = np.hstack([np.ones((len(psu_stratum), 1)), st.rep.factors])  # column 0: the full sample
     st.say(f"   base weights: {len(respondents)} respondents, {len(psu_stratum)} PSUs, "
            f"{st.rep.n_replicates} {st.rep.method} replicates")
-    st.W = expand_rows(st.W[:, 0], st.A, psu_r)
+    if st.aggregate:
+        st.F, st.W = FactoredWeights.from_psu(st.W[:, 0], psu_r, st.A), None
+    else:
+        st.W = expand_rows(st.W[:, 0], st.A, psu_r)
 
 
 def _psu_index(respondents: pd.DataFrame, contacts: pd.DataFrame, spec: DesignSpec):
@@ -118,7 +134,7 @@ def _psu_index(respondents: pd.DataFrame, contacts: pd.DataFrame, spec: DesignSp
             raise InputError(f"{name} lacks the design column(s) {missing} named in design.yaml (design:).")
     key_r = respondents[s].astype(str) + "|" + respondents[p].astype(str)
     key_c = contacts[s].astype(str) + "|" + contacts[p].astype(str)
-    labels = np.unique(np.concatenate([key_c.to_numpy(str), key_r.to_numpy(str)]))
+    labels = np.sort(pd.unique(np.concatenate([key_c.to_numpy(str), key_r.to_numpy(str)])))
     lookup = pd.Series(np.arange(len(labels)), index=labels)
     psu_stratum = np.array([x.split("|", 1)[0] for x in labels])
     return (lookup.reindex(key_r.to_numpy(str)).to_numpy(np.int64),
@@ -134,7 +150,10 @@ def nonresponse(st: WeightingState) -> None:
     st.rows += dg.rates_rows(rates)
     nr = nonresponse_adjustment(st.contacts, household_weights(st.contacts), st.spec.nr_classes,
                                 st.respondents["respondent_id"], psu=st.psu_c, psu_factors=st.A)
-    gather_multiply(st.W, nr.factors, nr.resp_class, inplace=True)
+    if st.F is not None:  # class × replicate factors on the groups: the class splits them
+        st.F.multiply(nr.factors, st.F.refine(nr.resp_class)[1])
+    else:
+        gather_multiply(st.W, nr.factors, nr.resp_class, inplace=True)
     for i, label in enumerate(nr.class_labels):
         st.rows.append(dg.row("nonresponse", "nr_factor", "class", label, nr.factors[i, 0]))
         st.rows.append(dg.row("nonresponse", "eligibility_share", "class", label, nr.eligibility[i, 0]))
@@ -148,7 +167,10 @@ def nonresponse_counts(st: WeightingState) -> None:
     st.nr_source = "class_table"
     f, table = modes.count_adjustment(st.respondents, st.response_counts, st.spec.nr_classes,
                                       str(st.delivery.response_table))
-    st.W *= f[:, None]
+    if st.F is not None:
+        st.F.scale_units(f)
+    else:
+        st.W *= f[:, None]
     for label, r in table.iterrows():
         st.rows.append(dg.row("nonresponse", "nr_factor", "class", str(label), r["factor"]))
         st.rows.append(dg.row("nonresponse", "completed", "class", str(label), r["completed"]))
@@ -163,6 +185,18 @@ def recalibrate(st: WeightingState, Wm: np.ndarray) -> CalibrationResult:
                      strict_replicates=cal.strict_replicates, inplace=True)
 
 
+def _calibrate_groups(st: WeightingState) -> CalibrationResult:
+    """The calibration on the group factors: the groups split by calibration cell, the cell × column
+    table of starting-weight totals summed from the groups, solved there, its factors put on the groups."""
+    cal = st.spec.calibration
+    cell, cat = encode_cells([m.codes for m in st.margins], [m.k for m in st.margins])
+    child = st.F.refine(cell)[1]
+    g, res = calibrate_cells(cal.method, st.F.totals_by(child, len(cat[0])), cat, st.margins, tol=cal.tolerance,
+                             max_iter=cal.max_iter, bounds=cal.bounds, strict_replicates=cal.strict_replicates)
+    st.F.multiply(g, child)
+    return res
+
+
 def calibration(st: WeightingState) -> None:
     spec, cal = st.spec, st.spec.calibration
     check_controls(st.respondents, st.controls, spec.controls, list(cal.margins), float(st.kept["base"].sum()))
@@ -174,9 +208,14 @@ def calibration(st: WeightingState) -> None:
     for c in st.collapses:
         st.rows.append(dg.row("calibration", "collapsed", c.margin, f"{c.within}|{c.merged[0]}->{c.label}",
                               c.population))
-    res = recalibrate(st, st.W)
-    st.W = res.weights
-    neg = st.W < 0
+    if st.F is not None:
+        res = _calibrate_groups(st)
+        if (st.F.table < 0).any():
+            st.units()  # only to count the negative weights for the message
+    else:
+        res = recalibrate(st, st.W)
+        st.W = res.weights
+    neg = st.W < 0 if st.F is None else np.zeros((1, 1), dtype=bool)
     if neg.any():
         cols = np.flatnonzero(neg.any(axis=0))
         raise PipelineError(
@@ -187,7 +226,7 @@ def calibration(st: WeightingState) -> None:
         )
     st.calibration = res
     st.rows += dg.calibration_rows("calibration", res, st.margins)
-    st.rows += dg.weight_summary("calibration", st.W[:, 0], st.county)
+    st.rows += dg.weight_summary("calibration", st.full_sample(), st.county)
     st.say(f"   calibration ({cal.method}): {res.iterations} iterations, max margin error {res.max_error:.2g}")
     if res.infeasible_replicates:
         st.say(f"   note: {res.infeasible_replicates} replicate(s) cannot meet every margin (a category without "
@@ -201,8 +240,8 @@ def trimming(st: WeightingState) -> None:
         raise PipelineError("trimming re-calibrates after every round, so it runs only after the calibration step.")
     if t.by not in st.respondents.columns:
         raise InputError(f"respondents.parquet lacks the trimming group column {t.by!r} (design.yaml).")
-    tlabels, tcodes = np.unique(st.respondents[t.by].astype(str).to_numpy(), return_inverse=True)
-    tr = trim_and_recalibrate(st.W, tcodes, tuple(str(x) for x in tlabels), t.lower, t.upper,
+    tcodes, tlabels = factorize_sorted(st.respondents[t.by].astype(str).to_numpy())
+    tr = trim_and_recalibrate(st.units(), tcodes, tuple(str(x) for x in tlabels), t.lower, t.upper,
                               lambda Wm: recalibrate(st, Wm), t.max_rounds, t.slack, overwrite=True)
     st.W, st.trim_rounds = tr.weights, tr.rounds
     st.calibration = tr.recalibration or st.calibration
@@ -219,7 +258,7 @@ def trimming(st: WeightingState) -> None:
 def _after_nonresponse(st: WeightingState) -> None:
     if not any(STEPS[s].slot == "nonresponse" for s in st.ran):
         st.say(f"   non-response: no adjustment (delivery mode {st.delivery.mode}, no contact sheet or count table)")
-    w = st.W[:, 0]
+    w = st.full_sample()
     st.rows += dg.weight_summary("nonresponse", w, st.county)
     st.rows += dg.frame_ratio(w, st.county, st.controls[st.spec.frame_check], "nonresponse", "weight_frame_ratio")
 
@@ -227,7 +266,7 @@ def _after_nonresponse(st: WeightingState) -> None:
 def _after_trimming(st: WeightingState) -> None:
     if st.calibration is not None:
         st.rows += dg.calibration_rows("final", st.calibration, st.margins)
-    st.rows += dg.weight_summary("final", st.W[:, 0], st.county)
+    st.rows += dg.weight_summary("final", st.full_sample(), st.county)
 
 
 @dataclass(frozen=True)
@@ -262,8 +301,8 @@ def run_steps(st: WeightingState, names: tuple[str, ...]) -> WeightingState:
         for n in chosen:
             WEIGHTING_STEPS[n].run(st)
             st.ran.append(n)
-        if st.W is None:
+        if st.W is None and st.F is None:
             raise PipelineError("the weighting steps must start with a base weight (base or delivered_weight).")
         AFTER.get(slot, lambda _s: None)(st)
-        st.kept[slot] = st.W[:, 0].copy()
+        st.kept[slot] = st.full_sample().copy()
     return st

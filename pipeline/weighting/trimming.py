@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.weighting.grouped import group_counts, grouped_median_positive
+from pipeline.weighting.grouped import group_counts, grouped_order_stats
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class TrimResult:
     worst_ratio: float  # largest weight / upper bound (or lower bound / weight) left in those replicates
 
 
-# Rows per pass of the bound checks: the bounds of a chunk are gathered, compared and applied in
-# place, so no n × R bound, mask or result matrix is ever built.
+# Rows per pass of the clipping: the bounds of a chunk are gathered, compared and applied in place,
+# so no n × R bound, mask or result matrix is ever built.
 _ROWS = 1 << 16
 
 
@@ -41,34 +41,44 @@ class _Check:
     flagged: np.ndarray  # (n,) units of column 0 outside their bounds
 
 
-def _check(W: np.ndarray, codes: np.ndarray, lo_g, hi_g, slack: float, clip: bool) -> _Check:
-    """Compare every weight with its group's bounds (lo_g, hi_g: (k, R) or None), chunk by chunk;
-    with `clip`, move the weights outside onto their bound in place."""
-    n, r = W.shape
-    bad = np.zeros(r, dtype=bool)
-    flagged = np.zeros(n, dtype=bool)
+def _check(w0: np.ndarray, codes: np.ndarray, lo_g, hi_g, top: np.ndarray, bottom: np.ndarray,
+           slack: float) -> _Check:
+    """Which columns have a weight outside its group's bounds (lo_g, hi_g: (k, R) or None), from each
+    group's largest and smallest positive weight (top, bottom: (k, R)), so the check costs k × R, not
+    n × R; only the full-sample column `w0` is compared unit by unit (the units flagged for trimming)."""
+    bad = np.zeros(top.shape, dtype=bool)
     worst = 1.0
-    for start in range(0, n, _ROWS):
-        stop = min(n, start + _ROWS)
-        block = W[start:stop]
-        pos = block > 0
+    flagged = np.zeros(len(w0), dtype=bool)
+    pos = w0 > 0
+    for bound_g, upper in ((hi_g, True), (lo_g, False)):
+        if bound_g is None:
+            continue
+        out = top > bound_g * (1 + slack) if upper else bottom < bound_g * (1 - slack)
+        if out[:, 1:].any():
+            ratio = np.where(out, top / bound_g if upper else bound_g / bottom, 0.0)
+            worst = max(worst, float(ratio[:, 1:].max()))
+        bad |= out
+        b = bound_g[codes, 0]
+        flagged |= pos & ((w0 > b * (1 + slack)) if upper else (w0 < b * (1 - slack)))
+    return _Check(not flagged.any(), bad.any(axis=0), worst, flagged)
+
+
+def _clip(W: np.ndarray, codes: np.ndarray, lo_g, hi_g, slack: float, cols: np.ndarray) -> None:
+    """Move the weights outside their bounds onto the bound, in place, in the columns `cols` only
+    (those the check found outside: after the first rounds, a few replicates)."""
+    everything = len(cols) == W.shape[1]
+    for start in range(0, W.shape[0], _ROWS):
+        stop = min(W.shape[0], start + _ROWS)
+        block = W[start:stop] if everything else W[start:stop][:, cols]
         c = codes[start:stop]
         for bound_g, upper in ((hi_g, True), (lo_g, False)):
             if bound_g is None:
                 continue
-            bound = bound_g[c]
-            out = pos & ((block > bound * (1 + slack)) if upper else (block < bound * (1 - slack)))
-            if not out.any():
-                continue
-            hit = out.any(axis=0)
-            if hit[1:].any():
-                ratio = np.where(out, block / bound if upper else bound / np.where(pos, block, 1.0), 0.0)
-                worst = max(worst, float(ratio[:, 1:].max()))
-            bad |= hit
-            flagged[start:stop] |= out[:, 0]
-            if clip:
-                np.copyto(block, bound, where=out)
-    return _Check(not flagged.any(), bad, worst, flagged)
+            bound = bound_g[c] if everything else bound_g[c][:, cols]
+            out = (block > bound * (1 + slack)) if upper else ((block > 0) & (block < bound * (1 - slack)))
+            np.copyto(block, bound, where=out)
+        if not everything:
+            W[start:stop, cols] = block
 
 
 def trim_and_recalibrate(w: np.ndarray, codes: np.ndarray, labels: tuple[str, ...], lower: float | None,
@@ -85,11 +95,12 @@ def trim_and_recalibrate(w: np.ndarray, codes: np.ndarray, labels: tuple[str, ..
     trimmed = np.zeros(W.shape[0], dtype=bool)
     last = None
     best, stalled = None, 0
+    order = np.argsort(codes, kind="stable")
     for rnd in range(max_rounds + 1):
-        med = grouped_median_positive(W, codes, k)  # (k, R)
+        med, top, bottom = grouped_order_stats(W, codes, k, order)  # (k, R) each, one selection pass
         lo_g = None if lower is None else lower * med
         hi_g = None if upper is None else upper * med
-        chk = _check(W, codes, lo_g, hi_g, slack, clip=False)
+        chk = _check(W[:, 0], codes, lo_g, hi_g, top, bottom, slack)
         n_bad = int(chk.bad_cols.sum())
         stalled = stalled + 1 if best is not None and n_bad >= best else 0
         best = n_bad if best is None else min(best, n_bad)
@@ -110,7 +121,8 @@ def trim_and_recalibrate(w: np.ndarray, codes: np.ndarray, labels: tuple[str, ..
                 "the bounds conflict with the calibration margins. Widen weighting.trimming.upper/lower in "
                 "design.yaml, raise max_rounds, or collapse the sparse margin cells of that group."
             )
-        trimmed |= _check(W, codes, lo_g, hi_g, slack, clip=True).flagged
+        trimmed |= chk.flagged
+        _clip(W, codes, lo_g, hi_g, slack, np.flatnonzero(chk.bad_cols))
         last = recalibrate(W)
         W = last.weights if last.weights.ndim == 2 else last.weights[:, None]
     raise AssertionError("unreachable")
