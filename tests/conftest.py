@@ -61,6 +61,18 @@ def make_project(root: Path) -> Path:
     return root
 
 
+def project_with(root: Path, raw: Path | None = None, processed: Path | None = None, wave: int = 2024) -> WavePaths:
+    """A project folder (`make_project`) holding a copy of the delivery `raw` and, if given, of the processed
+    outputs `processed` of `wave`: how a test gets a wave of its own to change or break."""
+    make_project(root)
+    paths = WavePaths(wave, root)
+    if raw is not None:
+        shutil.copytree(raw, paths.raw)
+    if processed is not None:
+        shutil.copytree(processed, paths.out)
+    return paths
+
+
 @pytest.fixture(scope="session")
 def demo_raw(tmp_path_factory) -> WavePaths:
     """The 2024 demo delivery as fieldwork would hand it over (read-only for tests: copy before changing)."""
@@ -77,9 +89,7 @@ def demo_ingested(demo_raw, tmp_path_factory) -> WavePaths:
     """The demo wave after ingest, in a project of its own so that tests of failures cannot disturb it."""
     from pipeline.ingest import run_ingest
 
-    root = make_project(tmp_path_factory.mktemp("ingested"))
-    shutil.copytree(demo_raw.raw, root / "data" / "raw" / "2024")
-    paths = WavePaths(2024, root)
+    paths = project_with(tmp_path_factory.mktemp("ingested"), demo_raw.raw)
     run_ingest(paths, progress=False)
     return paths
 
@@ -91,10 +101,7 @@ def demo_estimated(demo_ingested, tmp_path_factory) -> WavePaths:
     from pipeline.scoring.run import run_score
     from pipeline.weighting.run import run_weight
 
-    root = make_project(tmp_path_factory.mktemp("estimated"))
-    shutil.copytree(demo_ingested.raw, root / "data" / "raw" / "2024")
-    shutil.copytree(demo_ingested.out, root / "data" / "processed" / "2024")
-    paths = WavePaths(2024, root)
+    paths = project_with(tmp_path_factory.mktemp("estimated"), demo_ingested.raw, demo_ingested.out)
     run_score(paths, progress=False)
     run_weight(paths, progress=False)
     run_estimate(paths, progress=False)

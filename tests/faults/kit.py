@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline.faults import FAULT_ENV, LIST_ENV
 from pipeline.paths import ROOT, WavePaths
 from pipeline.stages import OUTPUTS
-from tests.conftest import make_project
+from tests.conftest import project_with
 
 RUNNERS = {"ingest": ("pipeline.ingest", "run_ingest"), "score": ("pipeline.scoring", "run_score"),
            "weight": ("pipeline.weighting", "run_weight"), "estimate": ("pipeline.estimation", "run_estimate"),
@@ -65,9 +65,15 @@ def kill_at(stage: str, paths: WavePaths, boundary: str) -> int:
 
 def wave_project(tmp: Path, raw: Path) -> WavePaths:
     """A project with the real specifications and a copy of the delivery `raw`."""
-    root = make_project(tmp)
-    shutil.copytree(raw, root / "data" / "raw" / "2024")
-    return WavePaths(2024, root)
+    return project_with(tmp, raw)
+
+
+def copy_project(src: Path, dst: Path) -> Path:
+    """A copy of the project `src` at `dst` as `cp -a` makes it: modification times and the package link
+    kept, so that make sees the copy exactly as it left the original (up to date where that was)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
+    return dst
 
 
 def output_files(stage: str, paths: WavePaths) -> list[Path]:
@@ -108,14 +114,12 @@ def lighten(paths: WavePaths) -> None:
 def make_project_for_make(tmp: Path, raw: Path | None) -> Path:
     """A project that `make` can run in: the Makefile, the specifications, the package (linked) and an
     installed-environment stamp, so make uses this interpreter and never reinstalls."""
-    root = make_project(tmp)
+    root = project_with(tmp, raw).root
     shutil.copy2(ROOT / "Makefile", root / "Makefile")
     shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
     (root / "pipeline").symlink_to(ROOT / "pipeline", target_is_directory=True)
     (root / ".venv").mkdir()
     (root / ".venv" / ".installed-stamp").touch()
-    if raw is not None:
-        shutil.copytree(raw, root / "data" / "raw" / "2024")
     lighten(WavePaths(2024, root))
     return root
 

@@ -14,19 +14,16 @@ import pytest
 
 from pipeline.manifest import sha256_file
 from pipeline.stages import STALE_DIR, STALE_NOTE
-from tests.faults.kit import make, make_project_for_make, snapshot, stages_run
+from tests.faults.kit import copy_project, make, snapshot, stages_run
 
 OLD = (1_500_000_000, 1_500_000_000)  # 2017: older than any output, as `cp -p` or an unzip leaves a file
 ALL = {"ingest", "score", "weight", "estimate", "report"}
 
 
-@pytest.fixture(scope="module")
-def project(faults_raw, tmp_path_factory):
-    root = make_project_for_make(tmp_path_factory.mktemp("make"), faults_raw.raw)
-    first = make(root, "survey-2024")
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert stages_run(first) == ALL
-    return root
+@pytest.fixture
+def project(made, tmp_path):
+    """The session's made wave, copied with its dates: what a test changes never reaches another test."""
+    return copy_project(made, tmp_path / "project")
 
 
 def _make(root):
