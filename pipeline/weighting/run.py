@@ -54,14 +54,22 @@ class WeightResult:
     iterations: int
     max_margin_error: float
     seconds: float
+    first_iterations: int | None = None  # the calibration before trimming (iterations: the last re-calibration)
 
     def summary(self) -> str:
         method = {"JKn": "分层刀切法", "bootstrap": "自助法"}.get(self.method, self.method)
         # without a contact sheet no household is weighted, so "0 户" would read as a failure
         who = f"{self.households} 户、" if self.households else ""
         return (f"{who}{self.respondents} 名受访者完成加权；{self.replicates} 套{method}重复权数逐套"
-                f"重新加权；校准迭代 {self.iterations} 次，边际最大误差 {self.max_margin_error:.2g}；"
+                f"重新加权；{self._iterations()}，边际最大误差 {self.max_margin_error:.2g}；"
                 f"用时 {self.seconds:.1f} 秒")
+
+
+    def _iterations(self) -> str:
+        """As the report's methods section says it: the calibration, then the re-calibration after trimming."""
+        if self.first_iterations is None or self.first_iterations == self.iterations:
+            return f"校准迭代 {self.iterations} 次"
+        return f"校准迭代 {self.first_iterations} 次，截尾后重新校准迭代 {self.iterations} 次"
 
 
 def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame | None, controls: dict[str, pd.DataFrame],
@@ -155,4 +163,10 @@ def run_weight(paths: WavePaths, progress: bool = True) -> WeightResult:
     return WeightResult(len(respondents), 0 if contacts is None else len(contacts), out.metadata["replicates"]["n_replicates"],
                         out.metadata["replicates"]["method"], out.metadata["calibration"]["iterations"],
                         float("nan") if out.metadata["calibration"]["max_margin_error"] is None
-                        else out.metadata["calibration"]["max_margin_error"], timer.seconds)
+                        else out.metadata["calibration"]["max_margin_error"], timer.seconds,
+                        _first_iterations(out.diagnostics))
+
+
+def _first_iterations(diag: pd.DataFrame) -> int | None:
+    rows = diag[(diag["step"] == "calibration") & (diag["metric"] == "iterations")]
+    return int(rows["value"].iloc[0]) if len(rows) else None

@@ -173,3 +173,14 @@ def test_collapse_rule_merges_adjacent_age_band(tables):
     sel = (c["county_code"] == "350502") & (c["sex"] == "男") & (c["urban"] == "城镇") & c["age_band"].isin(["30-39", "40-49"])
     assert m.totals[i] == pytest.approx(c.loc[sel, "population"].sum())
     assert m.totals.sum() == pytest.approx(c["population"].sum())
+
+
+def test_summary_gives_the_calibration_figures_the_report_gives():
+    """One set of calibration figures: the first calibration, then the re-calibration after trimming, as
+    the report's methods section says them (reporting/methods.py)."""
+    from pipeline.weighting.run import WeightResult
+
+    trimmed = WeightResult(10801, 0, 71, "JKn", 8, 2.8e-9, 6.6, first_iterations=18).summary()
+    assert "校准迭代 18 次，截尾后重新校准迭代 8 次" in trimmed and "户" not in trimmed
+    once = WeightResult(10801, 16224, 71, "JKn", 9, 2.8e-9, 6.6, first_iterations=9).summary()
+    assert "校准迭代 9 次，" in once and "截尾后" not in once and once.startswith("16224 户、")
