@@ -21,7 +21,7 @@ from pipeline.ingest.columns import numeric, text
 from pipeline.ingest.missing_usage import item_blank_shares, missing_code_usage
 from pipeline.ingest.readers import check_decoded_text, read_raw, verify_checksum
 from pipeline.instruments import load_instrument, load_scoring
-from pipeline.instruments.delivery import STAGE_PROBABILITIES, weight_like_columns
+from pipeline.instruments.delivery import weight_instead_of_probabilities
 from pipeline.instruments.model import Instrument
 from pipeline.paths import WavePaths
 
@@ -96,13 +96,11 @@ def check_columns(f: Findings, data: pd.DataFrame, labels: dict[str, str], inst:
         if col not in claimed:
             f.add("note", "columns", f"{file} 的列 {col}（{labels.get(col, '') or '无标签'}）不属于规格中的任何题目、人口学"
                   "变量、管理或设计变量，运行时将被忽略；若它是直接身份信息，请列入 identifiers。")
-    probabilities = {c for role, c in inst.admin if role in STAGE_PROBABILITIES}
-    if probabilities and not probabilities & set(have):
-        for col, mode in weight_like_columns(spare):
-            f.add("note", "columns", f"{file} 没有规格要求的三阶段入样概率，但有一列 {col}（{labels.get(col, '') or '无标签'}）"
-                  f"像是权数：若本轮交付给的是{'调查公司的最终权数' if mode == 'final_weight' else '设计权数'}而不是入样概率，"
-                  f"请在 design.yaml 的 delivery: 中声明 mode: {mode}，并在 instrument.yaml 的 design_columns 中只写 "
-                  f"{mode}: {col}（survey_instruments/README.md，“Delivery modes”）。")
+    for col, mode in weight_instead_of_probabilities(inst.admin, have, spare):
+        f.add("note", "columns", f"{file} 没有规格要求的三阶段入样概率，但有一列 {col}（{labels.get(col, '') or '无标签'}）"
+              f"像是权数：若本轮交付给的是{'调查公司的最终权数' if mode == 'final_weight' else '设计权数'}而不是入样概率，"
+              f"请在 design.yaml 的 delivery: 中声明 mode: {mode}，并在 instrument.yaml 的 design_columns 中只写 "
+              f"{mode}: {col}（survey_instruments/README.md，“Delivery modes”）。")
 
 
 def _frequencies(values: np.ndarray, limit: int = 8) -> str:

@@ -27,7 +27,7 @@ from pipeline.ingest.identities import drop_identifiers, link_secret, pseudonymi
 from pipeline.ingest.missing_usage import missing_code_usage
 from pipeline.ingest.readers import read_raw, verify_checksum
 from pipeline.instruments import load_instrument
-from pipeline.instruments.delivery import STAGE_PROBABILITIES, Delivery, check_instrument, weight_like_columns
+from pipeline.instruments.delivery import Delivery, check_instrument, weight_instead_of_probabilities
 from pipeline.instruments.model import Instrument
 from pipeline.paths import WavePaths
 from pipeline.progress import Laps, Timer, log
@@ -60,12 +60,11 @@ def _required_columns(data: pd.DataFrame, inst: Instrument, file: str) -> None:
     missing = [c for c in need if c not in data.columns]
     if missing:
         have = [c for c in data.columns]
-        probabilities = {c for role, c in inst.admin if role in STAGE_PROBABILITIES}
-        weights = weight_like_columns({c: "" for c in have if c not in need})
+        weights = weight_instead_of_probabilities(inst.admin, have, {c: "" for c in have if c not in need})
         mode = (f" The file has no stage probabilities but a column that looks like a weight ({weights[0][0]}): if "
                 f"the delivery gives a weight instead, declare `delivery: mode: {weights[0][1]}` in design.yaml and "
                 f"`design_columns: {{{weights[0][1]}: {weights[0][0]}}}` in instrument.yaml (survey_instruments/"
-                "README.md, Delivery modes)." if probabilities and not probabilities & set(have) and weights else "")
+                "README.md, Delivery modes)." if weights else "")
         raise InputError(
             f"{file}: the instrument needs columns {missing[:12]}{' …' if len(missing) > 12 else ''} "
             f"({len(missing)} missing) that the file does not have. Available: {have[:40]}"

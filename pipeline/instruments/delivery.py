@@ -41,14 +41,19 @@ _WEIGHT_LIKE = re.compile(r"权数|权重|加权|weight|wgt|wt", re.IGNORECASE)
 _FINAL_LIKE = re.compile(r"最终|校准|事后|final|calib|post", re.IGNORECASE)
 
 
-def weight_like_columns(columns: dict[str, str]) -> list[tuple[str, str]]:
-    """(column, mode) for every column whose name or label reads like a weight, with the delivery mode it
-    suggests: final_weight when the label says final or calibrated, design_weight otherwise.
+def weight_instead_of_probabilities(admin, have, spare: dict[str, str]) -> list[tuple[str, str]]:
+    """(column, mode) for every spare column whose name or label reads like a weight, with the delivery mode
+    it suggests (final_weight when the label says final or calibrated, design_weight otherwise), when the
+    instrument names the three stage probabilities (`admin`: its (role, column) pairs) and the file (`have`)
+    holds none of them; otherwise nothing.
 
-    The hint for a delivery that gives a weight where the instrument expects the three stage probabilities:
-    a re-saved or office-prepared file usually carries the company's weight and not the probabilities."""
+    The hint for a re-saved or office-prepared file, which usually carries the company's weight and not the
+    probabilities."""
+    probabilities = {c for role, c in admin if role in STAGE_PROBABILITIES}
+    if not probabilities or probabilities & set(have):
+        return []
     out = []
-    for col, label in columns.items():
+    for col, label in spare.items():
         text = f"{col} {label or ''}"
         if _WEIGHT_LIKE.search(text):
             out.append((col, "final_weight" if _FINAL_LIKE.search(text) else "design_weight"))
