@@ -23,6 +23,8 @@ def record(replicates: list[str], rscales, *, method: str = "JKn", primary: str 
     data = {
         "schema_version": SCHEMA_VERSION,
         "steps": ["base", "replicates", "nonresponse", *(["calibration"] if margins else [])],
+        "slots": {"base": "base", "replicates": "replicates", "nonresponse": "nonresponse",
+                  **({"calibration": "calibration"} if margins else {})},
         "replicates": {"method": method, "scale": 1.0, "rscales": [float(x) for x in rscales], "mse": False,
                        "n_replicates": len(replicates), "lonely_strata": []},
         "calibration": {"method": "raking" if margins else None, "margins": [m["by"] for m in margins],

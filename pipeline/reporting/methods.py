@@ -40,8 +40,6 @@ STEP_WORDS = {
     "trimming": "极端权数截尾（截尾后重新校准）",
 }
 DELIVERED_WORDS = {"design_weight": "调查公司交付的设计权数", "final_weight": "调查公司交付的最终权数"}
-STEP_SLOT = {"base": "base", "delivered_weight": "base", "nonresponse": "nonresponse",
-             "nonresponse_counts": "nonresponse", "calibration": "calibration", "trimming": "trimming"}
 STEP_ORDER = ("base", "design", "nonresponse", "nr", "calibration", "raking", "trimming", "trim", "final")
 STEP_METRICS = (
     ("kish_deff", "加权设计效应（Kish）", "{:.2f}"),
@@ -218,10 +216,16 @@ def controls_text(inputs: ReportInputs) -> str:
     return "控制总数来源：" + "；".join(sources) + "。"
 
 
+def _weight_steps(meta: dict) -> list[str]:
+    """The steps of the design record that changed the weight, in order (forming the replicates does not)."""
+    slots = meta.get("slots") or {}
+    return [s for s in meta.get("steps") or () if slots.get(s, "replicates") != "replicates"]
+
+
 def steps_text(meta: dict) -> str:
     """The weighting steps actually run (the design record's `steps`), in order, from the weight they start
     from: a final-weight delivery has neither base weights from the probabilities nor a non-response step."""
-    steps = [s for s in meta.get("steps") or () if s in STEP_SLOT]
+    steps = _weight_steps(meta)
     if not steps:
         return f"加权步骤：{NA}。"
     mode = (meta.get("delivery") or {}).get("mode")
@@ -234,15 +238,6 @@ def steps_text(meta: dict) -> str:
 def _and(words: list[str]) -> str:
     """甲、乙和丙."""
     return words[0] if len(words) == 1 else "、".join(words[:-1]) + "和" + words[-1]
-
-
-def _slots_run(meta: dict, diag_steps: list[str]) -> list[str]:
-    """The diagnostics' steps without the slots the record says did not run (their rows only repeat the
-    weight of the slot before); a record without `steps` keeps them all."""
-    ran = {STEP_SLOT[s] for s in meta.get("steps") or () if s in STEP_SLOT}
-    if not ran:
-        return diag_steps
-    return [s for s in diag_steps if s not in set(STEP_SLOT.values()) or s in ran]
 
 
 # the steps a replicate goes through again, in the variance text's words
@@ -281,7 +276,7 @@ def weighting_section(inputs: ReportInputs) -> Section:
     base_word = DELIVERED_WORDS.get((meta.get("delivery") or {}).get("mode"), "交付的权数") if delivered else "基础权数"
     labels = {**STEP_LABELS, "base": base_word} if delivered else STEP_LABELS
     rows = [(labels.get(step, step), *(_fmt(_metric(diag, m, step), pat) for m, _, pat in STEP_METRICS))
-            for step in _slots_run(meta, _steps(diag))]
+            for step in _steps(diag)]
     if rows:
         items.append(Table(f"各加权步骤的权数诊断（{OVERALL_LABEL}）", ("步骤", *(label for _, label, _ in STEP_METRICS)),
                            tuple(rows)))

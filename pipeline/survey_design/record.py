@@ -155,6 +155,11 @@ class DesignRecord:
     def steps(self) -> tuple[str, ...]:
         return tuple(self.data["steps"])
 
+    @property
+    def slots(self) -> Mapping[str, str]:
+        """The slot each step that ran filled: base, replicates, nonresponse, calibration or trimming."""
+        return self.data["slots"]
+
     # -- calibration
     @property
     def margins(self) -> tuple[MarginCells, ...]:
@@ -163,7 +168,7 @@ class DesignRecord:
 
 REQUIRED = {"weights": ("final", "replicates"), "design": ("stratum", "psu", "lonely_psu"),
             "replicates": ("method", "scale", "rscales", "mse", "n_replicates"), "calibration": ("cells",),
-            "variance": ("primary",), "steps": ()}
+            "variance": ("primary",), "steps": (), "slots": ()}
 
 
 def validate(data: Mapping, where: str) -> DesignRecord:
@@ -177,6 +182,9 @@ def validate(data: Mapping, where: str) -> DesignRecord:
         if lost:
             raise InputError(f"{where}: the design record lacks {section}.{lost}; re-run the weighting stage.")
     rec = DesignRecord(data)
+    if set(rec.slots) != set(rec.steps):
+        raise InputError(f"{where}: the steps {list(rec.steps)} and their slots {dict(rec.slots)} do not match; "
+                         "re-run the weighting stage.")
     if rec.primary not in ("replicate", "taylor"):
         raise InputError(f"{where}: variance.primary {rec.primary!r} is not replicate or taylor; re-run the "
                          "weighting stage.")

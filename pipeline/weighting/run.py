@@ -32,7 +32,7 @@ from pipeline.tableio import read_table, stage_commit, write_table
 from pipeline.weighting import modes
 from pipeline.weighting.controls import read_controls
 from pipeline.weighting.replicates import REPLICATE_PREFIX, replicate_names
-from pipeline.weighting.steps import WeightingState, run_steps
+from pipeline.weighting.steps import WEIGHTING_STEPS, WeightingState, run_steps
 
 # weights.parquet: the full-sample weight each slot of steps leaves (the last one is the analysis weight)
 WEIGHT_AFTER = {"base": "w_base", "nonresponse": "w_nr", "calibration": "w_cal", "trimming": "w_final"}
@@ -128,6 +128,9 @@ def design_record(st: WeightingState, replicate_columns: list[str]) -> DesignRec
     return validate({
         "schema_version": SCHEMA_VERSION,
         "steps": list(st.ran),
+        # the slot each step filled (steps.py WEIGHTING_STEPS): readers tell a delivered weight from a base
+        # weight, or which steps come after the replicates, without a table of their own
+        "slots": {name: WEIGHTING_STEPS[name].slot for name in st.ran},
         "replicates": rep_meta,
         "calibration": calibration,
         "nonresponse": {"classes": list(spec.nr_classes) if calibrated else []},

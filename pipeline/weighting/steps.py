@@ -257,7 +257,9 @@ def trimming(st: WeightingState) -> None:
 
 def _after_nonresponse(st: WeightingState) -> None:
     if not any(STEPS[s].slot == "nonresponse" for s in st.ran):
+        # no rows: they would only repeat the base weight's under the name of a step that did not run
         st.say(f"   non-response: no adjustment (delivery mode {st.delivery.mode}, no contact sheet or count table)")
+        return
     w = st.full_sample()
     st.rows += dg.weight_summary("nonresponse", w, st.county)
     st.rows += dg.frame_ratio(w, st.county, st.controls[st.spec.frame_check], "nonresponse", "weight_frame_ratio")

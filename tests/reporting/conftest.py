@@ -203,6 +203,8 @@ INGEST = {
 
 WEIGHTS_META = {
     "steps": ["base", "replicates", "nonresponse", "calibration", "trimming"],  # what the diagnostics show
+    "slots": {"base": "base", "replicates": "replicates", "nonresponse": "nonresponse", "calibration": "calibration",
+              "trimming": "trimming"},
     "replicates": {"method": "JKn", "scale": 1.0, "rscales": [0.95] * 20, "mse": False, "n_replicates": 20,
                    "lonely_strata": []},
     "calibration": {"method": "raking", "margins": [["county_code", "sex", "age_band", "urban"], ["education"]],

@@ -71,14 +71,16 @@ def test_weighting_words_follow_the_steps_the_record_ran():
     """The methods text names the steps of the design record, not a fixed list: a final-weight delivery has
     no base weight from the probabilities and no non-response step; a count-table factor is fixed across
     replicates and the variance text says so."""
-    from pipeline.reporting.methods import _slots_run, replicated_steps_text, steps_text
+    from pipeline.reporting.methods import replicated_steps_text, steps_text
+    from pipeline.weighting.steps import WEIGHTING_STEPS
 
-    full = {"steps": ["base", "replicates", "nonresponse", "calibration", "trimming"], "delivery": {"mode": "full"}}
-    final = {"steps": ["delivered_weight", "replicates", "calibration", "trimming"],
-             "delivery": {"mode": "final_weight"}}
-    as_delivered = {"steps": ["delivered_weight", "replicates"], "delivery": {"mode": "final_weight"}}
-    counts = {"steps": ["base", "replicates", "nonresponse_counts", "calibration", "trimming"],
-              "delivery": {"mode": "no_contacts"}}
+    def rec(steps, mode):  # as the weighting writes it: each step with the slot it filled
+        return {"steps": steps, "slots": {s: WEIGHTING_STEPS[s].slot for s in steps}, "delivery": {"mode": mode}}
+
+    full = rec(["base", "replicates", "nonresponse", "calibration", "trimming"], "full")
+    final = rec(["delivered_weight", "replicates", "calibration", "trimming"], "final_weight")
+    as_delivered = rec(["delivered_weight", "replicates"], "final_weight")
+    counts = rec(["base", "replicates", "nonresponse_counts", "calibration", "trimming"], "no_contacts")
     assert steps_text(full) == ("权数以基础权数（入样概率的倒数乘以户内合格成人数）为起点，依次经过无回答调整（按联系记录表"
                                 "划分的加权组）、校准和极端权数截尾（截尾后重新校准）。")
     assert steps_text(final) == "权数以调查公司交付的最终权数为起点，依次经过校准和极端权数截尾（截尾后重新校准）。"
@@ -88,7 +90,3 @@ def test_weighting_words_follow_the_steps_the_record_ran():
     assert "此后没有再调整的加权步骤" in replicated_steps_text(as_delivered)
     assert replicated_steps_text(counts).endswith("其不确定性未反映在方差中。")
     assert "无回答调整、校准和截尾" not in replicated_steps_text(counts)
-    diag_steps = ["base", "nonresponse", "calibration", "trimming", "final"]
-    assert _slots_run(final, diag_steps) == ["base", "calibration", "trimming", "final"]
-    assert _slots_run(full, diag_steps) == diag_steps
-    assert _slots_run({}, diag_steps) == diag_steps  # a record without steps keeps every row

@@ -20,7 +20,7 @@ import pytest
 from pipeline.errors import InputError
 from pipeline.instruments.delivery import Delivery
 from pipeline.paths import ROOT, WavePaths
-from pipeline.survey_design.record import MarginCells, read_record, write_record
+from pipeline.survey_design.record import MarginCells, read_record, validate, write_record
 from pipeline.survey_design.spec import load_design_spec
 from pipeline.tableio import read_table
 from pipeline.weighting import run_weight, weight_wave
@@ -101,10 +101,15 @@ def test_a_mode_that_changes_the_steps_shows_in_the_record(collapsed):
     resp = tables["respondents"]
     no_contacts = weight_wave(resp, None, controls, spec, delivery=Delivery("no_contacts"))
     assert no_contacts.metadata["steps"] == ["base", "replicates", "calibration", "trimming"]
+    assert no_contacts.metadata["slots"] == {"base": "base", "replicates": "replicates", "calibration": "calibration",
+                                             "trimming": "trimming"}
     assert no_contacts.metadata["delivery"]["nonresponse"] == "none"
+    # no diagnostics under the name of a step that did not run
+    assert "nonresponse" not in set(no_contacts.diagnostics["step"])
     final = weight_wave(resp.assign(w_delivered=2000.0), None, controls, replace(spec, trimming=None),
                         delivery=Delivery("final_weight", recalibrate=False))
     assert final.metadata["steps"] == ["delivered_weight", "replicates"]
+    assert final.metadata["slots"] == {"delivered_weight": "base", "replicates": "replicates"}
     assert final.metadata["calibration"]["cells"] == [] and final.metadata["calibration"]["regression_weight"] is None
     w = final.weights
     assert (w["w_final"] == 2000.0).all() and (w["w_nr"] == w["w_final"]).all()
@@ -116,3 +121,13 @@ def test_missing_or_foreign_record_is_named(tmp_path):
     (tmp_path / "design.json").write_text('{"schema_version": 1, "weights": {}}', encoding="utf-8")
     with pytest.raises(InputError, match="lacks"):
         read_record(tmp_path / "design.json")
+
+
+def test_a_step_without_its_slot_is_refused():
+    from tests.design_records import record
+
+    data = record([], [])
+    assert validate(data, "design record").slots["nonresponse"] == "nonresponse"
+    del data["slots"]["nonresponse"]
+    with pytest.raises(InputError, match="steps .*nonresponse.* and their slots .* do not match"):
+        validate(data, "design record")
