@@ -140,7 +140,7 @@ def test_a_seed_fixes_the_wave():
     assert not a["contacts"]["disposition"].equals(c["contacts"]["disposition"])
 
 
-def test_scoring_respondents_are_the_first_completes():
+def test_scoring_respondents_are_n_completes_from_every_county():
     r = scoring_respondents(300, seed=2)
     assert len(r) == 300 and r["respondent_id"].is_unique
     units = counties()
