@@ -55,12 +55,13 @@ def phase_wide(n: int) -> dict:
     from pipeline.scoring.item_stats import item_stats
     from pipeline.scoring.items import credit
     from pipeline.scoring.scores import score
-    from pipeline.scoring.synthetic import respondents_frame, simulate
+    from pipeline.simulate.answers import simulate
+    from pipeline.simulate.synthetic import scoring_respondents
 
     iset = _iset()
     t = time.perf_counter()
-    sim = simulate(iset, n, SEED, unscored_share=0.02)
-    resp = respondents_frame(sim.respondent_ids, SEED + 1)
+    resp = scoring_respondents(n, SEED + 1)
+    sim = simulate(iset, n, SEED, unscored_share=0.02, respondent_ids=resp["respondent_id"].to_numpy(object))
     gen = time.perf_counter() - t
     rule = load_scoring(ROOT / "survey_instruments" / "2024" / "scoring.yaml")
     steps = {}
@@ -89,7 +90,8 @@ def phase_wide(n: int) -> dict:
 
 def phase_prepare(n: int, root: Path) -> dict:
     from pipeline.schemas import responses_frame
-    from pipeline.scoring.synthetic import respondents_frame, simulate
+    from pipeline.simulate.answers import simulate
+    from pipeline.simulate.synthetic import scoring_respondents
     from pipeline.tableio import write_table
 
     iset = _iset()
@@ -101,10 +103,11 @@ def phase_prepare(n: int, root: Path) -> dict:
     shutil.copy(ROOT / "survey_instruments" / "frameworks.yaml", root / "survey_instruments" / "frameworks.yaml")
     out = root / "data" / "processed" / "2024"
     out.mkdir(parents=True, exist_ok=True)
-    sim = simulate(iset, n, SEED, unscored_share=0.02)
+    resp = scoring_respondents(n, SEED + 1)
+    sim = simulate(iset, n, SEED, unscored_share=0.02, respondent_ids=resp["respondent_id"].to_numpy(object))
     table = responses_frame(sim.respondent_ids, iset.ids, sim.chosen, sim.status)
     write_table(table, out / "responses.parquet", "responses")  # as ingest writes it
-    write_table(respondents_frame(sim.respondent_ids, SEED + 1), out / "respondents.parquet", "respondents")
+    write_table(resp, out / "respondents.parquet", "respondents")
     return {"rows": len(table), "columns": table.shape[1], "responses_mib": round((out / "responses.parquet").stat().st_size / 2**20, 1),
             "generate_and_write_s": round(time.perf_counter() - t, 2), "peak_rss_mib": round(_peak_mib())}
 

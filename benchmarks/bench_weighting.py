@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -29,9 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.paths import ROOT
-
-if str(ROOT) not in sys.path:  # the demo wave generator lives with the tests
-    sys.path.insert(0, str(ROOT))
 
 SEED = 20240917
 N_BIG = 1_000_000
@@ -52,11 +48,11 @@ def _measure(fn):
 def bench_demo_wave() -> dict:
     import pandas as pd
 
+    from pipeline.simulate.synthetic import draw_wave, weighting_tables
     from pipeline.survey_design import load_design_spec
     from pipeline.weighting.run import weight_wave
-    from tests.weighting.synthetic import make_wave
 
-    tables = make_wave(seed=SEED, psu_per_county=6, ssu_per_psu=4, hh_per_ssu=64)
+    tables = weighting_tables(draw_wave(seed=SEED, psu_per_county=6, ssu_per_psu=4, hh_per_ssu=64))
     spec = load_design_spec(ROOT / "survey_instruments" / "2024" / "design.yaml")
     controls = {k: tables[k].astype({c: str for c in tables[k].columns if c != "population"}).assign(
         population=lambda d: d["population"].astype(float)) for k in ("county_sex_age_urban", "county_education")}
@@ -292,5 +288,12 @@ def run() -> dict:
     return out
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)  # only --help: no options
     print(json.dumps(run(), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

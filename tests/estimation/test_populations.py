@@ -7,13 +7,12 @@ import pytest
 from pipeline.estimation import run_estimate
 from pipeline.schemas import POPULATIONS
 from pipeline.tableio import read_table
-
-from .synth import make_wave
+from tests.estimation.conftest import write_wave
 
 
 @pytest.fixture(scope="module")
 def wave(tmp_path_factory):
-    paths = make_wave(tmp_path_factory.mktemp("pop"))
+    paths = write_wave(tmp_path_factory.mktemp("pop"))
     run_estimate(paths, progress=False)
     return paths
 

@@ -8,13 +8,12 @@ from pipeline.errors import InputError, SpecError
 from pipeline.estimation import run_estimate
 from pipeline.schemas import ESTIMATES, SAE, TARGETS
 from pipeline.tableio import read_table
-
-from .synth import make_wave
+from tests.estimation.conftest import write_wave
 
 
 @pytest.fixture(scope="module")
 def wave(tmp_path_factory):
-    paths = make_wave(tmp_path_factory.mktemp("wave"))
+    paths = write_wave(tmp_path_factory.mktemp("wave"))
     result = run_estimate(paths, progress=False)
     return paths, result
 
@@ -76,7 +75,7 @@ def test_rerun_is_byte_identical(wave):
 
 
 def test_design_defaults_and_taylor_primary(tmp_path):
-    paths = make_wave(tmp_path, design={"primary": "taylor"})
+    paths = write_wave(tmp_path, design={"primary": "taylor"})
     run_estimate(paths, progress=False)
     t = read_table(paths.processed("targets.csv"), TARGETS)
     e = read_table(paths.processed("estimates.csv"), ESTIMATES)
@@ -85,7 +84,7 @@ def test_design_defaults_and_taylor_primary(tmp_path):
 
 
 def test_missing_weights_row_is_an_input_error(tmp_path):
-    paths = make_wave(tmp_path)
+    paths = write_wave(tmp_path)
     from pipeline.schemas import WEIGHTS
     from pipeline.tableio import write_table
     wpath = paths.processed("weights.parquet")
@@ -96,7 +95,7 @@ def test_missing_weights_row_is_an_input_error(tmp_path):
 
 
 def test_bad_estimands_spec(tmp_path):
-    paths = make_wave(tmp_path)
+    paths = write_wave(tmp_path)
     text = paths.estimands.read_text(encoding="utf-8").replace("estimand: literate", "estimand: literacy", 1)
     paths.estimands.write_text(text, encoding="utf-8")
     with pytest.raises(SpecError, match="target.estimand 'literacy'"):

@@ -14,7 +14,8 @@ from pipeline.paths import ROOT, WavePaths
 from pipeline.schemas import responses_frame
 from pipeline.scoring.items import compile_items
 from pipeline.scoring.responses import build_matrix
-from pipeline.scoring.synthetic import respondents_frame, simulate
+from pipeline.simulate.answers import simulate
+from pipeline.simulate.synthetic import scoring_respondents
 from pipeline.tableio import write_table
 from pipeline.vocabulary import RESPONSE_STATUSES
 
@@ -82,9 +83,11 @@ def write_wave(root: Path, n: int, seed: int, true_keys=None, unscored_share: fl
     shutil.copy(ROOT / "survey_instruments" / "frameworks.yaml", root / "survey_instruments" / "frameworks.yaml")
     paths = WavePaths(2024, root=root)
     iset = compile_items(load_instrument(paths.instrument).items)
-    sim = simulate(iset, n, seed, true_keys=true_keys, unscored_share=unscored_share)
+    respondents = scoring_respondents(n, seed + 1)
+    sim = simulate(iset, n, seed, true_keys=true_keys, unscored_share=unscored_share,
+                   respondent_ids=respondents["respondent_id"].to_numpy(object))
     paths.out.mkdir(parents=True, exist_ok=True)
     write_table(responses_frame(sim.respondent_ids, iset.ids, sim.chosen, sim.status), paths.out / "responses.parquet",
                 "responses")
-    write_table(respondents_frame(sim.respondent_ids, seed + 1), paths.out / "respondents.parquet", "respondents")
+    write_table(respondents, paths.out / "respondents.parquet", "respondents")
     return paths

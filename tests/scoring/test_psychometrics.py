@@ -9,7 +9,7 @@ import pytest
 from pipeline.scoring import psychometrics as ps
 from pipeline.scoring.item_stats import item_stats
 from pipeline.scoring.items import compile_items, credit
-from pipeline.scoring.synthetic import simulate
+from pipeline.simulate.answers import simulate
 from tests.scoring.conftest import item
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden" / "scoring"

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from pipeline.schemas import responses_frame
 from pipeline.scoring.items import ABSENT, compile_items
 from pipeline.scoring.responses import read_responses
-from pipeline.scoring.synthetic import simulate
+from pipeline.simulate.answers import simulate
 
 
 def test_many_row_groups_and_batches(tmp_path, real_instrument):

@@ -20,12 +20,13 @@ import pytest
 from pipeline.errors import InputError
 from pipeline.instruments.delivery import Delivery
 from pipeline.paths import ROOT, WavePaths
+from pipeline.simulate.synthetic import draw_wave, weighting_tables, write_weighting_inputs
 from pipeline.survey_design.record import MarginCells, read_record, validate, write_record
 from pipeline.survey_design.spec import load_design_spec
 from pipeline.tableio import read_table
+from pipeline.vocabulary import counties
 from pipeline.weighting import run_weight, weight_wave
 from pipeline.weighting.controls import read_controls
-from tests.weighting.synthetic import COUNTIES, make_wave, write_wave
 
 GOLDEN = ROOT / "tests" / "data" / "golden" / "design_record" / "collapsed_cells.csv"
 DESIGN = (ROOT / "survey_instruments" / "2024" / "design.yaml").read_text(encoding="utf-8")
@@ -35,8 +36,8 @@ DESIGN = (ROOT / "survey_instruments" / "2024" / "design.yaml").read_text(encodi
 def collapsed(tmp_path_factory):
     """The golden's wave: as make_collapsed_cells.py builds it (min_count 15 merges 74 cells)."""
     root = tmp_path_factory.mktemp("collapsed")
-    tables = make_wave(seed=5, counties=COUNTIES[:6], psu_per_county=6)
-    write_wave(root, tables, DESIGN.replace("min_count: 10 ", "min_count: 15 "))
+    tables = weighting_tables(draw_wave(seed=5, counties=counties().codes[:6], psu_per_county=6))
+    write_weighting_inputs(root, tables, DESIGN.replace("min_count: 10 ", "min_count: 15 "))
     paths = WavePaths(2024, root=root)
     run_weight(paths, progress=False)
     return paths, tables

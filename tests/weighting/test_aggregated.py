@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from pipeline.paths import ROOT
+from pipeline.simulate.synthetic import draw_wave, weighting_tables
 from pipeline.survey_design.spec import load_design_spec
+from pipeline.vocabulary import counties
 from pipeline.weighting.factored import FactoredWeights
 from pipeline.weighting.run import weight_wave
-from tests.weighting.synthetic import COUNTIES, make_wave
 
 DESIGN = (ROOT / "survey_instruments" / "2024" / "design.yaml").read_text(encoding="utf-8")
 REL = 1e-12
@@ -21,7 +22,7 @@ REL = 1e-12
 
 @pytest.fixture(scope="module")
 def tables():
-    return make_wave(seed=11, counties=COUNTIES[:6])
+    return weighting_tables(draw_wave(seed=11, counties=counties().codes[:6]))
 
 
 def _controls(tables):

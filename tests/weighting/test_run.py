@@ -10,22 +10,23 @@ import pytest
 
 from pipeline.errors import InputError, PipelineError
 from pipeline.paths import ROOT, WavePaths
+from pipeline.simulate.synthetic import draw_wave, weighting_tables, write_weighting_inputs
 from pipeline.tableio import read_table
+from pipeline.vocabulary import counties
 from pipeline.weighting import run_weight
-from tests.weighting.synthetic import COUNTIES, make_wave, write_wave
 
 DESIGN = (ROOT / "survey_instruments" / "2024" / "design.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
 def tables():
-    return make_wave(seed=3, counties=COUNTIES[:8])
+    return weighting_tables(draw_wave(seed=3, counties=counties().codes[:8]))
 
 
 @pytest.fixture(scope="module")
 def jkn_run(tables, tmp_path_factory):
     root = tmp_path_factory.mktemp("wave")
-    write_wave(root, tables, DESIGN)
+    write_weighting_inputs(root, tables, DESIGN)
     paths = WavePaths(2024, root=root)
     result = run_weight(paths, progress=False)
     return paths, result
@@ -115,7 +116,7 @@ def test_rerun_is_byte_identical(jkn_run):
 def test_bootstrap_option(tables, tmp_path):
     design = DESIGN.replace("method: JKn ", "method: bootstrap ").replace("replicates: 200 ", "replicates: 30 ")
     assert "method: bootstrap" in design
-    write_wave(tmp_path, tables, design)
+    write_weighting_inputs(tmp_path, tables, design)
     paths = WavePaths(2024, root=tmp_path)
     run_weight(paths, progress=False)
     meta = json.loads(paths.processed("design.json").read_text(encoding="utf-8"))["replicates"]
@@ -135,7 +136,7 @@ def test_bootstrap_option(tables, tmp_path):
 
 
 def test_missing_control_file_is_named(tables, tmp_path):
-    write_wave(tmp_path, tables, DESIGN)
+    write_weighting_inputs(tmp_path, tables, DESIGN)
     paths = WavePaths(2024, root=tmp_path)
     (paths.controls / "county_education.csv").unlink()
     with pytest.raises(InputError, match="county_education.csv does not exist"):
@@ -153,7 +154,7 @@ def test_empty_cell_without_collapse_rule_is_an_error(tables, tmp_path):
     t["contacts"] = c
     design = DESIGN.split("      - margin: county_education")[0] + "\n" + DESIGN.split("        min_psu: 2\n")[-1]
     assert "county_education\n        variable" not in design
-    write_wave(tmp_path, t, design)
+    write_weighting_inputs(tmp_path, t, design)
     with pytest.raises(PipelineError, match="county_education.*no sample member: 350502|本科及以上"):
         run_weight(WavePaths(2024, root=tmp_path), progress=False)
 

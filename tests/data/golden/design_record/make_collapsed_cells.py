@@ -1,5 +1,8 @@
 # Made once against commit 897e9bd (before the design record), whose estimation replayed the
 # weighting log of merges: `python make_collapsed_cells.py collapsed_cells.csv` run from that checkout.
+# There the wave came from tests/weighting/synthetic.py, make_wave(seed=5, counties=COUNTIES[:6],
+# psu_per_county=6); pipeline/simulate/synthetic.py now builds it with the same draws in the same order
+# (draw_wave + weighting_tables below), so running this at 897e9bd takes the old import instead.
 """Expected calibration cells of a wave with collapsed cells, from the replay of the weighting log
 (the code before the design record: pipeline/estimation/run.py calibration_cells)."""
 import sys
@@ -11,15 +14,16 @@ import pandas as pd
 sys.path.insert(0, ".")
 from pipeline.estimation.run import calibration_cells
 from pipeline.paths import ROOT, WavePaths
+from pipeline.simulate.synthetic import draw_wave, weighting_tables, write_weighting_inputs
 from pipeline.tableio import read_metadata
+from pipeline.vocabulary import counties
 from pipeline.weighting import run_weight
-from tests.weighting.synthetic import COUNTIES, make_wave, write_wave
 
 design = (ROOT / "survey_instruments" / "2024" / "design.yaml").read_text(encoding="utf-8")
 design = design.replace("min_count: 10 ", "min_count: 15 ")
-tables = make_wave(seed=5, counties=COUNTIES[:6], psu_per_county=6)
+tables = weighting_tables(draw_wave(seed=5, counties=counties().codes[:6], psu_per_county=6))
 root = Path(tempfile.mkdtemp())
-write_wave(root, tables, design)
+write_weighting_inputs(root, tables, design)
 paths = WavePaths(2024, root=root)
 run_weight(paths, progress=False)
 meta = read_metadata(paths.processed("weights.parquet"))

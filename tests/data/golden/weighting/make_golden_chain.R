@@ -2,8 +2,9 @@
 # base weights -> AAPOR weighting-class non-response adjustment (county x urban) -> rake() to
 # county x sex x age band and county x education, for the full sample and every JKn replicate
 # (each replicate's non-response adjustment and raking redone on its own weights).
-# Inputs in chain/ are a small synthetic wave (tests/weighting/synthetic.py, make_wave(seed=3,
-# counties=[350502, 350521, 350582, QZTS], psu_per_county=4, ssu_per_psu=3, hh_per_ssu=30), the
+# Inputs in chain/ are a small synthetic wave (made by tests/weighting/synthetic.py, make_wave(seed=3,
+# counties=[350502, 350521, 350582, QZTS], psu_per_county=4, ssu_per_psu=3, hh_per_ssu=30); now
+# pipeline/simulate/synthetic.py, weighting_tables(draw_wave(...)) with the same arguments), the
 # county x sex x age control summed over urban/rural). Run from the project root:
 #   Rscript tests/data/golden/weighting/make_golden_chain.R
 suppressMessages(library(survey))
