@@ -87,6 +87,24 @@ def factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(uniq)
 
 
+def distinct_rows(frame, cols: list[str]) -> tuple[np.ndarray, list[tuple]]:
+    """Each row's combination of the columns `cols` of a data frame as a code in [0, m), and the m
+    combinations (tuples of the values) in the order they first occur. A million respondents fall in
+    a few hundred combinations (cells, PSUs), so what is worked out per combination (labels, counts,
+    merges) is then worked out on those, by hashing each column once instead of building a string or
+    a tuple per row."""
+    import pandas as pd
+
+    code = np.zeros(len(frame), dtype=np.int64)
+    for c in cols:
+        k, uniq = pd.factorize(frame[c], use_na_sentinel=False)
+        code = factorize_sorted(code * len(uniq) + k)[0]
+    m = int(code.max()) + 1 if len(code) else 0
+    first = np.empty(m, dtype=np.int64)
+    first[code[::-1]] = np.arange(len(code) - 1, -1, -1)
+    return code, list(frame[cols].iloc[first].itertuples(index=False, name=None))
+
+
 # Largest mixed-radix range the cell encoder counts directly: its count table (8 bytes a cell) stays
 # in cache, so the count and the remapping gather cost about one pass over the units each.
 _DENSE_RANGE = 1 << 16
