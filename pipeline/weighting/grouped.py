@@ -258,20 +258,24 @@ def grouped_order_stats(w: np.ndarray, codes: np.ndarray, k: int, order: np.ndar
         m = len(rows)
         if not m:
             continue
-        block = np.ascontiguousarray(np.take(w, rows, axis=0).T)  # (R, n_g)
+        # rows sorted by group are often one run (units in county order): a slice, not a gather
+        rows_w = w[rows[0]:rows[-1] + 1] if rows[-1] - rows[0] == m - 1 else np.take(w, rows, axis=0)
+        block = np.ascontiguousarray(rows_w.T)  # (R, n_g)
         z = m - np.count_nonzero(block > 0, axis=1)  # entries outside the replicate, first in order
         for zz in np.unique(z):
             sel = np.flatnonzero(z == zz)
             npos = m - int(zz)
             if npos == 0:
                 continue
-            lo, hi = int(zz) + (npos - 1) // 2, int(zz) + npos // 2
-            kth = sorted({int(zz), lo, hi, m - 1})
+            zz = int(zz)
+            lo, hi = zz + (npos - 1) // 2, zz + npos // 2
             part = block if len(sel) == len(block) else block[sel]  # block is a copy already: no second one
-            part.partition(kth, axis=1)
+            # only the median positions are selected; the largest entry lies beyond them and, when every
+            # entry is positive, the smallest before them: a max and a min there cost less than selecting
+            part.partition(sorted({zz, lo, hi} if zz else {lo, hi}), axis=1)
             med[g, sel] = 0.5 * (part[:, lo] + part[:, hi])
-            bottom[g, sel] = part[:, int(zz)]
-            top[g, sel] = part[:, m - 1]
+            bottom[g, sel] = part[:, zz] if zz else part[:, :lo + 1].min(axis=1)
+            top[g, sel] = part[:, hi:].max(axis=1)
     return med, top, bottom
 
 

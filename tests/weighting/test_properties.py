@@ -62,6 +62,27 @@ def test_grouped_median_matches_pandas(seed, k, r):
         np.testing.assert_allclose(med[:, j], s.reindex(range(k)).to_numpy(), rtol=1e-14, equal_nan=True)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 6), st.integers(1, 5), st.booleans(), st.sampled_from([0.0, 0.2, 0.9]))
+def test_grouped_order_stats_match_pandas(seed, k, r, sorted_rows, outside):
+    """Median, largest and smallest positive weight per group and column, against pandas, with units
+    in group order (each group one run of rows) or scattered, and columns with none, some or most units
+    outside the replicate (weight 0)."""
+    from pipeline.weighting.grouped import grouped_order_stats
+
+    rng = np.random.default_rng(seed)
+    n = 200
+    codes = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+    if sorted_rows:
+        codes = np.sort(codes)
+    w = rng.lognormal(0, 1, (n, r)) * (rng.random((n, r)) >= outside)
+    med, top, bottom = grouped_order_stats(w, codes, k)
+    for j in range(r):
+        g = pd.Series(np.where(w[:, j] > 0, w[:, j], np.nan)).groupby(codes)
+        for got, want, empty in ((med, g.median(), np.nan), (top, g.max(), 0.0), (bottom, g.min(), np.inf)):
+            np.testing.assert_array_equal(got[:, j], want.reindex(range(k)).fillna(empty).to_numpy())
+
+
 def _problem(seed=0, n=400):
     rng = np.random.default_rng(seed)
     county = rng.integers(0, 3, n)
