@@ -53,9 +53,16 @@ class MarginCells:
         respondent), `cell` the index into `cell_labels` of the cell each row was calibrated in."""
         by = tuple(by)
         cell_labels = np.asarray(cell_labels, dtype=object)
-        labels, codes = np.unique(cell_labels[np.asarray(cell, dtype=np.int64)].astype(str), return_inverse=True)
+        # A million respondents fall in a few hundred cells: the labels are ranked over the cells that
+        # occur and the table is built from one row per distinct combination (the last, as a dict
+        # filled row by row would keep), not from every row.
+        used, inverse = np.unique(np.asarray(cell, dtype=np.int64), return_inverse=True)
+        labels, rank = np.unique(cell_labels[used].astype(str), return_inverse=True)
+        frame = keys[list(by)].astype(str)
+        last = np.flatnonzero(~frame.duplicated(keep="last").to_numpy())
+        codes = rank.ravel()[inverse.ravel()[last]]
         pairs = {tuple(str(v) for v in k): int(c)
-                 for k, c in zip(keys[list(by)].astype(str).itertuples(index=False, name=None), codes, strict=True)}
+                 for k, c in zip(frame.iloc[last].itertuples(index=False, name=None), codes, strict=True)}
         return cls(name, by, tuple(str(x) for x in labels), tuple(sorted(pairs.items())))
 
     def codes(self, frame: pd.DataFrame, where: str = "respondents") -> np.ndarray:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.weighting.grouped import encode_cells, gather_multiply, group_sums
+from pipeline.weighting.grouped import cells, gather_multiply, group_sums
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,9 @@ def margin_errors(achieved: np.ndarray, totals: np.ndarray) -> np.ndarray:
     return np.abs(achieved - t) / np.maximum(np.abs(t), 1.0)
 
 
-def _cell_counts(cell: np.ndarray, cat: list[np.ndarray], margins: list[Margin]) -> list[np.ndarray]:
-    """Sample members per category of each margin, from one count of the cells."""
-    per_cell = np.bincount(cell, minlength=len(cat[0])).astype(np.float64)
+def _category_counts(members: np.ndarray, cat: list[np.ndarray], margins: list[Margin]) -> list[np.ndarray]:
+    """Sample members per category of each margin, from the members of each cell."""
+    per_cell = members.astype(np.float64)
     return [np.bincount(c, weights=per_cell, minlength=m.k).astype(np.int64) for c, m in zip(cat, margins, strict=True)]
 
 
@@ -124,12 +124,12 @@ def generalized_raking(d: np.ndarray, margins: list[Margin], calfun: str = "raki
                        bounds: tuple[float, float] | None = None, tol: float = 1e-8, max_iter: int = 100,
                        inplace: bool = False, where: str = "", strict_replicates: bool = False) -> CalibrationResult:
     """Calibrate starting weights `d` ((n,) or (n, R)) so each margin's weighted totals hit its controls."""
-    cell, cat = encode_cells([m.codes for m in margins], [m.k for m in margins])  # cat: each cell's categories
-    check_margins(margins, where, _cell_counts(cell, cat, margins))
+    # the cells' categories and members come from the encoding: the check needs no pass over the units
+    c = cells([m.codes for m in margins], [m.k for m in margins])
+    check_margins(margins, where, _category_counts(c.members, c.cats, margins))
     dd = d if d.ndim == 2 else d[:, None]
-    g, res = rake_cells(group_sums(cell, dd, len(cat[0])), cat, margins, calfun, bounds, tol, max_iter, where,
-                        strict_replicates)
-    w = gather_multiply(dd, g, cell, inplace=inplace)
+    g, res = rake_cells(c.sums(dd), c.cats, margins, calfun, bounds, tol, max_iter, where, strict_replicates)
+    w = gather_multiply(dd, c.spread(g), c.code, inplace=inplace)
     if d.ndim == 1:
         return replace(res, weights=w[:, 0], achieved=tuple(a[:, 0] for a in res.achieved))
     return replace(res, weights=w)

@@ -18,6 +18,7 @@ from pipeline.errors import InputError, PipelineError
 from pipeline.survey_design.record import SEP  # the cell labels the design record carries
 from pipeline.survey_design.spec import CollapseRule, ControlTable
 from pipeline.weighting.calibration import Margin
+from pipeline.weighting.grouped import distinct_rows
 
 
 @dataclass(frozen=True)
@@ -81,24 +82,25 @@ def _joined(df: pd.DataFrame, cols) -> np.ndarray:
     return out
 
 
-def collapse_empty(sample: pd.DataFrame, controls: pd.DataFrame, by: tuple[str, ...], rule: CollapseRule | None,
-                   margin: str) -> tuple[pd.DataFrame, pd.DataFrame, list[Collapse]]:
+def collapse_empty(keys: list[tuple], members: np.ndarray, psus: list[set], controls: pd.DataFrame,
+                   by: tuple[str, ...], rule: CollapseRule | None, margin: str
+                   ) -> tuple[list[tuple], pd.DataFrame, list[Collapse]]:
     """Merge control cells without (or with fewer than rule.min_count respondents, or members in fewer
     than rule.min_psu PSUs) into the adjacent category of `rule.variable`, one cell at a time, the
-    first deficient cell in key order first. `sample` carries a `__psu` column.
+    first deficient cell in key order first. The sample comes as its distinct cells: `keys`, with the
+    respondents (`members`) and the set of PSUs of each. Returns the cell each key ends up in.
     """
     log: list[Collapse] = []
     if rule is None:
-        return sample, controls, log
+        return list(keys), controls, log
     var = rule.variable
     vi = by.index(var)
     # cell tuple -> [population, respondents, set of PSUs]; merges update these in place
     cells: dict[tuple, list] = {tuple(k): [float(p), 0, set()] for k, p in
                                 zip(controls[list(by)].to_numpy().tolist(), controls["population"], strict=True)}
-    skeys = list(map(tuple, sample[list(by)].to_numpy().tolist()))
-    for k, psu in zip(skeys, sample["__psu"].tolist(), strict=True):
-        cells[k][1] += 1
-        cells[k][2].add(psu)
+    for k, n, psu in zip(keys, members, psus, strict=True):
+        cells[k][1] += int(n)
+        cells[k][2] |= psu
     rename: dict[tuple, tuple] = {}
 
     def deficient(k):
@@ -133,11 +135,8 @@ def collapse_empty(sample: pd.DataFrame, controls: pd.DataFrame, by: tuple[str, 
             k = rename[k]
         return k
 
-    mapping = {k: final(k) for k in set(skeys)}
-    new_keys = [mapping[k] for k in skeys]
-    sample = pd.DataFrame(new_keys, columns=list(by), index=sample.index, dtype=object)
     controls = pd.DataFrame([(*k, v[0]) for k, v in sorted(cells.items())], columns=[*by, "population"])
-    return sample, controls, log
+    return [final(k) for k in keys], controls, log
 
 
 def build_margin(sample: pd.DataFrame, controls: pd.DataFrame, table: ControlTable,
@@ -149,20 +148,24 @@ def build_margin(sample: pd.DataFrame, controls: pd.DataFrame, table: ControlTab
     if missing:
         raise InputError(f"{path} lacks column(s) {missing} needed by the control table {table.name!r}.")
     s = sample[list(by)].astype(str)
+    combo, keys = distinct_rows(s, list(by))
     known = set(_joined(controls, list(by)))
-    joined = _joined(s, list(by))
-    unknown = [k.split(SEP) for k in set(joined) - known]
+    unknown = sorted(k for k in keys if SEP.join(k) not in known)
     if unknown:
         raise InputError(
             f"{path}: {len(unknown)} respondent(s) fall in {table.name} cells absent from the controls, e.g. "
             f"{dict(zip(by, unknown[0], strict=True))}. Check the category labels of {list(by)} against {table.file}."
         )
-    s = s.assign(__psu=np.arange(len(s)) if psu is None else psu)
-    s, c, log = collapse_empty(s, controls, by, rule, table.name)
-    s = s[list(by)]
+    unit_psu = np.arange(len(s), dtype=np.int64) if psu is None else np.asarray(psu, dtype=np.int64)
+    members = np.bincount(combo, minlength=len(keys))
+    psus: list[set] = [set() for _ in keys]
+    n_psu = int(unit_psu.max()) + 1 if len(unit_psu) else 1
+    for pair in np.unique(combo * n_psu + unit_psu).tolist():
+        psus[pair // n_psu].add(pair % n_psu)
+    final, c, log = collapse_empty(keys, members, psus, controls, by, rule, table.name)
     labels = list(_joined(c, list(by)))
     lookup = pd.Series(np.arange(len(labels)), index=labels)
-    codes = lookup.reindex(_joined(s, list(by))).to_numpy(np.int64)
+    codes = lookup.reindex([SEP.join(k) for k in final]).to_numpy(np.int64)[combo]
     return Margin(table.name, codes, c["population"].to_numpy(float), tuple(labels)), log
 
 
@@ -180,7 +183,7 @@ def check_controls(sample: pd.DataFrame, controls: dict[str, pd.DataFrame], tabl
         for col in tables[n].by:
             if col not in sample.columns:
                 continue
-            have = set(sample[col].astype(str))
+            have = set(pd.unique(sample[col].astype(str)))
             absent = sorted(set(controls[n][col].astype(str)) - have)
             if absent:
                 raise InputError(

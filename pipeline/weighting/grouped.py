@@ -6,6 +6,8 @@ full sample, columns 1.. the replicates. These helpers are the only places that 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # Elements per bincount call: bounds the temporary index array (8 bytes each) to about 64 MiB.
@@ -52,6 +54,9 @@ def gather_multiply(w: np.ndarray, factors: np.ndarray, codes: np.ndarray, inpla
             w *= factors[codes]
             return w
         return w * factors[codes]
+    if w.shape[1] == 1:  # one column: a flat gather, without the row-block machinery
+        col = gather_multiply(w[:, 0], factors[:, 0], codes, inplace=inplace)
+        return w if inplace else col[:, None]
     out = w if inplace else np.empty_like(w)
     step = max(1, _CHUNK_ELEMENTS // max(w.shape[1], 1))
     buf = np.empty((min(step, w.shape[0]), w.shape[1]))
@@ -82,48 +87,140 @@ def factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(uniq)
 
 
-def encode(frame_columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Integer code of the joint category of several columns, and the first row of each code.
+def distinct_rows(frame, cols: list[str]) -> tuple[np.ndarray, list[tuple]]:
+    """Each row's combination of the columns `cols` of a data frame as a code in [0, m), and the m
+    combinations (tuples of the values) in the order they first occur. A million respondents fall in
+    a few hundred combinations (cells, PSUs), so what is worked out per combination (labels, counts,
+    merges) is then worked out on those, by hashing each column once instead of building a string or
+    a tuple per row."""
+    import pandas as pd
 
-    Codes are in the sorted order of the category tuples (np.unique's), but found without a
-    lexicographic sort of the n × columns matrix: each column is factorised (factorize_sorted), the
-    codes are combined in mixed radix (which keeps the tuples' order) and the combination
-    re-factorised, so it never outgrows the rows (no overflow)."""
-    combined = np.zeros(len(frame_columns[0]), dtype=np.int64)
-    for col in frame_columns:
-        codes, uniq = factorize_sorted(col)
-        combined = factorize_sorted(combined * len(uniq) + codes)[0]
-    inv = combined
-    first = np.empty(int(inv.max()) + 1 if len(inv) else 0, dtype=np.int64)
-    first[inv[::-1]] = np.arange(len(inv) - 1, -1, -1)
-    return inv, first
+    code = np.zeros(len(frame), dtype=np.int64)
+    for c in cols:
+        k, uniq = pd.factorize(frame[c], use_na_sentinel=False)
+        code = factorize_sorted(code * len(uniq) + k)[0]
+    m = int(code.max()) + 1 if len(code) else 0
+    first = np.empty(m, dtype=np.int64)
+    first[code[::-1]] = np.arange(len(code) - 1, -1, -1)
+    return code, list(frame[cols].iloc[first].itertuples(index=False, name=None))
+
+
+# Largest mixed-radix range the cell encoder counts directly: its count table (8 bytes a cell) stays
+# in cache, so the count and the remapping gather cost about one pass over the units each.
+_DENSE_RANGE = 1 << 16
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The calibration cells of the units: `code` (n,) in [0, radix), the cells present being the codes
+    `rows` (sorted; None when the code is already the cell's rank, radix = cells), `cats` the code of
+    each cell per margin and `members` the units in each cell. The code is left uncompacted when its
+    range is small: summing into and gathering from a table of `radix` rows costs what the compact one
+    does, and the gather that would compact it is saved."""
+
+    code: np.ndarray
+    radix: int
+    rows: np.ndarray | None
+    cats: list[np.ndarray]
+    members: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def sums(self, w: np.ndarray) -> np.ndarray:
+        """group_sums by cell: (cells,) or (cells, R)."""
+        s = group_sums(self.code, w, self.radix)
+        return s if self.rows is None else s[self.rows]
+
+    def spread(self, table: np.ndarray) -> np.ndarray:
+        """A (cells, ...) table as one indexed by `code` (rows of cells not present left 0)."""
+        if self.rows is None:
+            return table
+        out = np.zeros((self.radix, *table.shape[1:]), dtype=table.dtype)
+        out[self.rows] = table
+        return out
+
+    def compact(self) -> np.ndarray:
+        """Each unit's cell as its rank, in [0, cells)."""
+        if self.rows is None:
+            return self.code
+        return self.spread(np.arange(len(self.rows), dtype=np.int64))[self.code]
 
 
 def encode_cells(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
     """The calibration cells: integer codes in [0, sizes[j]) of several margins → the cell of each unit
-    (codes in the sorted order of the code tuples, as encode's) and, per margin, the code of each cell.
+    (codes in the sorted order of the code tuples, as np.unique's) and, per margin, the code of each cell."""
+    c = cells(codes, sizes)
+    return c.compact(), c.cats
 
-    When the cross of all sizes is small next to the rows, the cell is the dense mixed-radix number,
-    compacted by one bincount over its range, and each cell's margin codes are its radix digits: no
-    hashing, no sort, no gather to find them. Otherwise encode() hashes."""
-    n = len(codes[0])
-    full = 1
-    for k in sizes:
-        full *= int(k)
-    if full > max(4 * n, 1 << 16):
-        inv, first = encode(codes)
-        return inv, [np.asarray(c)[first] for c in codes]
-    combined = np.asarray(codes[0], dtype=np.int64)
+
+def cells(codes: list[np.ndarray], sizes: list[int]) -> Cells:
+    """The joint cells of several margins (integer codes in [0, sizes[j])), in the sorted order of the
+    code tuples.
+
+    Margins usually share variables (county in every one), so the cross of their sizes is far larger
+    than the joint cells present (26 × 65 × 26 × 65 codes for 1,300 cells): a dense code over the whole
+    cross would be counted and remapped through a table of millions. Instead the margins are combined
+    in mixed radix one at a time, and the code is compacted to the cells present (in order, so the
+    order of the tuples is kept) whenever the next margin would take the range past _DENSE_RANGE.
+    Each compaction is one count and one gather through a small table; only when the cells present
+    times the next size outgrow the rows is the code hashed instead. The digits peeled off the present
+    codes give every cell its margin codes: no sort, no search over the units."""
+    radix = int(sizes[0])
+    # the first two margins are combined straight into a new array, unless the first is compacted alone
+    comb = None if len(codes) > 1 and radix * int(sizes[1]) <= _DENSE_RANGE else codes[0].astype(np.int64)
+    cats: list[np.ndarray] = []  # per compact code so far, the code of each margin taken
+    pending = [radix]  # sizes of the margins combined since the last compaction
     for c, k in zip(codes[1:], sizes[1:], strict=True):
-        combined = combined * int(k) + c
-    present = np.bincount(combined, minlength=full) > 0
-    values = np.flatnonzero(present)
-    remap = np.cumsum(present) - 1
-    cats = []
-    for k in reversed(sizes):
-        values, digit = np.divmod(values, int(k))
-        cats.append(digit)
-    return remap[combined], cats[::-1]
+        k = int(k)
+        if comb is None:
+            comb = codes[0] * np.int64(k)
+        else:
+            if radix * k > _DENSE_RANGE:
+                radix, cats, _ = _compact(comb, radix, cats, pending)
+                pending = []
+            comb *= k
+        comb += c
+        radix *= k
+        pending.append(k)
+    if radix <= _DENSE_RANGE:
+        members = np.bincount(comb, minlength=radix)
+        rows = np.flatnonzero(members)
+        return Cells(comb, radix, rows, _decode(rows, cats, pending), members[rows])
+    n_cells, cats, members = _compact(comb, radix, cats, pending)
+    return Cells(comb, n_cells, None, cats, members)
+
+
+def _decode(present: np.ndarray, cats: list[np.ndarray], pending: list[int]) -> list[np.ndarray]:
+    """The code per margin of mixed-radix values whose last len(pending) digits are margins' codes and
+    whose leading part indexes `cats` (the margins compacted before)."""
+    digits = []
+    for k in reversed(pending):
+        present, digit = np.divmod(present, k)
+        digits.append(digit)
+    return [c[present] for c in cats] + digits[::-1]
+
+
+def _compact(comb: np.ndarray, radix: int, cats: list[np.ndarray], pending: list[int]
+             ) -> tuple[int, list[np.ndarray], np.ndarray]:
+    """In place: `comb` (codes in [0, radix), the last len(pending) margins as mixed-radix digits) → the
+    rank of its value among the values present. Returns the number present, each present value's code
+    per margin, and its unit count."""
+    if radix <= max(4 * len(comb), _DENSE_RANGE):
+        counts = np.bincount(comb, minlength=radix)
+        present = np.flatnonzero(counts)
+        remap = np.zeros(radix, dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        np.take(remap, comb, out=comb)
+        counts = counts[present]
+    else:
+        import pandas as pd
+
+        ranks, present = pd.factorize(comb, sort=True)
+        comb[:] = ranks
+        present = np.asarray(present, dtype=np.int64)
+        counts = np.bincount(comb, minlength=len(present))
+    return len(counts), _decode(present, cats, pending), counts
 
 
 def grouped_median_positive(w: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
@@ -161,20 +258,24 @@ def grouped_order_stats(w: np.ndarray, codes: np.ndarray, k: int, order: np.ndar
         m = len(rows)
         if not m:
             continue
-        block = np.ascontiguousarray(np.take(w, rows, axis=0).T)  # (R, n_g)
+        # rows sorted by group are often one run (units in county order): a slice, not a gather
+        rows_w = w[rows[0]:rows[-1] + 1] if rows[-1] - rows[0] == m - 1 else np.take(w, rows, axis=0)
+        block = np.ascontiguousarray(rows_w.T)  # (R, n_g)
         z = m - np.count_nonzero(block > 0, axis=1)  # entries outside the replicate, first in order
         for zz in np.unique(z):
             sel = np.flatnonzero(z == zz)
             npos = m - int(zz)
             if npos == 0:
                 continue
-            lo, hi = int(zz) + (npos - 1) // 2, int(zz) + npos // 2
-            kth = sorted({int(zz), lo, hi, m - 1})
+            zz = int(zz)
+            lo, hi = zz + (npos - 1) // 2, zz + npos // 2
             part = block if len(sel) == len(block) else block[sel]  # block is a copy already: no second one
-            part.partition(kth, axis=1)
+            # only the median positions are selected; the largest entry lies beyond them and, when every
+            # entry is positive, the smallest before them: a max and a min there cost less than selecting
+            part.partition(sorted({zz, lo, hi} if zz else {lo, hi}), axis=1)
             med[g, sel] = 0.5 * (part[:, lo] + part[:, hi])
-            bottom[g, sel] = part[:, int(zz)]
-            top[g, sel] = part[:, m - 1]
+            bottom[g, sel] = part[:, zz] if zz else part[:, :lo + 1].min(axis=1)
+            top[g, sel] = part[:, hi:].max(axis=1)
     return med, top, bottom
 
 

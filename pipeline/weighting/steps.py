@@ -35,7 +35,7 @@ from pipeline.weighting.base import household_weights
 from pipeline.weighting.calibration import CalibrationResult, Margin, calibrate, calibrate_cells
 from pipeline.weighting.controls import Collapse, build_margin, check_controls
 from pipeline.weighting.factored import FactoredWeights
-from pipeline.weighting.grouped import encode_cells, expand_rows, factorize_sorted, gather_multiply
+from pipeline.weighting.grouped import cells, distinct_rows, expand_rows, factorize_sorted, gather_multiply
 from pipeline.weighting.nonresponse import nonresponse_adjustment, response_rates
 from pipeline.weighting.replicates import ReplicateFactors, replicate_factors
 from pipeline.weighting.trimming import trim_and_recalibrate
@@ -132,13 +132,15 @@ def _psu_index(respondents: pd.DataFrame, contacts: pd.DataFrame, spec: DesignSp
         missing = [c for c in (s, p) if c not in df.columns]
         if missing:
             raise InputError(f"{name} lacks the design column(s) {missing} named in design.yaml (design:).")
-    key_r = respondents[s].astype(str) + "|" + respondents[p].astype(str)
-    key_c = contacts[s].astype(str) + "|" + contacts[p].astype(str)
-    labels = np.sort(pd.unique(np.concatenate([key_c.to_numpy(str), key_r.to_numpy(str)])))
+    # the "stratum|psu" labels are made for the few hundred PSUs, not for every row
+    codes, keys = zip(*(distinct_rows(df[[s, p]].astype(str), [s, p]) for df in (respondents, contacts)),
+                      strict=True)
+    joined = [np.array([f"{a}|{b}" for a, b in k], dtype=str) for k in keys]
+    labels = np.sort(pd.unique(np.concatenate(joined[::-1])))
     lookup = pd.Series(np.arange(len(labels)), index=labels)
     psu_stratum = np.array([x.split("|", 1)[0] for x in labels])
-    return (lookup.reindex(key_r.to_numpy(str)).to_numpy(np.int64),
-            lookup.reindex(key_c.to_numpy(str)).to_numpy(np.int64), psu_stratum, labels)
+    psu_r, psu_c = (lookup.reindex(j).to_numpy(np.int64)[c] for j, c in zip(joined, codes, strict=True))
+    return psu_r, psu_c, psu_stratum, labels
 
 
 def nonresponse(st: WeightingState) -> None:
@@ -189,9 +191,9 @@ def _calibrate_groups(st: WeightingState) -> CalibrationResult:
     """The calibration on the group factors: the groups split by calibration cell, the cell × column
     table of starting-weight totals summed from the groups, solved there, its factors put on the groups."""
     cal = st.spec.calibration
-    cell, cat = encode_cells([m.codes for m in st.margins], [m.k for m in st.margins])
-    child = st.F.refine(cell)[1]
-    g, res = calibrate_cells(cal.method, st.F.totals_by(child, len(cat[0])), cat, st.margins, tol=cal.tolerance,
+    c = cells([m.codes for m in st.margins], [m.k for m in st.margins])
+    child = c.spread(np.arange(len(c)))[st.F.refine(c.code)[1]]  # each new group's cell, as its rank
+    g, res = calibrate_cells(cal.method, st.F.totals_by(child, len(c)), c.cats, st.margins, tol=cal.tolerance,
                              max_iter=cal.max_iter, bounds=cal.bounds, strict_replicates=cal.strict_replicates)
     st.F.multiply(g, child)
     return res

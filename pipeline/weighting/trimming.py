@@ -28,14 +28,10 @@ class TrimResult:
     worst_ratio: float  # largest weight / upper bound (or lower bound / weight) left in those replicates
 
 
-# Rows per pass of the clipping: the bounds of a chunk are gathered, compared and applied in place,
-# so no n × R bound, mask or result matrix is ever built.
-_ROWS = 1 << 16
-
-
 @dataclass(frozen=True)
 class _Check:
     full_ok: bool  # column 0 (the full sample) within its bounds
+    bad: np.ndarray  # (k, R) groups and columns with a weight outside its bounds
     bad_cols: np.ndarray  # (R,) columns with a weight outside its bounds
     worst: float  # largest weight / upper bound or lower bound / weight among those
     flagged: np.ndarray  # (n,) units of column 0 outside their bounds
@@ -60,25 +56,32 @@ def _check(w0: np.ndarray, codes: np.ndarray, lo_g, hi_g, top: np.ndarray, botto
         bad |= out
         b = bound_g[codes, 0]
         flagged |= pos & ((w0 > b * (1 + slack)) if upper else (w0 < b * (1 - slack)))
-    return _Check(not flagged.any(), bad.any(axis=0), worst, flagged)
+    return _Check(not flagged.any(), bad, bad.any(axis=0), worst, flagged)
 
 
-def _clip(W: np.ndarray, codes: np.ndarray, lo_g, hi_g, slack: float, cols: np.ndarray) -> None:
-    """Move the weights outside their bounds onto the bound, in place, in the columns `cols` only
-    (those the check found outside: after the first rounds, a few replicates)."""
-    everything = len(cols) == W.shape[1]
-    for start in range(0, W.shape[0], _ROWS):
-        stop = min(W.shape[0], start + _ROWS)
-        block = W[start:stop] if everything else W[start:stop][:, cols]
-        c = codes[start:stop]
+def _clip(W: np.ndarray, order: np.ndarray, stops: np.ndarray, lo_g, hi_g, slack: float, bad: np.ndarray) -> None:
+    """Move the weights outside their bounds onto the bound, in place, only in the groups and columns
+    the check found outside (`bad`, (k, R); after the first rounds a few replicates in a few groups):
+    a group's bound is one number per column, and where its largest and smallest positive weight are
+    inside, no weight of the group is outside. `order`, `stops`: the rows sorted by group and where
+    each group's run ends."""
+    start = 0
+    for g in range(len(stops)):
+        rows = order[start:stops[g]]
+        start = stops[g]
+        cols = np.flatnonzero(bad[g])
+        if not len(cols) or not len(rows):
+            continue
+        run = rows[-1] - rows[0] == len(rows) - 1  # the group's rows are one run: slices, not gathers
+        where = (slice(rows[0], rows[-1] + 1), cols) if run else np.ix_(rows, cols)
+        block = W[where]
         for bound_g, upper in ((hi_g, True), (lo_g, False)):
             if bound_g is None:
                 continue
-            bound = bound_g[c] if everything else bound_g[c][:, cols]
+            bound = bound_g[g, cols]
             out = (block > bound * (1 + slack)) if upper else ((block > 0) & (block < bound * (1 - slack)))
-            np.copyto(block, bound, where=out)
-        if not everything:
-            W[start:stop, cols] = block
+            np.copyto(block, np.broadcast_to(bound, block.shape), where=out)
+        W[where] = block
 
 
 def trim_and_recalibrate(w: np.ndarray, codes: np.ndarray, labels: tuple[str, ...], lower: float | None,
@@ -96,6 +99,7 @@ def trim_and_recalibrate(w: np.ndarray, codes: np.ndarray, labels: tuple[str, ..
     last = None
     best, stalled = None, 0
     order = np.argsort(codes, kind="stable")
+    stops = np.cumsum(group_counts(codes, k))
     for rnd in range(max_rounds + 1):
         med, top, bottom = grouped_order_stats(W, codes, k, order)  # (k, R) each, one selection pass
         lo_g = None if lower is None else lower * med
@@ -122,7 +126,7 @@ def trim_and_recalibrate(w: np.ndarray, codes: np.ndarray, labels: tuple[str, ..
                 "design.yaml, raise max_rounds, or collapse the sparse margin cells of that group."
             )
         trimmed |= chk.flagged
-        _clip(W, codes, lo_g, hi_g, slack, np.flatnonzero(chk.bad_cols))
+        _clip(W, order, stops, lo_g, hi_g, slack, chk.bad)
         last = recalibrate(W)
         W = last.weights if last.weights.ndim == 2 else last.weights[:, None]
     raise AssertionError("unreachable")

@@ -62,6 +62,27 @@ def test_grouped_median_matches_pandas(seed, k, r):
         np.testing.assert_allclose(med[:, j], s.reindex(range(k)).to_numpy(), rtol=1e-14, equal_nan=True)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 6), st.integers(1, 5), st.booleans(), st.sampled_from([0.0, 0.2, 0.9]))
+def test_grouped_order_stats_match_pandas(seed, k, r, sorted_rows, outside):
+    """Median, largest and smallest positive weight per group and column, against pandas, with units
+    in group order (each group one run of rows) or scattered, and columns with none, some or most units
+    outside the replicate (weight 0)."""
+    from pipeline.weighting.grouped import grouped_order_stats
+
+    rng = np.random.default_rng(seed)
+    n = 200
+    codes = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+    if sorted_rows:
+        codes = np.sort(codes)
+    w = rng.lognormal(0, 1, (n, r)) * (rng.random((n, r)) >= outside)
+    med, top, bottom = grouped_order_stats(w, codes, k)
+    for j in range(r):
+        g = pd.Series(np.where(w[:, j] > 0, w[:, j], np.nan)).groupby(codes)
+        for got, want, empty in ((med, g.median(), np.nan), (top, g.max(), 0.0), (bottom, g.min(), np.inf)):
+            np.testing.assert_array_equal(got[:, j], want.reindex(range(k)).fillna(empty).to_numpy())
+
+
 def _problem(seed=0, n=400):
     rng = np.random.default_rng(seed)
     county = rng.integers(0, 3, n)
@@ -119,3 +140,36 @@ def test_group_sums_paths_agree():
     small = np.vstack([grouped.group_sums(codes, w[:, j], 40) for j in range(90)]).T
     np.testing.assert_allclose(big, small, rtol=1e-12)
     assert (big[37:] == 0).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**31), st.lists(st.integers(1, 400), min_size=1, max_size=5), st.integers(1, 3000),
+       st.sampled_from([1 << 4, 1 << 8, 1 << 16]))
+def test_cells_are_np_unique_of_the_code_tuples(seed, sizes, n, dense_range):
+    """The cell encoder against np.unique on the rows of the code matrix: the same cells in the same
+    order, the same margin codes per cell and the same unit counts, whichever way the code is compacted
+    (a small dense range forces compaction after every margin and, past 4n, hashing)."""
+    from pipeline.weighting import grouped
+
+    rng = np.random.default_rng(seed)
+    # a few distinct values per margin, so that margins repeat each other's information like county does
+    codes = [rng.choice(rng.integers(0, k, 3), n) if j % 2 else rng.integers(0, k, n) for j, k in enumerate(sizes)]
+    tuples, inverse, counts = np.unique(np.column_stack(codes), axis=0, return_inverse=True, return_counts=True)
+    old = grouped._DENSE_RANGE
+    grouped._DENSE_RANGE = dense_range
+    try:
+        c = grouped.cells(codes, sizes)
+        cell, cats = grouped.encode_cells(codes, sizes)
+    finally:
+        grouped._DENSE_RANGE = old
+    assert len(c) == len(tuples)
+    np.testing.assert_array_equal(cell, inverse.ravel())
+    np.testing.assert_array_equal(c.members, counts)
+    for j in range(len(sizes)):
+        np.testing.assert_array_equal(cats[j], tuples[:, j])
+        np.testing.assert_array_equal(c.cats[j], tuples[:, j])
+    np.testing.assert_array_equal(c.compact(), cell)
+    w = rng.random((n, 2))
+    np.testing.assert_allclose(c.sums(w), group_sums(cell, w, len(tuples)), rtol=1e-15, atol=0)
+    g = rng.random((len(tuples), 2))
+    np.testing.assert_array_equal(c.spread(g)[c.code], g[cell])
