@@ -42,7 +42,10 @@ def _add_wave(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or, for one of the commands defined here (what make runs: the stages,
+    `simulate`, `inputs`), only that much of it: the other commands' modules import the estimation and
+    export packages, a second or two of start-up that every make step would otherwise pay."""
     parser = argparse.ArgumentParser(
         prog="python -m pipeline",
         description="Quanzhou civic science-literacy survey pipeline. Run `make survey-2024` for the whole wave.",
@@ -81,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", required=True, choices=stages.STAGES)
     _add_wave(p)
 
+    if command in (*STAGES, "simulate", "inputs"):
+        return parser
     for extra in ("pipeline.assessment.cli", "pipeline.check.run", "pipeline.instruments.cli",
                   "pipeline.export.cli"):
         try:
@@ -92,13 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     # The commands write figures to files and never open a window. Only the command line chooses the
     # backend: a notebook importing the same modules keeps its own (inline) one.
-    import matplotlib
+    if args.command != "inputs":
+        import matplotlib
 
-    matplotlib.use("Agg")
+        matplotlib.use("Agg")
     timer = Timer()
     try:
         if args.command in STAGES:

@@ -22,7 +22,6 @@ import yaml
 import pipeline
 from pipeline.errors import SpecError
 from pipeline.paths import WavePaths
-from pipeline.tableio import write_json
 
 MANIFEST_NAME = "manifest.json"
 # Spec files whose full content is recorded as the run's parameters (instrument and scoring keys are
@@ -167,6 +166,8 @@ def _gates(paths: WavePaths) -> dict[str, Any] | None:
 def write_manifest(paths: WavePaths, manifest_path: Path | None = None) -> Path:
     """Hash everything and write manifest.json atomically; call it after every other output exists."""
     manifest_path = manifest_path or paths.report_dir / MANIFEST_NAME
+    from pipeline.tableio import write_json  # pandas, which `python -m pipeline inputs` never needs
+
     return write_json(build_manifest(paths, manifest_path), manifest_path)
 
 
