@@ -103,10 +103,17 @@ def embedded_font_css(text: str, family: str = "ReportCJK") -> str:
     Subsetting keeps the report small (the full font is 16 MB); the result is deterministic because
     the font's own timestamps are kept rather than recalculated.
     """
+    chars = "".join(sorted(set(text) | set("0123456789%.,–—()（）：；、。 ")))
+    return _font_face(chars, family)
+
+
+@functools.lru_cache(maxsize=8)
+def _font_face(chars: str, family: str) -> str:
+    """The @font-face rule for a set of characters: subsetting takes about a second, and a rerun of the
+    report in the same process (the assessment's two pages, a notebook) asks for the same set again."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    chars = sorted(set(text) | set("0123456789%.,–—()（）：；、。 "))
     font = TTFont(str(bundled_font_path()), recalcTimestamp=False)
     options = subset.Options()
     # Chinese text needs no OpenType layout; dropping GSUB/GPOS makes subsetting several times faster.
@@ -117,7 +124,7 @@ def embedded_font_css(text: str, family: str = "ReportCJK") -> str:
     options.notdef_outline = True
     options.hinting = False
     subsetter = subset.Subsetter(options=options)
-    subsetter.populate(text="".join(chars))
+    subsetter.populate(text=chars)
     subsetter.subset(font)
     font.flavor = "woff"
     buf = io.BytesIO()
