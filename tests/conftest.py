@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -30,6 +32,22 @@ def _tracked_state() -> dict[str, tuple[int, int]]:
         if name and p.is_file():
             state[name] = (p.stat().st_size, p.stat().st_mtime_ns)
     return state
+
+
+# The longest test files first, so that the two processes of `make test` (one file at a time each) end
+# together instead of one of them starting a long file last.
+LONGEST_FIRST = ("faults/test_kill_report.py", "faults/test_content_reruns.py", "faults/test_redelivery_reruns.py",
+                 "faults/test_crash_consistency.py")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    tests = Path(__file__).parent
+
+    def rank(item) -> int:
+        name = item.path.relative_to(tests).as_posix() if item.path.is_relative_to(tests) else ""
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -73,15 +91,38 @@ def project_with(root: Path, raw: Path | None = None, processed: Path | None = N
     return paths
 
 
+def shared_folder(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """A read-only folder that `build` fills once for the whole test run: the first test process (of the
+    two `make test` starts) to ask builds it under a lock, the other waits and uses it. A build that
+    failed leaves no `.done` mark, so the next process to ask builds it again and sees the same error."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of one run, new for every run
+    shared = base / "shared"
+    shared.mkdir(exist_ok=True)
+    folder, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _simulated(root: Path) -> None:
+    from pipeline.simulate import run_simulate
+
+    make_project(root)
+    run_simulate(2024, WavePaths(2024, root).raw, per_stratum=DEMO_PER_STRATUM, root=root)
+
+
 @pytest.fixture(scope="session")
 def demo_raw(tmp_path_factory) -> WavePaths:
     """The 2024 demo delivery as fieldwork would hand it over (read-only for tests: copy before changing)."""
-    from pipeline.simulate import run_simulate
-
-    root = make_project(tmp_path_factory.mktemp("demo"))
-    paths = WavePaths(2024, root)
-    run_simulate(2024, paths.raw, per_stratum=DEMO_PER_STRATUM, root=root)
-    return paths
+    return WavePaths(2024, shared_folder(tmp_path_factory, "demo", _simulated))
 
 
 @pytest.fixture(scope="session")
@@ -89,9 +130,10 @@ def demo_ingested(demo_raw, tmp_path_factory) -> WavePaths:
     """The demo wave after ingest, in a project of its own so that tests of failures cannot disturb it."""
     from pipeline.ingest import run_ingest
 
-    paths = project_with(tmp_path_factory.mktemp("ingested"), demo_raw.raw)
-    run_ingest(paths, progress=False)
-    return paths
+    def build(root: Path) -> None:
+        run_ingest(project_with(root, demo_raw.raw), progress=False)
+
+    return WavePaths(2024, shared_folder(tmp_path_factory, "ingested", build))
 
 
 @pytest.fixture(scope="session")
@@ -101,8 +143,10 @@ def demo_estimated(demo_ingested, tmp_path_factory) -> WavePaths:
     from pipeline.scoring.run import run_score
     from pipeline.weighting.run import run_weight
 
-    paths = project_with(tmp_path_factory.mktemp("estimated"), demo_ingested.raw, demo_ingested.out)
-    run_score(paths, progress=False)
-    run_weight(paths, progress=False)
-    run_estimate(paths, progress=False)
-    return paths
+    def build(root: Path) -> None:
+        paths = project_with(root, demo_ingested.raw, demo_ingested.out)
+        run_score(paths, progress=False)
+        run_weight(paths, progress=False)
+        run_estimate(paths, progress=False)
+
+    return WavePaths(2024, shared_folder(tmp_path_factory, "estimated", build))
