@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.faults import FAULT_ENV, LIST_ENV
+from pipeline import stages, tableio
+from pipeline.faults import FAULT_ENV, FAULT_EXIT, LIST_ENV
 from pipeline.paths import ROOT, WavePaths
 from pipeline.stages import OUTPUTS
 from tests.conftest import project_with
@@ -135,3 +136,90 @@ def stages_run(result: subprocess.CompletedProcess) -> set[str]:
     out = result.stdout + result.stderr
     return {line.split()[1] for line in out.splitlines() if line.startswith(">> ") and " wave " in line
             and line.split()[1] in ORDER}
+
+
+# ---- kills at the write boundaries of one stage (test_crash_consistency.py, test_kill_report.py) ----
+
+OLD = b"old output of an earlier run\n"
+
+
+def copy_done(demo_done: WavePaths, tmp_path) -> WavePaths:
+    """The finished wave of the fault tests, made with the lighter variance spec (5 bootstrap replicates,
+    linearisation only in estimation): what is tested is the write sequence, and each stage runs a few
+    dozen times."""
+    root = tmp_path / "project"
+    shutil.copytree(demo_done.root, root, symlinks=True)
+    return WavePaths(2024, root)
+
+
+def stage_hashes(stage: str, paths: WavePaths) -> dict[str, str]:
+    base = paths.out
+    files = output_files(stage, paths)
+    return {k: v for k, v in snapshot(base).items() if base / k in files}
+
+
+def report_sample(names: list[str]) -> list[str]:
+    """The report writes dozens of files in three steps; the fast suite kills it at one boundary of each
+    kind (a figure written, the journal written, the target removed, a file renamed, the page renamed in
+    the second step, the manifest written and renamed, the journal removed), the slow one at all of them."""
+    renames = [n for n in names if n.startswith("rename:")]
+    picks = [next(n for n in names if n.startswith("write:figures/")), "commit1:journal", "commit1:target-removed",
+             next(n for n in names if n.startswith("rename:tables/")), "rename:report.html", "commit2:journal",
+             "write:manifest.json", renames[-1], names[-1]]
+    assert all(p in names for p in picks)
+    return picks
+
+
+def kill_everywhere(stage: str, demo_done: WavePaths, tmp_path, every: bool) -> int:
+    paths = copy_done(demo_done, tmp_path)
+    uninterrupted = stage_hashes(stage, paths)
+    names = boundaries(stage, paths, tmp_path / "boundaries.txt")
+    assert stage_hashes(stage, paths) == uninterrupted, "same inputs must give byte-identical outputs"
+    assert len(set(names)) == len(names)
+    assert sum(n.startswith("write:") for n in names) == len(uninterrupted) == sum(
+        n.startswith("rename:") for n in names)
+    target = stages.target(stage, paths)
+    renames = [n for n in names if n.startswith("rename:")]
+    assert renames[-1] == f"rename:{target.name}", "the make target is renamed last"
+    assert names[-1].endswith(":settled"), "the journal goes once the target is in place"
+    for name in names if every else report_sample(names):
+        for f in output_files(stage, paths):  # an old complete set, recognisably not this run's
+            f.write_bytes(OLD + f.name.encode())
+        old = stage_hashes(stage, paths)
+        assert kill_at(stage, paths, name) == FAULT_EXIT, f"{stage} was not killed at {name}"
+        after = stage_hashes(stage, paths)
+        if target.exists():  # the old complete set, or (killed after the target's rename) the new one
+            assert after in (old, uninterrupted), f"killed at {name}: a target beside outputs not its own set"
+        # the next invocation starts by settling the journal: from then on one complete set is visible
+        tableio.recover(stage, target.parent)
+        settled = stage_hashes(stage, paths)
+        killed_after_target = names.index(name) >= names.index(renames[-1])
+        assert settled == (uninterrupted if killed_after_target else old), \
+            f"killed at {name}: after recovery neither the old nor the new complete set"
+        assert target.exists()
+        assert not list(target.parent.rglob(f"*{tableio.OLD_SUFFIX}")), f"kept old versions left after {name}"
+        run_stage(stage, paths)
+        assert stage_hashes(stage, paths) == uninterrupted, f"rerun after a kill at {name} differs"
+        assert temporaries(paths.out) == [], f"temporary files left after a kill at {name} and a rerun"
+        assert not list(paths.out.rglob(".*.commit.json")), f"a journal left after a kill at {name} and a rerun"
+    return len(names)
+
+
+# ---- make after a changed input (test_content_reruns.py, test_redelivery_reruns.py) ----
+
+OLD_DATE = (1_500_000_000, 1_500_000_000)  # 2017: older than any output, as `cp -p` or an unzip leaves a file
+
+
+def make_ok(root: Path) -> set[str]:
+    """`make survey-2024` in `root`, which must succeed: the stages it ran."""
+    run = make(root, "survey-2024")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    return stages_run(run)
+
+
+def edit_csv(path: Path, edit) -> None:
+    """Rewrite a delivered CSV through `edit` (lines in, lines out), dated older than every output."""
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    path.write_text("\ufeff" + "\n".join(edit(lines)) + "\n", encoding="utf-8")
+    os.utime(path, OLD_DATE)
