@@ -86,7 +86,9 @@ def _plain(obj: Any) -> Any:
 
 def _load_yaml(path: Path) -> Any:
     try:
-        return _plain(yaml.safe_load(path.read_text(encoding="utf-8")))
+        # libyaml's parser where PyYAML has it: the manifest reads every spec of the wave at each stage
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return _plain(yaml.load(path.read_text(encoding="utf-8"), Loader=loader))
     except yaml.YAMLError as err:
         raise SpecError(f"{path} is not valid YAML ({err}); fix the file before reporting.") from None
 
