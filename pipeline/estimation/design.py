@@ -258,7 +258,9 @@ class Design:
         """Design df: PSUs − strata with positive weight, for linearisation and replicates alike (see
         `_chunk`: the replicate df is the same count, not the rank of the replicate weights)."""
         used = self.w > 0
-        return float(len(np.unique(self.p[used])) - len(np.unique(self.h[used])))
+        # counted over the PSU and stratum indices, not by sorting the rows
+        return float(np.count_nonzero(np.bincount(self.p[used], minlength=self.P))
+                     - np.count_nonzero(np.bincount(self.h[used], minlength=self.H)))
 
     def _public(self, var, statistic, by, variance, ci_method):
         part = partition_by(self.df, list(by) if by else None)
