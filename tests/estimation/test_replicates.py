@@ -8,6 +8,7 @@ import pandas as pd
 
 from pipeline.estimation import Design
 from pipeline.estimation.domains import Partition, partition_by
+from pipeline.estimation.regression import linear
 
 GOLD = Path(__file__).resolve().parent.parent / "data" / "golden" / "estimation"
 API = Path(__file__).resolve().parent.parent / "data" / "api"
@@ -170,6 +171,9 @@ def test_factors_from_the_weighting_equal_the_replicate_weight_matrix():
         b = m.estimate({"y": df["y"].to_numpy()}, "mean", parts, variance="replicate")
         np.testing.assert_allclose(a[["est", "se"]].to_numpy(), b[["est", "se"]].to_numpy(), rtol=1e-12)
         np.testing.assert_allclose(d.replicate_matrix(), w[:, None] * tab[code], rtol=1e-15)
+        # the regression's replicate path builds the matrix from the factors
+        fa, fb = (linear(x, "y ~ sex", variance="replicate") for x in (d, m))
+        np.testing.assert_allclose(fa[["est", "se"]].to_numpy(), fb[["est", "se"]].to_numpy(), rtol=1e-12)
     varying = fine * rng.uniform(0.9, 1.1, fine.shape)  # the two sexes of a PSU differ: rows needed
     d = Design(df, replicate_factors=(cell, varying), **common)
     assert d.replicates.factors is None
