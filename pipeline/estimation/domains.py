@@ -29,8 +29,15 @@ class Partition:
         return len(self.labels)
 
 
-def partition_by(df: pd.DataFrame, by: list[str] | None) -> Partition:
-    """One domain per observed combination of the `by` columns, in sorted order of the labels."""
+def column_codes(df: pd.DataFrame, cols) -> dict[str, tuple[np.ndarray, object]]:
+    """Each column's codes (-1 where missing) and its sorted distinct values, found once by hashing, for
+    partitions that share columns (county alone, county × urban, county × key group)."""
+    return {c: pd.factorize(df[c], sort=True, use_na_sentinel=True) for c in dict.fromkeys(cols) if c in df.columns}
+
+
+def partition_by(df: pd.DataFrame, by: list[str] | None, coded: dict | None = None) -> Partition:
+    """One domain per observed combination of the `by` columns, in sorted order of the labels.
+    `coded`: column_codes of the frame, when several partitions share columns."""
     n = len(df)
     if not by:
         return Partition(np.zeros(n, dtype=np.int64), pd.DataFrame(index=range(1)))
@@ -46,7 +53,8 @@ def partition_by(df: pd.DataFrame, by: list[str] | None) -> Partition:
     usable = np.ones(n, dtype=bool)
     uniques = []
     for col in by:
-        codes, uniq = pd.factorize(df[col], sort=True, use_na_sentinel=True)
+        codes, uniq = coded[col] if coded and col in coded else pd.factorize(df[col], sort=True,
+                                                                               use_na_sentinel=True)
         uniques.append(uniq)
         usable &= codes >= 0
         combined = combined * (len(uniq) + 1) + (codes + 1)

@@ -11,7 +11,7 @@ from pipeline import stages
 from pipeline.errors import InputError, SpecError
 from pipeline.estimation import gates
 from pipeline.estimation.design import Design, to_binary
-from pipeline.estimation.domains import Partition, partition_by, partition_flag, restrict
+from pipeline.estimation.domains import Partition, column_codes, partition_by, partition_flag, restrict
 from pipeline.estimation.sae import COVARIATES as SAE_COVARIATES
 from pipeline.estimation.sae import METHODS as SAE_METHODS
 from pipeline.estimation.sae import area_covariates, area_estimates
@@ -78,8 +78,9 @@ def analysis_frame(respondents: pd.DataFrame, scores: pd.DataFrame, weights: pd.
 def domain_partitions(frame: pd.DataFrame, spec: EstimandsSpec) -> list[tuple[str, Partition]]:
     """(domain_type, partition) pairs; each partition's labels carry a `domain` column ("/" joins crosses)."""
     out = []
+    coded = column_codes(frame, [c for dt in spec.domains for c in dt.by])  # each column coded once
     for dt in spec.domains:
-        for part in _partitions(frame, dt, spec.overall_label):
+        for part in _partitions(frame, dt, spec.overall_label, coded):
             out.append((dt.name, part))
     return out
 
@@ -90,11 +91,11 @@ def _joined(labels: pd.DataFrame, cols) -> pd.Series:
     return labels[list(cols)].astype(str).agg("/".join, axis=1)
 
 
-def _partitions(frame, dt: DomainType, overall: str) -> list[Partition]:
+def _partitions(frame, dt: DomainType, overall: str, coded: dict) -> list[Partition]:
     if dt.name == "overall":
         p = partition_by(frame, None)
         return [Partition(p.codes, pd.DataFrame({"domain": [overall]}))]
-    base = partition_by(frame, list(dt.by)) if dt.by else None
+    base = partition_by(frame, list(dt.by), coded) if dt.by else None
     if not dt.flags:
         return [Partition(base.codes, pd.DataFrame({"domain": _joined(base.labels, dt.by).to_numpy()}))]
     parts = []
