@@ -206,12 +206,15 @@ def bench_raking_kernel(data: dict, repeats: int = 3) -> dict:
     out = {}
     for label, start in (("full_sample", w0), ("with_100_replicates", W)):
         res, t_kernel = timed(lambda s=start: calibrate("raking", s, margins, tol=1e-8, max_iter=200))
+        load_kernel = [round(x, 2) for x in os.getloadavg()]
         (wf, it_floor), t_floor = timed(lambda s=start: floor(s))
+        load_floor = [round(x, 2) for x in os.getloadavg()]
         wk = res.weights if res.weights.ndim == 2 else res.weights[:, None]
         out[label] = {
             "columns": wk.shape[1], "seconds_kernel": round(t_kernel, 4), "seconds_floor": round(t_floor, 4),
             "ratio": round(t_kernel / t_floor, 2), "iterations_kernel": res.iterations, "iterations_floor": it_floor,
             "max_relative_difference": float(np.max(np.abs(wk - wf) / np.where(wf > 0, wf, 1.0))),
+            "load_average_kernel": load_kernel, "load_average_floor": load_floor,
         }
     out["note"] = ("same precomputed category codes; the floor is bare numpy (dense mixed-radix cells, bincount, "
                    "IPF on the cell table, one gather), the kernel is calibrate('raking') with its checks, "

@@ -30,6 +30,7 @@ from pipeline.estimation.calibration import CalibrationProjector
 from pipeline.estimation.domains import Partition, partition_by
 from pipeline.estimation.intervals import interval
 from pipeline.estimation.reliability import mean_reliability, proportion_reliability
+from pipeline.weighting.grouped import expand_rows, factorize_sorted
 
 STATISTICS = ("mean", "proportion", "total")
 CHUNK = 16  # variables per pass: bounds the (n × variables) working arrays in memory
@@ -37,7 +38,7 @@ CHUNK = 16  # variables per pass: bounds the (n × variables) working arrays in 
 
 @dataclass(frozen=True)
 class Replicates:
-    weights: np.ndarray  # (n, R) analysis replicate weights
+    weights: np.ndarray | None  # (n, R) analysis replicate weights; None when given as PSU factors
     method: str
     scale: float
     rscales: np.ndarray
@@ -67,6 +68,7 @@ class Design:
         weight: str | None = None,  # the analysis weight column (required; the design record names it)
         fpc: str | None = None,
         replicate_weights=None,
+        replicate_factors=None,  # (code, table): replicate weights w × table[code], as the weighting forms them
         replicate_method: str | None = None,
         scale: float | None = None,
         rscales=None,
@@ -102,8 +104,8 @@ class Design:
         if psu:
             # PSU labels are only unique within a stratum in many frames: nest them explicitly
             pc, puniq = _codes(df[psu], psu)
-            # hashed, not sorted: factorize with sorted uniques gives np.unique's codes in O(n)
-            p = pd.factorize(h * (len(puniq) + 1) + pc, sort=True)[0].astype(np.int64)
+            # np.unique's codes without sorting the rows: the (stratum, PSU) pairs are counted over their range
+            p = factorize_sorted(h * (len(puniq) + 1) + pc)[0]
         else:
             p = np.arange(self.n, dtype=np.int64)
         self.h, self.p = h, p
@@ -113,7 +115,8 @@ class Design:
         self.psu_stratum[p] = h
         self.n_psu = np.bincount(self.psu_stratum, minlength=self.H)
         self.fpc_f = self._fpc(df, fpc)
-        self.replicates = self._replicates(replicate_weights, replicate_method, scale, rscales, mse, rho)
+        self.replicates = self._replicates(replicate_weights, replicate_factors, replicate_method, scale, rscales,
+                                           mse, rho)
         # grouped jackknife: the group of PSUs each row's PSU was dealt into (replicate df counts groups)
         self.psu_unit = None
         if variance_units is not None:
@@ -148,11 +151,15 @@ class Design:
             )
         return (pop - self.n_psu) / pop
 
-    def _replicates(self, rw, method, scale, rscales, mse, rho) -> Replicates | None:
-        if rw is None:
+    def _replicates(self, rw, factored, method, scale, rscales, mse, rho) -> Replicates | None:
+        if rw is None and factored is None:
             return None
+        if rw is not None and factored is not None:
+            raise PipelineError("give the replicates once: replicate_weights or replicate_factors, not both.")
         if method is None:
-            raise PipelineError("replicate_weights given without replicate_method (JKn, bootstrap, BRR, Fay).")
+            raise PipelineError("replicates given without replicate_method (JKn, bootstrap, BRR, Fay).")
+        if factored is not None:
+            return self._factored_replicates(factored, method, scale, rscales, mse, rho)
         if isinstance(rw, (list, tuple)):
             missing = [c for c in rw if c not in self.df.columns]
             if missing:
@@ -172,6 +179,46 @@ class Design:
         if len(rs) != mat.shape[1]:
             raise InputError(f"rscales has {len(rs)} entries for {mat.shape[1]} replicates.")
         return Replicates(mat, method, sc, rs, bool(mse), self._psu_factors(mat))
+
+    def _factored_replicates(self, factored, method, scale, rscales, mse, rho) -> Replicates:
+        """Replicate weights w[i] · table[code[i], :] (the weighting's factors per PSU, class or cell). When
+        the factors are constant within every PSU (uncalibrated replicates) they are the design's (P, R)
+        factors, found on the distinct (PSU, code) pairs: no n × R matrix is built, read or checked."""
+        code, table = factored
+        code = np.asarray(code, dtype=np.int64)
+        table = np.asarray(table, dtype=float)
+        if code.shape != (self.n,) or table.ndim != 2 or (self.n and (code.min() < 0 or code.max() >= len(table))):
+            raise InputError(f"replicate_factors: codes for {code.shape} rows into a table of shape {table.shape}; "
+                             f"the data have {self.n} rows and every code must be a row of the table.")
+        if not np.isfinite(table).all():
+            raise InputError("replicate factors contain missing or infinite values.")
+        sc, rs = V.replicate_defaults(method, table.shape[1], rho, rscales, scale)
+        if len(rs) != table.shape[1]:
+            raise InputError(f"rscales has {len(rs)} entries for {table.shape[1]} replicates.")
+        fac = None
+        pos = np.flatnonzero(self.w > 0)
+        if len(pos):
+            # rows of zero weight are outside every domain: their factors are never used
+            k = len(table)
+            _, pairs = pd.factorize(self.p[pos] * k + code[pos])
+            psu, row = np.divmod(np.asarray(pairs, dtype=np.int64), k)
+            first = np.full(self.P, -1, dtype=np.int64)
+            first[psu[::-1]] = row[::-1]
+            have = first >= 0
+            fac = np.zeros((self.P, table.shape[1]))
+            fac[have] = table[first[have]]
+            expected = fac[psu]
+            if (np.abs(table[row] - expected) > 1e-12 + 1e-12 * np.abs(expected)).any():
+                fac = None
+        weights = None if fac is not None else expand_rows(self.w, table, code)
+        return Replicates(weights, method, sc, rs, bool(mse), fac)
+
+    def replicate_matrix(self) -> np.ndarray:
+        """The (n, R) replicate weights (built from the PSU factors when the design was given those)."""
+        rep = self.replicates
+        if rep is None:
+            raise PipelineError("the design has no replicate weights.")
+        return rep.weights if rep.weights is not None else expand_rows(self.w, rep.factors, self.p)
 
     def _psu_factors(self, mat: np.ndarray) -> np.ndarray | None:
         """(P, R) replicate factors if W_rep / w is constant within every PSU (uncalibrated replicates):
@@ -211,7 +258,9 @@ class Design:
         """Design df: PSUs − strata with positive weight, for linearisation and replicates alike (see
         `_chunk`: the replicate df is the same count, not the rank of the replicate weights)."""
         used = self.w > 0
-        return float(len(np.unique(self.p[used])) - len(np.unique(self.h[used])))
+        # counted over the PSU and stratum indices, not by sorting the rows
+        return float(np.count_nonzero(np.bincount(self.p[used], minlength=self.P))
+                     - np.count_nonzero(np.bincount(self.h[used], minlength=self.H)))
 
     def _public(self, var, statistic, by, variance, ci_method):
         part = partition_by(self.df, list(by) if by else None)

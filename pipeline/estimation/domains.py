@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError
+from pipeline.weighting.grouped import factorize_sorted
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,15 @@ class Partition:
         return len(self.labels)
 
 
-def partition_by(df: pd.DataFrame, by: list[str] | None) -> Partition:
-    """One domain per observed combination of the `by` columns, in sorted order of the labels."""
+def column_codes(df: pd.DataFrame, cols) -> dict[str, tuple[np.ndarray, object]]:
+    """Each column's codes (-1 where missing) and its sorted distinct values, found once by hashing, for
+    partitions that share columns (county alone, county × urban, county × key group)."""
+    return {c: pd.factorize(df[c], sort=True, use_na_sentinel=True) for c in dict.fromkeys(cols) if c in df.columns}
+
+
+def partition_by(df: pd.DataFrame, by: list[str] | None, coded: dict | None = None) -> Partition:
+    """One domain per observed combination of the `by` columns, in sorted order of the labels.
+    `coded`: column_codes of the frame, when several partitions share columns."""
     n = len(df)
     if not by:
         return Partition(np.zeros(n, dtype=np.int64), pd.DataFrame(index=range(1)))
@@ -39,18 +47,19 @@ def partition_by(df: pd.DataFrame, by: list[str] | None) -> Partition:
             f"domain column(s) {missing} not found in the data; available columns: {list(df.columns)}. "
             "Pass `by` columns that exist in the data frame given to Design."
         )
-    keys = df[by]
-    usable = ~keys.isna().any(axis=1).to_numpy()
-    # factorize each column on its own, then combine: avoids building tuples row by row
+    # factorize each column on its own (hashing), then combine: avoids building tuples row by row; a
+    # missing value gets code -1, so a row is usable when every column's code is
     combined = np.zeros(n, dtype=np.int64)
+    usable = np.ones(n, dtype=bool)
     uniques = []
     for col in by:
-        codes, uniq = pd.factorize(keys[col], sort=True, use_na_sentinel=True)
+        codes, uniq = coded[col] if coded and col in coded else pd.factorize(df[col], sort=True,
+                                                                               use_na_sentinel=True)
         uniques.append(uniq)
+        usable &= codes >= 0
         combined = combined * (len(uniq) + 1) + (codes + 1)
-    combined[~usable] = -1
-    # hashed, not sorted: factorize with sorted uniques gives np.unique's codes in O(n)
-    inverse, present = pd.factorize(combined[usable], sort=True)
+    # the combinations present, in sorted order, found without sorting the rows
+    inverse, present = factorize_sorted(combined[usable])
     present = np.asarray(present, dtype=np.int64)
     codes = np.full(n, -1, dtype=np.int64)
     codes[usable] = inverse

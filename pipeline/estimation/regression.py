@@ -364,7 +364,7 @@ def _taylor(design: Design, X, score, w, ainv):
 
 def _replicate(design: Design, X, y, fam: Family, b, dom, usable):
     rep = design.replicates
-    W = rep.weights * (dom & usable)[:, None]
+    W = design.replicate_matrix() * (dom & usable)[:, None]
     tot = W.sum(0)
     if np.any(tot <= 0):
         raise PipelineError(f"{int((tot <= 0).sum())} replicate(s) have no positive weight in the domain.")

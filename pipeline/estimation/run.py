@@ -11,7 +11,7 @@ from pipeline import stages
 from pipeline.errors import InputError, SpecError
 from pipeline.estimation import gates
 from pipeline.estimation.design import Design, to_binary
-from pipeline.estimation.domains import Partition, partition_by, partition_flag, restrict
+from pipeline.estimation.domains import Partition, column_codes, partition_by, partition_flag, restrict
 from pipeline.estimation.sae import COVARIATES as SAE_COVARIATES
 from pipeline.estimation.sae import METHODS as SAE_METHODS
 from pipeline.estimation.sae import area_covariates, area_estimates
@@ -78,8 +78,9 @@ def analysis_frame(respondents: pd.DataFrame, scores: pd.DataFrame, weights: pd.
 def domain_partitions(frame: pd.DataFrame, spec: EstimandsSpec) -> list[tuple[str, Partition]]:
     """(domain_type, partition) pairs; each partition's labels carry a `domain` column ("/" joins crosses)."""
     out = []
+    coded = column_codes(frame, [c for dt in spec.domains for c in dt.by])  # each column coded once
     for dt in spec.domains:
-        for part in _partitions(frame, dt, spec.overall_label):
+        for part in _partitions(frame, dt, spec.overall_label, coded):
             out.append((dt.name, part))
     return out
 
@@ -90,11 +91,11 @@ def _joined(labels: pd.DataFrame, cols) -> pd.Series:
     return labels[list(cols)].astype(str).agg("/".join, axis=1)
 
 
-def _partitions(frame, dt: DomainType, overall: str) -> list[Partition]:
+def _partitions(frame, dt: DomainType, overall: str, coded: dict) -> list[Partition]:
     if dt.name == "overall":
         p = partition_by(frame, None)
         return [Partition(p.codes, pd.DataFrame({"domain": [overall]}))]
-    base = partition_by(frame, list(dt.by)) if dt.by else None
+    base = partition_by(frame, list(dt.by), coded) if dt.by else None
     if not dt.flags:
         return [Partition(base.codes, pd.DataFrame({"domain": _joined(base.labels, dt.by).to_numpy()}))]
     parts = []
@@ -139,6 +140,24 @@ def calibration_columns(frame: pd.DataFrame, record: DesignRecord) -> tuple[pd.D
     return frame, cols
 
 
+def psu_replicate_factors(frame: pd.DataFrame, record: DesignRecord) -> tuple[np.ndarray, np.ndarray]:
+    """(PSU of each row, PSU × replicate factors) when the weighting made every replicate weight the weight
+    times a factor of the PSU: the factors are read off the first row of positive weight in each PSU, as
+    the design would find them in the n × R matrix, without reading or checking the other rows."""
+    h = pd.factorize(frame[record.stratum])[0].astype(np.int64)
+    k, uniq = pd.factorize(frame[record.psu])
+    psu = pd.factorize(h * (len(uniq) + 1) + k)[0].astype(np.int64)
+    w = pd.to_numeric(frame[record.weight], errors="coerce").to_numpy(dtype=float)
+    pos = np.flatnonzero(w > 0)
+    first = np.full(int(psu.max()) + 1 if len(psu) else 0, -1, dtype=np.int64)
+    first[psu[pos][::-1]] = pos[::-1]
+    have = first >= 0
+    table = np.zeros((len(first), len(record.replicate_columns)))
+    rows = first[have]
+    table[have] = frame[list(record.replicate_columns)].iloc[rows].to_numpy(dtype=float) / w[rows, None]
+    return psu, table
+
+
 def build_design(frame: pd.DataFrame, record: DesignRecord, level: float = 0.95) -> Design:
     """The wave's design as the weighting made it: everything from the design record."""
     calibration = None
@@ -148,8 +167,12 @@ def build_design(frame: pd.DataFrame, record: DesignRecord, level: float = 0.95)
     kwargs = {}
     rep = record.replicates
     if record.replicate_columns:
-        kwargs = dict(replicate_weights=list(record.replicate_columns), replicate_method=record.replicate_method,
-                      scale=rep["scale"], rscales=rep["rscales"], mse=bool(rep["mse"]))
+        kwargs = dict(replicate_method=record.replicate_method, scale=rep["scale"], rscales=rep["rscales"],
+                      mse=bool(rep["mse"]))
+        if record.constant_within_psu:
+            kwargs["replicate_factors"] = psu_replicate_factors(frame, record)
+        else:
+            kwargs["replicate_weights"] = list(record.replicate_columns)
         if rep.get("psu_group"):  # grouped jackknife: df counted on the groups of PSUs
             key = frame[record.stratum].astype(str) + "|" + frame[record.psu].astype(str)
             units = key.map(rep["psu_group"])

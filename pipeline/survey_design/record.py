@@ -154,6 +154,12 @@ class DesignRecord:
         return str(self.replicates["method"])
 
     @property
+    def constant_within_psu(self) -> bool:
+        """The replicate weights are the weight times a factor of the PSU (no step re-weighted the
+        replicates); records written before the weighting said so count as not."""
+        return bool(self.replicates.get("constant_within_psu", False))
+
+    @property
     def primary(self) -> str:
         """The published variance method: replicate | taylor (taylor when there are no replicates)."""
         return str(self.data["variance"]["primary"])

@@ -25,6 +25,7 @@ import pandas as pd
 from pipeline.errors import InputError
 from pipeline.instruments.delivery import WEIGHT_COLUMN, Delivery
 from pipeline.weighting.base import base_weights
+from pipeline.weighting.grouped import distinct_rows
 
 COUNT_COLUMNS = ("completed", "eligible")
 
@@ -61,9 +62,10 @@ def delivered_base(respondents: pd.DataFrame, delivery: Delivery, path: str = "r
 
 def respondent_psus(respondents: pd.DataFrame, stratum: str, psu: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(PSU index of each respondent, stratum of each PSU, PSU labels) from the respondents alone."""
-    key = respondents[stratum].astype(str) + "|" + respondents[psu].astype(str)
-    labels, codes = np.unique(key.to_numpy(str), return_inverse=True)
-    return codes.astype(np.int64), np.array([x.split("|", 1)[0] for x in labels]), labels
+    # the "stratum|psu" labels are made and sorted for the few hundred PSUs, not for every row
+    code, keys = distinct_rows(respondents[[stratum, psu]].astype(str), [stratum, psu])
+    labels, rank = np.unique(np.array([f"{a}|{b}" for a, b in keys], dtype=str), return_inverse=True)
+    return rank.ravel()[code].astype(np.int64), np.array([x.split("|", 1)[0] for x in labels]), labels
 
 
 def read_response_counts(path: Path, classes: tuple[str, ...]) -> pd.DataFrame:

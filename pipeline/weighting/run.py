@@ -104,6 +104,9 @@ def design_record(st: WeightingState, replicate_columns: list[str]) -> DesignRec
     spec, rep, delivery = st.spec, st.rep, st.delivery
     calibrated = "calibration" in st.ran
     rep_meta = rep.metadata(spec.replicates.seed if rep.method == "bootstrap" or spec.replicates.groups else None)
+    # no step after the replicates re-weighted them (a final weight used as delivered): every replicate weight
+    # is the weight times its PSU's factor, and estimation takes those factors from one row per PSU
+    rep_meta["constant_within_psu"] = all(WEIGHTING_STEPS[name].slot in ("base", "replicates") for name in st.ran)
     if rep.psu_group is not None:  # estimation counts the df of a grouped jackknife on the groups
         rep_meta["psu_group"] = {str(lab): int(g) for lab, g in zip(st.psu_labels, rep.psu_group, strict=True)}
     cal = spec.calibration

@@ -8,6 +8,7 @@ import pandas as pd
 
 from pipeline.estimation import Design
 from pipeline.estimation.domains import Partition, partition_by
+from pipeline.estimation.regression import linear
 
 GOLD = Path(__file__).resolve().parent.parent / "data" / "golden" / "estimation"
 API = Path(__file__).resolve().parent.parent / "data" / "api"
@@ -143,3 +144,37 @@ def test_cell_sums_are_the_bincounts_bit_for_bit():
             want = np.bincount(cell, cols[:, k], minlength=part.size * d.P + 1)[:-1].reshape(part.size, d.P)
             assert np.array_equal(got[row:row + part.size, :, k], want)
         row += part.size
+
+
+def test_factors_from_the_weighting_equal_the_replicate_weight_matrix():
+    """Replicates given as the weighting's factors (code, table) estimate what the n × R matrix does;
+    factors constant within PSUs stay PSU factors (no matrix), others are expanded to the rows."""
+    rng = np.random.default_rng(3)
+    n, P, R = 600, 24, 24
+    psu = rng.integers(0, P, n)
+    df = pd.DataFrame({"h": psu % 3, "psu": psu, "w": rng.uniform(1, 5, n), "y": rng.normal(10, 3, n),
+                       "sex": rng.choice(["f", "m"], n)})
+    df.loc[:3, "w"] = 0.0
+    df.loc[rng.random(n) < 0.05, "y"] = np.nan
+    w = df["w"].to_numpy()
+    parts = [partition_by(df, None), partition_by(df, ["sex"])]
+    common = dict(stratum="h", psu="psu", weight="w", replicate_method="bootstrap", scale=1 / (R - 1))
+    table = rng.uniform(0.5, 1.5, (P, R))
+    # cells finer than PSUs (PSU × sex) with the same factors: still constant within PSUs
+    cell = psu * 2 + (df["sex"] == "m").to_numpy()
+    fine = table[np.arange(2 * P) // 2]
+    for code, tab in ((psu, table), (cell, fine)):
+        d = Design(df, replicate_factors=(code, tab), **common)
+        assert d.replicates.factors is not None and d.replicates.weights is None
+        m = Design(df, replicate_weights=w[:, None] * tab[code], **common)
+        a = d.estimate({"y": df["y"].to_numpy()}, "mean", parts, variance="replicate")
+        b = m.estimate({"y": df["y"].to_numpy()}, "mean", parts, variance="replicate")
+        np.testing.assert_allclose(a[["est", "se"]].to_numpy(), b[["est", "se"]].to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(d.replicate_matrix(), w[:, None] * tab[code], rtol=1e-15)
+        # the regression's replicate path builds the matrix from the factors
+        fa, fb = (linear(x, "y ~ sex", variance="replicate") for x in (d, m))
+        np.testing.assert_allclose(fa[["est", "se"]].to_numpy(), fb[["est", "se"]].to_numpy(), rtol=1e-12)
+    varying = fine * rng.uniform(0.9, 1.1, fine.shape)  # the two sexes of a PSU differ: rows needed
+    d = Design(df, replicate_factors=(cell, varying), **common)
+    assert d.replicates.factors is None
+    np.testing.assert_array_equal(d.replicates.weights, w[:, None] * varying[cell])

@@ -114,3 +114,30 @@ def test_calibration_cells_come_from_the_record(wave):
     assert cols == [["_calibration_cell_0"], ["_calibration_cell_1"]]
     labels = np.asarray(rec.margins[0].labels, dtype=object)[out["_calibration_cell_0"]]
     assert list(labels) == list(frame["county_code"] + "|" + frame["sex"])
+
+
+def test_replicate_factors_taken_from_the_weighting_give_the_same_estimates(wave):
+    """A record whose replicates no step re-weighted: the design takes the PSU factors from one row per PSU
+    instead of reading and checking the n × R matrix, and every estimate is the same, bit for bit."""
+    from pipeline.estimation.run import analysis_frame, build_design, estimate_table, psu_replicate_factors
+    from pipeline.estimation.spec import load_estimands
+    from pipeline.survey_design.record import DesignRecord, read_record
+
+    paths, _ = wave
+    rec = read_record(paths.processed("design.json"))
+    assert not rec.constant_within_psu  # the tests' record says nothing: the matrix is read and checked
+    data = {k: v for k, v in rec.data.items() if k not in ("calibration", "replicates")}
+    data["calibration"] = {**rec.data["calibration"], "cells": []}
+    plain = DesignRecord({**data, "replicates": dict(rec.replicates)})
+    factored = DesignRecord({**data, "replicates": {**rec.replicates, "constant_within_psu": True}})
+    frame = analysis_frame(*(pd.read_parquet(paths.processed(f)) for f in
+                             ("respondents.parquet", "scores.parquet", "weights.parquet")))
+    spec = load_estimands(paths.estimands)
+    a, b = build_design(frame, plain), build_design(frame, factored)
+    assert a.replicates.weights is not None and b.replicates.weights is None
+    np.testing.assert_array_equal(a.replicates.factors, b.replicates.factors)
+    psu, table = psu_replicate_factors(frame, factored)
+    np.testing.assert_array_equal(b.replicate_matrix(), frame["w_final"].to_numpy()[:, None] * table[psu])
+    ea = estimate_table(a, frame, spec, ["replicate"], 2024, show=False)
+    eb = estimate_table(b, frame, spec, ["replicate"], 2024, show=False)
+    pd.testing.assert_frame_equal(ea, eb, check_exact=True)

@@ -110,6 +110,9 @@ def test_a_mode_that_changes_the_steps_shows_in_the_record(collapsed):
     final = weight_wave(resp.assign(w_delivered=2000.0), None, controls, replace(spec, trimming=None),
                         delivery=Delivery("final_weight", recalibrate=False))
     assert final.metadata["steps"] == ["delivered_weight", "replicates"]
+    # nothing re-weighted the replicates: estimation may take their PSU factors from one row per PSU
+    assert final.metadata["replicates"]["constant_within_psu"] is True
+    assert no_contacts.metadata["replicates"]["constant_within_psu"] is False
     assert final.metadata["slots"] == {"delivered_weight": "base", "replicates": "replicates"}
     assert final.metadata["calibration"]["cells"] == [] and final.metadata["calibration"]["regression_weight"] is None
     w = final.weights
