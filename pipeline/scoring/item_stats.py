@@ -36,17 +36,27 @@ def focal_codes(values: np.ndarray, reference: str, focal: str) -> np.ndarray:
     return np.where(v == focal, 1, np.where(v == reference, 0, -1)).astype(np.int64)
 
 
-def item_stats(iset: ItemSet, correct: np.ndarray, earned: np.ndarray, chosen: np.ndarray,
-               status: np.ndarray, weight: np.ndarray, groups: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, dict]:
-    """All arrays restricted to scored respondents. Returns (table, reliability by dimension and total)."""
+def item_stats(iset: ItemSet, codes: np.ndarray, total: np.ndarray, weight: np.ndarray,
+               groups: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, dict]:
+    """All arrays restricted to scored respondents: answer codes (n × k), each one's points before
+    rounding (Scored.raw_total), base weight and DIF groupings. Returns (table, reliability by dimension
+    and total).
+
+    One n × k float matrix at a time: the credit (missing as 0) for the shares correct and KR-20, turned
+    in place into points for the covariance; the key check and DIF count each item's answer cells."""
     dims = np.array([it.dimension for it in iset.items], dtype=object)
-    out = psychometrics.descriptives(iset, correct, status, weight)
+    correct0 = np.fmax(iset.flat_credit, 0.0)[codes]
+    out = psychometrics.descriptives(iset, codes, correct0, weight)
     out.insert(1, "dimension", pd.array(dims.astype(str), dtype="str"))
-    cov = psychometrics.covariance(earned)
-    correct0 = np.fmax(correct, 0.0)
+    kr20s = psychometrics.kr20_by_group(iset, correct0, dims)
+    earned = correct0
+    del correct0
+    earned *= iset.points
+    cov = psychometrics.covariance(earned, overwrite=True)
+    del earned
     out["point_biserial"] = psychometrics.item_rest_correlation(cov)
     out["alpha_if_deleted"] = psychometrics.alpha_if_deleted(cov, dims)
-    rel = psychometrics.reliability(iset, earned, correct0, cov, dims)
+    rel = psychometrics.reliability(iset, cov, dims, kr20s)
     out["type"] = pd.array([it.type for it in iset.items], dtype="str")
     out["points"] = iset.points
     out["key"] = pd.array([",".join(str(k) for k in sorted(it.key)) for it in iset.items], dtype="str")
@@ -55,13 +65,13 @@ def item_stats(iset: ItemSet, correct: np.ndarray, earned: np.ndarray, chosen: n
     out["total_alpha"] = rel["total"]["alpha"]
     out["total_kr20"] = rel["total"]["kr20"]
     out["flag_negative_discrimination"] = (out["point_biserial"] < 0).to_numpy(dtype=bool)
-    keys = psychometrics.key_check(iset, chosen, status, earned)
-    out = out.merge(keys, on="item_id", how="left", validate="one_to_one")
-    full = correct0 >= FULL_CREDIT
     present = {name: focal_codes(groups[name], *DIF_GROUPS[name]) for name in DIF_GROUPS if name in groups}
     # Strata are matched on the rest score of everyone scored: respondents outside a grouping (−1)
-    # simply add no cell, so one strata computation serves every grouping.
-    results = dif.dif_tables(earned, full, present)
+    # simply add no cell, so one count of each item's cells serves the key check and every grouping.
+    cells = list(psychometrics.item_cells(iset, codes, total, list(present.values())))
+    keys = psychometrics.key_check(iset, cells)
+    out = out.merge(keys, on="item_id", how="left", validate="one_to_one")
+    results = dif.dif_of_cells(cells, list(present), FULL_CREDIT)
     for name, res in results.items():
         ref, foc = DIF_GROUPS[name]
         out[f"dif_{name}_n"] = np.array([r["n"] for r in res], dtype=np.int64)

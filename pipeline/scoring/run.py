@@ -14,10 +14,10 @@ from pipeline.paths import FRAMEWORKS, WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import ITEM_SCORES, ITEM_STATS, RESPONDENTS, SCORES
 from pipeline.scoring.item_stats import item_stats
-from pipeline.scoring.items import compile_items, credit
+from pipeline.scoring.items import answer_codes, compile_items
 from pipeline.scoring.responses import read_responses
-from pipeline.scoring.scores import item_scores_frame, score, scores_frame
-from pipeline.tableio import read_table, stage_commit, write_table
+from pipeline.scoring.scores import item_scores_pieces, score, scores_frame
+from pipeline.tableio import ROW_GROUP_ROWS, read_table, stage_commit, write_table, write_table_pieces
 
 MISSING_POLICY = "missing items within the allowance score 0; beyond it the respondent is unscored"
 
@@ -96,9 +96,11 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     say(f"   reading responses for {len(ids)} respondents × {iset.k} items")
     source = paths.out / "responses.parquet"
     matrix = read_responses(source, iset, ids)
-    correct = credit(iset, matrix.chosen, matrix.status)
+    codes = answer_codes(iset, matrix.chosen, matrix.status)
+    respondent_ids = matrix.respondent_ids
+    del matrix  # the answer codes hold all that scoring needs of it, in a quarter of the memory
     say("   scoring")
-    s = score(iset, correct, matrix.status, matrix.respondent_ids, rule, frameworks, str(paths.scoring))
+    s = score(iset, codes, respondent_ids, rule, frameworks, str(paths.scoring))
     ok = s.scored
     say(f"   item statistics and DIF on {int(ok.sum())} scored respondents")
     weight = _delivered_weight(respondents)
@@ -106,8 +108,7 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
         weight = (respondents["n_adults"].to_numpy(dtype=np.float64)
                   / respondents[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64).prod(axis=1))
     groups = {g: respondents[g].to_numpy(dtype=object)[ok] for g in ("sex", "urban")}
-    stats, rel = item_stats(iset, correct[ok], s.earned[ok], matrix.chosen[ok], matrix.status[ok], weight[ok],
-                            groups)
+    stats, rel = item_stats(iset, codes[ok], s.raw_total[ok], weight[ok], groups)
     meta = {"stage": "score", "wave": paths.wave, "rule": rule.rule, "params": dict(rule.params),
             "max_missing_items": rule.max_missing_items, "max_missing_share": rule.max_missing_share,
             "missing_policy": MISSING_POLICY, "reliability": rel}
@@ -115,7 +116,8 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     with stage_commit("score", stages.target("score", paths)):
         written = (
             write_table(scores_frame(s), out / "scores.parquet", SCORES, metadata=meta),
-            write_table(item_scores_frame(s, iset), out / "item_scores.parquet", ITEM_SCORES, metadata=meta),
+            write_table_pieces(item_scores_pieces(s, iset, ROW_GROUP_ROWS), out / "item_scores.parquet", ITEM_SCORES,
+                               metadata=meta),
             write_table(stats, out / "item_stats.csv", ITEM_STATS),
         )
     lit = s.literate[ok].astype(bool)
