@@ -31,9 +31,12 @@ DIF_GROUPS: dict[str, tuple[str, str]] = {"sex": ("男", "女"), "urban": ("城�
 FULL_CREDIT = 1 - 1e-12
 
 
-def focal_codes(values: np.ndarray, reference: str, focal: str) -> np.ndarray:
-    v = np.asarray(values, dtype=object)
-    return np.where(v == focal, 1, np.where(v == reference, 0, -1)).astype(np.int64)
+def focal_codes(values, reference: str, focal: str) -> np.ndarray:
+    """1 focal, 0 reference, −1 neither; text columns are compared as they are stored, not as Python objects."""
+    v = pd.Series(values, copy=False)
+    is_focal = v.eq(focal).fillna(False).to_numpy(dtype=bool)
+    is_reference = v.eq(reference).fillna(False).to_numpy(dtype=bool)
+    return np.where(is_focal, 1, np.where(is_reference, 0, -1)).astype(np.int64)
 
 
 def item_stats(iset: ItemSet, codes: np.ndarray, total: np.ndarray, weight: np.ndarray,

@@ -117,24 +117,27 @@ def compile_items(items: tuple[Item, ...] | list[Item], where: str = "instrument
     )
 
 
-def answer_codes(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, block: int = 1 << 16) -> np.ndarray:
-    """The answer-code matrix (n × k, iset.code_dtype, row-major) of option masks and statuses."""
+def item_codes(iset: ItemSet, j: int, mask: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """Answer codes (iset.code_dtype) of item j from its option masks and statuses, one per respondent."""
+    size = 1 << int(iset.n_options[j])
+    answered = status == ANSWERED
+    bad = answered & ((mask < 0) | (mask >= size))
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise InputError(f"item {iset.ids[j]}: option mask {int(mask[r])} is outside the item's "
+                         f"{iset.n_options[j]} options; the responses and the instrument disagree.")
+    local = np.where(answered, mask, np.where(status == DONT_KNOW, size, size + 1))
+    return (local + int(iset.offsets[j])).astype(iset.code_dtype)
+
+
+def answer_codes(iset: ItemSet, chosen: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """The answer-code matrix (n × k, iset.code_dtype, row-major) of option-mask and status matrices."""
     n, k = chosen.shape
     if k != iset.k or status.shape != chosen.shape:
         raise ValueError(f"answer_codes: matrices of shape {chosen.shape}/{status.shape} for {iset.k} items")
-    sizes = (1 << iset.n_options).astype(np.int64)
-    dtype = iset.code_dtype
-    codes = np.empty((n, k), dtype=dtype)
-    for r in range(0, n, block):  # row blocks: no n × k int64 temporaries
-        c, st = chosen[r:r + block], status[r:r + block]
-        answered = st == ANSWERED
-        bad = answered & ((c < 0) | (c >= sizes))
-        if bad.any():
-            i, j = (int(v[0]) for v in np.nonzero(bad))
-            raise InputError(f"item {iset.ids[j]}: option mask {int(c[i, j])} is outside the item's "
-                             f"{iset.n_options[j]} options; the responses and the instrument disagree.")
-        local = np.where(answered, c, np.where(st == DONT_KNOW, sizes, sizes + 1))
-        codes[r:r + block] = local + iset.offsets
+    codes = np.empty((n, k), dtype=iset.code_dtype)
+    for j in range(k):
+        codes[:, j] = item_codes(iset, j, chosen[:, j], status[:, j])
     return codes
 
 

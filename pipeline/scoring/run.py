@@ -14,8 +14,8 @@ from pipeline.paths import FRAMEWORKS, WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import ITEM_SCORES, ITEM_STATS, RESPONDENTS, SCORES
 from pipeline.scoring.item_stats import item_stats
-from pipeline.scoring.items import answer_codes, compile_items
-from pipeline.scoring.responses import read_responses
+from pipeline.scoring.items import compile_items
+from pipeline.scoring.responses import read_answer_codes
 from pipeline.scoring.scores import item_scores_pieces, score, scores_frame
 from pipeline.tableio import ROW_GROUP_ROWS, read_table, stage_commit, write_table, write_table_pieces
 
@@ -95,10 +95,7 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     ids = respondents["respondent_id"].to_numpy(dtype=object)
     say(f"   reading responses for {len(ids)} respondents × {iset.k} items")
     source = paths.out / "responses.parquet"
-    matrix = read_responses(source, iset, ids)
-    codes = answer_codes(iset, matrix.chosen, matrix.status)
-    respondent_ids = matrix.respondent_ids
-    del matrix  # the answer codes hold all that scoring needs of it, in a quarter of the memory
+    respondent_ids, codes = read_answer_codes(source, iset, ids)
     say("   scoring")
     s = score(iset, codes, respondent_ids, rule, frameworks, str(paths.scoring))
     ok = s.scored
@@ -107,7 +104,7 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     if weight is None:
         weight = (respondents["n_adults"].to_numpy(dtype=np.float64)
                   / respondents[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64).prod(axis=1))
-    groups = {g: respondents[g].to_numpy(dtype=object)[ok] for g in ("sex", "urban")}
+    groups = {g: respondents[g].array[ok] for g in ("sex", "urban")}
     stats, rel = item_stats(iset, codes[ok], s.raw_total[ok], weight[ok], groups)
     meta = {"stage": "score", "wave": paths.wave, "rule": rule.rule, "params": dict(rule.params),
             "max_missing_items": rule.max_missing_items, "max_missing_share": rule.max_missing_share,

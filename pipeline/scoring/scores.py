@@ -139,14 +139,16 @@ def item_scores_pieces(s: Scored, iset: ItemSet, rows: int) -> Iterator[pd.DataF
     ids_sorted = ids if r_order is None else ids[r_order]  # run_score hands rows over sorted already
     rid_type = pd.CategoricalDtype(pd.Index(ids_sorted, dtype="str"))
     iid_type = pd.CategoricalDtype(pd.Index(np.array(iset.ids, dtype=str)[i_order], dtype="str"))
-    points = iset.points[i_order]
+    # a cell's score is a function of its answer code alone, so it is looked up, rounded once per code
+    sizes = np.diff(np.append(iset.offsets, iset.flat_credit.size))
+    flat_score = exact(iset.flat_credit * np.repeat(iset.points, sizes))
     for start in range(0, max(n * k, 1), rows):
         stop = min(start + rows, n * k)
         r0, r1 = start // k, -(-stop // k)  # the respondents the piece's rows belong to
         cut = slice(start - r0 * k, stop - r0 * k)
         block = s.codes[r0:r1] if r_order is None else s.codes[r_order[r0:r1]]
-        c = iset.flat_credit[block[:, i_order]].ravel()[cut]
-        pts = np.tile(points, r1 - r0)[cut]
+        cell = block[:, i_order].ravel()[cut]
         rid = pd.Categorical.from_codes(np.repeat(np.arange(r0, r1, dtype=np.int32), k)[cut], dtype=rid_type)
         iid = pd.Categorical.from_codes(np.tile(np.arange(k, dtype=np.int32), r1 - r0)[cut], dtype=iid_type)
-        yield pd.DataFrame({"respondent_id": rid, "item_id": iid, "score": exact(c * pts), "correct": c})
+        yield pd.DataFrame({"respondent_id": rid, "item_id": iid, "score": flat_score[cell],
+                            "correct": iset.flat_credit[cell]})
