@@ -117,17 +117,25 @@ def compile_items(items: tuple[Item, ...] | list[Item], where: str = "instrument
     )
 
 
-def item_codes(iset: ItemSet, j: int, mask: np.ndarray, status: np.ndarray) -> np.ndarray:
-    """Answer codes (iset.code_dtype) of item j from its option masks and statuses, one per respondent."""
-    size = 1 << int(iset.n_options[j])
-    answered = status == ANSWERED
-    bad = answered & ((mask < 0) | (mask >= size))
-    if bad.any():
-        r = int(np.flatnonzero(bad)[0])
-        raise InputError(f"item {iset.ids[j]}: option mask {int(mask[r])} is outside the item's "
-                         f"{iset.n_options[j]} options; the responses and the instrument disagree.")
-    local = np.where(answered, mask, np.where(status == DONT_KNOW, size, size + 1))
-    return (local + int(iset.offsets[j])).astype(iset.code_dtype)
+def item_codes(iset: ItemSet, j: int, mask: np.ndarray, status: np.ndarray, checked: bool = False) -> np.ndarray:
+    """Answer codes (iset.code_dtype) of item j from its option masks and statuses, one per respondent;
+    `checked`: the masks are known to lie within the item's options and to be 0 unless answered (as
+    responses.parquet's columns are once read), which saves the checks."""
+    m = int(iset.n_options[j])
+    size = 1 << m
+    if not checked:
+        answered = status == ANSWERED
+        bad = answered & ((mask < 0) | (mask >= size))
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise InputError(f"item {iset.ids[j]}: option mask {int(mask[r])} is outside the item's "
+                             f"{iset.n_options[j]} options; the responses and the instrument disagree.")
+        mask = np.where(answered, mask, 0)
+    # one table per item over (status, mask): the mask's own code when answered, else don't know or missing
+    lut = np.full((ABSENT + 1, size), int(iset.offsets[j]) + size + 1, dtype=iset.code_dtype)
+    lut[ANSWERED] = int(iset.offsets[j]) + np.arange(size)
+    lut[DONT_KNOW] = int(iset.offsets[j]) + size
+    return lut.ravel()[(status.astype(np.int32) << m) | mask]
 
 
 def answer_codes(iset: ItemSet, chosen: np.ndarray, status: np.ndarray) -> np.ndarray:

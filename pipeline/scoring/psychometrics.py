@@ -137,6 +137,15 @@ def quantile_of_counts(values: np.ndarray, counts: np.ndarray, q: float) -> floa
     return float(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
 
 
+def item_major(a: np.ndarray, block: int = 4096) -> np.ndarray:
+    """a.T as a C-ordered copy, transposed in row blocks that stay in cache (several times faster than
+    numpy's one-shot copy on a million-row matrix)."""
+    out = np.empty((a.shape[1], a.shape[0]), dtype=a.dtype)
+    for r in range(0, a.shape[0], block):
+        out[:, r:r + block] = a[r:r + block].T
+    return out
+
+
 @dataclass(frozen=True)
 class ItemCells:
     """One item's respondents counted by (grouping codes, total score, answer slot): the answer slots are
@@ -160,10 +169,10 @@ def item_cells(iset: ItemSet, codes: np.ndarray, total: np.ndarray,
         g = g * 3 + (np.asarray(f, dtype=np.int64) + 1)
     base = g * values.size + t_code.astype(np.int64).ravel()
     flat_earned, flat_credit = iset.flat_earned(), np.fmax(iset.flat_credit, 0.0)
-    item_major = np.ascontiguousarray(codes.T)
+    by_item = item_major(codes)
     for j in range(k):
         size = (1 << int(iset.n_options[j])) + 2
-        local = item_major[j].astype(np.int64) - int(iset.offsets[j])
+        local = by_item[j].astype(np.int64) - int(iset.offsets[j])
         present = np.flatnonzero(np.bincount(local, minlength=size))
         slot = np.zeros(size, dtype=np.int64)
         slot[present] = np.arange(present.size)

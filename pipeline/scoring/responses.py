@@ -61,10 +61,10 @@ def read_answer_codes(path: Path, iset: ItemSet, respondent_ids: np.ndarray) -> 
     codes_t = np.empty((k, n), dtype=iset.code_dtype)  # item-major while filling: each item a contiguous row
     for j, (reason, mask) in enumerate(_item_columns(table, iset, file_ids, source)):
         if pos is None:
-            codes_t[j] = item_codes(iset, j, mask, reason)
+            codes_t[j] = item_codes(iset, j, mask, reason, checked=True)
         else:
             codes_t[j] = iset.offsets[j] + (1 << int(iset.n_options[j])) + 1  # missing unless the file has the row
-            codes_t[j, pos] = item_codes(iset, j, mask, reason)
+            codes_t[j, pos] = item_codes(iset, j, mask, reason, checked=True)
     del table
     return np.asarray(index, dtype=object), np.ascontiguousarray(codes_t.T)
 

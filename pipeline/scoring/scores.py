@@ -150,5 +150,6 @@ def item_scores_pieces(s: Scored, iset: ItemSet, rows: int) -> Iterator[pd.DataF
         cell = block[:, i_order].ravel()[cut]
         rid = pd.Categorical.from_codes(np.repeat(np.arange(r0, r1, dtype=np.int32), k)[cut], dtype=rid_type)
         iid = pd.Categorical.from_codes(np.tile(np.arange(k, dtype=np.int32), r1 - r0)[cut], dtype=iid_type)
+        # copy=False: the piece's fresh arrays become its columns as they are, not copied into one block
         yield pd.DataFrame({"respondent_id": rid, "item_id": iid, "score": flat_score[cell],
-                            "correct": iset.flat_credit[cell]})
+                            "correct": iset.flat_credit[cell]}, copy=False)
