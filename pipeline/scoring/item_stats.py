@@ -19,6 +19,7 @@ computed in parallel with this stage and may not exist yet: it is design-weighte
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -39,27 +40,50 @@ def focal_codes(values, reference: str, focal: str) -> np.ndarray:
     return np.where(is_focal, 1, np.where(is_reference, 0, -1)).astype(np.int64)
 
 
-def item_stats(iset: ItemSet, codes: np.ndarray, total: np.ndarray, weight: np.ndarray,
-               groups: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, dict]:
-    """All arrays restricted to scored respondents: answer codes (n × k), each one's points before
-    rounding (Scored.raw_total), base weight and DIF groupings. Returns (table, reliability by dimension
-    and total).
+@dataclass(frozen=True)
+class ItemBasis:
+    """What every item statistic rests on, from the n × k data once: the descriptives, the covariance of
+    the item scores and the reliability (which the stage's outputs also carry as metadata)."""
 
-    One n × k float matrix at a time: the credit (missing as 0) for the shares correct and KR-20, turned
-    in place into points for the covariance; the key check and DIF count each item's answer cells."""
+    descriptives: pd.DataFrame
+    cov: np.ndarray
+    reliability: dict
+
+
+def item_basis(iset: ItemSet, codes: np.ndarray, weight: np.ndarray) -> ItemBasis:
+    """Codes and base weights of the scored respondents. One n × k float matrix at a time: the credit
+    (missing as 0) for the shares correct and KR-20, turned in place into points for the covariance."""
     dims = np.array([it.dimension for it in iset.items], dtype=object)
     correct0 = np.fmax(iset.flat_credit, 0.0)[codes]
     out = psychometrics.descriptives(iset, codes, correct0, weight)
-    out.insert(1, "dimension", pd.array(dims.astype(str), dtype="str"))
     kr20s = psychometrics.kr20_by_group(iset, correct0, dims)
     earned = correct0
     del correct0
     earned *= iset.points
     cov = psychometrics.covariance(earned, overwrite=True)
     del earned
+    return ItemBasis(out, cov, psychometrics.reliability(iset, cov, dims, kr20s))
+
+
+def item_stats(iset: ItemSet, codes: np.ndarray, total: np.ndarray, weight: np.ndarray,
+               groups: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, dict]:
+    """All arrays restricted to scored respondents: answer codes (n × k), each one's points before
+    rounding (Scored.raw_total), base weight and DIF groupings. Returns (table, reliability by dimension
+    and total)."""
+    basis = item_basis(iset, codes, weight)
+    return item_table(iset, basis, codes, total, groups), basis.reliability
+
+
+def item_table(iset: ItemSet, basis: ItemBasis, codes: np.ndarray, total: np.ndarray,
+               groups: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """The ITEM_STATS table from the basis, adding the key check and DIF, which count each item's
+    answer cells (arrays as for item_stats)."""
+    dims = np.array([it.dimension for it in iset.items], dtype=object)
+    out = basis.descriptives.copy()
+    out.insert(1, "dimension", pd.array(dims.astype(str), dtype="str"))
+    cov, rel = basis.cov, basis.reliability
     out["point_biserial"] = psychometrics.item_rest_correlation(cov)
     out["alpha_if_deleted"] = psychometrics.alpha_if_deleted(cov, dims)
-    rel = psychometrics.reliability(iset, cov, dims, kr20s)
     out["type"] = pd.array([it.type for it in iset.items], dtype="str")
     out["points"] = iset.points
     out["key"] = pd.array([",".join(str(k) for k in sorted(it.key)) for it in iset.items], dtype="str")
@@ -89,4 +113,4 @@ def item_stats(iset: ItemSet, codes: np.ndarray, total: np.ndarray, weight: np.n
     for col in out.columns:
         if out[col].dtype.kind == "f":
             out[col] = out[col].replace([np.inf, -np.inf], np.nan)
-    return out, rel
+    return out

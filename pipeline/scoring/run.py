@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from pipeline.instruments import load_frameworks, load_instrument, load_scoring
 from pipeline.paths import FRAMEWORKS, WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import ITEM_SCORES, ITEM_STATS, RESPONDENTS, SCORES
-from pipeline.scoring.item_stats import item_stats
+from pipeline.scoring.item_stats import item_basis, item_table
 from pipeline.scoring.items import compile_items
 from pipeline.scoring.responses import read_answer_codes
 from pipeline.scoring.scores import item_scores_pieces, score, scores_frame
@@ -105,25 +106,29 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
         weight = (respondents["n_adults"].to_numpy(dtype=np.float64)
                   / respondents[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64).prod(axis=1))
     groups = {g: respondents[g].array[ok] for g in ("sex", "urban")}
-    stats, rel = item_stats(iset, codes[ok], s.raw_total[ok], weight[ok], groups)
+    codes_ok = codes[ok]
+    basis = item_basis(iset, codes_ok, weight[ok])
     meta = {"stage": "score", "wave": paths.wave, "rule": rule.rule, "params": dict(rule.params),
             "max_missing_items": rule.max_missing_items, "max_missing_share": rule.max_missing_share,
-            "missing_policy": MISSING_POLICY, "reliability": rel}
+            "missing_policy": MISSING_POLICY, "reliability": basis.reliability}
     out = paths.out
-    with stage_commit("score", stages.target("score", paths)):
-        written = (
-            write_table(scores_frame(s), out / "scores.parquet", SCORES, metadata=meta),
-            write_table_pieces(item_scores_pieces(s, iset, ROW_GROUP_ROWS), out / "item_scores.parquet", ITEM_SCORES,
-                               metadata=meta),
-            write_table(stats, out / "item_stats.csv", ITEM_STATS),
-        )
+    # The long item table is written by a second thread while this one builds the item table and the
+    # other outputs: its encoding runs outside the interpreter lock. The pool is left (and the thread
+    # joined) before the commit ends, also on an error, so no write outlives the commit.
+    with stage_commit("score", stages.target("score", paths)), ThreadPoolExecutor(max_workers=1) as pool:
+        long = pool.submit(write_table_pieces, item_scores_pieces(s, iset, ROW_GROUP_ROWS),
+                           out / "item_scores.parquet", ITEM_SCORES, metadata=meta)
+        stats = item_table(iset, basis, codes_ok, s.raw_total[ok], groups)
+        written = (write_table(scores_frame(s), out / "scores.parquet", SCORES, metadata=meta),
+                   long.result(),  # waits for the thread and raises what it raised
+                   write_table(stats, out / "item_stats.csv", ITEM_STATS))
     lit = s.literate[ok].astype(bool)
     dif_c = sum(int((stats[c] == "C").sum()) for c in stats.columns if c.startswith("dif_") and c.endswith("_class"))
     return ScoreResult(
         wave=paths.wave, rule=rule.rule, n_respondents=len(ids), n_scored=int(ok.sum()),
         n_unscored=int((~ok).sum()), max_missing_items=rule.max_missing_items,
         share_literate_unweighted=float(lit.mean()) if lit.size else float("nan"),
-        alpha_total=float(rel["total"]["alpha"]), n_flag_key_error=int(stats["flag_key_error"].sum()),
+        alpha_total=float(basis.reliability["total"]["alpha"]), n_flag_key_error=int(stats["flag_key_error"].sum()),
         n_flag_negative=int(stats["flag_negative_discrimination"].sum()), n_dif_c=dif_c,
         seconds=timer.seconds, outputs=tuple(str(p) for p in written),
     )
