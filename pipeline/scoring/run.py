@@ -17,7 +17,7 @@ from pipeline.schemas import ITEM_SCORES, ITEM_STATS, RESPONDENTS, SCORES
 from pipeline.scoring.item_stats import item_basis, item_table
 from pipeline.scoring.items import compile_items
 from pipeline.scoring.responses import read_answer_codes
-from pipeline.scoring.scores import item_scores_pieces, score, scores_frame
+from pipeline.scoring.scores import item_scores_pieces, missing_counts, score, scored_mask, scores_frame
 from pipeline.tableio import ROW_GROUP_ROWS, read_table, stage_commit, write_table, write_table_pieces
 
 MISSING_POLICY = "missing items within the allowance score 0; beyond it the respondent is unscored"
@@ -97,9 +97,7 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     say(f"   reading responses for {len(ids)} respondents × {iset.k} items")
     source = paths.out / "responses.parquet"
     respondent_ids, codes = read_answer_codes(source, iset, ids)
-    say("   scoring")
-    s = score(iset, codes, respondent_ids, rule, frameworks, str(paths.scoring))
-    ok = s.scored
+    ok = scored_mask(missing_counts(iset, codes), iset.k, rule)
     say(f"   item statistics and DIF on {int(ok.sum())} scored respondents")
     weight = _delivered_weight(respondents)
     if weight is None:
@@ -112,12 +110,15 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
             "max_missing_items": rule.max_missing_items, "max_missing_share": rule.max_missing_share,
             "missing_policy": MISSING_POLICY, "reliability": basis.reliability}
     out = paths.out
-    # The long item table is written by a second thread while this one builds the item table and the
-    # other outputs: its encoding runs outside the interpreter lock. The pool is left (and the thread
-    # joined) before the commit ends, also on an error, so no write outlives the commit.
+    # The long item table needs only the answer codes and the metadata, so a second thread writes it
+    # while this one scores, builds the item table and writes the other outputs: its encoding runs
+    # outside the interpreter lock. The pool is left (and the thread joined) before the commit ends, also
+    # on an error, so no write outlives the commit.
     with stage_commit("score", stages.target("score", paths)), ThreadPoolExecutor(max_workers=1) as pool:
-        long = pool.submit(write_table_pieces, item_scores_pieces(s, iset, ROW_GROUP_ROWS),
+        long = pool.submit(write_table_pieces, item_scores_pieces(iset, codes, respondent_ids, ROW_GROUP_ROWS),
                            out / "item_scores.parquet", ITEM_SCORES, metadata=meta)
+        say("   scoring")
+        s = score(iset, codes, respondent_ids, rule, frameworks, str(paths.scoring))
         stats = item_table(iset, basis, codes_ok, s.raw_total[ok], groups)
         written = (write_table(scores_frame(s), out / "scores.parquet", SCORES, metadata=meta),
                    long.result(),  # waits for the thread and raises what it raised

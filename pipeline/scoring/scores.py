@@ -21,6 +21,8 @@ from pipeline.instruments.model import Frameworks, ScoringRule
 from pipeline.scoring.items import ItemSet
 from pipeline.scoring.rules import check_levels, classify, exact, rule_function
 
+BLOCK_ROWS = 1 << 15  # rows scored at a time: the block's float matrix stays in cache
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -38,6 +40,15 @@ class Scored:
     raw_total: np.ndarray  # (n,) points before rounding, missing cells 0: what item statistics rank by
 
 
+def missing_counts(iset: ItemSet, codes: np.ndarray) -> np.ndarray:
+    """Missing items (refused, skipped, no row) per respondent, from the answer codes."""
+    missing = np.isnan(iset.flat_credit)
+    out = np.empty(codes.shape[0], dtype=np.int64)
+    for r in range(0, codes.shape[0], BLOCK_ROWS):
+        out[r:r + BLOCK_ROWS] = np.count_nonzero(missing[codes[r:r + BLOCK_ROWS]], axis=1)
+    return out
+
+
 def scored_mask(n_missing: np.ndarray, k: int, rule: ScoringRule) -> np.ndarray:
     ok = n_missing <= rule.max_missing_items
     if rule.max_missing_share is not None:
@@ -51,9 +62,6 @@ def dimension_order(iset: ItemSet, frameworks: Frameworks | None) -> list[str]:
         return used
     order = [d.id for d in frameworks.dimensions]
     return [d for d in order if d in used] + [d for d in used if d not in order]
-
-
-BLOCK_ROWS = 1 << 15  # rows scored at a time: the block's float matrix stays in cache
 
 
 def score(iset: ItemSet, codes: np.ndarray, respondent_ids: np.ndarray, rule: ScoringRule,
@@ -77,15 +85,14 @@ def score(iset: ItemSet, codes: np.ndarray, respondent_ids: np.ndarray, rule: Sc
                  else sorted({b for it in iset.items for b in it.benchmarks}))
     b_inc = np.array([[b in it.benchmarks for b in bench_ids] for it in iset.items], dtype=np.float64)
     b_max = iset.points @ b_inc
-    flat_earned, flat_missing = iset.flat_earned(), np.isnan(iset.flat_credit)
-    n_missing = np.empty(n, dtype=np.int64)
+    flat_earned = iset.flat_earned()
+    n_missing = missing_counts(iset, codes)
     raw_total = np.empty(n)
     dim_points = np.empty((n, len(dims_order)))
     b_earned = np.empty((n, len(bench_ids)))
     for r in range(0, n, BLOCK_ROWS):
         block = codes[r:r + BLOCK_ROWS]
         earned = flat_earned[block]
-        n_missing[r:r + BLOCK_ROWS] = np.count_nonzero(flat_missing[block], axis=1)
         raw_total[r:r + BLOCK_ROWS] = earned.sum(axis=1)
         dim_points[r:r + BLOCK_ROWS] = earned @ incidence
         b_earned[r:r + BLOCK_ROWS] = earned @ b_inc
@@ -105,35 +112,35 @@ def score(iset: ItemSet, codes: np.ndarray, respondent_ids: np.ndarray, rule: Sc
 
 def scores_frame(s: Scored) -> pd.DataFrame:
     """The SCORES table (pipeline.schemas.SCORES)."""
-    out = pd.DataFrame({
-        "respondent_id": pd.array(s.respondent_ids.astype(str), dtype="str"),
+    n = s.scored.size
+    columns = {
+        "respondent_id": pd.array(s.respondent_ids, dtype="str"),
         "scored": s.scored,
         "n_missing": s.n_missing,
-    })
-    for d in ("knowledge", "methods", "spirit", "ability"):
-        out[d] = s.dims.get(d, np.full(len(out), np.nan))
-    out["total"] = s.total
-    out["level"] = pd.array(s.level, dtype="str")
-    out["literate"] = pd.array(s.literate, dtype="boolean")
-    for b, v in s.bench.items():
-        out[f"bench_{b:02d}"] = v
-    return out
+        **{d: s.dims.get(d, np.full(n, np.nan)) for d in ("knowledge", "methods", "spirit", "ability")},
+        "total": s.total,
+        "level": pd.array(s.level, dtype="str"),
+        "literate": pd.array(s.literate, dtype="boolean"),
+        **{f"bench_{b:02d}": v for b, v in s.bench.items()},
+    }
+    return pd.DataFrame(columns, copy=False)  # the arrays are the frame's own: no copy into blocks
 
 
 def item_scores_frame(s: Scored, iset: ItemSet) -> pd.DataFrame:
     """The ITEM_SCORES table in one piece (see item_scores_pieces)."""
-    return next(item_scores_pieces(s, iset, max(s.codes.size, 1)))
+    return next(item_scores_pieces(iset, s.codes, s.respondent_ids, max(s.codes.size, 1)))
 
 
-def item_scores_pieces(s: Scored, iset: ItemSet, rows: int) -> Iterator[pd.DataFrame]:
+def item_scores_pieces(iset: ItemSet, codes: np.ndarray, respondent_ids: np.ndarray,
+                       rows: int) -> Iterator[pd.DataFrame]:
     """The ITEM_SCORES table, long, in key order, in pieces of `rows` rows (the last one shorter), each
     made from the answer codes when it is asked for, so the 68-million-row table is never held whole.
 
     Ids are categorical with sorted categories: a 60-million-row table then checks its order on integer
     codes and is written dictionary-encoded, instead of materialising 60 million strings.
     """
-    n, k = s.codes.shape
-    ids = s.respondent_ids.astype(str)
+    n, k = codes.shape
+    ids = respondent_ids.astype(str)
     i_order = np.argsort(np.array(iset.ids, dtype=str), kind="stable")
     r_order = None if n < 2 or bool(np.all(ids[:-1] < ids[1:])) else np.argsort(ids, kind="stable")
     ids_sorted = ids if r_order is None else ids[r_order]  # run_score hands rows over sorted already
@@ -146,7 +153,7 @@ def item_scores_pieces(s: Scored, iset: ItemSet, rows: int) -> Iterator[pd.DataF
         stop = min(start + rows, n * k)
         r0, r1 = start // k, -(-stop // k)  # the respondents the piece's rows belong to
         cut = slice(start - r0 * k, stop - r0 * k)
-        block = s.codes[r0:r1] if r_order is None else s.codes[r_order[r0:r1]]
+        block = codes[r0:r1] if r_order is None else codes[r_order[r0:r1]]
         cell = block[:, i_order].ravel()[cut]
         rid = pd.Categorical.from_codes(np.repeat(np.arange(r0, r1, dtype=np.int32), k)[cut], dtype=rid_type)
         iid = pd.Categorical.from_codes(np.tile(np.arange(k, dtype=np.int32), r1 - r0)[cut], dtype=iid_type)
