@@ -29,6 +29,7 @@ import pandas as pd
 from pipeline.scoring.items import ItemSet
 
 HIGH_GROUP_QUANTILE = 0.73
+MAX_PLAIN_SLOTS = 66  # items of up to 6 options count every answer code; larger ones only those found
 
 
 def covariance(x: np.ndarray, overwrite: bool = False) -> np.ndarray:
@@ -170,13 +171,20 @@ def item_cells(iset: ItemSet, codes: np.ndarray, total: np.ndarray,
     base = g * values.size + t_code.astype(np.int64).ravel()
     flat_earned, flat_credit = iset.flat_earned(), np.fmax(iset.flat_credit, 0.0)
     by_item = item_major(codes)
+    scaled: dict[int, np.ndarray] = {}  # base · S, shared by the items with S answer slots
     for j in range(k):
         size = (1 << int(iset.n_options[j])) + 2
-        local = by_item[j].astype(np.int64) - int(iset.offsets[j])
-        present = np.flatnonzero(np.bincount(local, minlength=size))
-        slot = np.zeros(size, dtype=np.int64)
-        slot[present] = np.arange(present.size)
-        counts = np.bincount(base * present.size + slot[local],
+        local = by_item[j] - by_item.dtype.type(iset.offsets[j])  # the item's own codes 0 … size − 1
+        if size <= MAX_PLAIN_SLOTS:  # every code its own slot: the empty slots count nothing
+            present = np.arange(size)
+        else:  # many options: only the codes that occur get a slot
+            present = np.flatnonzero(np.bincount(local, minlength=size))
+            slot = np.zeros(size, dtype=local.dtype)
+            slot[present] = np.arange(present.size)
+            local = slot[local]
+        if present.size not in scaled:
+            scaled[present.size] = base * present.size
+        counts = np.bincount(np.add(scaled[present.size], local, dtype=np.int64),
                              minlength=3 ** len(focal) * values.size * present.size)
         at = int(iset.offsets[j]) + present
         mask = np.where(present < size - 2, present, 0)

@@ -164,8 +164,11 @@ def test_quantile_of_counts_is_numpys_to_the_bit():
             assert ps.quantile_of_counts(values, counts, q) == np.quantile(sample, q)
 
 
-def test_counts_of_answer_cells_give_the_respondent_level_dif(real_instrument):
-    """DIF counted from each item's answer cells is DIF counted respondent by respondent."""
+@pytest.mark.parametrize("plain_slots", [ps.MAX_PLAIN_SLOTS, 0])
+def test_counts_of_answer_cells_give_the_respondent_level_dif(real_instrument, monkeypatch, plain_slots):
+    """DIF counted from each item's answer cells is DIF counted respondent by respondent, whether every
+    answer code has a slot or only those found (items with many options)."""
+    monkeypatch.setattr(ps, "MAX_PLAIN_SLOTS", plain_slots)
     from pipeline.scoring import dif
     from pipeline.scoring.item_stats import FULL_CREDIT
 
@@ -178,3 +181,7 @@ def test_counts_of_answer_cells_give_the_respondent_level_dif(real_instrument):
     focal = {"sex": rng.integers(-1, 2, 3000), "urban": rng.integers(0, 2, 3000)}
     cells = list(ps.item_cells(iset, codes, earned.sum(axis=1), list(focal.values())))
     assert dif.dif_of_cells(cells, list(focal), FULL_CREDIT) == dif.dif_tables(earned, c >= FULL_CREDIT, focal)
+    keys = ps.key_check(iset, cells)
+    monkeypatch.setattr(ps, "MAX_PLAIN_SLOTS", 66 - plain_slots)
+    other = ps.key_check(iset, list(ps.item_cells(iset, codes, earned.sum(axis=1), list(focal.values()))))
+    pd.testing.assert_frame_equal(keys, other)
