@@ -128,11 +128,16 @@ def phase_stage(root: Path) -> dict:
 def _child(args: list[str]) -> dict:
     env = dict(os.environ)
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    before = os.getloadavg()
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_scoring", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark phase {args} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    # the 1-, 5- and 15-minute load averages before and after the part: other jobs on the machine
+    # show in them, and in a wall clock well above cpu_s
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]),
+            "load_average_before": [round(x, 2) for x in before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()]}
 
 
 def run(n: int = N_BIG) -> dict:
