@@ -88,23 +88,24 @@ def score(iset: ItemSet, codes: np.ndarray, respondent_ids: np.ndarray, rule: Sc
     flat_earned = iset.flat_earned()
     n_missing = missing_counts(iset, codes)
     raw_total = np.empty(n)
-    dim_points = np.empty((n, len(dims_order)))
-    b_earned = np.empty((n, len(bench_ids)))
+    # per dimension and benchmark one contiguous row, so rounding and writing read it in order
+    dim_points = np.empty((len(dims_order), n))
+    shares = np.empty((len(bench_ids), n))
+    has_points = b_max > 0
+    b_div = np.where(has_points, b_max, 1.0)
     for r in range(0, n, BLOCK_ROWS):
         block = codes[r:r + BLOCK_ROWS]
         earned = flat_earned[block]
         raw_total[r:r + BLOCK_ROWS] = earned.sum(axis=1)
-        dim_points[r:r + BLOCK_ROWS] = earned @ incidence
-        b_earned[r:r + BLOCK_ROWS] = earned @ b_inc
+        dim_points[:, r:r + BLOCK_ROWS] = (earned @ incidence).T
+        shares[:, r:r + BLOCK_ROWS] = np.where(has_points, (earned @ b_inc) / b_div, np.nan).T
     ok = scored_mask(n_missing, k, rule)
     nan = np.where(ok, 0.0, np.nan)  # adds NaN to unscored rows
-    dims = {d: exact(dim_points[:, j]) + nan for j, d in enumerate(dims_order)}
+    dims = {d: exact(dim_points[j]) + nan for j, d in enumerate(dims_order)}
     total = exact(raw_total) + nan
     verdict = fn(dims, np.where(ok, total, 0.0), dim_max, dict(rule.params), where)
     literate = np.where(ok, verdict, None).astype(object)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shares = np.where(b_max > 0, b_earned / np.where(b_max > 0, b_max, 1.0), np.nan)
-    bench = {b: exact(shares[:, j]) + nan for j, b in enumerate(bench_ids)}
+    bench = {b: exact(shares[j]) + nan for j, b in enumerate(bench_ids)}
     return Scored(respondent_ids=respondent_ids, scored=ok, n_missing=n_missing, dims=dims, total=total,
                   level=classify(total, rule.levels), literate=literate, bench=bench, codes=codes,
                   raw_total=raw_total)
