@@ -104,6 +104,7 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
         weight = (respondents["n_adults"].to_numpy(dtype=np.float64)
                   / respondents[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64).prod(axis=1))
     groups = {g: respondents[g].array[ok] for g in ("sex", "urban")}
+    del respondents  # all the stage needs of it is taken: its memory goes back before the big steps
     codes_ok = codes[ok]
     basis = item_basis(iset, codes_ok, weight[ok])
     meta = {"stage": "score", "wave": paths.wave, "rule": rule.rule, "params": dict(rule.params),
