@@ -107,7 +107,12 @@ def kr20_by_group(iset: ItemSet, correct01: np.ndarray, groups: np.ndarray) -> d
     out = {}
     for g in [*dict.fromkeys(groups.tolist()), "total"]:
         idx = np.arange(iset.k) if g == "total" else np.flatnonzero(groups == g)
-        out[str(g)] = kr20(correct01[:, idx]) if bool(iset.dichotomous[idx].all()) else float("nan")
+        if not bool(iset.dichotomous[idx].all()):
+            out[str(g)] = float("nan")
+            continue
+        # a dimension's items usually stand together: a view of their columns instead of a copy
+        together = idx.size > 0 and bool((np.diff(idx) == 1).all())
+        out[str(g)] = kr20(correct01[:, idx[0]:idx[-1] + 1] if together else correct01[:, idx])
     return out
 
 
