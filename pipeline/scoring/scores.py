@@ -147,6 +147,10 @@ def item_scores_pieces(iset: ItemSet, codes: np.ndarray, respondent_ids: np.ndar
     ids_sorted = ids if r_order is None else ids[r_order]  # run_score hands rows over sorted already
     rid_type = pd.CategoricalDtype(pd.Index(ids_sorted, dtype="str"))
     iid_type = pd.CategoricalDtype(pd.Index(np.array(iset.ids, dtype=str)[i_order], dtype="str"))
+    # codes made in range and in the width pandas gives them (which the file's index type follows), so
+    # from_codes need not check them again piece by piece; the piece writer still refuses a missing id
+    rid_codes, iid_codes = (pd.Categorical.from_codes(np.zeros(0, dtype=np.int32), dtype=t).codes.dtype
+                            for t in (rid_type, iid_type))
     # a cell's score is a function of its answer code alone, so it is looked up, rounded once per code
     sizes = np.diff(np.append(iset.offsets, iset.flat_credit.size))
     flat_score = exact(iset.flat_credit * np.repeat(iset.points, sizes))
@@ -156,8 +160,10 @@ def item_scores_pieces(iset: ItemSet, codes: np.ndarray, respondent_ids: np.ndar
         cut = slice(start - r0 * k, stop - r0 * k)
         block = codes[r0:r1] if r_order is None else codes[r_order[r0:r1]]
         cell = block[:, i_order].ravel()[cut]
-        rid = pd.Categorical.from_codes(np.repeat(np.arange(r0, r1, dtype=np.int32), k)[cut], dtype=rid_type)
-        iid = pd.Categorical.from_codes(np.tile(np.arange(k, dtype=np.int32), r1 - r0)[cut], dtype=iid_type)
+        rid = pd.Categorical.from_codes(np.repeat(np.arange(r0, r1, dtype=rid_codes), k)[cut], dtype=rid_type,
+                                        validate=False)
+        iid = pd.Categorical.from_codes(np.tile(np.arange(k, dtype=iid_codes), r1 - r0)[cut], dtype=iid_type,
+                                        validate=False)
         # copy=False: the piece's fresh arrays become its columns as they are, not copied into one block
         yield pd.DataFrame({"respondent_id": rid, "item_id": iid, "score": flat_score[cell],
                             "correct": iset.flat_credit[cell]}, copy=False)
