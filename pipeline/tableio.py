@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +281,32 @@ def prepare(df: pd.DataFrame, schema: TableSchema | str | None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+# Large row groups and dictionary pages: long tables keyed by a million respondent ids would otherwise
+# rewrite (or abandon) the id dictionary in every 1M-row group, tripling write time.
+ROW_GROUP_ROWS = 1 << 24
+
+
+def _parquet_options(schema) -> dict[str, Any]:
+    """The writer settings of every parquet table (one place, so a table written in pieces gets the bytes
+    of the same table written at once). Min/max statistics of categorical columns are left out: nothing
+    filters on them, and on a 65-million-row long table they cost as much as the rest of the write."""
+    import pyarrow as pa
+
+    plain = [f.name for f in schema if not pa.types.is_dictionary(f.type)]
+    return {"compression": "zstd", "dictionary_pagesize_limit": 1 << 28, "write_statistics": plain}
+
+
+def _arrow_table(df: pd.DataFrame, metadata: dict[str, Any] | None):
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if metadata:
+        meta = dict(table.schema.metadata or {})
+        meta[b"pipeline"] = json.dumps(metadata, ensure_ascii=False, sort_keys=True).encode()
+        table = table.replace_schema_metadata(meta)
+    return table
+
+
 def write_table(
     df: pd.DataFrame,
     path: str | os.PathLike,
@@ -292,26 +318,76 @@ def write_table(
     df = prepare(df, schema)
     with atomic_path(path) as tmp:
         if path.suffix == ".parquet":
-            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(df, preserve_index=False)
-            if metadata:
-                meta = dict(table.schema.metadata or {})
-                meta[b"pipeline"] = json.dumps(metadata, ensure_ascii=False, sort_keys=True).encode()
-                table = table.replace_schema_metadata(meta)
-            # Large row groups and dictionary pages: long tables keyed by a million respondent ids would
-            # otherwise rewrite (or abandon) the id dictionary in every 1M-row group, tripling write time.
-            # Min/max statistics of categorical columns are left out: nothing filters on them, and on a
-            # 65-million-row responses table they cost as much as the rest of the write.
-            plain = [f.name for f in table.schema if not pa.types.is_dictionary(f.type)]
-            pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 24,
-                           dictionary_pagesize_limit=1 << 28, write_statistics=plain)
+            table = _arrow_table(df, metadata)
+            pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, **_parquet_options(table.schema))
         elif path.suffix == ".csv":
             df.to_csv(tmp, index=False, encoding=CSV_ENCODING, lineterminator="\n")
         else:
             raise ValueError(f"write_table: unsupported file type {path.suffix!r} for {path}")
     return path
+
+
+def write_table_pieces(
+    pieces: Iterable[pd.DataFrame],
+    path: str | os.PathLike,
+    schema: TableSchema | str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write a .parquet table that arrives in pieces, without ever holding all of it: each piece is
+    validated against the schema, must be in key order and continue the order of the piece before it
+    (pieces cannot be sorted across one another, so a piece out of order is refused), and is written as
+    it comes; the file is committed like any other write, and nothing is left when a piece fails.
+
+    Pieces of ROW_GROUP_ROWS rows (any number for the last) give the bytes `write_table` gives for the
+    whole table, because each piece becomes its own row groups."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.suffix != ".parquet":
+        raise ValueError(f"write_table_pieces: only .parquet tables are written in pieces, not {path}")
+    schema = _schema_for(schema)
+    with atomic_path(path) as tmp:
+        writer, first, last = None, None, None
+        try:
+            for piece in pieces:
+                piece = _next_piece(piece, schema, last)
+                table = _arrow_table(piece, metadata)
+                if first is None:
+                    first = table
+                if len(piece) == 0:  # an empty row group in the middle would change the file
+                    continue
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, first.schema, **_parquet_options(first.schema))
+                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+                last = piece.iloc[-1:]
+            if first is None:
+                raise ValueError(f"write_table_pieces: no piece of {path.name} to write")
+            if writer is None:  # every piece empty: the empty table, as write_table writes it
+                writer = pq.ParquetWriter(tmp, first.schema, **_parquet_options(first.schema))
+                writer.write_table(first, row_group_size=ROW_GROUP_ROWS)
+        finally:
+            if writer is not None:
+                writer.close()
+    return path
+
+
+def _next_piece(piece: pd.DataFrame, schema: TableSchema | None, last: pd.DataFrame | None) -> pd.DataFrame:
+    """A piece validated and checked to continue the key order after `last` (the previous piece's last row)."""
+    if schema is None:
+        return piece.reset_index(drop=True)
+    piece = validate(piece, schema, check_key=False).reset_index(drop=True)
+    if schema.key and len(piece):
+        in_order, unique = key_order(piece, schema.key)
+        if in_order and unique and last is not None:
+            in_order, unique = key_order(pd.concat([last, piece.iloc[:1]], ignore_index=True), schema.key)
+        if not unique:
+            raise duplicate_key_error(piece if last is None else pd.concat([last, piece]), schema)
+        if not in_order:
+            raise ValueError(f"table {schema.name!r}: a piece is not in key order {list(schema.key)} or does not "
+                             "follow the piece before it; pieces must arrive sorted.")
+    return piece
 
 
 def read_table(path: str | os.PathLike, schema: TableSchema | str | None = None) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Differential item functioning: Mantel–Haenszel across rest-score strata, ETS A/B/C classes.
 
 Per item, respondents are matched on the rest score (total of the other items, in points, rounded to
-the nearest whole point). Within stratum k the 2×2 table is reference right A_k / wrong B_k, focal
+the nearest whole point). The stage counts its tables from each item's answer cells (dif_of_cells), not
+from respondent rows; both give the same counts. Within stratum k the 2×2 table is reference right A_k / wrong B_k, focal
 right C_k / wrong D_k, N_k in all. An item counts as right only with full credit.
 
 - α_MH = Σ(A_k D_k / N_k) / Σ(B_k C_k / N_k)  (Mantel & Haenszel 1959); α > 1 favours the reference group.
@@ -104,36 +105,50 @@ def summarise(res: dict[str, float]) -> dict[str, float | str | None]:
     return {**res, "d_dif": float(d), "d_se": float(d_se), "class": ets_class(d, d_se, res["p_value"])}
 
 
-def dif_tables(earned: np.ndarray, full_credit: np.ndarray, focal: dict[str, np.ndarray]) -> dict[str, list[dict]]:
-    """MH DIF for every item and every grouping. focal[name]: 0 reference, 1 focal, −1 in neither group.
+def stratum_tables(rest: np.ndarray, focal: np.ndarray, wrong: np.ndarray,
+                   count: np.ndarray | None = None) -> np.ndarray:
+    """Counts (K × 4) by rest-score stratum, columns as in mh_tables: rest in points, rounded to the
+    nearest whole point, strata from the lowest one found (empty strata carry no information, so where
+    they start does not matter); focal 0/1, wrong 0/1; count: respondents per entry (1 each when None)."""
+    s = np.rint(np.asarray(rest, dtype=np.float64)).astype(np.int64)
+    if s.size == 0:
+        return np.zeros((0, 4))
+    s -= s.min()
+    cell = s * 4 + 2 * np.asarray(focal, dtype=np.int64) + np.asarray(wrong, dtype=np.int64)
+    return np.bincount(cell, weights=count, minlength=(int(s.max()) + 1) * 4).reshape(-1, 4).astype(np.float64)
 
-    The rest-score strata are computed once for all groupings; the 2×2×K tables of all items come from
-    one bincount per group over the respondents × items matrix of cell codes.
-    """
-    n, k = earned.shape
-    if n == 0:
-        return {g: [dif_item(np.zeros(0), np.zeros(0), np.zeros(0)) for _ in range(k)] for g in focal}
-    rest = earned.sum(axis=1)[:, None] - earned
-    np.rint(rest, out=rest)
-    lo = int(rest.min())
-    n_strata = int(rest.max()) - lo + 1
-    size = k * n_strata * 4
-    dtype = np.int32 if size < 2**31 else np.int64
-    # cell = ((item · K + stratum) · 4) + 2 · focal + wrong; the focal term is added per group below
-    base = rest.astype(dtype)
-    del rest
-    base -= lo
-    base += np.arange(k, dtype=dtype) * n_strata
-    base *= 4
-    base += 1
-    base -= np.asarray(full_credit, dtype=dtype)
+
+def dif_tables(earned: np.ndarray, full_credit: np.ndarray, focal: dict[str, np.ndarray]) -> dict[str, list[dict]]:
+    """MH DIF for every item and every grouping, from respondent-level matrices. focal[name]: 0 reference,
+    1 focal, −1 in neither group."""
+    k = earned.shape[1]
+    total = earned.sum(axis=1)
+    wrong = ~np.asarray(full_credit, dtype=bool)
     out = {}
     for name, f in focal.items():
         f = np.asarray(f)
-        ref = np.bincount(base[f == 0].ravel(), minlength=size)
-        foc = np.bincount(base[f == 1].ravel() + 2, minlength=size + 2)[:size]
-        tables = (ref + foc).reshape(k, n_strata, 4).astype(np.float64)
-        out[name] = [summarise(mantel_haenszel(tables[i])) for i in range(k)]
+        use = f >= 0
+        out[name] = [summarise(mantel_haenszel(stratum_tables((total - earned[:, i])[use], f[use], wrong[use, i])))
+                     for i in range(k)]
+    return out
+
+
+def dif_of_cells(cells, names: list[str], full_credit: float) -> dict[str, list[dict]]:
+    """MH DIF for every item (its pipeline.scoring.psychometrics.ItemCells) and every grouping, named in
+    the order of the cells' grouping axes; an answer slot is right when its credit ≥ full_credit."""
+    out: dict[str, list[dict]] = {name: [] for name in names}
+    for cell in cells:
+        size = cell.rest.size
+        wrong = np.tile(np.broadcast_to(cell.credit < full_credit, cell.rest.shape).ravel(), 2)
+        rest = np.tile(cell.rest.ravel(), 2)
+        focal = np.repeat(np.array([0, 1]), size)
+        for p, name in enumerate(names):
+            others = tuple(a for a in range(len(names)) if a != p)
+            by = cell.counts.sum(axis=others) if others else cell.counts  # (3, T, S): neither, reference, focal
+            count = np.concatenate([by[1].ravel(), by[2].ravel()])
+            keep = count > 0
+            tables = stratum_tables(rest[keep], focal[keep], wrong[keep], count[keep].astype(np.float64))
+            out[name].append(summarise(mantel_haenszel(tables)))
     return out
 
 

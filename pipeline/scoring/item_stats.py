@@ -19,6 +19,7 @@ computed in parallel with this stage and may not exist yet: it is design-weighte
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,22 +32,58 @@ DIF_GROUPS: dict[str, tuple[str, str]] = {"sex": ("男", "女"), "urban": ("城�
 FULL_CREDIT = 1 - 1e-12
 
 
-def focal_codes(values: np.ndarray, reference: str, focal: str) -> np.ndarray:
-    v = np.asarray(values, dtype=object)
-    return np.where(v == focal, 1, np.where(v == reference, 0, -1)).astype(np.int64)
+def focal_codes(values, reference: str, focal: str) -> np.ndarray:
+    """1 focal, 0 reference, −1 neither; text columns are compared as they are stored, not as Python objects."""
+    v = pd.Series(values, copy=False)
+    is_focal = v.eq(focal).fillna(False).to_numpy(dtype=bool)
+    is_reference = v.eq(reference).fillna(False).to_numpy(dtype=bool)
+    return np.where(is_focal, 1, np.where(is_reference, 0, -1)).astype(np.int64)
 
 
-def item_stats(iset: ItemSet, correct: np.ndarray, earned: np.ndarray, chosen: np.ndarray,
-               status: np.ndarray, weight: np.ndarray, groups: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, dict]:
-    """All arrays restricted to scored respondents. Returns (table, reliability by dimension and total)."""
+@dataclass(frozen=True)
+class ItemBasis:
+    """What every item statistic rests on, from the n × k data once: the descriptives, the covariance of
+    the item scores and the reliability (which the stage's outputs also carry as metadata)."""
+
+    descriptives: pd.DataFrame
+    cov: np.ndarray
+    reliability: dict
+
+
+def item_basis(iset: ItemSet, codes: np.ndarray, weight: np.ndarray) -> ItemBasis:
+    """Codes and base weights of the scored respondents. One n × k float matrix at a time: the credit
+    (missing as 0) for the shares correct and KR-20, turned in place into points for the covariance."""
     dims = np.array([it.dimension for it in iset.items], dtype=object)
-    out = psychometrics.descriptives(iset, correct, status, weight)
+    correct0 = np.fmax(iset.flat_credit, 0.0)[codes]
+    out = psychometrics.descriptives(iset, codes, correct0, weight)
+    kr20s = psychometrics.kr20_by_group(iset, correct0, dims)
+    earned = correct0
+    del correct0
+    earned *= iset.points
+    cov = psychometrics.covariance(earned, overwrite=True)
+    del earned
+    return ItemBasis(out, cov, psychometrics.reliability(iset, cov, dims, kr20s))
+
+
+def item_stats(iset: ItemSet, codes: np.ndarray, total: np.ndarray, weight: np.ndarray,
+               groups: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, dict]:
+    """All arrays restricted to scored respondents: answer codes (n × k), each one's points before
+    rounding (Scored.raw_total), base weight and DIF groupings. Returns (table, reliability by dimension
+    and total)."""
+    basis = item_basis(iset, codes, weight)
+    return item_table(iset, basis, codes, total, groups), basis.reliability
+
+
+def item_table(iset: ItemSet, basis: ItemBasis, codes: np.ndarray, total: np.ndarray,
+               groups: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """The ITEM_STATS table from the basis, adding the key check and DIF, which count each item's
+    answer cells (arrays as for item_stats)."""
+    dims = np.array([it.dimension for it in iset.items], dtype=object)
+    out = basis.descriptives.copy()
     out.insert(1, "dimension", pd.array(dims.astype(str), dtype="str"))
-    cov = psychometrics.covariance(earned)
-    correct0 = np.fmax(correct, 0.0)
+    cov, rel = basis.cov, basis.reliability
     out["point_biserial"] = psychometrics.item_rest_correlation(cov)
     out["alpha_if_deleted"] = psychometrics.alpha_if_deleted(cov, dims)
-    rel = psychometrics.reliability(iset, earned, correct0, cov, dims)
     out["type"] = pd.array([it.type for it in iset.items], dtype="str")
     out["points"] = iset.points
     out["key"] = pd.array([",".join(str(k) for k in sorted(it.key)) for it in iset.items], dtype="str")
@@ -55,13 +92,13 @@ def item_stats(iset: ItemSet, correct: np.ndarray, earned: np.ndarray, chosen: n
     out["total_alpha"] = rel["total"]["alpha"]
     out["total_kr20"] = rel["total"]["kr20"]
     out["flag_negative_discrimination"] = (out["point_biserial"] < 0).to_numpy(dtype=bool)
-    keys = psychometrics.key_check(iset, chosen, status, earned)
-    out = out.merge(keys, on="item_id", how="left", validate="one_to_one")
-    full = correct0 >= FULL_CREDIT
     present = {name: focal_codes(groups[name], *DIF_GROUPS[name]) for name in DIF_GROUPS if name in groups}
     # Strata are matched on the rest score of everyone scored: respondents outside a grouping (−1)
-    # simply add no cell, so one strata computation serves every grouping.
-    results = dif.dif_tables(earned, full, present)
+    # simply add no cell, so one count of each item's cells serves the key check and every grouping.
+    cells = list(psychometrics.item_cells(iset, codes, total, list(present.values())))
+    keys = psychometrics.key_check(iset, cells)
+    out = out.merge(keys, on="item_id", how="left", validate="one_to_one")
+    results = dif.dif_of_cells(cells, list(present), FULL_CREDIT)
     for name, res in results.items():
         ref, foc = DIF_GROUPS[name]
         out[f"dif_{name}_n"] = np.array([r["n"] for r in res], dtype=np.int64)
@@ -76,4 +113,4 @@ def item_stats(iset: ItemSet, correct: np.ndarray, earned: np.ndarray, chosen: n
     for col in out.columns:
         if out[col].dtype.kind == "f":
             out[col] = out[col].replace([np.inf, -np.inf], np.nan)
-    return out, rel
+    return out

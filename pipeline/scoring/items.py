@@ -15,6 +15,12 @@ Credit (the `correct` fraction, 0–1; points earned = points × correct):
   says; it is the instrument designer's call to use all_or_nothing where that is unwanted.
 - "不知道" (dont_know) is an answer that earns 0; refused and skipped (and an item with no row at all
   for a respondent) are missing, never scored here.
+
+Answer codes: what scoring keeps of a respondent's answer to an item is one small integer, the position
+in the item set's flat table of answers (`ItemSet.flat_credit`): item j owns 2**m + 2 entries from
+offsets[j] on, one per option mask, then don't know, then missing. Credit, points, "missing" and the
+options chosen are all lookups of that code, so a million respondents × 68 items are 136 MB of int16
+instead of float matrices, and every per-item count is a bincount of the item's codes.
 """
 
 from __future__ import annotations
@@ -45,10 +51,25 @@ class ItemSet:
     n_options: np.ndarray  # (k,) int
     dichotomous: np.ndarray  # (k,) bool: credit can only be 0 or 1
     luts: tuple[np.ndarray, ...]  # per item: credit for every mask 0 … 2**m − 1
+    offsets: np.ndarray  # (k,) int64: where item j's answer codes start (see the module note)
+    flat_credit: np.ndarray  # per item: its LUT, then 0.0 (don't know), then NaN (missing)
 
     @property
     def k(self) -> int:
         return len(self.items)
+
+    @property
+    def dont_know_codes(self) -> np.ndarray:
+        return self.offsets + (1 << self.n_options)
+
+    @property
+    def code_dtype(self) -> type:
+        return np.int16 if self.flat_credit.size <= np.iinfo(np.int16).max else np.int32
+
+    def flat_earned(self) -> np.ndarray:
+        """Points earned per answer code (missing earns 0): fmax(credit, 0) × the item's points."""
+        sizes = np.diff(np.append(self.offsets, self.flat_credit.size))
+        return np.fmax(self.flat_credit, 0.0) * np.repeat(self.points, sizes)
 
     def option_code(self, i: int, bit: int) -> int:
         return self.items[i].options[bit][0]
@@ -91,30 +112,43 @@ def compile_items(items: tuple[Item, ...] | list[Item], where: str = "instrument
         n_options=np.array([len(it.options) for it in items]),
         dichotomous=np.array([not (it.type == "multiple" and it.scoring == "partial") for it in items]),
         luts=tuple(luts),
+        offsets=np.concatenate([[0], np.cumsum([lut.size + 2 for lut in luts])[:-1]]).astype(np.int64),
+        flat_credit=np.concatenate([np.append(lut, [0.0, np.nan]) for lut in luts]),
     )
 
 
-def credit(iset: ItemSet, chosen: np.ndarray, status: np.ndarray) -> np.ndarray:
-    """Credit matrix (n × k, float64): LUT credit when answered, 0 for dont_know, NaN when missing.
+def item_codes(iset: ItemSet, j: int, mask: np.ndarray, status: np.ndarray, checked: bool = False) -> np.ndarray:
+    """Answer codes (iset.code_dtype) of item j from its option masks and statuses, one per respondent;
+    `checked`: the masks are known to lie within the item's options and to be 0 unless answered (as
+    responses.parquet's columns are once read), which saves the checks."""
+    m = int(iset.n_options[j])
+    size = 1 << m
+    if not checked:
+        answered = status == ANSWERED
+        bad = answered & ((mask < 0) | (mask >= size))
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise InputError(f"item {iset.ids[j]}: option mask {int(mask[r])} is outside the item's "
+                             f"{iset.n_options[j]} options; the responses and the instrument disagree.")
+        mask = np.where(answered, mask, 0)
+    # one table per item over (status, mask): the mask's own code when answered, else don't know or missing
+    lut = np.full((ABSENT + 1, size), int(iset.offsets[j]) + size + 1, dtype=iset.code_dtype)
+    lut[ANSWERED] = int(iset.offsets[j]) + np.arange(size)
+    lut[DONT_KNOW] = int(iset.offsets[j]) + size
+    return lut.ravel()[(status.astype(np.int32) << m) | mask]
 
-    All item tables sit end to end in one array, followed by a 0 slot (don't know) and a NaN slot
-    (missing), so the whole matrix is one gather instead of a pass per item.
-    """
+
+def answer_codes(iset: ItemSet, chosen: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """The answer-code matrix (n × k, iset.code_dtype, row-major) of option-mask and status matrices."""
     n, k = chosen.shape
     if k != iset.k or status.shape != chosen.shape:
-        raise ValueError(f"credit: matrices of shape {chosen.shape}/{status.shape} for {iset.k} items")
-    sizes = np.array([lut.size for lut in iset.luts], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    flat_lut = np.concatenate([*iset.luts, [0.0, np.nan]])
-    dk_slot, missing_slot = sizes.sum(), sizes.sum() + 1
-    answered = status == ANSWERED
-    bad = answered & ((chosen < 0) | (chosen >= sizes))
-    if bad.any():
-        r, i = (int(v[0]) for v in np.nonzero(bad))
-        raise InputError(f"item {iset.ids[i]}: option mask {int(chosen[r, i])} is outside the item's "
-                         f"{iset.n_options[i]} options; the responses and the instrument disagree.")
-    dtype = np.int32 if missing_slot < 2**31 else np.int64
-    idx = chosen.astype(dtype) + offsets.astype(dtype)
-    idx[~answered] = missing_slot
-    idx[status == DONT_KNOW] = dk_slot
-    return flat_lut[idx]
+        raise ValueError(f"answer_codes: matrices of shape {chosen.shape}/{status.shape} for {iset.k} items")
+    codes = np.empty((n, k), dtype=iset.code_dtype)
+    for j in range(k):
+        codes[:, j] = item_codes(iset, j, chosen[:, j], status[:, j])
+    return codes
+
+
+def credit(iset: ItemSet, chosen: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """Credit matrix (n × k, float64): LUT credit when answered, 0 for dont_know, NaN when missing."""
+    return iset.flat_credit[answer_codes(iset, chosen, status)]

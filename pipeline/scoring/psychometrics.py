@@ -20,20 +20,29 @@ the scores that are reported. Every statistic comes from one covariance matrix o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from pipeline.scoring.items import ANSWERED, DONT_KNOW, ItemSet
+from pipeline.scoring.items import ItemSet
 
 HIGH_GROUP_QUANTILE = 0.73
+MAX_PLAIN_SLOTS = 66  # items of up to 6 options count every answer code; larger ones only those found
 
 
-def covariance(x: np.ndarray) -> np.ndarray:
-    """Sample covariance (ddof = 1) of the columns of x, centred first for accuracy."""
+def covariance(x: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """Sample covariance (ddof = 1) of the columns of x, centred first for accuracy; with `overwrite`,
+    centred in place (x is then spent), so a million-row matrix is not held twice."""
     n = x.shape[0]
     if n < 2:
         return np.full((x.shape[1], x.shape[1]), np.nan)
-    xc = x - x.mean(axis=0)
+    if overwrite:
+        x -= x.mean(axis=0)
+        xc = x
+    else:
+        xc = x - x.mean(axis=0)
     return (xc.T @ xc) / (n - 1)
 
 
@@ -93,23 +102,49 @@ def alpha_if_deleted(cov: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
-def reliability(iset: ItemSet, earned: np.ndarray, correct01: np.ndarray, cov: np.ndarray,
-                groups: np.ndarray) -> dict[str, dict[str, float]]:
-    """Alpha and KR-20 per dimension and for the whole test ('total')."""
-    out: dict[str, dict[str, float]] = {}
+def kr20_by_group(iset: ItemSet, correct01: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    """KR-20 per dimension and for the whole test ('total'); NaN where an item gives partial credit."""
+    out = {}
     for g in [*dict.fromkeys(groups.tolist()), "total"]:
         idx = np.arange(iset.k) if g == "total" else np.flatnonzero(groups == g)
-        dich = bool(iset.dichotomous[idx].all())
-        out[str(g)] = {
-            "alpha": alpha_from_cov(cov[np.ix_(idx, idx)]),
-            "kr20": kr20(correct01[:, idx]) if dich else float("nan"),
-            "n_items": float(idx.size),
-        }
+        if not bool(iset.dichotomous[idx].all()):
+            out[str(g)] = float("nan")
+            continue
+        # a dimension's items usually stand together: a view of their columns instead of a copy
+        together = idx.size > 0 and bool((np.diff(idx) == 1).all())
+        out[str(g)] = kr20(correct01[:, idx[0]:idx[-1] + 1] if together else correct01[:, idx])
     return out
 
 
-def item_major(a: np.ndarray, block: int = 2048) -> np.ndarray:
-    """a.T as a C-ordered copy, transposed in row blocks that stay in cache (about twice as fast as
+def reliability(iset: ItemSet, cov: np.ndarray, groups: np.ndarray,
+                kr20s: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Alpha (from the covariance of the item scores) and KR-20 (kr20_by_group) per dimension and total."""
+    out: dict[str, dict[str, float]] = {}
+    for g in [*dict.fromkeys(groups.tolist()), "total"]:
+        idx = np.arange(iset.k) if g == "total" else np.flatnonzero(groups == g)
+        out[str(g)] = {"alpha": alpha_from_cov(cov[np.ix_(idx, idx)]), "kr20": kr20s[str(g)],
+                       "n_items": float(idx.size)}
+    return out
+
+
+def quantile_of_counts(values: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """np.quantile (method 'linear') of the sample that holds values[i] counts[i] times (values sorted
+    ascending), to the last bit: the same virtual index, neighbours and interpolation as NumPy's."""
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    virtual = (n - 1) * np.float64(q)
+    if virtual >= n - 1:
+        return float(values[np.searchsorted(cum, n - 1, side="right")])
+    prev = np.floor(virtual)
+    a = values[np.searchsorted(cum, int(prev), side="right")]
+    b = values[np.searchsorted(cum, int(prev) + 1, side="right")]
+    gamma = virtual - prev
+    diff = b - a
+    return float(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
+
+
+def item_major(a: np.ndarray, block: int = 4096) -> np.ndarray:
+    """a.T as a C-ordered copy, transposed in row blocks that stay in cache (several times faster than
     numpy's one-shot copy on a million-row matrix)."""
     out = np.empty((a.shape[1], a.shape[0]), dtype=a.dtype)
     for r in range(0, a.shape[0], block):
@@ -117,16 +152,60 @@ def item_major(a: np.ndarray, block: int = 2048) -> np.ndarray:
     return out
 
 
-def _option_shares(chosen: np.ndarray, m: int) -> np.ndarray:
-    """Share of the group choosing each of the m options (don't know and missing choose none)."""
-    if chosen.size == 0:
+@dataclass(frozen=True)
+class ItemCells:
+    """One item's respondents counted by (grouping codes, total score, answer slot): the answer slots are
+    the item's answer codes that occur, so a million respondents become a few thousand cells."""
+
+    counts: np.ndarray  # (3,) * n_groupings + (T, S) int64; grouping code + 1 (0 neither, 1 reference, 2 focal)
+    rest: np.ndarray  # (T, S) total minus the item's points: the rest score of the cell
+    mask: np.ndarray  # (S,) options chosen (0 for don't know and missing)
+    credit: np.ndarray  # (S,) credit, missing as 0
+
+
+def item_cells(iset: ItemSet, codes: np.ndarray, total: np.ndarray,
+               focal: list[np.ndarray] | tuple[np.ndarray, ...] = ()) -> Iterator[ItemCells]:
+    """ItemCells of every item in instrument order. total: each respondent's points (unrounded);
+    focal: per grouping 0 reference, 1 focal, −1 in neither."""
+    n, k = codes.shape
+    values, t_code = np.unique(total, return_inverse=True)
+    shape = (3,) * len(focal)
+    g = np.zeros(n, dtype=np.int64)  # the grouping codes, outermost first: cell = ((g1 · 3 + g2) · T + t) · S + slot
+    for f in focal:
+        g = g * 3 + (np.asarray(f, dtype=np.int64) + 1)
+    base = g * values.size + t_code.astype(np.int64).ravel()
+    flat_earned, flat_credit = iset.flat_earned(), np.fmax(iset.flat_credit, 0.0)
+    by_item = item_major(codes)
+    scaled: dict[int, np.ndarray] = {}  # base · S, shared by the items with S answer slots
+    for j in range(k):
+        size = (1 << int(iset.n_options[j])) + 2
+        local = by_item[j] - by_item.dtype.type(iset.offsets[j])  # the item's own codes 0 … size − 1
+        if size <= MAX_PLAIN_SLOTS:  # every code its own slot: the empty slots count nothing
+            present = np.arange(size)
+        else:  # many options: only the codes that occur get a slot
+            present = np.flatnonzero(np.bincount(local, minlength=size))
+            slot = np.zeros(size, dtype=local.dtype)
+            slot[present] = np.arange(present.size)
+            local = slot[local]
+        if present.size not in scaled:
+            scaled[present.size] = base * present.size
+        counts = np.bincount(np.add(scaled[present.size], local, dtype=np.int64),
+                             minlength=3 ** len(focal) * values.size * present.size)
+        at = int(iset.offsets[j]) + present
+        mask = np.where(present < size - 2, present, 0)
+        yield ItemCells(counts.reshape(*shape, values.size, present.size),
+                        values[:, None] - flat_earned[at][None, :], mask, flat_credit[at])
+
+
+def _option_shares(per_mask: np.ndarray, size: int, m: int) -> np.ndarray:
+    """Share of a group of `size` choosing each of the m options, from its count per option mask."""
+    if size == 0:
         return np.full(m, np.nan)
-    per_mask = np.bincount(chosen, minlength=2**m)[: 2**m]  # chosen is 0 unless answered
     masks = np.arange(2**m)
-    return np.array([per_mask[(masks >> j) & 1 == 1].sum() for j in range(m)]) / chosen.size
+    return np.array([per_mask[(masks >> j) & 1 == 1].sum() for j in range(m)]) / size
 
 
-def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.ndarray) -> pd.DataFrame:
+def key_check(iset: ItemSet, cells: list[ItemCells]) -> pd.DataFrame:
     """Option choice in the high and low groups and the likely-key-error flag, one row per item.
 
     An item is flagged when some non-key option is (a) chosen by more high scorers than the key and
@@ -135,26 +214,30 @@ def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.
     flagged: on a hard true/false item most high scorers who miss it land on the one other option,
     yet the key is chosen far more by high than by low scorers. When the key is wrong the true
     answer rises steeply with the rest score and the key does not. For multiple-answer items the
-    key's share is that of its least-chosen key option.
+    key's share is that of its least-chosen key option. Groups and shares come from the item's cells
+    (item_cells): the high group is every cell whose rest score reaches the quantile, so the counts
+    are those of the respondents.
     """
-    n, k = earned.shape
     rows = []
-    total = earned.sum(axis=1)
-    # item-major copies: every per-item step below then reads contiguous memory; choices are zeroed
-    # where the item was not answered (don't know, missing), so a choice always means an answer
-    chosen_t = item_major(np.where(status == ANSWERED, chosen, 0))
-    earned_t = item_major(earned)
-    for i, it in enumerate(iset.items):
+    for i, (it, cell) in enumerate(zip(iset.items, cells, strict=True)):
         m = len(it.options)
-        rest = total - earned_t[i]
+        counts = cell.counts.reshape(-1, *cell.rest.shape).sum(axis=0)  # (T, S)
+        n = int(counts.sum())
         if n:
-            q_low, q_high = np.quantile(rest, [1 - HIGH_GROUP_QUANTILE, HIGH_GROUP_QUANTILE])
-            high = rest >= q_high
-            low = rest <= q_low
+            order = np.argsort(cell.rest, axis=None, kind="stable")
+            values, weights = cell.rest.ravel()[order], counts.ravel()[order]
+            q_low = quantile_of_counts(values, weights, 1 - HIGH_GROUP_QUANTILE)
+            q_high = quantile_of_counts(values, weights, HIGH_GROUP_QUANTILE)
+            high, low = cell.rest >= q_high, cell.rest <= q_low
         else:
-            high = low = np.zeros(0, dtype=bool)
-        sh = _option_shares(chosen_t[i][high], m)
-        sl = _option_shares(chosen_t[i][low], m)
+            high = low = np.zeros(cell.rest.shape, dtype=bool)
+        per_mask = {}
+        for name, group in (("high", high), ("low", low)):
+            per_mask[name] = np.zeros(2**m, dtype=np.int64)
+            np.add.at(per_mask[name], cell.mask, (counts * group).sum(axis=0))
+        n_high, n_low = int((counts * high).sum()), int((counts * low).sum())
+        sh = _option_shares(per_mask["high"], n_high, m)
+        sl = _option_shares(per_mask["low"], n_low, m)
         key_mask = np.array([(int(iset.key_bits[i]) >> j) & 1 for j in range(m)], dtype=bool)
         kj = int(np.flatnonzero(key_mask)[np.argmin(sh[key_mask])]) if n else 0
         distractors = np.flatnonzero(~key_mask)
@@ -163,8 +246,8 @@ def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.
         flagged = max(suspects, key=lambda j: sh[j]) if suspects else None
         rows.append({
             "item_id": it.id,
-            "n_high": int(high.sum()),
-            "n_low": int(low.sum()),
+            "n_high": n_high,
+            "n_low": n_low,
             "high_share_key": sh[kj] if n else np.nan,
             "low_share_key": sl[kj] if n else np.nan,
             "top_distractor": None if top is None else it.options[top][0],
@@ -179,22 +262,22 @@ def key_check(iset: ItemSet, chosen: np.ndarray, status: np.ndarray, earned: np.
     return out
 
 
-def descriptives(iset: ItemSet, correct: np.ndarray, status: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
-    """n (answered incl. don't know), unweighted and design-weighted share correct, per item."""
-    answered = status <= DONT_KNOW
-    c = np.fmax(correct, 0.0)  # missing (NaN) → 0; don't know is already 0
+def descriptives(iset: ItemSet, codes: np.ndarray, correct01: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
+    """n (answered incl. don't know), unweighted and design-weighted share correct, per item.
+    correct01: the credit matrix with missing as 0 (the same rows as codes)."""
+    answered = ~np.isnan(iset.flat_credit)[codes]
     n = np.count_nonzero(answered, axis=0)
     # einsum casts in small buffers instead of materialising a float copy of the n × k mask
     w_ans = np.einsum("i,ij->j", weight, answered, casting="unsafe", dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(n > 0, c.sum(axis=0) / np.maximum(n, 1), np.nan)
-        pw = np.where(w_ans > 0, (weight @ c) / np.where(w_ans > 0, w_ans, 1.0), np.nan)
-    n_dk = np.count_nonzero(status == DONT_KNOW, axis=0)
+        p = np.where(n > 0, correct01.sum(axis=0) / np.maximum(n, 1), np.nan)
+        pw = np.where(w_ans > 0, (weight @ correct01) / np.where(w_ans > 0, w_ans, 1.0), np.nan)
+    n_dk = np.count_nonzero(codes == iset.dont_know_codes.astype(codes.dtype), axis=0)
     return pd.DataFrame({
         "item_id": list(iset.ids),
         "n": n.astype(np.int64),
         "n_dont_know": n_dk.astype(np.int64),
-        "n_missing": (status.shape[0] - n).astype(np.int64),
+        "n_missing": (codes.shape[0] - n).astype(np.int64),
         "p_correct": p,
         "p_correct_weighted": pw,
     })

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,11 +14,11 @@ from pipeline.instruments import load_frameworks, load_instrument, load_scoring
 from pipeline.paths import FRAMEWORKS, WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import ITEM_SCORES, ITEM_STATS, RESPONDENTS, SCORES
-from pipeline.scoring.item_stats import item_stats
-from pipeline.scoring.items import compile_items, credit
-from pipeline.scoring.responses import read_responses
-from pipeline.scoring.scores import item_scores_frame, score, scores_frame
-from pipeline.tableio import read_table, stage_commit, write_table
+from pipeline.scoring.item_stats import item_basis, item_table
+from pipeline.scoring.items import compile_items
+from pipeline.scoring.responses import read_answer_codes
+from pipeline.scoring.scores import item_scores_pieces, missing_counts, score, scored_mask, scores_frame
+from pipeline.tableio import ROW_GROUP_ROWS, read_table, stage_commit, write_table, write_table_pieces
 
 MISSING_POLICY = "missing items within the allowance score 0; beyond it the respondent is unscored"
 
@@ -95,36 +96,41 @@ def run_score(paths: WavePaths, progress: bool = True) -> ScoreResult:
     ids = respondents["respondent_id"].to_numpy(dtype=object)
     say(f"   reading responses for {len(ids)} respondents × {iset.k} items")
     source = paths.out / "responses.parquet"
-    matrix = read_responses(source, iset, ids)
-    correct = credit(iset, matrix.chosen, matrix.status)
-    say("   scoring")
-    s = score(iset, correct, matrix.status, matrix.respondent_ids, rule, frameworks, str(paths.scoring))
-    ok = s.scored
+    respondent_ids, codes = read_answer_codes(source, iset, ids)
+    ok = scored_mask(missing_counts(iset, codes), iset.k, rule)
     say(f"   item statistics and DIF on {int(ok.sum())} scored respondents")
     weight = _delivered_weight(respondents)
     if weight is None:
         weight = (respondents["n_adults"].to_numpy(dtype=np.float64)
                   / respondents[["p_psu", "p_ssu", "p_hh"]].to_numpy(dtype=np.float64).prod(axis=1))
-    groups = {g: respondents[g].to_numpy(dtype=object)[ok] for g in ("sex", "urban")}
-    stats, rel = item_stats(iset, correct[ok], s.earned[ok], matrix.chosen[ok], matrix.status[ok], weight[ok],
-                            groups)
+    groups = {g: respondents[g].array[ok] for g in ("sex", "urban")}
+    del respondents  # all the stage needs of it is taken: its memory goes back before the big steps
+    codes_ok = codes[ok]
+    basis = item_basis(iset, codes_ok, weight[ok])
     meta = {"stage": "score", "wave": paths.wave, "rule": rule.rule, "params": dict(rule.params),
             "max_missing_items": rule.max_missing_items, "max_missing_share": rule.max_missing_share,
-            "missing_policy": MISSING_POLICY, "reliability": rel}
+            "missing_policy": MISSING_POLICY, "reliability": basis.reliability}
     out = paths.out
-    with stage_commit("score", stages.target("score", paths)):
-        written = (
-            write_table(scores_frame(s), out / "scores.parquet", SCORES, metadata=meta),
-            write_table(item_scores_frame(s, iset), out / "item_scores.parquet", ITEM_SCORES, metadata=meta),
-            write_table(stats, out / "item_stats.csv", ITEM_STATS),
-        )
+    # The long item table needs only the answer codes and the metadata, so a second thread writes it
+    # while this one scores, builds the item table and writes the other outputs: its encoding runs
+    # outside the interpreter lock. The pool is left (and the thread joined) before the commit ends, also
+    # on an error, so no write outlives the commit.
+    with stage_commit("score", stages.target("score", paths)), ThreadPoolExecutor(max_workers=1) as pool:
+        long = pool.submit(write_table_pieces, item_scores_pieces(iset, codes, respondent_ids, ROW_GROUP_ROWS),
+                           out / "item_scores.parquet", ITEM_SCORES, metadata=meta)
+        say("   scoring")
+        s = score(iset, codes, respondent_ids, rule, frameworks, str(paths.scoring))
+        stats = item_table(iset, basis, codes_ok, s.raw_total[ok], groups)
+        written = (write_table(scores_frame(s), out / "scores.parquet", SCORES, metadata=meta),
+                   long.result(),  # waits for the thread and raises what it raised
+                   write_table(stats, out / "item_stats.csv", ITEM_STATS))
     lit = s.literate[ok].astype(bool)
     dif_c = sum(int((stats[c] == "C").sum()) for c in stats.columns if c.startswith("dif_") and c.endswith("_class"))
     return ScoreResult(
         wave=paths.wave, rule=rule.rule, n_respondents=len(ids), n_scored=int(ok.sum()),
         n_unscored=int((~ok).sum()), max_missing_items=rule.max_missing_items,
         share_literate_unweighted=float(lit.mean()) if lit.size else float("nan"),
-        alpha_total=float(rel["total"]["alpha"]), n_flag_key_error=int(stats["flag_key_error"].sum()),
+        alpha_total=float(basis.reliability["total"]["alpha"]), n_flag_key_error=int(stats["flag_key_error"].sum()),
         n_flag_negative=int(stats["flag_negative_discrimination"].sum()), n_dif_c=dif_c,
         seconds=timer.seconds, outputs=tuple(str(p) for p in written),
     )

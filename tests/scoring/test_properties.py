@@ -5,7 +5,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.scoring.items import compile_items, credit
+from pipeline.scoring.items import answer_codes, compile_items, credit
 from pipeline.scoring.responses import build_matrix
 from pipeline.scoring.scores import score, scores_frame
 from tests.scoring.conftest import item, responses_df, rule
@@ -64,8 +64,8 @@ def scores_of(items, rows, allowance, shuffle=None):
         df = df.iloc[np.argsort(np.asarray(shuffle)[: len(df)])]  # len(rows) = respondents × items ≥ len(df)
     m = build_matrix(df, iset, ids)
     c = credit(iset, m.chosen, m.status)
-    s = score(iset, c, m.status, m.respondent_ids, rule(params={"cutoff": 1.0}, levels=(("a", 2.0), ("b", 0.0)),
-                                                        max_missing_items=allowance))
+    r = rule(params={"cutoff": 1.0}, levels=(("a", 2.0), ("b", 0.0)), max_missing_items=allowance)
+    s = score(iset, answer_codes(iset, m.chosen, m.status), m.respondent_ids, r)
     return iset, c, s
 
 

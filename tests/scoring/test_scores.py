@@ -6,7 +6,7 @@ import pytest
 from pipeline.errors import SpecError
 from pipeline.instruments import load_frameworks
 from pipeline.schemas import ITEM_SCORES, SCORES, validate
-from pipeline.scoring.items import compile_items, credit
+from pipeline.scoring.items import answer_codes, compile_items, credit
 from pipeline.scoring.rules import SCORING_RULES, classify
 from pipeline.scoring.scores import item_scores_frame, score, scores_frame
 from tests.scoring.conftest import item, matrix_from_rows, rule
@@ -39,7 +39,7 @@ LEVELS = (("高", 8.25), ("中", 1.25), ("低", 0.0))
 def run(rows=ROWS, items=ITEMS, r=None):
     iset, m = matrix_from_rows(items, rows)
     r = r or rule(params={"cutoff": 8.25}, levels=LEVELS, max_missing_items=1)
-    return iset, m, score(iset, credit(iset, m.chosen, m.status), m.status, m.respondent_ids, r)
+    return iset, m, score(iset, answer_codes(iset, m.chosen, m.status), m.respondent_ids, r)
 
 
 def test_hand_worked_threshold_total():
@@ -115,7 +115,7 @@ def test_cut_off_is_not_lost_to_floating_point(points, n_items, n_right):
     if points == 0.1:
         # the raw float sum really does miss 70, so this test would fail without the rounding
         assert (c * iset.points).sum() != 70.0
-    s = score(iset, c, status, np.array(["r"], dtype=object), rule(max_missing_items=0))
+    s = score(iset, answer_codes(iset, chosen, status), np.array(["r"], dtype=object), rule(max_missing_items=0))
     assert s.total[0] == 70.0
     assert s.literate.tolist() == [True]
     assert s.level.tolist() == ["具备"]
@@ -138,5 +138,5 @@ def test_frameworks_points_checked():
     fw = load_frameworks()
     with pytest.raises(SpecError, match="frameworks.yaml"):
         iset, m = matrix_from_rows(ITEMS, ROWS)
-        score(iset, credit(iset, m.chosen, m.status), m.status, m.respondent_ids,
+        score(iset, answer_codes(iset, m.chosen, m.status), m.respondent_ids,
               rule(params={"cutoff": 8.25}, levels=LEVELS), frameworks=fw)
