@@ -36,8 +36,8 @@ def _tracked_state() -> dict[str, tuple[int, int]]:
 
 # The longest test files first, so that the two processes of `make test` (one file at a time each) end
 # together instead of one of them starting a long file last.
-LONGEST_FIRST = ("faults/test_kill_report.py", "faults/test_content_reruns.py", "faults/test_redelivery_reruns.py",
-                 "faults/test_crash_consistency.py")
+LONGEST_FIRST = ("faults/test_kill_report.py", "faults/test_kill_report_late.py", "faults/test_content_reruns.py",
+                 "faults/test_redelivery_reruns.py", "faults/test_crash_consistency.py")
 
 
 def pytest_collection_modifyitems(items) -> None:

@@ -158,19 +158,21 @@ def stage_hashes(stage: str, paths: WavePaths) -> dict[str, str]:
     return {k: v for k, v in snapshot(base).items() if base / k in files}
 
 
-def report_sample(names: list[str]) -> list[str]:
+def report_sample(names: list[str], part: int | None = None) -> list[str]:
     """The report writes dozens of files in three steps; the fast suite kills it at one boundary of each
     kind (a figure written, the journal written, the target removed, a file renamed, the page renamed in
-    the second step, the manifest written and renamed, the journal removed), the slow one at all of them."""
+    the second step, the manifest written and renamed, the journal removed), the slow one at all of them.
+    `part` 0 is the first commit's kinds, 1 the rest: two test files, so that both test processes share
+    the kills (each costs two runs of the report)."""
     renames = [n for n in names if n.startswith("rename:")]
     picks = [next(n for n in names if n.startswith("write:figures/")), "commit1:journal", "commit1:target-removed",
              next(n for n in names if n.startswith("rename:tables/")), "rename:report.html", "commit2:journal",
              "write:manifest.json", renames[-1], names[-1]]
     assert all(p in names for p in picks)
-    return picks
+    return picks if part is None else (picks[:5], picks[5:])[part]
 
 
-def kill_everywhere(stage: str, demo_done: WavePaths, tmp_path, every: bool) -> int:
+def kill_everywhere(stage: str, demo_done: WavePaths, tmp_path, every: bool, part: int | None = None) -> int:
     paths = copy_done(demo_done, tmp_path)
     uninterrupted = stage_hashes(stage, paths)
     names = boundaries(stage, paths, tmp_path / "boundaries.txt")
@@ -182,7 +184,7 @@ def kill_everywhere(stage: str, demo_done: WavePaths, tmp_path, every: bool) -> 
     renames = [n for n in names if n.startswith("rename:")]
     assert renames[-1] == f"rename:{target.name}", "the make target is renamed last"
     assert names[-1].endswith(":settled"), "the journal goes once the target is in place"
-    for name in names if every else report_sample(names):
+    for name in names if every else report_sample(names, part):
         for f in output_files(stage, paths):  # an old complete set, recognisably not this run's
             f.write_bytes(OLD + f.name.encode())
         old = stage_hashes(stage, paths)
