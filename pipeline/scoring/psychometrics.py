@@ -102,17 +102,22 @@ def alpha_if_deleted(cov: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
+def _parts(iset: ItemSet, groups: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, item positions) of every dimension in first-seen order, then of the whole test ('total')."""
+    for g in [*dict.fromkeys(groups.tolist()), "total"]:
+        yield str(g), np.arange(iset.k) if g == "total" else np.flatnonzero(groups == g)
+
+
 def kr20_by_group(iset: ItemSet, correct01: np.ndarray, groups: np.ndarray) -> dict[str, float]:
     """KR-20 per dimension and for the whole test ('total'); NaN where an item gives partial credit."""
     out = {}
-    for g in [*dict.fromkeys(groups.tolist()), "total"]:
-        idx = np.arange(iset.k) if g == "total" else np.flatnonzero(groups == g)
+    for g, idx in _parts(iset, groups):
         if not bool(iset.dichotomous[idx].all()):
-            out[str(g)] = float("nan")
+            out[g] = float("nan")
             continue
         # a dimension's items usually stand together: a view of their columns instead of a copy
         together = idx.size > 0 and bool((np.diff(idx) == 1).all())
-        out[str(g)] = kr20(correct01[:, idx[0]:idx[-1] + 1] if together else correct01[:, idx])
+        out[g] = kr20(correct01[:, idx[0]:idx[-1] + 1] if together else correct01[:, idx])
     return out
 
 
@@ -120,10 +125,8 @@ def reliability(iset: ItemSet, cov: np.ndarray, groups: np.ndarray,
                 kr20s: dict[str, float]) -> dict[str, dict[str, float]]:
     """Alpha (from the covariance of the item scores) and KR-20 (kr20_by_group) per dimension and total."""
     out: dict[str, dict[str, float]] = {}
-    for g in [*dict.fromkeys(groups.tolist()), "total"]:
-        idx = np.arange(iset.k) if g == "total" else np.flatnonzero(groups == g)
-        out[str(g)] = {"alpha": alpha_from_cov(cov[np.ix_(idx, idx)]), "kr20": kr20s[str(g)],
-                       "n_items": float(idx.size)}
+    for g, idx in _parts(iset, groups):
+        out[g] = {"alpha": alpha_from_cov(cov[np.ix_(idx, idx)]), "kr20": kr20s[g], "n_items": float(idx.size)}
     return out
 
 
