@@ -100,8 +100,8 @@ def make_big(n: int = N_BIG, seed: int = SEED) -> dict:
 
 
 def bench_million(data: dict) -> dict:
+    from pipeline.survey_design.codes import expand_rows
     from pipeline.weighting.calibration import Margin, calibrate
-    from pipeline.weighting.grouped import expand_rows
     from pipeline.weighting.replicates import bootstrap_factors
 
     psu_stratum = (np.arange(13 * 40) // 40).astype(str)
@@ -136,8 +136,8 @@ def bench_raking_kernel(data: dict, repeats: int = 3) -> dict:
     """calibrate("raking") against rake_floor on the same precomputed codes, in one run: the full sample
     of a million respondents raked to four margins (county x sex, county x age band, county x urban,
     county x education), then with 100 bootstrap replicates (101 columns). Medians of `repeats`."""
+    from pipeline.survey_design.codes import expand_rows
     from pipeline.weighting.calibration import Margin, calibrate
-    from pipeline.weighting.grouped import expand_rows
     from pipeline.weighting.replicates import bootstrap_factors
 
     m1 = data["m1"]

@@ -30,7 +30,7 @@ from pipeline.estimation.calibration import CalibrationProjector
 from pipeline.estimation.domains import Partition, partition_by
 from pipeline.estimation.intervals import interval
 from pipeline.estimation.reliability import mean_reliability, proportion_reliability
-from pipeline.weighting.grouped import expand_rows, factorize_sorted
+from pipeline.survey_design.codes import expand_rows, factorize_sorted
 
 STATISTICS = ("mean", "proportion", "total")
 CHUNK = 16  # variables per pass: bounds the (n × variables) working arrays in memory

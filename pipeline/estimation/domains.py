@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError
-from pipeline.weighting.grouped import factorize_sorted
+from pipeline.survey_design.codes import factorize_sorted
 
 
 @dataclass(frozen=True)

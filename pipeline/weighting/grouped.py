@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Elements per bincount call: bounds the temporary index array (8 bytes each) to about 64 MiB.
-_CHUNK_ELEMENTS = 1 << 23
+from pipeline.survey_design.codes import CHUNK_ELEMENTS, factorize_sorted
+
 _SPARSE_ELEMENTS = 1 << 22
 
 
@@ -35,7 +35,7 @@ def group_sums(codes: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
         return np.asarray(indicator @ w)
     out = np.zeros(k * r)
     cols = np.arange(r, dtype=np.int64)
-    step = max(1, _CHUNK_ELEMENTS // max(r, 1))
+    step = max(1, CHUNK_ELEMENTS // max(r, 1))
     for start in range(0, n, step):
         stop = min(n, start + step)
         idx = (codes[start:stop, None] * r + cols).ravel()
@@ -58,7 +58,7 @@ def gather_multiply(w: np.ndarray, factors: np.ndarray, codes: np.ndarray, inpla
         col = gather_multiply(w[:, 0], factors[:, 0], codes, inplace=inplace)
         return w if inplace else col[:, None]
     out = w if inplace else np.empty_like(w)
-    step = max(1, _CHUNK_ELEMENTS // max(w.shape[1], 1))
+    step = max(1, CHUNK_ELEMENTS // max(w.shape[1], 1))
     buf = np.empty((min(step, w.shape[0]), w.shape[1]))
     for start in range(0, w.shape[0], step):
         stop = min(w.shape[0], start + step)
@@ -66,25 +66,6 @@ def gather_multiply(w: np.ndarray, factors: np.ndarray, codes: np.ndarray, inpla
         np.take(factors, codes[start:stop], axis=0, out=b)
         np.multiply(w[start:stop], b, out=out[start:stop])
     return out
-
-
-def factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of `values` in the sorted order of the distinct values, and those values
-    (np.unique(values, return_inverse=True)), found without sorting the n values: small non-negative
-    integers (category codes, PSU numbers) are compacted through a bincount over their range, anything
-    else is hashed (pd.factorize) and only the distinct values are sorted."""
-    v = np.asarray(values)
-    n = len(v)
-    if v.dtype.kind in "iub" and n:
-        lo, hi = int(v.min()), int(v.max())
-        if lo >= 0 and hi < max(4 * n, 1 << 16):
-            present = np.bincount(v, minlength=hi + 1) > 0
-            remap = np.cumsum(present) - 1
-            return remap[v].astype(np.int64), np.flatnonzero(present).astype(v.dtype)
-    import pandas as pd
-
-    codes, uniq = pd.factorize(v, sort=True)
-    return codes.astype(np.int64), np.asarray(uniq)
 
 
 def distinct_rows(frame, cols: list[str]) -> tuple[np.ndarray, list[tuple]]:
@@ -277,14 +258,3 @@ def grouped_order_stats(w: np.ndarray, codes: np.ndarray, k: int, order: np.ndar
             bottom[g, sel] = part[:, zz] if zz else part[:, :lo + 1].min(axis=1)
             top[g, sel] = part[:, hi:].max(axis=1)
     return med, top, bottom
-
-
-def expand_rows(w: np.ndarray, factors: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """(n, R) matrix w[i] * factors[codes[i], :], filled in row chunks (no n × R temporaries)."""
-    out = np.empty((len(w), factors.shape[1]))
-    step = max(1, _CHUNK_ELEMENTS // max(factors.shape[1], 1))
-    for start in range(0, len(w), step):
-        stop = min(len(w), start + step)
-        np.take(factors, codes[start:stop], axis=0, out=out[start:stop])
-        out[start:stop] *= w[start:stop, None]
-    return out

@@ -27,6 +27,7 @@ import pandas as pd
 
 from pipeline.errors import InputError, PipelineError
 from pipeline.instruments.delivery import Delivery
+from pipeline.survey_design.codes import expand_rows, factorize_sorted
 from pipeline.survey_design.spec import DesignSpec
 from pipeline.vocabulary import OVERALL_LABEL
 from pipeline.weighting import diagnostics as dg
@@ -35,7 +36,7 @@ from pipeline.weighting.base import household_weights
 from pipeline.weighting.calibration import CalibrationResult, Margin, calibrate, calibrate_cells
 from pipeline.weighting.controls import Collapse, build_margin, check_controls
 from pipeline.weighting.factored import FactoredWeights
-from pipeline.weighting.grouped import cells, distinct_rows, expand_rows, factorize_sorted, gather_multiply
+from pipeline.weighting.grouped import cells, distinct_rows, gather_multiply
 from pipeline.weighting.nonresponse import nonresponse_adjustment, response_rates
 from pipeline.weighting.replicates import ReplicateFactors, replicate_factors
 from pipeline.weighting.trimming import trim_and_recalibrate
