@@ -296,7 +296,7 @@ WEIGHTS = _schema(
     "weights",
     [C("respondent_id", "str", False), C("stratum", "str", False), C("psu", "str", False),
      C("w_base", "float", False), C("w_nr", "float", False), C("w_cal", "float", False),
-     C("w_final", "float", False)],
+     C("w_final", "float", False), C("replicate_block", "int", False)],
     key=("respondent_id",),
     extra=r"w_rep_\d{3,4}",
     extra_kind="float",

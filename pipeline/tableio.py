@@ -390,15 +390,17 @@ def _next_piece(piece: pd.DataFrame, schema: TableSchema | None, last: pd.DataFr
     return piece
 
 
-def read_table(path: str | os.PathLike, schema: TableSchema | str | None = None) -> pd.DataFrame:
-    """Read a stage table and validate it against its schema, with an error that names the file."""
+def read_table(path: str | os.PathLike, schema: TableSchema | str | None = None,
+               columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a stage table and validate it against its schema, with an error that names the file.
+    `columns` (parquet only): read just those (the schema's own columns among them are checked)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
             f"{path} does not exist. Run the stage that writes it first (see `make help`)."
         )
     if path.suffix == ".parquet":
-        df = pd.read_parquet(path)
+        df = pd.read_parquet(path, columns=columns)
     elif path.suffix == ".csv":
         df = pd.read_csv(path, encoding=CSV_ENCODING)
     else:

@@ -26,7 +26,8 @@ def record(replicates: list[str], rscales, *, method: str = "JKn", primary: str 
         "slots": {"base": "base", "replicates": "replicates", "nonresponse": "nonresponse",
                   **({"calibration": "calibration"} if margins else {})},
         "replicates": {"method": method, "scale": 1.0, "rscales": [float(x) for x in rscales], "mse": False,
-                       "n_replicates": len(replicates), "lonely_strata": []},
+                       "n_replicates": len(replicates), "lonely_strata": [],
+                       "blocks": [list(range(len(replicates)))]},  # one block: every replicate stored for all
         "calibration": {"method": "raking" if margins else None, "margins": [m["by"] for m in margins],
                         "control_tables": [m["margin"] for m in margins], "collapsed": [],
                         "regression_weight": regression_weight if margins else None, "cells": margins},

@@ -31,6 +31,7 @@ from pipeline.estimation.domains import Partition, partition_by
 from pipeline.estimation.intervals import interval
 from pipeline.estimation.reliability import mean_reliability, proportion_reliability
 from pipeline.survey_design.codes import expand_rows, factorize_sorted
+from pipeline.survey_design.replicate_blocks import ReplicateBlocks
 
 STATISTICS = ("mean", "proportion", "total")
 CHUNK = 16  # variables per pass: bounds the (n × variables) working arrays in memory
@@ -44,6 +45,7 @@ class Replicates:
     rscales: np.ndarray
     mse: bool
     factors: np.ndarray | None  # (P, R) when replicate/main weight ratios are constant within PSU
+    blocks: ReplicateBlocks | None = None  # replicates that differ from the weight only in blocks of rows
 
 
 def _codes(values: pd.Series | np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -160,6 +162,18 @@ class Design:
             raise PipelineError("replicates given without replicate_method (JKn, bootstrap, BRR, Fay).")
         if factored is not None:
             return self._factored_replicates(factored, method, scale, rscales, mse, rho)
+        if isinstance(rw, ReplicateBlocks):
+            if len(rw.full) != self.n:
+                raise InputError(f"replicate weights have {len(rw.full)} rows; the data have {self.n}.")
+            if not all(np.isfinite(v).all() for v in rw.values):
+                raise InputError("replicate weights contain missing or infinite values.")
+            sc, rs = V.replicate_defaults(method, rw.n_replicates, rho, rscales, scale)
+            if len(rs) != rw.n_replicates:
+                raise InputError(f"rscales has {len(rs)} entries for {rw.n_replicates} replicates.")
+            if len(rw.rows) == 1 and len(rw.cols[0]) == rw.n_replicates:  # one block of everything: the matrix
+                mat = rw.values[0]
+                return Replicates(mat, method, sc, rs, bool(mse), self._psu_factors(mat))
+            return Replicates(None, method, sc, rs, bool(mse), None, rw)
         if isinstance(rw, (list, tuple)):
             missing = [c for c in rw if c not in self.df.columns]
             if missing:
@@ -218,6 +232,8 @@ class Design:
         rep = self.replicates
         if rep is None:
             raise PipelineError("the design has no replicate weights.")
+        if rep.blocks is not None:
+            return rep.blocks.replicate_matrix()
         return rep.weights if rep.weights is not None else expand_rows(self.w, rep.factors, self.p)
 
     def _psu_factors(self, mat: np.ndarray) -> np.ndarray | None:
@@ -433,6 +449,8 @@ class Design:
             # one GEMM each: (D·K × P) @ (P × R)
             r1 = (np.ascontiguousarray(s1.transpose(0, 2, 1)).reshape(D * K, P) @ rep.factors).reshape(D, K, -1)
             r0 = (np.ascontiguousarray(s0.transpose(0, 2, 1)).reshape(D * K, P) @ rep.factors).reshape(D, K, -1)
+        elif rep.blocks is not None:
+            r1, r0 = self._block_sums(s1, s0, y0, mask, partitions)
         else:
             # replicate weights that vary within PSUs (re-calibrated replicates): the rows are summed per
             # atom (the rows that share their domain in every partition) once, so each row enters one
@@ -457,6 +475,44 @@ class Design:
                 lv = V.replicate_variance(lg, np.log(est / (1 - est)), rep.scale, rep.rscales, rep.mse)
                 se_logit = np.where(np.isfinite(lg).all(axis=-1), np.sqrt(lv), np.nan)
         return var, se_logit
+
+    def _block_sums(self, s1, s0, y0, mask, partitions):
+        """Replicate sums when each replicate differs from the weight only in blocks of rows: in a block's
+        replicates, the block's rows summed with the replicate weights plus every other block's rows with
+        the weight (rows summed per atom, the atoms per domain). Only the stored entries are read, about
+        n × R / blocks of them. The other blocks' sums are added, not the block's own subtracted from the
+        total, so a domain that a replicate deletes sums to exactly 0, as on the matrix."""
+        B = self.replicates.blocks
+        R, K = B.n_replicates, y0.shape[1]
+        atoms, dmat = self._atom_matrices(partitions)
+        atoms = atoms.tocsc()
+        seen: dict[bytes, int] = {}
+        which = np.array([seen.setdefault(np.packbits(mask[:, k]).tobytes(), len(seen)) for k in range(K)])
+        distinct = [int(np.flatnonzero(which == j)[0]) for j in range(len(seen))]
+        M = len(distinct)
+        own, stored = [], []  # per block: (D, K + M) sums with the weight; (D, K + M, m_b) with its replicates
+        for rows, vals in zip(B.rows, B.values, strict=True):
+            sub = atoms[:, rows].tocsr()
+            x1, x0 = self._stacked(sub, y0[rows]), self._stacked(sub, mask[rows][:, distinct].astype(np.float64))
+            w = self.w[rows, None]
+            own.append(np.concatenate([self._per_domain(dmat, x1 @ w, K, 1)[..., 0],
+                                       self._per_domain(dmat, x0 @ w, M, 1)[..., 0]], axis=1))
+            stored.append(None if not vals.shape[1] else np.concatenate(
+                [self._per_domain(dmat, x1 @ vals, K, vals.shape[1]),
+                 self._per_domain(dmat, x0 @ vals, M, vals.shape[1])], axis=1))
+        nb = len(own)
+        before = np.zeros((nb + 1, *own[0].shape)) if nb else np.zeros((1, s1.shape[0], K + M))
+        after = np.zeros_like(before)
+        for b in range(nb):
+            before[b + 1] = before[b] + own[b]
+            after[nb - b - 1] = after[nb - b] + own[nb - b - 1]
+        full = before[nb]
+        out = np.repeat(full[:, :, None], R, axis=2)
+        for b, (cols, sums) in enumerate(zip(B.cols, stored, strict=True)):
+            if sums is not None:
+                out[:, :, cols] = (before[b] + after[b + 1])[:, :, None] + sums
+        r1, r0 = out[:, :K], out[:, K:][:, which, :]
+        return r1, r0
 
     @staticmethod
     def _stacked(atoms, values):

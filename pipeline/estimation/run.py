@@ -21,6 +21,7 @@ from pipeline.paths import WavePaths
 from pipeline.progress import Timer, progress
 from pipeline.schemas import ESTIMATES, POPULATIONS, RESPONDENTS, SAE, SCORES, TARGETS, WEIGHTS
 from pipeline.survey_design.record import RECORD, DesignRecord, read_record
+from pipeline.survey_design.replicate_blocks import BLOCK_COLUMN, ReplicateBlocks, filled, read_blocks
 from pipeline.tableio import read_table, stage_commit, write_json, write_table
 from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS
 
@@ -140,26 +141,43 @@ def calibration_columns(frame: pd.DataFrame, record: DesignRecord) -> tuple[pd.D
     return frame, cols
 
 
-def psu_replicate_factors(frame: pd.DataFrame, record: DesignRecord) -> tuple[np.ndarray, np.ndarray]:
+def psu_replicate_factors(frame: pd.DataFrame, record: DesignRecord, blocks: ReplicateBlocks
+                          ) -> tuple[np.ndarray, np.ndarray]:
     """(PSU of each row, PSU × replicate factors) when the weighting made every replicate weight the weight
     times a factor of the PSU: the factors are read off the first row of positive weight in each PSU, as
     the design would find them in the n × R matrix, without reading or checking the other rows."""
     h = pd.factorize(frame[record.stratum])[0].astype(np.int64)
     k, uniq = pd.factorize(frame[record.psu])
     psu = pd.factorize(h * (len(uniq) + 1) + k)[0].astype(np.int64)
-    w = pd.to_numeric(frame[record.weight], errors="coerce").to_numpy(dtype=float)
+    w = blocks.full
     pos = np.flatnonzero(w > 0)
     first = np.full(int(psu.max()) + 1 if len(psu) else 0, -1, dtype=np.int64)
     first[psu[pos][::-1]] = pos[::-1]
-    have = first >= 0
-    table = np.zeros((len(first), len(record.replicate_columns)))
-    rows = first[have]
-    table[have] = frame[list(record.replicate_columns)].iloc[rows].to_numpy(dtype=float) / w[rows, None]
+    table = np.ones((len(first), blocks.n_replicates))
+    table[first < 0] = 0.0
+    is_first = np.full(len(w), -1, dtype=np.int64)
+    is_first[first[first >= 0]] = np.flatnonzero(first >= 0)
+    for rows, cols, vals in zip(blocks.rows, blocks.cols, blocks.values, strict=True):
+        at = np.flatnonzero(is_first[rows] >= 0)
+        if len(at) and len(cols):
+            table[np.ix_(is_first[rows[at]], cols)] = vals[at] / w[rows[at], None]
     return psu, table
 
 
-def build_design(frame: pd.DataFrame, record: DesignRecord, level: float = 0.95) -> Design:
-    """The wave's design as the weighting made it: everything from the design record."""
+def read_weights(paths: WavePaths, record: DesignRecord) -> tuple[pd.DataFrame, ReplicateBlocks]:
+    """weights.parquet: the weight columns, and the replicate weights as blocks (never the n × R matrix)."""
+    path = paths.processed("weights.parquet")
+    weights = read_table(path, WEIGHTS, columns=list(WEIGHTS.names))
+    blocks = read_blocks(path, list(record.replicate_columns), record.replicate_blocks,
+                         weights[record.weight].to_numpy(dtype=float), weights[BLOCK_COLUMN].to_numpy())
+    return weights, blocks
+
+
+def build_design(frame: pd.DataFrame, record: DesignRecord, level: float = 0.95,
+                 blocks: ReplicateBlocks | None = None, weights: pd.DataFrame | None = None) -> Design:
+    """The wave's design as the weighting made it: everything from the design record. `blocks`: the
+    replicate weights as read (`read_weights`) in the row order of `weights`; without them the frame's
+    replicate columns are used (nulls filled with the weight)."""
     calibration = None
     if record.margins:
         frame, margins = calibration_columns(frame, record)
@@ -169,10 +187,18 @@ def build_design(frame: pd.DataFrame, record: DesignRecord, level: float = 0.95)
     if record.replicate_columns:
         kwargs = dict(replicate_method=record.replicate_method, scale=rep["scale"], rscales=rep["rscales"],
                       mse=bool(rep["mse"]))
+        if blocks is None:
+            names = list(record.replicate_columns)
+            blocks = ReplicateBlocks.dense(frame[record.weight].to_numpy(dtype=float),
+                                           filled(frame, names, record.weight)[names].to_numpy(dtype=float))
+        elif weights is not None:  # the frame's rows in the order of weights.parquet's
+            at = pd.Index(weights["respondent_id"].astype(str)).get_indexer(frame["respondent_id"].astype(str))
+            if not np.array_equal(at, np.arange(len(at))):
+                blocks = blocks.take(at)
         if record.constant_within_psu:
-            kwargs["replicate_factors"] = psu_replicate_factors(frame, record)
+            kwargs["replicate_factors"] = psu_replicate_factors(frame, record, blocks)
         else:
-            kwargs["replicate_weights"] = list(record.replicate_columns)
+            kwargs["replicate_weights"] = blocks
         if rep.get("psu_group"):  # grouped jackknife: df counted on the groups of PSUs
             key = frame[record.stratum].astype(str) + "|" + frame[record.psu].astype(str)
             units = key.map(rep["psu_group"])
@@ -268,9 +294,9 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
     record = read_record(paths.processed(RECORD))
     respondents = read_table(paths.processed("respondents.parquet"), RESPONDENTS)
     scores = read_table(paths.processed("scores.parquet"), SCORES)
-    weights = read_table(paths.processed("weights.parquet"), WEIGHTS)
+    weights, blocks = read_weights(paths, record)
     frame = analysis_frame(respondents, scores, weights)
-    design = build_design(frame, record, spec.level)
+    design = build_design(frame, record, spec.level, blocks, weights)
     # the primary method is the record's (decided once, by the weighting stage, from design.yaml); it is
     # always estimated, first, whatever estimands.yaml lists beside it
     primary = record.primary

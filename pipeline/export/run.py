@@ -32,6 +32,7 @@ from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
 from pipeline.schemas import ESTIMATES, RESPONDENTS, SCORES, WEIGHTS
 from pipeline.survey_design.record import RECORD, read_record
+from pipeline.survey_design.replicate_blocks import BLOCK_COLUMN, filled
 from pipeline.tableio import CSV_ENCODING, read_table, write_json
 
 MARGIN_NAMES = {"county_code": "县（市、区）", "county": "县（市、区）", "sex": "性别", "age_band": "年龄段",
@@ -69,10 +70,12 @@ def analysis_file(paths: WavePaths) -> AnalysisFile:
     instrument = load_instrument(paths.instrument, frameworks)
     spec = load_estimands(paths.estimands)
     wpath = paths.processed("weights.parquet")
-    frame = analysis_frame(read_table(paths.processed("respondents.parquet"), RESPONDENTS),
-                           read_table(paths.processed("scores.parquet"), SCORES), read_table(wpath, WEIGHTS))
     record = read_record(paths.processed(RECORD))
     rep_cols = list(record.replicate_columns)
+    # the exported file carries every replicate weight: one not stored for a block is the full-sample weight
+    weights = filled(read_table(wpath, WEIGHTS), rep_cols, record.weight).drop(columns=[BLOCK_COLUMN])
+    frame = analysis_frame(read_table(paths.processed("respondents.parquet"), RESPONDENTS),
+                           read_table(paths.processed("scores.parquet"), SCORES), weights)
     if not rep_cols:
         raise InputError(f"{paths.processed(RECORD)} names no replicate weights; the export carries the published "
                          "replicate design: re-run the weighting stage.")

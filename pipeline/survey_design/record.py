@@ -30,7 +30,7 @@ import pandas as pd
 from pipeline.errors import InputError
 
 RECORD = "design.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: replicate weights stored as blocks (replicates.blocks)
 SEP = "|"  # joins the variables of a cell label, "350502|女|18-29+30-39|城镇"
 
 
@@ -160,6 +160,12 @@ class DesignRecord:
         return bool(self.replicates.get("constant_within_psu", False))
 
     @property
+    def replicate_blocks(self) -> list[list[int]]:
+        """The replicates (0-based) each block of respondents stores in weights.parquet
+        (survey_design/replicate_blocks.py); every other replicate weight is the full-sample weight."""
+        return [list(map(int, b)) for b in self.replicates["blocks"]]
+
+    @property
     def primary(self) -> str:
         """The published variance method: replicate | taylor (taylor when there are no replicates)."""
         return str(self.data["variance"]["primary"])
@@ -180,7 +186,7 @@ class DesignRecord:
 
 
 REQUIRED = {"weights": ("final", "replicates"), "design": ("stratum", "psu", "lonely_psu"),
-            "replicates": ("method", "scale", "rscales", "mse", "n_replicates"), "calibration": ("cells",),
+            "replicates": ("method", "scale", "rscales", "mse", "n_replicates", "blocks"), "calibration": ("cells",),
             "variance": ("primary",), "steps": (), "slots": ()}
 
 

@@ -22,7 +22,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.weighting.grouped import cells, gather_multiply, group_sums
+from pipeline.survey_design.codes import gather_multiply, group_sums
+from pipeline.survey_design.replicate_blocks import ReplicateBlocks
+from pipeline.weighting.grouped import cells
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,20 @@ def _known(method: str) -> None:
 def calibrate(method: str, d: np.ndarray, margins: list[Margin], **kw) -> CalibrationResult:
     _known(method)
     return CALIBRATION_METHODS[method](d, margins, **kw)
+
+
+def calibrate_blocks(method: str, B: ReplicateBlocks, margins: list[Margin], tol: float = 1e-8,
+                     max_iter: int = 100, bounds=None, where: str = "", strict_replicates: bool = False,
+                     **_) -> CalibrationResult:
+    """`calibrate` on replicate blocks whose every calibration cell lies within one block (the blocks
+    were formed so): the cell table is summed from the blocks, solved as always, and the cells' factors
+    multiply the blocks in place. The result's weights are the blocks."""
+    c = cells([m.codes for m in margins], [m.k for m in margins])
+    code = c.compact()
+    g, res = calibrate_cells(method, B.sums(code, len(c)), c.cats, margins, tol=tol, max_iter=max_iter,
+                             bounds=bounds, where=where, strict_replicates=strict_replicates)
+    B.multiply(g, code)
+    return replace(res, weights=B)
 
 
 def calibrate_cells(method: str, D: np.ndarray, cat: list[np.ndarray], margins: list[Margin], tol: float = 1e-8,

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.survey_design.codes import expand_rows
-from pipeline.weighting.grouped import group_sums
+from pipeline.survey_design.codes import expand_rows, group_sums
 
 
 @dataclass

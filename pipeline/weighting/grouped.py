@@ -10,62 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.survey_design.codes import CHUNK_ELEMENTS, factorize_sorted
-
-_SPARSE_ELEMENTS = 1 << 22
-
-
-def group_sums(codes: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    """Sum `w` (n,) or (n, R) by integer `codes` in [0, k): returns (k,) or (k, R).
-
-    A single bincount on the flattened (code, column) index does every column at once; rows are
-    taken in chunks so the index array never grows past a few tens of MiB. Large matrices (a million
-    units × a hundred replicates) go through a sparse indicator product instead, about twice as fast.
-    """
-    codes = np.asarray(codes, dtype=np.int64)
-    if w.ndim == 1:
-        return np.bincount(codes, weights=w, minlength=k)[:k]
-    n, r = w.shape
-    if r == 1:
-        return np.bincount(codes, weights=w[:, 0], minlength=k)[:k, None]
-    if n * r >= _SPARSE_ELEMENTS:
-        import scipy.sparse as sp
-
-        indicator = sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(k, n))
-        return np.asarray(indicator @ w)
-    out = np.zeros(k * r)
-    cols = np.arange(r, dtype=np.int64)
-    step = max(1, CHUNK_ELEMENTS // max(r, 1))
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        idx = (codes[start:stop, None] * r + cols).ravel()
-        out += np.bincount(idx, weights=np.ascontiguousarray(w[start:stop]).ravel(), minlength=k * r)
-    return out.reshape(k, r)
+from pipeline.survey_design.codes import factorize_sorted, group_sums
 
 
 def group_counts(codes: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(np.asarray(codes, dtype=np.int64), minlength=k)[:k]
-
-
-def gather_multiply(w: np.ndarray, factors: np.ndarray, codes: np.ndarray, inplace: bool = False) -> np.ndarray:
-    """w[i, r] * factors[codes[i], r], chunked so no second n × R temporary is built when in place."""
-    if w.ndim == 1:
-        if inplace:
-            w *= factors[codes]
-            return w
-        return w * factors[codes]
-    if w.shape[1] == 1:  # one column: a flat gather, without the row-block machinery
-        col = gather_multiply(w[:, 0], factors[:, 0], codes, inplace=inplace)
-        return w if inplace else col[:, None]
-    out = w if inplace else np.empty_like(w)
-    step = max(1, CHUNK_ELEMENTS // max(w.shape[1], 1))
-    buf = np.empty((min(step, w.shape[0]), w.shape[1]))
-    for start in range(0, w.shape[0], step):
-        stop = min(w.shape[0], start + step)
-        b = buf[: stop - start]
-        np.take(factors, codes[start:stop], axis=0, out=b)
-        np.multiply(w[start:stop], b, out=out[start:stop])
-    return out
 
 
 def distinct_rows(frame, cols: list[str]) -> tuple[np.ndarray, list[tuple]]:
@@ -241,7 +190,7 @@ def grouped_order_stats(w: np.ndarray, codes: np.ndarray, k: int, order: np.ndar
             continue
         # rows sorted by group are often one run (units in county order): a slice, not a gather
         rows_w = w[rows[0]:rows[-1] + 1] if rows[-1] - rows[0] == m - 1 else np.take(w, rows, axis=0)
-        block = np.ascontiguousarray(rows_w.T)  # (R, n_g)
+        block = np.array(rows_w.T, order="C")  # (R, n_g), always a copy: the selection below reorders it
         z = m - np.count_nonzero(block > 0, axis=1)  # entries outside the replicate, first in order
         for zz in np.unique(z):
             sel = np.flatnonzero(z == zz)

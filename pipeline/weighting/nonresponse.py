@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError, PipelineError
-from pipeline.survey_design.codes import factorize_sorted
+from pipeline.survey_design.codes import factorize_sorted, group_sums
 from pipeline.vocabulary import OVERALL_LABEL
-from pipeline.weighting.grouped import group_sums
 
 CITY = OVERALL_LABEL
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from pipeline import stages
@@ -27,8 +26,9 @@ from pipeline.survey_design.record import (
     validate,
     write_record,
 )
+from pipeline.survey_design.replicate_blocks import ReplicateBlocks
 from pipeline.survey_design.spec import DesignSpec, load_design_spec
-from pipeline.tableio import read_table, stage_commit, write_table
+from pipeline.tableio import ROW_GROUP_ROWS, read_table, stage_commit, write_table, write_table_pieces
 from pipeline.weighting import modes
 from pipeline.weighting.controls import read_controls
 from pipeline.weighting.replicates import REPLICATE_PREFIX, replicate_names
@@ -40,9 +40,15 @@ WEIGHT_AFTER = {"base": "w_base", "nonresponse": "w_nr", "calibration": "w_cal",
 
 @dataclass(frozen=True)
 class WeightingOutput:
-    weights: pd.DataFrame
+    weights: pd.DataFrame  # one row per respondent: ids, design columns and the weight after each step
+    replicates: ReplicateBlocks  # the replicate weights (survey_design/replicate_blocks.py), rows as `weights`
     diagnostics: pd.DataFrame
     metadata: dict  # the design record (design.json)
+
+    def replicate_frame(self) -> pd.DataFrame:
+        """`weights` with every replicate column filled in (waves where n × R fits in memory)."""
+        names = list(self.metadata["weights"]["replicates"])
+        return pd.concat([self.weights, pd.DataFrame(self.replicates.replicate_matrix(), columns=names)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -86,26 +92,26 @@ def weight_wave(respondents: pd.DataFrame, contacts: pd.DataFrame | None, contro
                         response_counts, log if progress else (lambda _m: None), aggregate=aggregate)
     run_steps(st, modes.steps_for(delivery, spec.trimming is not None, response_counts is not None))
     W = st.units()
-    if not (np.isfinite(W).all() and (W[:, 0] > 0).all() and (W >= 0).all()):
+    if not (W.all_finite_nonnegative() and (W.full > 0).all()):
         raise InputError("weighting produced non-finite, negative or zero full-sample weights; check the inputs.")
     names = replicate_names(st.rep.n_replicates)
     cols = {WEIGHT_AFTER[slot]: st.kept[slot] for slot in ("base", "nonresponse", "calibration")}
-    cols[WEIGHT_AFTER["trimming"]] = W[:, 0]
+    cols[WEIGHT_AFTER["trimming"]] = W.full
     out = pd.DataFrame({"respondent_id": st.respondents["respondent_id"].astype(str),
                         "stratum": st.respondents[spec.design.stratum].astype(str),
                         "psu": st.respondents[spec.design.psu].astype(str), **cols})
-    out = pd.concat([out, pd.DataFrame(W[:, 1:], columns=names)], axis=1)
     diag = pd.DataFrame(st.rows, columns=["step", "metric", "variable", "level", "value", "control"])
-    return WeightingOutput(out, diag, design_record(st, names).data)
+    return WeightingOutput(out, W, diag, design_record(st, names, W).data)
 
 
-def design_record(st: WeightingState, replicate_columns: list[str]) -> DesignRecord:
+def design_record(st: WeightingState, replicate_columns: list[str], blocks: ReplicateBlocks) -> DesignRecord:
     """What the steps made, as the later stages need it (pipeline/survey_design/record.py)."""
     spec, rep, delivery = st.spec, st.rep, st.delivery
     calibrated = "calibration" in st.ran
     rep_meta = rep.metadata(spec.replicates.seed if rep.method == "bootstrap" or spec.replicates.groups else None)
     # no step after the replicates re-weighted them (a final weight used as delivered): every replicate weight
     # is the weight times its PSU's factor, and estimation takes those factors from one row per PSU
+    rep_meta["blocks"] = blocks.record()  # the replicates each block of respondents stores (weights.parquet)
     rep_meta["constant_within_psu"] = all(WEIGHTING_STEPS[name].slot in ("base", "replicates") for name in st.ran)
     if rep.psu_group is not None:  # estimation counts the df of a grouped jackknife on the groups
         rep_meta["psu_group"] = {str(lab): int(g) for lab, g in zip(st.psu_labels, rep.psu_group, strict=True)}
@@ -163,7 +169,11 @@ def run_weight(paths: WavePaths, progress: bool = True) -> WeightResult:
     controls = {name: read_controls(paths.controls, t) for name, t in spec.controls.items()}
     out = weight_wave(respondents, contacts, controls, spec, progress, delivery, counts)
     with stage_commit("weight", stages.target("weight", paths)):
-        write_table(out.weights, paths.processed("weights.parquet"), WEIGHTS)
+        names = list(out.metadata["weights"]["replicates"])
+        # pieces of about 256 MiB of replicate columns, each its own row group
+        rows = min(ROW_GROUP_ROWS, max(4096, (1 << 25) // max(len(names), 1)))
+        write_table_pieces(out.replicates.pieces(out.weights, names, rows),
+                           paths.processed("weights.parquet"), WEIGHTS)
         write_record(out.metadata, paths.processed(RECORD))
         write_table(out.diagnostics, paths.processed("weighting_diagnostics.csv"), WEIGHTING_DIAGNOSTICS)
     return WeightResult(len(respondents), 0 if contacts is None else len(contacts), out.metadata["replicates"]["n_replicates"],

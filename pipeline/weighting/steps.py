@@ -27,16 +27,23 @@ import pandas as pd
 
 from pipeline.errors import InputError, PipelineError
 from pipeline.instruments.delivery import Delivery
-from pipeline.survey_design.codes import expand_rows, factorize_sorted
+from pipeline.survey_design.codes import expand_rows, factorize_sorted, gather_multiply
+from pipeline.survey_design.replicate_blocks import ReplicateBlocks
 from pipeline.survey_design.spec import DesignSpec
 from pipeline.vocabulary import OVERALL_LABEL
 from pipeline.weighting import diagnostics as dg
 from pipeline.weighting import modes
 from pipeline.weighting.base import household_weights
-from pipeline.weighting.calibration import CalibrationResult, Margin, calibrate, calibrate_cells
+from pipeline.weighting.calibration import (
+    CalibrationResult,
+    Margin,
+    calibrate,
+    calibrate_blocks,
+    calibrate_cells,
+)
 from pipeline.weighting.controls import Collapse, build_margin, check_controls
 from pipeline.weighting.factored import FactoredWeights
-from pipeline.weighting.grouped import cells, distinct_rows, gather_multiply
+from pipeline.weighting.grouped import cells, distinct_rows
 from pipeline.weighting.nonresponse import nonresponse_adjustment, response_rates
 from pipeline.weighting.replicates import ReplicateFactors, replicate_factors
 from pipeline.weighting.trimming import trim_and_recalibrate
@@ -57,7 +64,7 @@ class WeightingState:
     say: Callable[[str], None]
     county: np.ndarray = field(init=False)
     rows: list[dict] = field(default_factory=list)
-    W: np.ndarray | None = None  # the (n, 1 + R) matrix, once a step needs single units
+    W: np.ndarray | ReplicateBlocks | None = None  # the (n, 1 + R) matrix (blocks once a step needs single units)
     F: FactoredWeights | None = None  # the same matrix as group factors, until then (weighting/factored.py)
     aggregate: bool = True  # False: every step on the n × (1 + R) matrix (the reference the tests compare with)
     kept: dict[str, np.ndarray] = field(default_factory=dict)  # slot → full-sample weight after it
@@ -78,12 +85,18 @@ class WeightingState:
 
     def full_sample(self) -> np.ndarray:
         """Column 0 of the weight matrix, (n,)."""
-        return self.F.column(0) if self.F is not None else self.W[:, 0]
-
-    def units(self) -> np.ndarray:
-        """The (n, 1 + R) matrix, formed from the group factors the first time a step needs it."""
         if self.F is not None:
-            self.W, self.F = self.F.matrix(), None
+            return self.F.column(0)
+        return self.W.full if isinstance(self.W, ReplicateBlocks) else self.W[:, 0]
+
+    def units(self, coupled: list[np.ndarray] = ()) -> ReplicateBlocks:
+        """The weights unit by unit, as replicate blocks (survey_design/replicate_blocks.py), formed the
+        first time a step needs them. `coupled`: the codes a later step treats as one (its groups and
+        cells), so that each of their values lies within one block."""
+        if self.F is not None:
+            self.W, self.F = ReplicateBlocks.from_factors(self.F.w0, self.F.code, self.F.table, list(coupled)), None
+        elif not isinstance(self.W, ReplicateBlocks):  # the matrix of the reference path: one block
+            self.W = ReplicateBlocks.dense(self.W[:, 0].copy(), self.W[:, 1:])
         return self.W
 
 
@@ -181,9 +194,12 @@ def nonresponse_counts(st: WeightingState) -> None:
     st.say(f"   non-response: {len(table)} classes from the delivered count table (factor eligible / respondents)")
 
 
-def recalibrate(st: WeightingState, Wm: np.ndarray) -> CalibrationResult:
-    """In place: the matrix handed in is never used again (the kept weights are copies)."""
+def recalibrate(st: WeightingState, Wm) -> CalibrationResult:
+    """In place: the matrix (or blocks) handed in is never used again (the kept weights are copies)."""
     cal = st.spec.calibration
+    if isinstance(Wm, ReplicateBlocks):
+        return calibrate_blocks(cal.method, Wm, st.margins, tol=cal.tolerance, max_iter=cal.max_iter,
+                                bounds=cal.bounds, strict_replicates=cal.strict_replicates)
     return calibrate(cal.method, Wm, st.margins, tol=cal.tolerance, max_iter=cal.max_iter, bounds=cal.bounds,
                      strict_replicates=cal.strict_replicates, inplace=True)
 
@@ -213,17 +229,14 @@ def calibration(st: WeightingState) -> None:
                               c.population))
     if st.F is not None:
         res = _calibrate_groups(st)
-        if (st.F.table < 0).any():
-            st.units()  # only to count the negative weights for the message
     else:
         res = recalibrate(st, st.W)
         st.W = res.weights
-    neg = st.W < 0 if st.F is None else np.zeros((1, 1), dtype=bool)
-    if neg.any():
-        cols = np.flatnonzero(neg.any(axis=0))
+    total, in_full, replicates_hit = _negatives(st)
+    if total:
         raise PipelineError(
-            f"calibration method {cal.method!r} gave {int(neg.sum())} negative weight(s) "
-            f"({int(neg[:, 0].sum())} in the full sample, {len(cols) - int(neg[:, 0].any())} replicate(s) affected). "
+            f"calibration method {cal.method!r} gave {total} negative weight(s) "
+            f"({in_full} in the full sample, {replicates_hit} replicate(s) affected). "
             "Unbounded linear (GREG) weights can go negative: use method logit or truncated_linear with "
             "bounds, or raking, in design.yaml (weighting.calibration)."
         )
@@ -237,6 +250,33 @@ def calibration(st: WeightingState) -> None:
                "(reported as replicates_infeasible)")
 
 
+def _negatives(st: WeightingState) -> tuple[int, int, int]:
+    """Negative weights: in all, in the full sample, and the replicates with any (counted on the group
+    factors or blocks, never on an n × R matrix formed for the purpose)."""
+    if st.F is not None:
+        members = np.bincount(st.F.code, minlength=len(st.F.table))
+        neg = st.F.table < 0
+        return int(members @ neg.sum(axis=1)), int(members @ neg[:, 0]), int(neg[:, 1:].any(axis=0).sum())
+    if isinstance(st.W, ReplicateBlocks):
+        B = st.W
+        hit = np.zeros(B.n_replicates, dtype=bool)
+        in_blocks = 0
+        for c, v in zip(B.cols, B.values, strict=True):
+            neg = v < 0
+            in_blocks += int(neg.sum())
+            hit[c] |= neg.any(axis=0)
+        in_full = int((B.full < 0).sum())
+        # a replicate a block does not store is the full sample there
+        outside = sum(int((B.full[r] < 0).sum()) * (B.n_replicates - len(c)) for r, c in zip(B.rows, B.cols, strict=True))
+        if outside:
+            for r, c in zip(B.rows, B.cols, strict=True):
+                if (B.full[r] < 0).any():
+                    hit[np.setdiff1d(np.arange(B.n_replicates), c)] = True
+        return in_full + in_blocks + outside, in_full, int(hit.sum())
+    neg = st.W < 0
+    return int(neg.sum()), int(neg[:, 0].sum()), int(neg[:, 1:].any(axis=0).sum())
+
+
 def trimming(st: WeightingState) -> None:
     t = st.spec.trimming
     if st.calibration is None:
@@ -244,7 +284,10 @@ def trimming(st: WeightingState) -> None:
     if t.by not in st.respondents.columns:
         raise InputError(f"respondents.parquet lacks the trimming group column {t.by!r} (design.yaml).")
     tcodes, tlabels = factorize_sorted(st.respondents[t.by].astype(str).to_numpy())
-    tr = trim_and_recalibrate(st.units(), tcodes, tuple(str(x) for x in tlabels), t.lower, t.upper,
+    # the trimming groups and the margins' categories each within one block: trimming and re-calibrating
+    # the blocks then gives the matrix's weights
+    W = st.units([tcodes] + [m.codes for m in st.margins])
+    tr = trim_and_recalibrate(W, tcodes, tuple(str(x) for x in tlabels), t.lower, t.upper,
                               lambda Wm: recalibrate(st, Wm), t.max_rounds, t.slack, overwrite=True)
     st.W, st.trim_rounds = tr.weights, tr.rounds
     st.calibration = tr.recalibration or st.calibration

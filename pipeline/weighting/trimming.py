@@ -10,11 +10,12 @@ and the margins conflict, and the error says which group still violates them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from pipeline.errors import PipelineError
+from pipeline.survey_design.replicate_blocks import ReplicateBlocks
 from pipeline.weighting.grouped import group_counts, grouped_order_stats
 
 
@@ -84,27 +85,60 @@ def _clip(W: np.ndarray, order: np.ndarray, stops: np.ndarray, lo_g, hi_g, slack
         W[where] = block
 
 
-def trim_and_recalibrate(w: np.ndarray, codes: np.ndarray, labels: tuple[str, ...], lower: float | None,
-                         upper: float | None, recalibrate: Callable[[np.ndarray], object], max_rounds: int = 20,
+def _per_block(codes: np.ndarray, k: int, B: ReplicateBlocks) -> list[tuple]:
+    """Each block's trimming codes, their order and run ends, and the groups present in it."""
+    out = []
+    for r in B.rows:
+        cb = codes[r]
+        counts = group_counts(cb, k)
+        out.append((cb, np.argsort(cb, kind="stable"), np.cumsum(counts), np.flatnonzero(counts)))
+    return out
+
+
+def _order_stats(B: ReplicateBlocks, codes: np.ndarray, k: int, order: np.ndarray, blocks: list[tuple]):
+    """Median, largest and smallest positive weight of every group and column, (k, 1 + R) each: a column
+    a block does not store is the full sample's there, so its statistics are the full sample's."""
+    stats = [np.repeat(s, 1 + B.n_replicates, axis=1) for s in grouped_order_stats(B.full[:, None], codes, k, order)]
+    for (cb, ob, _, present), c, v in zip(blocks, B.cols, B.values, strict=True):
+        if len(c) and len(present):
+            for out, s in zip(stats, grouped_order_stats(v, cb, k, ob), strict=True):
+                out[np.ix_(present, 1 + c)] = s[present]
+    return stats
+
+
+def trim_and_recalibrate(w, codes: np.ndarray, labels: tuple[str, ...], lower: float | None,
+                         upper: float | None, recalibrate: Callable, max_rounds: int = 20,
                          slack: float = 1e-6, overwrite: bool = False) -> TrimResult:
     """Alternate trimming and `recalibrate(weights) -> CalibrationResult` until the bounds hold.
 
-    Weights are clipped in place; with `overwrite` that place may be `w` itself (a national-size
-    weight matrix is not copied once more), otherwise `w` is left as it was."""
-    W = w if w.ndim == 2 else w[:, None]
-    if not overwrite:
-        W = W.copy()
+    `w`: replicate blocks (survey_design/replicate_blocks.py; every trimming group within one block),
+    clipped in place and handed to `recalibrate` as such; or a plain (n,) or (n, 1 + R) array, left as it
+    was unless `overwrite`, for which `recalibrate` takes and returns arrays."""
+    plain = not isinstance(w, ReplicateBlocks)
+    if plain:
+        W2 = w if w.ndim == 2 else w[:, None]
+        B = ReplicateBlocks.dense(W2[:, 0].copy(), W2[:, 1:])
+        inner = recalibrate
+
+        def recalibrate(Bm):  # noqa: F811 - the array caller's calibration, on the blocks
+            res = inner(Bm.matrix())
+            m = res.weights if res.weights.ndim == 2 else res.weights[:, None]
+            return replace(res, weights=ReplicateBlocks.dense(m[:, 0].copy(), m[:, 1:]))
+    else:
+        B = w
     k = len(labels)
-    trimmed = np.zeros(W.shape[0], dtype=bool)
+    codes = np.asarray(codes, dtype=np.int64)
+    trimmed = np.zeros(len(B.full), dtype=bool)
     last = None
     best, stalled = None, 0
     order = np.argsort(codes, kind="stable")
     stops = np.cumsum(group_counts(codes, k))
+    blocks = _per_block(codes, k, B)
     for rnd in range(max_rounds + 1):
-        med, top, bottom = grouped_order_stats(W, codes, k, order)  # (k, R) each, one selection pass
+        med, top, bottom = _order_stats(B, codes, k, order, blocks)  # (k, 1 + R) each
         lo_g = None if lower is None else lower * med
         hi_g = None if upper is None else upper * med
-        chk = _check(W[:, 0], codes, lo_g, hi_g, top, bottom, slack)
+        chk = _check(B.full, codes, lo_g, hi_g, top, bottom, slack)
         n_bad = int(chk.bad_cols.sum())
         stalled = stalled + 1 if best is not None and n_bad >= best else 0
         best = n_bad if best is None else min(best, n_bad)
@@ -112,9 +146,16 @@ def trim_and_recalibrate(w: np.ndarray, codes: np.ndarray, labels: tuple[str, ..
             # Replicates re-run the full sample's trimming rule on a sample with one PSU fewer; when their
             # bounds and margins cannot both hold, the margins win (last step is a re-calibration) and the
             # replicates left outside the bounds are reported, never hidden.
-            out = W if w.ndim == 2 else W[:, 0]
             worst = chk.worst if chk.bad_cols.any() else 1.0
             counts = group_counts(codes[trimmed], k) if trimmed.any() else np.zeros(k, np.int64)
+            if plain:
+                m = B.matrix()
+                out = m if w.ndim == 2 else m[:, 0]
+                if overwrite:
+                    out = _into(w, out)
+                last = last if last is None else replace(last, weights=out)
+            else:
+                out = B
             return TrimResult(out, rnd, counts, last, n_bad, worst)
         if rnd == max_rounds:
             g = np.bincount(codes[chk.flagged], minlength=k)
@@ -126,7 +167,18 @@ def trim_and_recalibrate(w: np.ndarray, codes: np.ndarray, labels: tuple[str, ..
                 "design.yaml, raise max_rounds, or collapse the sparse margin cells of that group."
             )
         trimmed |= chk.flagged
-        _clip(W, order, stops, lo_g, hi_g, slack, chk.bad)
-        last = recalibrate(W)
-        W = last.weights if last.weights.ndim == 2 else last.weights[:, None]
+        lo1 = None if lo_g is None else lo_g[:, :1]
+        hi1 = None if hi_g is None else hi_g[:, :1]
+        _clip(B.full[:, None], order, stops, lo1, hi1, slack, chk.bad[:, :1])
+        for (_, ob, sb, _), c, v in zip(blocks, B.cols, B.values, strict=True):
+            if len(c):
+                _clip(v, ob, sb, None if lo_g is None else lo_g[:, 1 + c], None if hi_g is None else hi_g[:, 1 + c],
+                      slack, chk.bad[:, 1 + c])
+        last = recalibrate(B)
+        B = last.weights
     raise AssertionError("unreachable")
+
+
+def _into(w: np.ndarray, out: np.ndarray) -> np.ndarray:
+    w[...] = out
+    return w

@@ -136,7 +136,10 @@ def test_replicate_factors_taken_from_the_weighting_give_the_same_estimates(wave
     a, b = build_design(frame, plain), build_design(frame, factored)
     assert a.replicates.weights is not None and b.replicates.weights is None
     np.testing.assert_array_equal(a.replicates.factors, b.replicates.factors)
-    psu, table = psu_replicate_factors(frame, factored)
+    from pipeline.estimation.run import read_weights
+
+    _, blocks = read_weights(paths, factored)
+    psu, table = psu_replicate_factors(frame, factored, blocks)
     np.testing.assert_array_equal(b.replicate_matrix(), frame["w_final"].to_numpy()[:, None] * table[psu])
     ea = estimate_table(a, frame, spec, ["replicate"], 2024, show=False)
     eb = estimate_table(b, frame, spec, ["replicate"], 2024, show=False)

@@ -239,7 +239,8 @@ def build_project(root: Path, *, demo: bool = True, run_records: bool = True, fr
         write_json(INGEST, paths.processed("ingest_report.json"))
         write_table(build_diagnostics(), paths.processed("weighting_diagnostics.csv"), "weighting_diagnostics")
         w = pd.DataFrame({"respondent_id": ["R1", "R2"], "stratum": ["350502", "350503"], "psu": ["P1", "P2"],
-                          "w_base": [1.0, 2.0], "w_nr": [1.0, 2.0], "w_cal": [1.0, 2.0], "w_final": [1.0, 2.0]})
+                          "w_base": [1.0, 2.0], "w_nr": [1.0, 2.0], "w_cal": [1.0, 2.0], "w_final": [1.0, 2.0],
+                          "replicate_block": [0, 0]})
         for i in range(1, 21):
             w[f"w_rep_{i:03d}"] = [1.0, 2.0]
         write_table(w, paths.processed("weights.parquet"), "weights")

@@ -21,7 +21,7 @@ from pipeline.errors import InputError
 from pipeline.instruments.delivery import Delivery
 from pipeline.paths import ROOT, WavePaths
 from pipeline.simulate.synthetic import draw_wave, weighting_tables, write_weighting_inputs
-from pipeline.survey_design.record import MarginCells, read_record, validate, write_record
+from pipeline.survey_design.record import SCHEMA_VERSION, MarginCells, read_record, validate, write_record
 from pipeline.survey_design.spec import load_design_spec
 from pipeline.tableio import read_table
 from pipeline.vocabulary import counties
@@ -122,8 +122,12 @@ def test_a_mode_that_changes_the_steps_shows_in_the_record(collapsed):
 def test_missing_or_foreign_record_is_named(tmp_path):
     with pytest.raises(InputError, match="design.json does not exist.*weight"):
         read_record(tmp_path / "design.json")
-    (tmp_path / "design.json").write_text('{"schema_version": 1, "weights": {}}', encoding="utf-8")
+    (tmp_path / "design.json").write_text(f'{{"schema_version": {SCHEMA_VERSION}, "weights": {{}}}}', encoding="utf-8")
     with pytest.raises(InputError, match="lacks"):
+        read_record(tmp_path / "design.json")
+    # a record of the version before replicate blocks: its weights.parquet would be read wrongly, so re-weight
+    (tmp_path / "design.json").write_text('{"schema_version": 1, "weights": {}}', encoding="utf-8")
+    with pytest.raises(InputError, match="schema version 2; re-run the weighting"):
         read_record(tmp_path / "design.json")
 
 

@@ -47,10 +47,11 @@ def _close(a, b, what):
 
 def _same(a, b):
     """weights, design record and diagnostics of the two paths."""
-    assert list(a.weights.columns) == list(b.weights.columns)
-    num = [c for c in a.weights.columns if c.startswith("w_")]
-    assert (a.weights.drop(columns=num) == b.weights.drop(columns=num)).all().all()
-    _close(a.weights[num].to_numpy(), b.weights[num].to_numpy(), "weights")
+    fa, fb = a.replicate_frame(), b.replicate_frame()
+    assert list(fa.columns) == list(fb.columns)
+    num = [c for c in fa.columns if c.startswith("w_")]
+    assert (fa.drop(columns=num) == fb.drop(columns=num)).all().all()
+    _close(fa[num].to_numpy(), fb[num].to_numpy(), "weights")
     da, db = a.diagnostics, b.diagnostics
     key = ["step", "metric", "variable", "level"]
     assert da[key].fillna("").equals(db[key].fillna("")), "diagnostics rows"
@@ -63,6 +64,11 @@ def _same(a, b):
         assert (va[err].isna() == vb[err].isna()).all()
         assert (va[err] - vb[err]).abs().fillna(0.0).max() <= REL
     ma, mb = dict(a.metadata), dict(b.metadata)
+    # the reference path keeps one block of everything; the groups path stores only what differs
+    ra, rb = dict(ma.pop("replicates")), dict(mb.pop("replicates"))
+    assert rb.pop("blocks") == [list(range(ra["n_replicates"]))]
+    ra.pop("blocks")
+    assert ra == rb
     ca, cb = ma.pop("calibration"), mb.pop("calibration")
     assert ma == mb
     ea, eb = ca.pop("max_margin_error"), cb.pop("max_margin_error")

@@ -38,7 +38,7 @@ def test_full_chain_matches_r(tmp_path):
     cont = pd.read_csv(CHAIN / "contacts.csv", dtype=IDS)
     cont["respondent_id"] = cont["respondent_id"].astype("string")
     controls = {n: pd.read_csv(CHAIN / f"{n}.csv", dtype={"county_code": str}) for n in ("county_sex_age", "county_education")}
-    out = weight_wave(resp, cont, controls, spec).weights
+    out = weight_wave(resp, cont, controls, spec).replicate_frame()
     gold = pd.read_csv(CHAIN / "chain_weights.csv", dtype={"respondent_id": str, "psu": str}, skipinitialspace=True)
     m = out.merge(gold, on="respondent_id", suffixes=("", "_r"))
     assert len(m) == len(resp) == len(gold)

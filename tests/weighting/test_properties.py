@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import PipelineError
+from pipeline.survey_design.codes import group_sums
 from pipeline.weighting.calibration import Margin, calibrate
-from pipeline.weighting.grouped import group_sums, grouped_median_positive
+from pipeline.weighting.grouped import grouped_median_positive
 from pipeline.weighting.trimming import trim_and_recalibrate
 
 
@@ -130,7 +131,7 @@ def test_trimming_that_cannot_hold_says_so():
 
 def test_group_sums_paths_agree():
     """The bincount path and the sparse path for large matrices give the same sums."""
-    from pipeline.weighting import grouped
+    from pipeline.survey_design import codes as grouped
 
     rng = np.random.default_rng(2)
     codes = rng.integers(0, 37, 50_000)

@@ -11,6 +11,7 @@ import pytest
 from pipeline.errors import InputError, PipelineError
 from pipeline.paths import ROOT, WavePaths
 from pipeline.simulate.synthetic import draw_wave, weighting_tables, write_weighting_inputs
+from pipeline.survey_design.replicate_blocks import filled
 from pipeline.tableio import read_table
 from pipeline.vocabulary import counties
 from pipeline.weighting import run_weight
@@ -38,10 +39,20 @@ def _controls(tables, name):
 
 def test_outputs_and_metadata(jkn_run, tables):
     paths, result = jkn_run
-    w = read_table(paths.processed("weights.parquet"), "weights")
+    stored = read_table(paths.processed("weights.parquet"), "weights")
     meta = json.loads(paths.processed("design.json").read_text(encoding="utf-8"))
     n_psu = tables["contacts"]["psu"].nunique()
-    reps = [c for c in w if c.startswith("w_rep_")]
+    reps = [c for c in stored if c.startswith("w_rep_")]
+    w = filled(stored, reps, "w_final")
+    # each county is a block (every weighting class, margin and trimming group lies within one county);
+    # a replicate is stored only for the block of the PSU it deletes and is null elsewhere
+    blocks = meta["replicates"]["blocks"]
+    assert len(blocks) == 8 and sorted(x for b in blocks for x in b) == list(range(n_psu))
+    for b, cols in enumerate(blocks):
+        inside = (stored["replicate_block"] == b).to_numpy()
+        assert stored.loc[inside, reps[cols[0]]].notna().all()
+        assert stored.loc[~inside, [reps[j] for j in cols]].isna().all().all()
+        assert stored.loc[inside, "stratum"].nunique() == 1
     assert len(w) == len(tables["respondents"]) == result.respondents
     assert len(reps) == n_psu == meta["replicates"]["n_replicates"] == result.replicates
     assert meta["replicates"]["method"] == "JKn" and meta["replicates"]["scale"] == 1.0
@@ -60,6 +71,7 @@ def test_outputs_and_metadata(jkn_run, tables):
 def test_final_weights_meet_controls_and_trimming_bounds(jkn_run, tables):
     paths, _ = jkn_run
     w = read_table(paths.processed("weights.parquet"), "weights")
+    w = filled(w, [c for c in w if c.startswith("w_rep_")], "w_final")
     r = tables["respondents"].merge(w, on="respondent_id")
     for name in ("county_education", "county_sex_age_urban"):
         c = _controls(tables, name)

@@ -1,0 +1,267 @@
+"""Replicate weights as blocks: each replicate differs from the full-sample weight only where it was changed.
+
+A jackknife replicate deletes one PSU and re-weights its stratum; when the non-response classes, the
+calibration margins and the trimming groups are all nested in counties (as every wave's are), the
+replicate's weights outside the county of that PSU are the full sample's, bit for bit. A million
+respondents and 1,533 JKn replicates are 12 GiB as an n × R matrix, but 1.5 GiB as blocks.
+
+    full      (n,)          the full-sample weight (column 0 of the weighting's matrix)
+    block     (n,)          the block of each unit
+    rows[b]   (n_b,)        the units of block b, ascending
+    cols[b]   (m_b,)        the replicates (0-based, ascending) whose weights block b stores
+    values[b] (n_b, m_b)    those replicate weights; every other replicate weight of a unit of block b
+                            equals its full-sample weight
+
+A block's columns hold every replicate that differs anywhere in the block, so the representation is
+exact, not an approximation. One block with every unit and every replicate is the plain matrix (a
+bootstrap replicate changes every stratum, so its blocks merge into that).
+
+On disk (weights.parquet) a replicate column holds a value for the units whose block stores it and is
+null for the others, which the design record's `replicates.blocks` explains; `replicate_block` holds each
+unit's block. Every reader goes through `read_blocks`, which never builds the n × R matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import InputError
+from pipeline.survey_design.codes import CHUNK_ELEMENTS, gather_multiply, group_sums
+
+BLOCK_COLUMN = "replicate_block"  # weights.parquet: each respondent's block
+
+
+@dataclass
+class ReplicateBlocks:
+    full: np.ndarray
+    n_replicates: int
+    block: np.ndarray
+    rows: list[np.ndarray]
+    cols: list[np.ndarray]
+    values: list[np.ndarray]
+
+    @classmethod
+    def dense(cls, full: np.ndarray, reps: np.ndarray) -> ReplicateBlocks:
+        """The plain (n, R) matrix as one block (rows and columns all stored)."""
+        full = np.ascontiguousarray(full, dtype=np.float64)
+        n, r = reps.shape
+        return cls(full, r, np.zeros(n, np.int64), [np.arange(n)], [np.arange(r)],
+                   [np.ascontiguousarray(reps, dtype=np.float64)])
+
+    @classmethod
+    def from_factors(cls, w0: np.ndarray, code: np.ndarray, table: np.ndarray,
+                     coupled: list[np.ndarray] = ()) -> ReplicateBlocks:
+        """The matrix W[i, :] = w0[i] · table[code[i], :] (column 0 the full sample) as blocks.
+
+        Units of a group (a row of `table`) share their replicates; units that share a value of any
+        array in `coupled` (a trimming group, a calibration category: what a later step treats as one)
+        must be in the same block. Blocks are the connected groups, merged when they store the same
+        replicates."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        code = np.asarray(code, dtype=np.int64)
+        G = len(table)
+        # groups linked by a shared coupled value: a bipartite graph groups — values, one edge per pair
+        edges_a, edges_b, offset = [], [], G
+        for c in coupled:
+            c = np.asarray(c, dtype=np.int64)
+            k = int(c.max()) + 1 if len(c) else 0
+            pairs = pd.unique(code * k + c) if k else np.zeros(0, np.int64)
+            g, v = np.divmod(np.asarray(pairs, dtype=np.int64), max(k, 1))
+            edges_a.append(g)
+            edges_b.append(offset + v)
+            offset += k
+        a = np.concatenate(edges_a) if edges_a else np.zeros(0, np.int64)
+        b = np.concatenate(edges_b) if edges_b else np.zeros(0, np.int64)
+        graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(offset, offset))
+        _, comp = connected_components(graph, directed=False)
+        group_comp = comp[:G]
+        differs = table[:, 1:] != table[:, :1]  # (G, R) which replicates change each group
+        # the replicates each component stores, then components with the same set merged into one block
+        ncomp = int(group_comp.max()) + 1 if G else 0
+        changed = np.zeros((ncomp, table.shape[1] - 1), dtype=bool)
+        np.logical_or.at(changed, group_comp, differs)
+        _, comp_block = np.unique(np.packbits(changed, axis=1), axis=0, return_inverse=True)
+        comp_block = np.asarray(comp_block).reshape(-1)
+        unit_block = comp_block[group_comp][code]
+        full = w0 * table[code, 0]
+        rows, cols, values = [], [], []
+        nb = int(comp_block.max()) + 1 if ncomp else 0
+        order = np.argsort(unit_block, kind="stable")
+        stops = np.cumsum(np.bincount(unit_block, minlength=nb))
+        start = 0
+        for blk in range(nb):
+            r = order[start:stops[blk]]
+            start = stops[blk]
+            c = np.flatnonzero(changed[np.flatnonzero(comp_block == blk)[0]])
+            v = np.empty((len(r), len(c)))
+            step = max(1, CHUNK_ELEMENTS // max(len(c), 1))
+            sub = table[:, 1 + c]
+            for s in range(0, len(r), step):
+                rr = r[s:s + step]
+                np.take(sub, code[rr], axis=0, out=v[s:s + step])
+                v[s:s + step] *= w0[rr, None]
+            rows.append(r)
+            cols.append(c)
+            values.append(v)
+        return cls(np.ascontiguousarray(full), table.shape[1] - 1, unit_block.astype(np.int64), rows, cols, values)
+
+    # -------------------------------------------------------------- what the weighting steps need
+    def sums(self, code: np.ndarray, k: int) -> np.ndarray:
+        """(k, 1 + R) sums of every column by a unit code whose values each lie within one block
+        (calibration cells, trimming groups): a block's codes take its stored columns' sums, every other
+        column the full sample's, which is what the plain matrix gives, summed in the same order."""
+        code = np.asarray(code, dtype=np.int64)
+        out = np.empty((k, 1 + self.n_replicates))
+        out[:] = np.bincount(code, weights=self.full, minlength=k)[:k, None]
+        for r, c, v in zip(self.rows, self.cols, self.values, strict=True):
+            if not len(c):
+                continue
+            cb = code[r]
+            present = np.flatnonzero(np.bincount(cb, minlength=k))
+            out[np.ix_(present, 1 + c)] = group_sums(cb, v, k)[present]
+        return out
+
+    def multiply(self, factors: np.ndarray, code: np.ndarray) -> None:
+        """W[i, :] *= factors[code[i], :] in place, for a code whose values each lie within one block.
+        A replicate whose factor differs from the full sample's on a block's codes joins that block first
+        (its weights there are the full sample's until now), so the blocks stay exact."""
+        code = np.asarray(code, dtype=np.int64)
+        k = len(factors)
+        for b in range(len(self.rows)):
+            r, c = self.rows[b], self.cols[b]
+            present = np.flatnonzero(np.bincount(code[r], minlength=k))
+            f = factors[present]
+            grow = (f[:, 1:] != f[:, :1]).any(axis=0)
+            grow[c] = False
+            if grow.any():
+                new = np.flatnonzero(grow)
+                allc = np.concatenate([c, new])
+                keep = np.argsort(allc, kind="stable")
+                v = np.concatenate([self.values[b], np.repeat(self.full[r][:, None], len(new), axis=1)], axis=1)
+                self.cols[b], self.values[b] = allc[keep], np.ascontiguousarray(v[:, keep])
+                c = self.cols[b]
+            if len(c):
+                gather_multiply(self.values[b], np.ascontiguousarray(factors[:, 1 + c]), code[r], inplace=True)
+        self.full *= factors[code, 0]
+
+    # -------------------------------------------------------------- readers of the whole matrix
+    def replicate_matrix(self) -> np.ndarray:
+        """The (n, R) replicate weights (only for waves where n × R fits in memory: tests, export)."""
+        out = np.repeat(self.full[:, None], self.n_replicates, axis=1)
+        for r, c, v in zip(self.rows, self.cols, self.values, strict=True):
+            if len(c):
+                out[np.ix_(r, c)] = v
+        return out
+
+    def matrix(self) -> np.ndarray:
+        """(n, 1 + R): the full sample, then the replicates."""
+        return np.hstack([self.full[:, None], self.replicate_matrix()])
+
+    def stored(self) -> int:
+        return int(sum(v.size for v in self.values))
+
+    def all_finite_nonnegative(self) -> bool:
+        return bool(np.isfinite(self.full).all() and (self.full >= 0).all()
+                    and all(np.isfinite(v).all() and (v >= 0).all() for v in self.values))
+
+    def take(self, positions: np.ndarray) -> ReplicateBlocks:
+        """The same weights for the units at `positions` (each unit once, any order): the rows of another
+        table that holds the same respondents in its own order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        where = np.full(len(self.full), -1, dtype=np.int64)
+        where[positions] = np.arange(len(positions))
+        rows, values = [], []
+        for r, v in zip(self.rows, self.values, strict=True):
+            new = where[r]
+            inside = new >= 0
+            order = np.argsort(new[inside], kind="stable")
+            rows.append(new[inside][order])
+            values.append(np.ascontiguousarray(v[inside][order]))
+        return ReplicateBlocks(self.full[positions], self.n_replicates, self.block[positions], rows,
+                               list(self.cols), values)
+
+    # -------------------------------------------------------------- on disk
+    def record(self) -> list[list[int]]:
+        """`replicates.blocks` of the design record: the replicates (0-based) each block stores."""
+        return [[int(x) for x in c] for c in self.cols]
+
+    def pieces(self, base: pd.DataFrame, names: list[str], rows_per_piece: int) -> Iterator[pd.DataFrame]:
+        """weights.parquet in pieces of rows: `base` (one row per unit, in unit order) with the block and
+        the replicate columns, null where a unit's block does not store the replicate."""
+        n = len(self.full)
+        for a in range(0, max(n, 1), rows_per_piece):
+            z = min(n, a + rows_per_piece)
+            rep = np.full((z - a, self.n_replicates), np.nan)
+            for r, c, v in zip(self.rows, self.cols, self.values, strict=True):
+                lo, hi = np.searchsorted(r, [a, z])
+                if hi > lo and len(c):
+                    rep[np.ix_(r[lo:hi] - a, c)] = v[lo:hi]
+            piece = base.iloc[a:z].reset_index(drop=True)
+            piece[BLOCK_COLUMN] = self.block[a:z].astype(np.int64)
+            yield pd.concat([piece, pd.DataFrame(rep, columns=names)], axis=1)
+
+
+def read_blocks(path: Path, names: list[str], blocks: list[list[int]], full: np.ndarray,
+                block: np.ndarray) -> ReplicateBlocks:
+    """The replicate weights of weights.parquet as blocks, read a batch of columns at a time (never the
+    n × R matrix). `full`, `block`: the weight and block columns already read. A stored weight that is
+    missing, or a value where the record says none is stored, is refused: the file and the record
+    disagree."""
+    import pyarrow.parquet as pq
+
+    n, R = len(full), len(names)
+    block = np.asarray(block, dtype=np.int64)
+    nb = len(blocks)
+    if n and (block.min() < 0 or block.max() >= nb):
+        raise InputError(f"{path}: column {BLOCK_COLUMN} names a block the design record does not list; re-run the "
+                         "weighting stage.")
+    order = np.argsort(block, kind="stable")
+    stops = np.cumsum(np.bincount(block, minlength=nb))
+    rows = [order[a:b] for a, b in zip(np.concatenate([[0], stops[:-1]]), stops, strict=True)]
+    cols = [np.asarray(c, dtype=np.int64) for c in blocks]
+    values = [np.empty((len(r), len(c))) for r, c in zip(rows, cols, strict=True)]
+    stored_by = [[] for _ in range(R)]  # (block, position in its columns) of each replicate
+    for b, c in enumerate(cols):
+        for j, x in enumerate(c):
+            stored_by[x].append((b, j))
+    expect = np.array([sum(len(rows[b]) for b, _ in s) for s in stored_by], dtype=np.int64)
+    pf = pq.ParquetFile(path)
+    step = max(1, (1 << 25) // max(n, 1))  # ~256 MiB of columns per batch
+    for a in range(0, R, step):
+        batch = names[a:a + step]
+        table = pf.read(columns=batch)
+        for j, name in enumerate(batch):
+            col = table.column(name)
+            x = a + j
+            if n - col.null_count != expect[x]:
+                raise InputError(f"{path}: replicate column {name} holds {n - col.null_count} weights where the design "
+                                 f"record stores {expect[x]}; the file and {path.parent / 'design.json'} disagree. "
+                                 "Re-run the weighting stage.")
+            arr = col.to_numpy(zero_copy_only=False)
+            for b, pos in stored_by[x]:
+                v = arr[rows[b]]
+                if np.isnan(v).any():
+                    raise InputError(f"{path}: replicate column {name} lacks weights its block {b} stores; re-run "
+                                     "the weighting stage.")
+                values[b][:, pos] = v
+        del table
+    return ReplicateBlocks(np.asarray(full, dtype=np.float64), R, block, rows, cols, values)
+
+
+def filled(frame: pd.DataFrame, names: list[str], weight: str) -> pd.DataFrame:
+    """`frame` with its replicate columns `names` filled in: a null (not stored) is the full-sample weight.
+    For files made for people (export), where n × R fits in memory."""
+    if not names:
+        return frame
+    w = frame[weight].to_numpy(dtype=float)[:, None]
+    reps = frame[list(names)].to_numpy(dtype=float)
+    reps = np.where(np.isnan(reps), w, reps)
+    out = frame.drop(columns=list(names))
+    return pd.concat([out, pd.DataFrame(reps, columns=list(names), index=frame.index)], axis=1)[list(frame.columns)]
