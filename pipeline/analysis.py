@@ -19,11 +19,11 @@ from scipy import stats
 
 from pipeline.errors import InputError
 from pipeline.estimation.design import Design
-from pipeline.estimation.run import analysis_frame, build_design
+from pipeline.estimation.run import analysis_frame, build_design, read_weights
 from pipeline.paths import ROOT, WavePaths, project_paths
 from pipeline.schemas import SUPPRESSED  # noqa: F401  (notebooks filter withheld cells with it)
 from pipeline.survey_design.record import RECORD, DesignRecord, read_record
-from pipeline.survey_design.replicate_blocks import filled
+from pipeline.survey_design.replicate_blocks import replicate_columns
 
 DEFAULT_WAVE = 2024
 WEIGHT_STEPS = (("base", "基础权数"), ("nonresponse", "无回答调整"), ("calibration", "校准"), ("trimming", "截尾后最终权数"))
@@ -75,8 +75,8 @@ def weights_metadata(w: int | None = None) -> dict:
 def frame(w: int | None = None) -> pd.DataFrame:
     """One row per respondent: design, domain, score and weight columns (as the estimate stage joins them)."""
     record = design_record(w)
-    # a replicate weight not stored for a respondent's block is the full-sample weight (replicate_blocks.py)
-    weights = filled(read("weights.parquet", w), list(record.replicate_columns), record.weight)
+    weights, blocks = read_weights(paths(w), record)  # every replicate weight as a column of its own
+    weights = replicate_columns(weights, blocks, list(record.replicate_columns))
     return analysis_frame(read("respondents.parquet", w), read("scores.parquet", w), weights)
 
 

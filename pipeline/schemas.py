@@ -302,6 +302,14 @@ WEIGHTS = _schema(
     extra_kind="float",
 )
 
+# the stored replicate weights, a row group per block (pipeline/survey_design/replicate_blocks.py)
+REPLICATE_WEIGHTS = _schema(
+    "replicate_weights",
+    [C("respondent_id", "str", False), C("replicate_block", "int", False)],
+    extra=r"slot_\d{4}",
+    extra_kind="float",
+)
+
 WEIGHTING_DIAGNOSTICS = _schema(
     "weighting_diagnostics",
     [C("step", "str", False), C("metric", "str", False), C("variable", "str"), C("level", "str"),
@@ -349,6 +357,6 @@ POPULATIONS = _schema(
 
 SCHEMAS: dict[str, TableSchema] = {
     s.name: s
-    for s in (RESPONDENTS, RESPONSES, QUARANTINE, CONTACTS, SCORES, ITEM_SCORES, ITEM_STATS, WEIGHTS,
+    for s in (RESPONDENTS, RESPONSES, QUARANTINE, CONTACTS, SCORES, ITEM_SCORES, ITEM_STATS, WEIGHTS, REPLICATE_WEIGHTS,
               WEIGHTING_DIAGNOSTICS, ESTIMATES, TARGETS, SAE, POPULATIONS)
 }

@@ -23,14 +23,16 @@ PROCESSED_IN = {
     "ingest": (),
     "score": ("respondents.parquet", "responses.parquet"),
     "weight": ("respondents.parquet", "contacts.parquet"),
-    "estimate": ("ingest_report.json", "respondents.parquet", "scores.parquet", "weights.parquet", "design.json"),
-    "export": ("respondents.parquet", "scores.parquet", "weights.parquet", "design.json", "estimates.csv"),
+    "estimate": ("ingest_report.json", "respondents.parquet", "scores.parquet", "weights.parquet",
+                 "replicate_weights.parquet", "design.json"),
+    "export": ("respondents.parquet", "scores.parquet", "weights.parquet", "replicate_weights.parquet", "design.json",
+               "estimates.csv"),
 }
 OUTPUTS = {
     "ingest": ("ingest_report.json", "respondents.parquet", "responses.parquet", "contacts.parquet",
                "quarantine.csv"),
     "score": ("scores.parquet", "item_scores.parquet", "item_stats.csv"),
-    "weight": ("weights.parquet", "design.json", "weighting_diagnostics.csv"),
+    "weight": ("weights.parquet", "replicate_weights.parquet", "design.json", "weighting_diagnostics.csv"),
     "estimate": ("estimates.csv", "targets.csv", "sae.csv", "gates.json", "populations.csv"),
     "export": ("export/export.json",),
 }

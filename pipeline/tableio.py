@@ -286,13 +286,18 @@ def prepare(df: pd.DataFrame, schema: TableSchema | str | None) -> pd.DataFrame:
 ROW_GROUP_ROWS = 1 << 24
 
 
-def _parquet_options(schema) -> dict[str, Any]:
+def _parquet_options(schema, dictionary: bool = True) -> dict[str, Any]:
     """The writer settings of every parquet table (one place, so a table written in pieces gets the bytes
     of the same table written at once). Min/max statistics of categorical columns are left out: nothing
-    filters on them, and on a 65-million-row long table they cost as much as the rest of the write."""
+    filters on them, and on a 65-million-row long table they cost as much as the rest of the write.
+    `dictionary=False` for tables of distinct floats (replicate weights): trying a dictionary costs three
+    times the write itself, and zstd saves a fifth of their bytes for 2.7 times the write time (1M
+    respondents × 1,533 JKn replicates: 2.6 s and 1.26 GiB uncompressed, 7.0 s and 0.98 GiB with zstd)."""
     import pyarrow as pa
 
     plain = [f.name for f in schema if not pa.types.is_dictionary(f.type)]
+    if not dictionary:
+        return {"compression": "none", "use_dictionary": False, "write_statistics": plain}
     return {"compression": "zstd", "dictionary_pagesize_limit": 1 << 28, "write_statistics": plain}
 
 
@@ -334,6 +339,7 @@ def write_table_pieces(
     path: str | os.PathLike,
     schema: TableSchema | str | None = None,
     metadata: dict[str, Any] | None = None,
+    dictionary: bool = True,
 ) -> Path:
     """Write a .parquet table that arrives in pieces, without ever holding all of it: each piece is
     validated against the schema, must be in key order and continue the order of the piece before it
@@ -359,13 +365,13 @@ def write_table_pieces(
                 if len(piece) == 0:  # an empty row group in the middle would change the file
                     continue
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, first.schema, **_parquet_options(first.schema))
+                    writer = pq.ParquetWriter(tmp, first.schema, **_parquet_options(first.schema, dictionary))
                 writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
                 last = piece.iloc[-1:]
             if first is None:
                 raise ValueError(f"write_table_pieces: no piece of {path.name} to write")
             if writer is None:  # every piece empty: the empty table, as write_table writes it
-                writer = pq.ParquetWriter(tmp, first.schema, **_parquet_options(first.schema))
+                writer = pq.ParquetWriter(tmp, first.schema, **_parquet_options(first.schema, dictionary))
                 writer.write_table(first, row_group_size=ROW_GROUP_ROWS)
         finally:
             if writer is not None:

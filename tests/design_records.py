@@ -42,3 +42,16 @@ def record(replicates: list[str], rscales, *, method: str = "JKn", primary: str 
     for k, v in (extra or {}).items():
         data[k] = {**data[k], **v} if isinstance(data.get(k), dict) else v
     return dict(validate(data, "test record").data)
+
+
+def write_weights(paths, weights: pd.DataFrame, names) -> None:
+    """weights.parquet and replicate_weights.parquet of a weights table holding every replicate as a
+    column: one block that stores every replicate for every respondent."""
+    from pipeline.schemas import WEIGHTS
+    from pipeline.survey_design.replicate_blocks import REPLICATE_FILE, ReplicateBlocks, write_blocks
+    from pipeline.tableio import write_table
+
+    names = list(names)
+    blocks = ReplicateBlocks.dense(weights["w_final"].to_numpy(float), weights[names].to_numpy(float))
+    write_table(weights.drop(columns=names).assign(replicate_block=0), paths.processed("weights.parquet"), WEIGHTS)
+    write_blocks(blocks, weights["respondent_id"].to_numpy(), paths.processed(REPLICATE_FILE))

@@ -21,7 +21,7 @@ from pipeline.paths import WavePaths
 from pipeline.progress import Timer, progress
 from pipeline.schemas import ESTIMATES, POPULATIONS, RESPONDENTS, SAE, SCORES, TARGETS, WEIGHTS
 from pipeline.survey_design.record import RECORD, DesignRecord, read_record
-from pipeline.survey_design.replicate_blocks import BLOCK_COLUMN, ReplicateBlocks, filled, read_blocks
+from pipeline.survey_design.replicate_blocks import BLOCK_COLUMN, REPLICATE_FILE, ReplicateBlocks, read_blocks
 from pipeline.tableio import read_table, stage_commit, write_json, write_table
 from pipeline.vocabulary import OVERALL_LABEL, VARIANCE_METHOD_LABELS
 
@@ -166,18 +166,22 @@ def psu_replicate_factors(frame: pd.DataFrame, record: DesignRecord, blocks: Rep
 
 def read_weights(paths: WavePaths, record: DesignRecord) -> tuple[pd.DataFrame, ReplicateBlocks]:
     """weights.parquet: the weight columns, and the replicate weights as blocks (never the n × R matrix)."""
-    path = paths.processed("weights.parquet")
-    weights = read_table(path, WEIGHTS, columns=list(WEIGHTS.names))
-    blocks = read_blocks(path, list(record.replicate_columns), record.replicate_blocks,
-                         weights[record.weight].to_numpy(dtype=float), weights[BLOCK_COLUMN].to_numpy())
-    return weights, blocks
+    weights = read_table(paths.processed("weights.parquet"), WEIGHTS, columns=list(WEIGHTS.names))
+    return weights, read_replicates(paths, record, weights)
+
+
+def read_replicates(paths: WavePaths, record: DesignRecord, weights: pd.DataFrame) -> ReplicateBlocks:
+    """replicate_weights.parquet as blocks, for the rows of weights.parquet (`weights`)."""
+    return read_blocks(paths.processed(REPLICATE_FILE), record.replicate_blocks, len(record.replicate_columns),
+                         weights[record.weight].to_numpy(dtype=float), weights[BLOCK_COLUMN].to_numpy(),
+                         weights["respondent_id"].to_numpy())
 
 
 def build_design(frame: pd.DataFrame, record: DesignRecord, level: float = 0.95,
                  blocks: ReplicateBlocks | None = None, weights: pd.DataFrame | None = None) -> Design:
     """The wave's design as the weighting made it: everything from the design record. `blocks`: the
     replicate weights as read (`read_weights`) in the row order of `weights`; without them the frame's
-    replicate columns are used (nulls filled with the weight)."""
+    replicate columns are used."""
     calibration = None
     if record.margins:
         frame, margins = calibration_columns(frame, record)
@@ -190,7 +194,7 @@ def build_design(frame: pd.DataFrame, record: DesignRecord, level: float = 0.95,
         if blocks is None:
             names = list(record.replicate_columns)
             blocks = ReplicateBlocks.dense(frame[record.weight].to_numpy(dtype=float),
-                                           filled(frame, names, record.weight)[names].to_numpy(dtype=float))
+                                           frame[names].to_numpy(dtype=float))
         elif weights is not None:  # the frame's rows in the order of weights.parquet's
             at = pd.Index(weights["respondent_id"].astype(str)).get_indexer(frame["respondent_id"].astype(str))
             if not np.array_equal(at, np.arange(len(at))):
@@ -294,8 +298,9 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
     record = read_record(paths.processed(RECORD))
     respondents = read_table(paths.processed("respondents.parquet"), RESPONDENTS)
     scores = read_table(paths.processed("scores.parquet"), SCORES)
-    weights, blocks = read_weights(paths, record)
-    frame = analysis_frame(respondents, scores, weights)
+    weights = read_table(paths.processed("weights.parquet"), WEIGHTS, columns=list(WEIGHTS.names))
+    frame = analysis_frame(respondents, scores, weights)  # a respondent without weights is named first
+    blocks = read_replicates(paths, record, weights)
     design = build_design(frame, record, spec.level, blocks, weights)
     # the primary method is the record's (decided once, by the weighting stage, from design.yaml); it is
     # always estimated, first, whatever estimands.yaml lists beside it

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import InputError
-from pipeline.estimation.run import analysis_frame
+from pipeline.estimation.run import analysis_frame, read_weights
 from pipeline.estimation.spec import load_estimands
 from pipeline.export import crosswalk as cw
 from pipeline.export.published import published
@@ -30,9 +30,9 @@ from pipeline.instruments import load_frameworks, load_instrument
 from pipeline.manifest import sha256_file
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
-from pipeline.schemas import ESTIMATES, RESPONDENTS, SCORES, WEIGHTS
+from pipeline.schemas import ESTIMATES, RESPONDENTS, SCORES
 from pipeline.survey_design.record import RECORD, read_record
-from pipeline.survey_design.replicate_blocks import BLOCK_COLUMN, filled
+from pipeline.survey_design.replicate_blocks import BLOCK_COLUMN, replicate_columns
 from pipeline.tableio import CSV_ENCODING, read_table, write_json
 
 MARGIN_NAMES = {"county_code": "县（市、区）", "county": "县（市、区）", "sex": "性别", "age_band": "年龄段",
@@ -69,11 +69,11 @@ def analysis_file(paths: WavePaths) -> AnalysisFile:
     frameworks = load_frameworks(paths.frameworks)
     instrument = load_instrument(paths.instrument, frameworks)
     spec = load_estimands(paths.estimands)
-    wpath = paths.processed("weights.parquet")
     record = read_record(paths.processed(RECORD))
     rep_cols = list(record.replicate_columns)
-    # the exported file carries every replicate weight: one not stored for a block is the full-sample weight
-    weights = filled(read_table(wpath, WEIGHTS), rep_cols, record.weight).drop(columns=[BLOCK_COLUMN])
+    weights, blocks = read_weights(paths, record)
+    # the exported file carries every replicate weight as a column of its own
+    weights = replicate_columns(weights, blocks, rep_cols).drop(columns=[BLOCK_COLUMN])
     frame = analysis_frame(read_table(paths.processed("respondents.parquet"), RESPONDENTS),
                            read_table(paths.processed("scores.parquet"), SCORES), weights)
     if not rep_cols:

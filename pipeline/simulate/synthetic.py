@@ -326,8 +326,7 @@ def estimation_tables(w: SyntheticWave) -> EstimationInputs:
         sc[f"bench_{b:02d}"] = np.where(scored, np.clip(total / 100 + rng.normal(0, 0.1, n), 0, 1), np.nan)
     wt = base_weights(w)[rows]
     weights = pd.DataFrame({"respondent_id": resp["respondent_id"], "stratum": resp["stratum"], "psu": resp["psu"],
-                            "w_base": wt, "w_nr": wt, "w_cal": wt, "w_final": wt,
-                            "replicate_block": 0})  # every replicate stored for every respondent: one block
+                            "w_base": wt, "w_nr": wt, "w_cal": wt, "w_final": wt})
     psu = w.hh_psu[rows]
     psus = pd.unique(psu)  # in the order respondents meet them
     stratum_of = w.psu_county[psus]

@@ -16,9 +16,11 @@ A block's columns hold every replicate that differs anywhere in the block, so th
 exact, not an approximation. One block with every unit and every replicate is the plain matrix (a
 bootstrap replicate changes every stratum, so its blocks merge into that).
 
-On disk (weights.parquet) a replicate column holds a value for the units whose block stores it and is
-null for the others, which the design record's `replicates.blocks` explains; `replicate_block` holds each
-unit's block. Every reader goes through `read_blocks`, which never builds the n × R matrix.
+On disk: weights.parquet holds each respondent's `replicate_block`; replicate_weights.parquet holds the
+stored weights, one row group per block (its respondents in weights.parquet's order), the block's
+replicates in slots slot_0000 … in the order the design record's `replicates.blocks` lists them (slots
+past a block's own are null). A block's row group is read as one dense array; the n × R matrix is never
+written or read, only formed for people's files (export, notebooks) by `replicate_columns`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ from pipeline.errors import InputError
 from pipeline.survey_design.codes import CHUNK_ELEMENTS, gather_multiply, group_sums
 
 BLOCK_COLUMN = "replicate_block"  # weights.parquet: each respondent's block
+REPLICATE_FILE = "replicate_weights.parquet"
+SLOT = "slot_"
+
+
+def slot_names(m: int) -> list[str]:
+    return [f"{SLOT}{j:04d}" for j in range(m)]
 
 
 @dataclass
@@ -192,76 +200,66 @@ class ReplicateBlocks:
         """`replicates.blocks` of the design record: the replicates (0-based) each block stores."""
         return [[int(x) for x in c] for c in self.cols]
 
-    def pieces(self, base: pd.DataFrame, names: list[str], rows_per_piece: int) -> Iterator[pd.DataFrame]:
-        """weights.parquet in pieces of rows: `base` (one row per unit, in unit order) with the block and
-        the replicate columns, null where a unit's block does not store the replicate."""
-        n = len(self.full)
-        for a in range(0, max(n, 1), rows_per_piece):
-            z = min(n, a + rows_per_piece)
-            rep = np.full((z - a, self.n_replicates), np.nan)
-            for r, c, v in zip(self.rows, self.cols, self.values, strict=True):
-                lo, hi = np.searchsorted(r, [a, z])
-                if hi > lo and len(c):
-                    rep[np.ix_(r[lo:hi] - a, c)] = v[lo:hi]
-            piece = base.iloc[a:z].reset_index(drop=True)
-            piece[BLOCK_COLUMN] = self.block[a:z].astype(np.int64)
-            yield pd.concat([piece, pd.DataFrame(rep, columns=names)], axis=1)
+    def pieces(self, ids: np.ndarray) -> Iterator[pd.DataFrame]:
+        """replicate_weights.parquet, a block per piece (one row group each): respondent id, block, slots."""
+        names = slot_names(max((len(c) for c in self.cols), default=0))
+        for b, (r, v) in enumerate(zip(self.rows, self.values, strict=True)):
+            cols = {"respondent_id": ids[r], BLOCK_COLUMN: np.full(len(r), b, dtype=np.int64)}
+            for j, name in enumerate(names):
+                cols[name] = v[:, j] if j < v.shape[1] else np.full(len(r), np.nan)
+            yield pd.DataFrame(cols)
 
 
-def read_blocks(path: Path, names: list[str], blocks: list[list[int]], full: np.ndarray,
-                block: np.ndarray) -> ReplicateBlocks:
-    """The replicate weights of weights.parquet as blocks, read a batch of columns at a time (never the
-    n × R matrix). `full`, `block`: the weight and block columns already read. A stored weight that is
-    missing, or a value where the record says none is stored, is refused: the file and the record
-    disagree."""
+def write_blocks(blocks: ReplicateBlocks, ids: np.ndarray, path: Path) -> Path:
+    """replicate_weights.parquet, a row group per block, through the stage's commit (tableio)."""
+    from pipeline.schemas import REPLICATE_WEIGHTS
+    from pipeline.tableio import write_table_pieces
+
+    return write_table_pieces(blocks.pieces(np.asarray(ids)), path, REPLICATE_WEIGHTS, dictionary=False)
+
+
+def read_blocks(path: Path, blocks: list[list[int]], n_replicates: int, full: np.ndarray, block: np.ndarray,
+                ids: np.ndarray) -> ReplicateBlocks:
+    """replicate_weights.parquet as blocks, a row group at a time (never the n × R matrix). `full`, `block`,
+    `ids`: weights.parquet's weight, block and respondent id columns. A row group whose respondents are not
+    its block's, or a stored weight that is missing, is refused: the files and the record disagree."""
     import pyarrow.parquet as pq
 
-    n, R = len(full), len(names)
     block = np.asarray(block, dtype=np.int64)
     nb = len(blocks)
-    if n and (block.min() < 0 or block.max() >= nb):
-        raise InputError(f"{path}: column {BLOCK_COLUMN} names a block the design record does not list; re-run the "
-                         "weighting stage.")
+    redo = f"{path.name}, weights.parquet and design.json disagree; re-run the weighting stage."
+    if len(block) and (block.min() < 0 or block.max() >= nb):
+        raise InputError(f"{path}: weights.parquet names a replicate block the design record does not list; {redo}")
     order = np.argsort(block, kind="stable")
     stops = np.cumsum(np.bincount(block, minlength=nb))
     rows = [order[a:b] for a, b in zip(np.concatenate([[0], stops[:-1]]), stops, strict=True)]
     cols = [np.asarray(c, dtype=np.int64) for c in blocks]
-    values = [np.empty((len(r), len(c))) for r, c in zip(rows, cols, strict=True)]
-    stored_by = [[] for _ in range(R)]  # (block, position in its columns) of each replicate
-    for b, c in enumerate(cols):
-        for j, x in enumerate(c):
-            stored_by[x].append((b, j))
-    expect = np.array([sum(len(rows[b]) for b, _ in s) for s in stored_by], dtype=np.int64)
+    if not path.exists():
+        raise InputError(f"{path} does not exist: the weighting stage writes it beside weights.parquet. Run "
+                         "`python -m pipeline weight --wave W` (or make) first.")
     pf = pq.ParquetFile(path)
-    step = max(1, (1 << 25) // max(n, 1))  # ~256 MiB of columns per batch
-    for a in range(0, R, step):
-        batch = names[a:a + step]
-        table = pf.read(columns=batch)
-        for j, name in enumerate(batch):
-            col = table.column(name)
-            x = a + j
-            if n - col.null_count != expect[x]:
-                raise InputError(f"{path}: replicate column {name} holds {n - col.null_count} weights where the design "
-                                 f"record stores {expect[x]}; the file and {path.parent / 'design.json'} disagree. "
-                                 "Re-run the weighting stage.")
-            arr = col.to_numpy(zero_copy_only=False)
-            for b, pos in stored_by[x]:
-                v = arr[rows[b]]
-                if np.isnan(v).any():
-                    raise InputError(f"{path}: replicate column {name} lacks weights its block {b} stores; re-run "
-                                     "the weighting stage.")
-                values[b][:, pos] = v
-        del table
-    return ReplicateBlocks(np.asarray(full, dtype=np.float64), R, block, rows, cols, values)
+    if pf.metadata.num_row_groups != nb:
+        raise InputError(f"{path}: {pf.metadata.num_row_groups} row groups for {nb} replicate blocks; {redo}")
+    values = []
+    for b in range(nb):
+        names = slot_names(len(cols[b]))
+        t = pf.read_row_group(b, columns=["respondent_id", *names])
+        got = t.column("respondent_id").to_numpy(zero_copy_only=False).astype(str)
+        if len(got) != len(rows[b]) or (len(got) and not np.array_equal(got, np.asarray(ids)[rows[b]].astype(str))):
+            raise InputError(f"{path}: row group {b} does not hold the respondents of replicate block {b}; {redo}")
+        v = np.empty((len(got), len(names)))
+        for j, name in enumerate(names):
+            c = t.column(name)
+            if c.null_count:
+                raise InputError(f"{path}: block {b} lacks {c.null_count} stored weight(s) in {name}; {redo}")
+            v[:, j] = c.to_numpy()
+        values.append(v)
+        del t
+    return ReplicateBlocks(np.asarray(full, dtype=np.float64), int(n_replicates), block, rows, cols, values)
 
 
-def filled(frame: pd.DataFrame, names: list[str], weight: str) -> pd.DataFrame:
-    """`frame` with its replicate columns `names` filled in: a null (not stored) is the full-sample weight.
-    For files made for people (export), where n × R fits in memory."""
-    if not names:
-        return frame
-    w = frame[weight].to_numpy(dtype=float)[:, None]
-    reps = frame[list(names)].to_numpy(dtype=float)
-    reps = np.where(np.isnan(reps), w, reps)
-    out = frame.drop(columns=list(names))
-    return pd.concat([out, pd.DataFrame(reps, columns=list(names), index=frame.index)], axis=1)[list(frame.columns)]
+def replicate_columns(weights: pd.DataFrame, blocks: ReplicateBlocks, names: list[str]) -> pd.DataFrame:
+    """`weights` with one column per replicate (`names`): for files made for people (export, notebooks),
+    where n × R fits in memory."""
+    reps = pd.DataFrame(blocks.replicate_matrix(), columns=list(names), index=weights.index)
+    return pd.concat([weights.drop(columns=[c for c in names if c in weights.columns]), reps], axis=1)

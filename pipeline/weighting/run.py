@@ -26,9 +26,15 @@ from pipeline.survey_design.record import (
     validate,
     write_record,
 )
-from pipeline.survey_design.replicate_blocks import ReplicateBlocks
+from pipeline.survey_design.replicate_blocks import (
+    BLOCK_COLUMN,
+    REPLICATE_FILE,
+    ReplicateBlocks,
+    replicate_columns,
+    write_blocks,
+)
 from pipeline.survey_design.spec import DesignSpec, load_design_spec
-from pipeline.tableio import ROW_GROUP_ROWS, read_table, stage_commit, write_table, write_table_pieces
+from pipeline.tableio import read_table, stage_commit, write_table
 from pipeline.weighting import modes
 from pipeline.weighting.controls import read_controls
 from pipeline.weighting.replicates import REPLICATE_PREFIX, replicate_names
@@ -47,8 +53,7 @@ class WeightingOutput:
 
     def replicate_frame(self) -> pd.DataFrame:
         """`weights` with every replicate column filled in (waves where n × R fits in memory)."""
-        names = list(self.metadata["weights"]["replicates"])
-        return pd.concat([self.weights, pd.DataFrame(self.replicates.replicate_matrix(), columns=names)], axis=1)
+        return replicate_columns(self.weights, self.replicates, list(self.metadata["weights"]["replicates"]))
 
 
 @dataclass(frozen=True)
@@ -169,11 +174,9 @@ def run_weight(paths: WavePaths, progress: bool = True) -> WeightResult:
     controls = {name: read_controls(paths.controls, t) for name, t in spec.controls.items()}
     out = weight_wave(respondents, contacts, controls, spec, progress, delivery, counts)
     with stage_commit("weight", stages.target("weight", paths)):
-        names = list(out.metadata["weights"]["replicates"])
-        # pieces of about 256 MiB of replicate columns, each its own row group
-        rows = min(ROW_GROUP_ROWS, max(4096, (1 << 25) // max(len(names), 1)))
-        write_table_pieces(out.replicates.pieces(out.weights, names, rows),
-                           paths.processed("weights.parquet"), WEIGHTS)
+        write_table(out.weights.assign(**{BLOCK_COLUMN: out.replicates.block}), paths.processed("weights.parquet"),
+                    WEIGHTS)
+        write_blocks(out.replicates, out.weights["respondent_id"].to_numpy(), paths.processed(REPLICATE_FILE))
         write_record(out.metadata, paths.processed(RECORD))
         write_table(out.diagnostics, paths.processed("weighting_diagnostics.csv"), WEIGHTING_DIAGNOSTICS)
     return WeightResult(len(respondents), 0 if contacts is None else len(contacts), out.metadata["replicates"]["n_replicates"],

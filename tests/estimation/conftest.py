@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 from pipeline.paths import ROOT, WavePaths
-from pipeline.schemas import RESPONDENTS, SCORES, WEIGHTS
+from pipeline.schemas import RESPONDENTS, SCORES
 from pipeline.simulate.synthetic import draw_wave, estimation_tables
 from pipeline.survey_design.record import write_record
 from pipeline.tableio import write_table
-from tests.design_records import record, uncollapsed_margin
+from tests.design_records import record, uncollapsed_margin, write_weights
 
 
 def write_wave(root: Path, wave: int = 2024, seed: int = 7, psu_per_county: int = 4, hh_per_ssu: int = 10,
@@ -24,7 +24,7 @@ def write_wave(root: Path, wave: int = 2024, seed: int = 7, psu_per_county: int 
     paths = WavePaths(wave, root=root)
     write_table(inputs.respondents, paths.processed("respondents.parquet"), RESPONDENTS)
     write_table(inputs.scores, paths.processed("scores.parquet"), SCORES)
-    write_table(inputs.weights, paths.processed("weights.parquet"), WEIGHTS)
+    write_weights(paths, inputs.weights, inputs.replicate_columns)
     margins = [uncollapsed_margin(name, by, inputs.respondents) for name, by in
                (("county_sex", ["county_code", "sex"]), ("county_education", ["county_code", "education"]))]
     write_record(record(list(inputs.replicate_columns), inputs.rscales, margins=margins, **(design or {})),

@@ -130,15 +130,15 @@ def test_replicate_factors_taken_from_the_weighting_give_the_same_estimates(wave
     data["calibration"] = {**rec.data["calibration"], "cells": []}
     plain = DesignRecord({**data, "replicates": dict(rec.replicates)})
     factored = DesignRecord({**data, "replicates": {**rec.replicates, "constant_within_psu": True}})
-    frame = analysis_frame(*(pd.read_parquet(paths.processed(f)) for f in
-                             ("respondents.parquet", "scores.parquet", "weights.parquet")))
-    spec = load_estimands(paths.estimands)
-    a, b = build_design(frame, plain), build_design(frame, factored)
-    assert a.replicates.weights is not None and b.replicates.weights is None
-    np.testing.assert_array_equal(a.replicates.factors, b.replicates.factors)
     from pipeline.estimation.run import read_weights
 
-    _, blocks = read_weights(paths, factored)
+    weights, blocks = read_weights(paths, plain)
+    frame = analysis_frame(*(pd.read_parquet(paths.processed(f)) for f in ("respondents.parquet", "scores.parquet")),
+                           weights)
+    spec = load_estimands(paths.estimands)
+    a, b = build_design(frame, plain, blocks=blocks), build_design(frame, factored, blocks=blocks)
+    assert a.replicates.weights is not None and b.replicates.weights is None
+    np.testing.assert_array_equal(a.replicates.factors, b.replicates.factors)
     psu, table = psu_replicate_factors(frame, factored, blocks)
     np.testing.assert_array_equal(b.replicate_matrix(), frame["w_final"].to_numpy()[:, None] * table[psu])
     ea = estimate_table(a, frame, spec, ["replicate"], 2024, show=False)

@@ -6,12 +6,13 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.errors import InputError, PipelineError
 from pipeline.paths import ROOT, WavePaths
 from pipeline.simulate.synthetic import draw_wave, weighting_tables, write_weighting_inputs
-from pipeline.survey_design.replicate_blocks import filled
+from pipeline.survey_design.replicate_blocks import replicate_columns
 from pipeline.tableio import read_table
 from pipeline.vocabulary import counties
 from pipeline.weighting import run_weight
@@ -33,26 +34,42 @@ def jkn_run(tables, tmp_path_factory):
     return paths, result
 
 
+def _weights(paths):
+    """weights.parquet with every replicate as a column, as the export and the notebooks see it."""
+    from pipeline.estimation.run import read_weights
+    from pipeline.survey_design.record import read_record
+
+    rec = read_record(paths.processed("design.json"))
+    w, blocks = read_weights(paths, rec)
+    return replicate_columns(w, blocks, list(rec.replicate_columns))
+
+
 def _controls(tables, name):
     return tables[name].assign(population=lambda d: d["population"].astype(float))
 
 
 def test_outputs_and_metadata(jkn_run, tables):
     paths, result = jkn_run
-    stored = read_table(paths.processed("weights.parquet"), "weights")
+    w = _weights(paths)
     meta = json.loads(paths.processed("design.json").read_text(encoding="utf-8"))
     n_psu = tables["contacts"]["psu"].nunique()
-    reps = [c for c in stored if c.startswith("w_rep_")]
-    w = filled(stored, reps, "w_final")
+    reps = [c for c in w if c.startswith("w_rep_")]
     # each county is a block (every weighting class, margin and trimming group lies within one county);
-    # a replicate is stored only for the block of the PSU it deletes and is null elsewhere
+    # a block stores the replicates of its own PSUs, one row group of replicate_weights.parquet each
     blocks = meta["replicates"]["blocks"]
     assert len(blocks) == 8 and sorted(x for b in blocks for x in b) == list(range(n_psu))
+    stored = pq.ParquetFile(paths.processed("replicate_weights.parquet"))
+    assert stored.metadata.num_row_groups == 8
     for b, cols in enumerate(blocks):
-        inside = (stored["replicate_block"] == b).to_numpy()
-        assert stored.loc[inside, reps[cols[0]]].notna().all()
-        assert stored.loc[~inside, [reps[j] for j in cols]].isna().all().all()
-        assert stored.loc[inside, "stratum"].nunique() == 1
+        inside = (w["replicate_block"] == b).to_numpy()
+        assert w.loc[inside, "stratum"].nunique() == 1
+        got = stored.read_row_group(b).to_pandas()
+        assert list(got["respondent_id"]) == list(w.loc[inside, "respondent_id"])
+        np.testing.assert_array_equal(got[[f"slot_{j:04d}" for j in range(len(cols))]].to_numpy(),
+                                      w.loc[inside, [reps[j] for j in cols]].to_numpy())
+        # every other replicate is the full-sample weight there
+        others = [r for j, r in enumerate(reps) if j not in cols]
+        assert (w.loc[inside, others].to_numpy() == w.loc[inside, ["w_final"]].to_numpy()).all()
     assert len(w) == len(tables["respondents"]) == result.respondents
     assert len(reps) == n_psu == meta["replicates"]["n_replicates"] == result.replicates
     assert meta["replicates"]["method"] == "JKn" and meta["replicates"]["scale"] == 1.0
@@ -70,8 +87,7 @@ def test_outputs_and_metadata(jkn_run, tables):
 
 def test_final_weights_meet_controls_and_trimming_bounds(jkn_run, tables):
     paths, _ = jkn_run
-    w = read_table(paths.processed("weights.parquet"), "weights")
-    w = filled(w, [c for c in w if c.startswith("w_rep_")], "w_final")
+    w = _weights(paths)
     r = tables["respondents"].merge(w, on="respondent_id")
     for name in ("county_education", "county_sex_age_urban"):
         c = _controls(tables, name)
