@@ -13,11 +13,12 @@ is recorded before and after every step, and the CPU time (user + system) beside
 shared machine a busy neighbour stretches the wall time, not the CPU time.
 
 Environment: QZ_PIPELINE_ROWS (default 1,000,000 interviews) and QZ_PIPELINE_DESIGN, the replicate
-design written into the copy of design.yaml: `bootstrap:200` (default: Rao–Wu, 200 replicates),
-`groups:8` (delete-a-group jackknife, 8 groups per stratum) or `spec` (the spec's one replicate per
-PSU). The generated national design has ~1,500 PSUs in ~300 strata, most of them certainty townships
-with 4 villages: a jackknife needs a replicate per group of every stratum (grouping barely helps
-there), and one replicate per PSU is an n × 1,500 matrix, 12 GiB per copy at a million rows.
+design written into the copy of design.yaml: `spec` (default: the spec's JKn, one replicate per PSU),
+`bootstrap:200` (Rao–Wu, 200 replicates) or `groups:8` (delete-a-group jackknife, 8 groups per
+stratum). The generated national design has ~1,500 PSUs in ~370 strata of 13 counties: one replicate
+per PSU would be an n × 1,500 matrix, 12 GiB per copy at a million rows, but the weighting keeps it as
+replicate blocks (a county each; survey_design/replicate_blocks.py), about 1.1 GiB. A bootstrap
+replicate changes every stratum, so its blocks are the whole matrix (n × 200, 1.5 GiB).
 QZ_PIPELINE_STAGES (comma-separated, default all: ingest,score,weight,estimate,report) times the first
 stages only (each stage needs the ones before it); QZ_PIPELINE_DIR keeps the generated delivery in that
 folder and reuses it on the next run instead of generating it again (same rows and seed, same file).
@@ -130,7 +131,7 @@ def _spec(root: Path, choice: str) -> str:
 
 def run() -> dict:
     rows = int(os.environ.get("QZ_PIPELINE_ROWS", "1000000"))
-    choice = os.environ.get("QZ_PIPELINE_DESIGN", "bootstrap:200")
+    choice = os.environ.get("QZ_PIPELINE_DESIGN", "spec")
     wanted = os.environ.get("QZ_PIPELINE_STAGES", "ingest,score,weight,estimate,report").split(",")
     keep = os.environ.get("QZ_PIPELINE_DIR")
     start = time.perf_counter()
