@@ -200,10 +200,12 @@ def grouped_order_stats(w: np.ndarray, codes: np.ndarray, k: int, order: np.ndar
             zz = int(zz)
             lo, hi = zz + (npos - 1) // 2, zz + npos // 2
             part = block if len(sel) == len(block) else block[sel]  # block is a copy already: no second one
-            # only the median positions are selected; the largest entry lies beyond them and, when every
-            # entry is positive, the smallest before them: a max and a min there cost less than selecting
-            part.partition(sorted({zz, lo, hi} if zz else {lo, hi}), axis=1)
-            med[g, sel] = 0.5 * (part[:, lo] + part[:, hi])
-            bottom[g, sel] = part[:, zz] if zz else part[:, :lo + 1].min(axis=1)
+            # only the upper median position is selected: the lower one (when the count is even) is the
+            # largest entry before it, the largest entry lies beyond it and, when every entry is positive,
+            # the smallest before it; a max and a min there cost less than a second selection
+            part.partition(sorted({zz, hi}) if zz else hi, axis=1)
+            low = part[:, hi] if lo == hi else part[:, zz:hi].max(axis=1)
+            med[g, sel] = 0.5 * (low + part[:, hi])
+            bottom[g, sel] = part[:, zz] if zz else part[:, :hi + 1].min(axis=1)
             top[g, sel] = part[:, hi:].max(axis=1)
     return med, top, bottom
