@@ -18,6 +18,8 @@ domain for that variable (R's na.rm with subset semantics).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -490,16 +492,22 @@ class Design:
         which = np.array([seen.setdefault(np.packbits(mask[:, k]).tobytes(), len(seen)) for k in range(K)])
         distinct = [int(np.flatnonzero(which == j)[0]) for j in range(len(seen))]
         M = len(distinct)
-        own, stored = [], []  # per block: (D, K + M) sums with the weight; (D, K + M, m_b) with its replicates
-        for rows, vals in zip(B.rows, B.values, strict=True):
+        def block(b):
+            """(D, K + M) sums of block b with the weight; (D, K + M, m_b) with its replicates (or None)."""
+            rows, vals = B.rows[b], B.values[b]
             sub = atoms[:, rows].tocsr()
             x1, x0 = self._stacked(sub, y0[rows]), self._stacked(sub, mask[rows][:, distinct].astype(np.float64))
             w = self.w[rows, None]
-            own.append(np.concatenate([self._per_domain(dmat, x1 @ w, K, 1)[..., 0],
-                                       self._per_domain(dmat, x0 @ w, M, 1)[..., 0]], axis=1))
-            stored.append(None if not vals.shape[1] else np.concatenate(
+            own = np.concatenate([self._per_domain(dmat, x1 @ w, K, 1)[..., 0],
+                                  self._per_domain(dmat, x0 @ w, M, 1)[..., 0]], axis=1)
+            return own, None if not vals.shape[1] else np.concatenate(
                 [self._per_domain(dmat, x1 @ vals, K, vals.shape[1]),
-                 self._per_domain(dmat, x0 @ vals, M, vals.shape[1])], axis=1))
+                 self._per_domain(dmat, x0 @ vals, M, vals.shape[1])], axis=1)
+
+        # the sparse products release the GIL: blocks on two threads, results kept in block order
+        with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+            done = list(pool.map(block, range(len(B.rows))))
+        own, stored = [d[0] for d in done], [d[1] for d in done]
         nb = len(own)
         before = np.zeros((nb + 1, *own[0].shape)) if nb else np.zeros((1, s1.shape[0], K + M))
         after = np.zeros_like(before)
