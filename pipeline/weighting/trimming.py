@@ -9,7 +9,9 @@ and the margins conflict, and the error says which group still violates them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -99,9 +101,17 @@ def _order_stats(B: ReplicateBlocks, codes: np.ndarray, k: int, order: np.ndarra
     """Median, largest and smallest positive weight of every group and column, (k, 1 + R) each: a column
     a block does not store is the full sample's there, so its statistics are the full sample's."""
     stats = [np.repeat(s, 1 + B.n_replicates, axis=1) for s in grouped_order_stats(B.full[:, None], codes, k, order)]
-    for (cb, ob, _, present), c, v in zip(blocks, B.cols, B.values, strict=True):
-        if len(c) and len(present):
-            for out, s in zip(stats, grouped_order_stats(v, cb, k, ob), strict=True):
+    todo = [b for b, ((_, _, _, present), c) in enumerate(zip(blocks, B.cols, strict=True)) if len(c) and len(present)]
+
+    def select(b):
+        cb, ob = blocks[b][0], blocks[b][1]
+        return grouped_order_stats(B.values[b], cb, k, ob)
+
+    # the selections release the GIL: blocks on two threads, written back in block order
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        for b, found in zip(todo, pool.map(select, todo), strict=True):
+            present, c = blocks[b][3], B.cols[b]
+            for out, s in zip(stats, found, strict=True):
                 out[np.ix_(present, 1 + c)] = s[present]
     return stats
 
