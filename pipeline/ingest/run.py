@@ -54,13 +54,16 @@ class IngestResult:
                 f"{'（' + reasons + '）' if reasons else ''}")
 
 
-def _required_columns(data: pd.DataFrame, inst: Instrument, file: str) -> None:
+def _required_columns(data: pd.DataFrame, inst: Instrument, file: str, labels: dict[str, str] | None = None) -> None:
+    """A file of the wrong layout stops here; `labels` (the file's variable labels) let the message
+    recognise a weight whose name says nothing (ZQZ, 最终权数)."""
     need = [c for _, c in inst.admin] + [d.column for d in inst.demographics]
     need += [c for it in inst.items for c in it.delivered_columns]
     missing = [c for c in need if c not in data.columns]
     if missing:
         have = [c for c in data.columns]
-        weights = weight_instead_of_probabilities(inst.admin, have, {c: "" for c in have if c not in need})
+        weights = weight_instead_of_probabilities(inst.admin, have, {c: (labels or {}).get(c) or ""
+                                                                     for c in have if c not in need})
         mode = (f" The file has no stage probabilities but a column that looks like a weight ({weights[0][0]}): if "
                 f"the delivery gives a weight instead, declare `delivery: mode: {weights[0][1]}` in design.yaml and "
                 f"`design_columns: {{{weights[0][1]}: {weights[0][0]}}}` in instrument.yaml (survey_instruments/"
@@ -123,8 +126,9 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     verify_checksum(src, raw.sha256, paths.checksums)
     data = with_one_column_answers(drop_identifiers(raw.data, inst), inst)
     delivered = Delivered(data, src.name, raw.sha256, raw.encoding, contacts_file=paths.contacts_raw.name)
+    labels = raw.column_labels
     del raw, data
-    _required_columns(delivered.data, inst, delivered.file)  # a file of the wrong layout stops before the side tables
+    _required_columns(delivered.data, inst, delivered.file, labels)  # a file of the wrong layout stops before the side tables
     lap(f"read {len(delivered.data)} records from {src.name} (encoding {delivered.encoding or 'from file'}); "
         "identifiers dropped")
     # every fatal input is found before anything is written

@@ -103,6 +103,23 @@ def test_a_weight_instead_of_the_stage_probabilities_suggests_the_delivery_mode(
         run_ingest(paths, progress=False)
 
 
+def test_ingest_recognises_a_weight_by_its_label(demo_raw, tmp_path):
+    """A weight whose name says nothing (the company's pinyin initials) is recognised by its label."""
+    from pipeline.errors import InputError
+    from pipeline.ingest import run_ingest
+
+    paths = copy_wave(demo_raw, tmp_path)
+    data, meta = read_sav(paths.survey)
+    probs = ["RYGL_XZ", "RYGL_CJ", "RYGL_HH"]
+    data = data.drop(columns=probs).assign(ZQZ=1.0)
+    keep = [i for i, c in enumerate(meta.column_names) if c not in probs]
+    meta.column_names = [meta.column_names[i] for i in keep] + ["ZQZ"]
+    meta.column_labels = [meta.column_labels[i] for i in keep] + ["最终权数（调查公司）"]
+    resave(paths, data, meta)
+    with pytest.raises(InputError, match=r"looks like a weight \(ZQZ\).*mode: final_weight.*final_weight: ZQZ"):
+        run_ingest(paths, progress=False)
+
+
 def test_no_mode_hint_when_the_probabilities_are_there(demo_raw, tmp_path):
     paths = copy_wave(demo_raw, tmp_path)
     from pipeline.check import check_delivery
