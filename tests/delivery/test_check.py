@@ -80,22 +80,28 @@ def test_encoding_problem_is_listed_beside_the_others(tmp_path):
     assert any("gb18030" in p.message for p in problems if p.topic == "encoding")
 
 
-def test_a_weight_instead_of_the_stage_probabilities_suggests_the_delivery_mode(demo_raw, tmp_path):
-    """A re-saved file that carries the company's final weight and not the three stage probabilities (the
-    spec still says `full`): check and ingest both say which mode to declare and which column to name."""
-    from pipeline.errors import InputError
-    from pipeline.ingest import run_ingest
-
+def _weight_instead_of_probabilities(demo_raw, tmp_path, name: str):
+    """The demo delivery re-saved with a final weight `name` (labelled 最终权数) in place of the three
+    stage probabilities, the spec still saying `full`."""
     paths = copy_wave(demo_raw, tmp_path)
     data, meta = read_sav(paths.survey)
     probs = ["RYGL_XZ", "RYGL_CJ", "RYGL_HH"]
-    data = data.drop(columns=probs).assign(FINALWT=1.0)
+    data = data.drop(columns=probs).assign(**{name: 1.0})
     keep = [i for i, c in enumerate(meta.column_names) if c not in probs]
-    meta.column_names = [meta.column_names[i] for i in keep] + ["FINALWT"]
+    meta.column_names = [meta.column_names[i] for i in keep] + [name]
     meta.column_labels = [meta.column_labels[i] for i in keep] + ["最终权数（调查公司）"]
     resave(paths, data, meta)
-    from pipeline.check import check_delivery
+    return paths
 
+
+def test_a_weight_instead_of_the_stage_probabilities_suggests_the_delivery_mode(demo_raw, tmp_path):
+    """A re-saved file that carries the company's final weight and not the three stage probabilities:
+    check and ingest both say which mode to declare and which column to name."""
+    from pipeline.check import check_delivery
+    from pipeline.errors import InputError
+    from pipeline.ingest import run_ingest
+
+    paths = _weight_instead_of_probabilities(demo_raw, tmp_path, "FINALWT")
     problems = [p.message for p in check_delivery(paths)]
     hint = [m for m in problems if "像是权数" in m]
     assert len(hint) == 1 and "mode: final_weight" in hint[0] and "final_weight: FINALWT" in hint[0]
@@ -108,14 +114,7 @@ def test_ingest_recognises_a_weight_by_its_label(demo_raw, tmp_path):
     from pipeline.errors import InputError
     from pipeline.ingest import run_ingest
 
-    paths = copy_wave(demo_raw, tmp_path)
-    data, meta = read_sav(paths.survey)
-    probs = ["RYGL_XZ", "RYGL_CJ", "RYGL_HH"]
-    data = data.drop(columns=probs).assign(ZQZ=1.0)
-    keep = [i for i, c in enumerate(meta.column_names) if c not in probs]
-    meta.column_names = [meta.column_names[i] for i in keep] + ["ZQZ"]
-    meta.column_labels = [meta.column_labels[i] for i in keep] + ["最终权数（调查公司）"]
-    resave(paths, data, meta)
+    paths = _weight_instead_of_probabilities(demo_raw, tmp_path, "ZQZ")
     with pytest.raises(InputError, match=r"looks like a weight \(ZQZ\).*mode: final_weight.*final_weight: ZQZ"):
         run_ingest(paths, progress=False)
 
