@@ -34,11 +34,13 @@ def test_blocks_store_only_what_differs_and_give_the_matrix():
     assert B.cols[B.block[0]].tolist() == [0, 1, 2] and (B.block[:12] == B.block[0]).all()
     assert B.stored() == 12 * 3 * 2
     np.testing.assert_array_equal(B.matrix(), w0[:, None] * table[psu])
-    # coupled across strata (one calibration category holds a unit of each): one block of everything
+    # one category holding a unit of PSU 0 and one of PSU 3 couples those PSUs: their block stores the
+    # replicates of both strata; the other PSUs keep their stratum's
     link = np.where(np.arange(24) % 12 == 0, 0, 1 + np.arange(24))
-    one = ReplicateBlocks.from_factors(w0, psu, table, [link])
-    assert len(one.rows) == 1 and one.cols[0].tolist() == list(range(6))
-    np.testing.assert_array_equal(one.matrix(), B.matrix())
+    two = ReplicateBlocks.from_factors(w0, psu, table, [link])
+    assert two.cols[two.block[0]].tolist() == list(range(6)) and two.block[0] == two.block[12]
+    assert two.block[0] == two.block[3] and two.cols[two.block[4]].tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(two.matrix(), B.matrix())
 
 
 def test_sums_and_multiply_agree_with_the_matrix_and_grow_a_block_when_needed():
