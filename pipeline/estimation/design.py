@@ -18,7 +18,6 @@ domain for that variable (R's na.rm with subset semantics).
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -32,7 +31,7 @@ from pipeline.estimation.calibration import CalibrationProjector
 from pipeline.estimation.domains import Partition, partition_by
 from pipeline.estimation.intervals import interval
 from pipeline.estimation.reliability import mean_reliability, proportion_reliability
-from pipeline.survey_design.codes import expand_rows, factorize_sorted
+from pipeline.survey_design.codes import WORKERS, expand_rows, factorize_sorted
 from pipeline.survey_design.replicate_blocks import ReplicateBlocks
 
 STATISTICS = ("mean", "proportion", "total")
@@ -492,6 +491,7 @@ class Design:
         which = np.array([seen.setdefault(np.packbits(mask[:, k]).tobytes(), len(seen)) for k in range(K)])
         distinct = [int(np.flatnonzero(which == j)[0]) for j in range(len(seen))]
         M = len(distinct)
+
         def block(b):
             """(D, K + M) sums of block b with the weight; (D, K + M, m_b) with its replicates (or None)."""
             rows, vals = B.rows[b], B.values[b]
@@ -505,7 +505,7 @@ class Design:
                  self._per_domain(dmat, x0 @ vals, M, vals.shape[1])], axis=1)
 
         # the sparse products release the GIL: blocks on two threads, results kept in block order
-        with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             done = list(pool.map(block, range(len(B.rows))))
         own, stored = [d[0] for d in done], [d[1] for d in done]
         nb = len(own)

@@ -4,10 +4,14 @@ other."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 # Elements per bincount or gather call: bounds the temporary index array (8 bytes each) to about 64 MiB.
 CHUNK_ELEMENTS = 1 << 23
+# Threads for the per-block work that releases the GIL (sparse products, selections): the machine's two cores.
+WORKERS = min(2, os.cpu_count() or 1)
 _SPARSE_ELEMENTS = 1 << 22
 
 

@@ -5,8 +5,9 @@ weighting knows: the analysis weight and the replicate columns, the replicate me
 rscales and mse flag, the strata/PSU/FPC columns and the lonely-PSU policy, the weighting steps that
 ran, the calibration margins with their cells as codes (after sparse cells were merged), the weight
 calibration started from (the regression weight of the calibration residuals, as R's calibrate()
-uses), and the primary variance method. Estimation, reporting, assessment, export and the notebooks
-read it and never work any of it out again; weights.parquet carries the numbers only.
+uses), the replicates each block of respondents stores (survey_design/replicate_blocks.py), and the
+primary variance method. Estimation, reporting, assessment, export and the notebooks read it and never
+work any of it out again; weights.parquet and replicate_weights.parquet carry the numbers only.
 
 Each margin's cells are a code table: every combination of the margin's variables in the control
 table → the code of the cell it was calibrated in. A respondent's cell is looked up in it, so the

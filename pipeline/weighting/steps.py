@@ -251,28 +251,12 @@ def calibration(st: WeightingState) -> None:
 
 
 def _negatives(st: WeightingState) -> tuple[int, int, int]:
-    """Negative weights: in all, in the full sample, and the replicates with any (counted on the group
-    factors or blocks, never on an n × R matrix formed for the purpose)."""
+    """Negative weights after the calibration: in all, in the full sample, and the replicates with any
+    (on the group factors, or on the matrix of the reference path; never on a matrix formed for it)."""
     if st.F is not None:
         members = np.bincount(st.F.code, minlength=len(st.F.table))
         neg = st.F.table < 0
         return int(members @ neg.sum(axis=1)), int(members @ neg[:, 0]), int(neg[:, 1:].any(axis=0).sum())
-    if isinstance(st.W, ReplicateBlocks):
-        B = st.W
-        hit = np.zeros(B.n_replicates, dtype=bool)
-        in_blocks = 0
-        for c, v in zip(B.cols, B.values, strict=True):
-            neg = v < 0
-            in_blocks += int(neg.sum())
-            hit[c] |= neg.any(axis=0)
-        in_full = int((B.full < 0).sum())
-        # a replicate a block does not store is the full sample there
-        outside = sum(int((B.full[r] < 0).sum()) * (B.n_replicates - len(c)) for r, c in zip(B.rows, B.cols, strict=True))
-        if outside:
-            for r, c in zip(B.rows, B.cols, strict=True):
-                if (B.full[r] < 0).any():
-                    hit[np.setdiff1d(np.arange(B.n_replicates), c)] = True
-        return in_full + in_blocks + outside, in_full, int(hit.sum())
     neg = st.W < 0
     return int(neg.sum()), int(neg[:, 0].sum()), int(neg[:, 1:].any(axis=0).sum())
 

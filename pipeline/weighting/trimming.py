@@ -9,7 +9,6 @@ and the margins conflict, and the error says which group still violates them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -17,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pipeline.errors import PipelineError
+from pipeline.survey_design.codes import WORKERS
 from pipeline.survey_design.replicate_blocks import ReplicateBlocks
 from pipeline.weighting.grouped import group_counts, grouped_order_stats
 
@@ -108,7 +108,7 @@ def _order_stats(B: ReplicateBlocks, codes: np.ndarray, k: int, order: np.ndarra
         return grouped_order_stats(B.values[b], cb, k, ob)
 
     # the selections release the GIL: blocks on two threads, written back in block order
-    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for b, found in zip(todo, pool.map(select, todo), strict=True):
             present, c = blocks[b][3], B.cols[b]
             for out, s in zip(stats, found, strict=True):
@@ -161,8 +161,9 @@ def trim_and_recalibrate(w, codes: np.ndarray, labels: tuple[str, ...], lower: f
             if plain:
                 m = B.matrix()
                 out = m if w.ndim == 2 else m[:, 0]
-                if overwrite:
-                    out = _into(w, out)
+                if overwrite:  # the caller's array holds the result, as it did when clipped in place
+                    w[...] = out
+                    out = w
                 last = last if last is None else replace(last, weights=out)
             else:
                 out = B
@@ -188,7 +189,3 @@ def trim_and_recalibrate(w, codes: np.ndarray, labels: tuple[str, ...], lower: f
         B = last.weights
     raise AssertionError("unreachable")
 
-
-def _into(w: np.ndarray, out: np.ndarray) -> np.ndarray:
-    w[...] = out
-    return w
