@@ -63,3 +63,31 @@ def test_every_format_gives_the_tables_of_the_sav(ingested, suffix):
     assert list(zip(qa["source_row"], qa["reason_code"])) == list(zip(qb["source_row"], qb["reason_code"]))
     assert qa["source_row"].nunique() >= 15 and set(qa["reason_code"]) >= {"short_interview", "unknown_area",
                                                                           "age_out_of_range", "straightlining"}
+
+
+@pytest.mark.parametrize("suffix", [".sav", ".zsav", ".dta"])
+def test_a_large_file_read_on_two_processes_gives_the_frame_of_one_read(demo_raw, tmp_path, monkeypatch, suffix):
+    from pipeline.ingest import readers
+
+    df, meta = pyreadstat.read_sav(str(demo_raw.survey), user_missing=True)
+    path = tmp_path / f"survey{suffix}"
+    _write(df, meta, path)
+    skip = ["XM", "SJHM", "SFZH"]
+    one = readers.read_raw(path, skip=skip)  # the demo is below the split size: one read
+    monkeypatch.setattr(readers, "SPLIT_CELLS", 0)
+    two = readers.read_raw(path, skip=skip)
+    pd.testing.assert_frame_equal(one.data, two.data, check_exact=True)
+    assert list(two.data.columns) == [c for c in df.columns if c not in skip]
+    assert (two.column_labels, two.value_labels, two.encoding) == (one.column_labels, one.value_labels, one.encoding)
+
+
+def test_a_truncated_file_read_on_two_processes_is_refused_by_name(demo_raw, tmp_path, monkeypatch):
+    from pipeline.errors import InputError
+    from pipeline.ingest import readers
+
+    data = demo_raw.survey.read_bytes()
+    path = tmp_path / "survey.sav"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    monkeypatch.setattr(readers, "SPLIT_CELLS", 0)
+    with pytest.raises(InputError, match=r"survey\.sav: cannot be read .*truncated or corrupt"):
+        readers.read_raw(path)
