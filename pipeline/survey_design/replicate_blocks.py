@@ -26,6 +26,7 @@ written or read, only formed for people's files (export, notebooks) by `replicat
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError
-from pipeline.survey_design.codes import CHUNK_ELEMENTS, gather_multiply, group_sums
+from pipeline.survey_design.codes import CHUNK_ELEMENTS, WORKERS, gather_multiply, group_sums
 
 BLOCK_COLUMN = "replicate_block"  # weights.parquet: each respondent's block
 REPLICATE_FILE = "replicate_weights.parquet"
@@ -99,15 +100,14 @@ class ReplicateBlocks:
         comp_block = np.asarray(comp_block).reshape(-1)
         unit_block = comp_block[group_comp][code]
         full = w0 * table[code, 0]
-        rows, cols, values = [], [], []
         nb = int(comp_block.max()) + 1 if ncomp else 0
         order = np.argsort(unit_block, kind="stable")
         stops = np.cumsum(np.bincount(unit_block, minlength=nb))
-        start = 0
-        for blk in range(nb):
-            r = order[start:stops[blk]]
-            start = stops[blk]
-            c = np.flatnonzero(changed[np.flatnonzero(comp_block == blk)[0]])
+        rows = [order[a:b] for a, b in zip(np.concatenate([[0], stops[:-1]]), stops, strict=True)]
+        cols = [np.flatnonzero(changed[np.flatnonzero(comp_block == blk)[0]]) for blk in range(nb)]
+
+        def fill(blk: int) -> np.ndarray:
+            r, c = rows[blk], cols[blk]
             v = np.empty((len(r), len(c)))
             step = max(1, CHUNK_ELEMENTS // max(len(c), 1))
             sub = table[:, 1 + c]
@@ -115,9 +115,11 @@ class ReplicateBlocks:
                 rr = r[s:s + step]
                 np.take(sub, code[rr], axis=0, out=v[s:s + step])
                 v[s:s + step] *= w0[rr, None]
-            rows.append(r)
-            cols.append(c)
-            values.append(v)
+            return v
+
+        # the gathers release the GIL: blocks on two threads
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            values = list(pool.map(fill, range(nb)))
         return cls(np.ascontiguousarray(full), table.shape[1] - 1, unit_block.astype(np.int64), rows, cols, values)
 
     # -------------------------------------------------------------- what the weighting steps need
@@ -128,12 +130,17 @@ class ReplicateBlocks:
         code = np.asarray(code, dtype=np.int64)
         out = np.empty((k, 1 + self.n_replicates))
         out[:] = np.bincount(code, weights=self.full, minlength=k)[:k, None]
-        for r, c, v in zip(self.rows, self.cols, self.values, strict=True):
-            if not len(c):
-                continue
-            cb = code[r]
+
+        def one(b: int) -> tuple[np.ndarray, np.ndarray]:
+            cb = code[self.rows[b]]
             present = np.flatnonzero(np.bincount(cb, minlength=k))
-            out[np.ix_(present, 1 + c)] = group_sums(cb, v, k)[present]
+            return present, group_sums(cb, self.values[b], k)[present]
+
+        # the sparse products release the GIL: blocks on two threads, written in block order
+        todo = [b for b, c in enumerate(self.cols) if len(c)]
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            for b, (present, sums) in zip(todo, pool.map(one, todo), strict=True):
+                out[np.ix_(present, 1 + self.cols[b])] = sums
         return out
 
     def multiply(self, factors: np.ndarray, code: np.ndarray) -> None:
@@ -142,7 +149,8 @@ class ReplicateBlocks:
         (its weights there are the full sample's until now), so the blocks stay exact."""
         code = np.asarray(code, dtype=np.int64)
         k = len(factors)
-        for b in range(len(self.rows)):
+
+        def one(b: int) -> None:
             r, c = self.rows[b], self.cols[b]
             present = np.flatnonzero(np.bincount(code[r], minlength=k))
             f = factors[present]
@@ -157,6 +165,10 @@ class ReplicateBlocks:
                 c = self.cols[b]
             if len(c):
                 gather_multiply(self.values[b], np.ascontiguousarray(factors[:, 1 + c]), code[r], inplace=True)
+
+        # each block is its own arrays, and the gathers release the GIL: blocks on two threads
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            list(pool.map(one, range(len(self.rows))))
         self.full *= factors[code, 0]
 
     # -------------------------------------------------------------- readers of the whole matrix
@@ -204,10 +216,14 @@ class ReplicateBlocks:
         """replicate_weights.parquet, a block per piece (one row group each): respondent id, block, slots."""
         names = slot_names(max((len(c) for c in self.cols), default=0))
         for b, (r, v) in enumerate(zip(self.rows, self.values, strict=True)):
-            cols = {"respondent_id": ids[r], BLOCK_COLUMN: np.full(len(r), b, dtype=np.int64)}
-            for j, name in enumerate(names):
-                cols[name] = v[:, j] if j < v.shape[1] else np.full(len(r), np.nan)
-            yield pd.DataFrame(cols)
+            # column-major: each slot is one contiguous run, which Arrow takes as it is; a frame built from
+            # the columns of the row-major block would be stacked into a block of its own first (two copies)
+            slots = np.full((len(r), len(names)), np.nan, order="F")
+            slots[:, :v.shape[1]] = v
+            frame = pd.DataFrame(slots, columns=names, copy=False)
+            frame.insert(0, BLOCK_COLUMN, np.full(len(r), b, dtype=np.int64))
+            frame.insert(0, "respondent_id", ids[r])
+            yield frame
 
 
 def write_blocks(blocks: ReplicateBlocks, ids: np.ndarray, path: Path) -> Path:
@@ -215,7 +231,18 @@ def write_blocks(blocks: ReplicateBlocks, ids: np.ndarray, path: Path) -> Path:
     from pipeline.schemas import REPLICATE_WEIGHTS
     from pipeline.tableio import write_table_pieces
 
-    return write_table_pieces(blocks.pieces(np.asarray(ids)), path, REPLICATE_WEIGHTS, dictionary=False)
+    return write_table_pieces(_ahead(blocks.pieces(np.asarray(ids))), path, REPLICATE_WEIGHTS, dictionary=False)
+
+
+def _ahead(pieces: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The pieces, each made on a second thread while the one before it is written (both release the GIL
+    for most of their time: a copy into column order, and the parquet encoding)."""
+    done = object()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        nxt = pool.submit(next, pieces, done)
+        while (piece := nxt.result()) is not done:
+            nxt = pool.submit(next, pieces, done)
+            yield piece
 
 
 def read_blocks(path: Path, blocks: list[list[int]], n_replicates: int, full: np.ndarray, block: np.ndarray,

@@ -21,6 +21,9 @@ from pipeline.survey_design.replicate_blocks import ReplicateBlocks
 from pipeline.weighting.grouped import group_counts, grouped_order_stats
 
 
+SELECT_COLUMNS = 16  # replicate columns per selection task (_order_stats)
+
+
 @dataclass(frozen=True)
 class TrimResult:
     weights: np.ndarray  # (n,) or (n, R)
@@ -101,16 +104,20 @@ def _order_stats(B: ReplicateBlocks, codes: np.ndarray, k: int, order: np.ndarra
     """Median, largest and smallest positive weight of every group and column, (k, 1 + R) each: a column
     a block does not store is the full sample's there, so its statistics are the full sample's."""
     stats = [np.repeat(s, 1 + B.n_replicates, axis=1) for s in grouped_order_stats(B.full[:, None], codes, k, order)]
-    todo = [b for b, ((_, _, _, present), c) in enumerate(zip(blocks, B.cols, strict=True)) if len(c) and len(present)]
+    # a task is a block's rows and up to SELECT_COLUMNS of its columns: blocks differ tenfold in size, and
+    # tasks that small keep both threads busy to the end
+    todo = [(b, slice(j, j + SELECT_COLUMNS)) for b, ((_, _, _, present), c) in enumerate(zip(blocks, B.cols, strict=True))
+            if len(present) for j in range(0, len(c), SELECT_COLUMNS)]
 
-    def select(b):
+    def select(task):
+        b, cols = task
         cb, ob = blocks[b][0], blocks[b][1]
-        return grouped_order_stats(B.values[b], cb, k, ob)
+        return grouped_order_stats(B.values[b][:, cols], cb, k, ob)
 
-    # the selections release the GIL: blocks on two threads, written back in block order
+    # the selections release the GIL: two threads, written back in task order
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for b, found in zip(todo, pool.map(select, todo), strict=True):
-            present, c = blocks[b][3], B.cols[b]
+        for (b, cols), found in zip(todo, pool.map(select, todo), strict=True):
+            present, c = blocks[b][3], B.cols[b][cols]
             for out, s in zip(stats, found, strict=True):
                 out[np.ix_(present, 1 + c)] = s[present]
     return stats
@@ -181,10 +188,15 @@ def trim_and_recalibrate(w, codes: np.ndarray, labels: tuple[str, ...], lower: f
         lo1 = None if lo_g is None else lo_g[:, :1]
         hi1 = None if hi_g is None else hi_g[:, :1]
         _clip(B.full[:, None], order, stops, lo1, hi1, slack, chk.bad[:, :1])
-        for (_, ob, sb, _), c, v in zip(blocks, B.cols, B.values, strict=True):
-            if len(c):
-                _clip(v, ob, sb, None if lo_g is None else lo_g[:, 1 + c], None if hi_g is None else hi_g[:, 1 + c],
-                      slack, chk.bad[:, 1 + c])
+
+        def clip(b: int) -> None:
+            (_, ob, sb, _), c = blocks[b], B.cols[b]
+            _clip(B.values[b], ob, sb, None if lo_g is None else lo_g[:, 1 + c],
+                  None if hi_g is None else hi_g[:, 1 + c], slack, chk.bad[:, 1 + c])
+
+        # each block is its own array: two threads (the comparisons and copies release the GIL)
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            list(pool.map(clip, [b for b, c in enumerate(B.cols) if len(c)]))
         last = recalibrate(B)
         B = last.weights
     raise AssertionError("unreachable")
