@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -19,7 +20,6 @@ from pipeline.errors import PipelineError
 from pipeline.survey_design.codes import WORKERS
 from pipeline.survey_design.replicate_blocks import ReplicateBlocks
 from pipeline.weighting.grouped import group_counts, grouped_order_stats
-
 
 SELECT_COLUMNS = 16  # replicate columns per selection task (_order_stats)
 
@@ -88,6 +88,13 @@ def _clip(W: np.ndarray, order: np.ndarray, stops: np.ndarray, lo_g, hi_g, slack
             out = (block > bound * (1 + slack)) if upper else ((block > 0) & (block < bound * (1 - slack)))
             np.copyto(block, np.broadcast_to(bound, block.shape), where=out)
         W[where] = block
+
+
+def _clip_block(B: ReplicateBlocks, blocks: list[tuple], lo_g, hi_g, slack: float, bad: np.ndarray, b: int) -> None:
+    """_clip on block b's stored replicates (their columns of the (k, 1 + R) bounds and findings)."""
+    (_, ob, sb, _), c = blocks[b], B.cols[b]
+    _clip(B.values[b], ob, sb, None if lo_g is None else lo_g[:, 1 + c], None if hi_g is None else hi_g[:, 1 + c],
+          slack, bad[:, 1 + c])
 
 
 def _per_block(codes: np.ndarray, k: int, B: ReplicateBlocks) -> list[tuple]:
@@ -188,15 +195,10 @@ def trim_and_recalibrate(w, codes: np.ndarray, labels: tuple[str, ...], lower: f
         lo1 = None if lo_g is None else lo_g[:, :1]
         hi1 = None if hi_g is None else hi_g[:, :1]
         _clip(B.full[:, None], order, stops, lo1, hi1, slack, chk.bad[:, :1])
-
-        def clip(b: int) -> None:
-            (_, ob, sb, _), c = blocks[b], B.cols[b]
-            _clip(B.values[b], ob, sb, None if lo_g is None else lo_g[:, 1 + c],
-                  None if hi_g is None else hi_g[:, 1 + c], slack, chk.bad[:, 1 + c])
-
         # each block is its own array: two threads (the comparisons and copies release the GIL)
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            list(pool.map(clip, [b for b, c in enumerate(B.cols) if len(c)]))
+            list(pool.map(partial(_clip_block, B, blocks, lo_g, hi_g, slack, chk.bad),
+                          [b for b, c in enumerate(B.cols) if len(c)]))
         last = recalibrate(B)
         B = last.weights
     raise AssertionError("unreachable")
