@@ -92,3 +92,24 @@ def test_nothing_is_left_when_a_piece_fails(tmp_path, small_row_groups):
     assert [p.name for p in tmp_path.iterdir()] == ["x.parquet"] and (tmp_path / "x.parquet").read_bytes() == b"old"
     with pytest.raises(ValueError, match="only .parquet"):
         write_table_pieces([df], tmp_path / "x.csv", ITEM_SCORES)
+
+
+def test_tables_encoded_side_by_side_are_the_bytes_of_one_write_after_another(tmp_path):
+    a, b = long_table(3000), long_table(500, k=3)
+    write_table(a, tmp_path / "one" / "a.parquet", ITEM_SCORES)
+    write_table(b, tmp_path / "one" / "b.csv", ITEM_SCORES)
+    with stage_commit("score", None):
+        tableio.write_tables([(a, tmp_path / "two" / "a.parquet", ITEM_SCORES, None),
+                              (b, tmp_path / "two" / "b.csv", ITEM_SCORES, None)])
+    for name in ("a.parquet", "b.csv"):
+        assert sha(tmp_path / "two" / name) == sha(tmp_path / "one" / name)
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["a.parquet", "b.csv"]
+
+
+def test_one_table_refused_leaves_none_of_them_and_no_temporary_file(tmp_path):
+    good, bad = long_table(100), long_table(100).drop(columns="score")
+    with pytest.raises(ValueError, match="lacks required column"):
+        with stage_commit("score", None):
+            tableio.write_tables([(good, tmp_path / "good.parquet", ITEM_SCORES, None),
+                                  (bad, tmp_path / "bad.parquet", ITEM_SCORES, None)])
+    assert list(tmp_path.iterdir()) == []

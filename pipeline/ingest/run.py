@@ -147,11 +147,12 @@ def run_ingest(paths: WavePaths, progress: bool = True) -> IngestResult:
     del delivered, contacts_raw, frame
     report = {**out.report, "source_file": str(src.relative_to(paths.root)) if src.is_relative_to(paths.root) else str(src)}
     with tableio.stage_commit("ingest", stages.target("ingest", paths)):
-        tableio.write_table(out.responses, paths.processed("responses.parquet"), "responses",
-                            metadata={**RESPONSES_METADATA, "items": [it.id for it in inst.items]})
-        tableio.write_table(out.respondents, paths.processed("respondents.parquet"), "respondents")
-        if out.contacts is not None:
-            tableio.write_table(out.contacts, paths.processed("contacts.parquet"), "contacts")
+        tableio.write_tables([
+            (out.responses, paths.processed("responses.parquet"), "responses",
+             {**RESPONSES_METADATA, "items": [it.id for it in inst.items]}),
+            (out.respondents, paths.processed("respondents.parquet"), "respondents", None),
+            *([] if out.contacts is None else [(out.contacts, paths.processed("contacts.parquet"), "contacts", None)]),
+        ])
         lap(f"wrote respondents.parquet ({len(out.respondents)} rows), "
             f"{'' if out.contacts is None else f'contacts.parquet ({len(out.contacts)} rows), '}"
             f"responses.parquet ({len(out.responses)} rows × {len(inst.items)} items)")
