@@ -95,7 +95,10 @@ class ReplicateBlocks:
         # the replicates each component stores, then components with the same set merged into one block
         ncomp = int(group_comp.max()) + 1 if G else 0
         changed = np.zeros((ncomp, table.shape[1] - 1), dtype=bool)
-        np.logical_or.at(changed, group_comp, differs)
+        if G:  # an OR over each component's groups, as a reduction over runs (ufunc.at is unbuffered: slow)
+            by = np.argsort(group_comp, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(group_comp[by]) != 0])
+            changed[group_comp[by][starts]] = np.logical_or.reduceat(differs[by], starts, axis=0)
         _, comp_block = np.unique(np.packbits(changed, axis=1), axis=0, return_inverse=True)
         comp_block = np.asarray(comp_block).reshape(-1)
         unit_block = comp_block[group_comp][code]

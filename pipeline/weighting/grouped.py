@@ -199,7 +199,9 @@ def grouped_order_stats(w: np.ndarray, codes: np.ndarray, k: int, order: np.ndar
                 continue
             zz = int(zz)
             lo, hi = zz + (npos - 1) // 2, zz + npos // 2
-            part = block if len(sel) == len(block) else block[sel]  # block is a copy already: no second one
+            # block is a copy already: its rows are selected in place when they are one run (a jackknife's
+            # columns each have their own count, one row at a time), copied only when scattered
+            part = block[sel[0]:sel[-1] + 1] if sel[-1] - sel[0] == len(sel) - 1 else block[sel]
             # only the upper median position is selected: the lower one (when the count is even) is the
             # largest entry before it, the largest entry lies beyond it and, when every entry is positive,
             # the smallest before it; a max and a min there cost less than a second selection
