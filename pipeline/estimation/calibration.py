@@ -21,14 +21,14 @@ pseudo-inverse gives the same residuals as any least-squares solution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from pipeline.errors import InputError, SpecError
-from pipeline.estimation.domains import partition_by
+from pipeline.estimation.domains import PartitionMemo, partition_by
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class CalibrationProjector:
     reg_w: np.ndarray
     gram_pinv: np.ndarray
     psu_margin: np.ndarray  # (P, J)
+    memo: PartitionMemo = field(default_factory=PartitionMemo, compare=False, repr=False)
 
     @classmethod
     def build(cls, df: pd.DataFrame, calibration, w: np.ndarray, p: np.ndarray, n_psu: int):
@@ -111,7 +112,7 @@ class CalibrationProjector:
     def residualise(self, z, y0, mask, partitions, est, t0, statistic, n_domains, w):
         """PSU totals of the calibration residuals, (D, P, K)."""
         K = y0.shape[1]
-        bmat = self._matrix(partitions, w)
+        bmat = self.memo.get("margin cells", partitions, lambda: self._matrix(partitions, w), also=(w,))
         cols = np.hstack([self.reg_w[:, None] * y0, self.reg_w[:, None] * mask])
         g = np.asarray(bmat @ cols)[:-1].reshape(n_domains, self.n_cells, 2 * K)
         r1, r0 = g[..., :K], g[..., K:]

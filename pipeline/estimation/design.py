@@ -28,7 +28,7 @@ from scipy import sparse
 from pipeline.errors import InputError, PipelineError
 from pipeline.estimation import variance as V
 from pipeline.estimation.calibration import CalibrationProjector
-from pipeline.estimation.domains import Partition, partition_by
+from pipeline.estimation.domains import Partition, PartitionMemo, partition_by
 from pipeline.estimation.intervals import interval
 from pipeline.estimation.reliability import mean_reliability, proportion_reliability
 from pipeline.survey_design.codes import WORKERS, expand_rows, factorize_sorted
@@ -90,6 +90,7 @@ class Design:
             raise InputError(f"weight column {weight!r} not in the data; columns: {list(df.columns)}.")
         self.df = df
         self.n = len(df)
+        self._memo = PartitionMemo()  # the sparse cell matrices of the partitions asked for (domains.py)
         self.level = level
         self.lonely_psu = lonely_psu
         w = pd.to_numeric(df[weight], errors="coerce").to_numpy(dtype=float)
@@ -338,6 +339,11 @@ class Design:
         return pd.concat(frames, ignore_index=True)
 
     def _cell_matrix(self, partitions):
+        amat, dom_part, dom_index = self._memo.get("cells", partitions, lambda: self._build_cell_matrix(partitions))
+        self._n_domains = sum(p.size for p in partitions)
+        return amat, dom_part, dom_index
+
+    def _build_cell_matrix(self, partitions):
         """The (domain × PSU) cell of every row in every partition, as one sparse (cells × rows) matrix
         in compressed-column form: row i of the data is column i, with one entry per partition (rows
         outside every domain of a partition, or of zero weight, go to that partition's dump cell). The
@@ -359,7 +365,6 @@ class Design:
             indices[:, t] = c
         amat = sparse.csc_matrix((np.ones(self.n * T), indices.ravel(), np.arange(0, self.n * T + 1, T, dtype=index)),
                                  shape=(offset, self.n))
-        self._n_domains = sum(p.size for p in partitions)
         return (amat, np.concatenate(keep)), np.concatenate(dom_part), np.concatenate(dom_index)
 
     def _grouped(self, amat, columns: np.ndarray) -> np.ndarray:
@@ -546,6 +551,9 @@ class Design:
         return (dmat @ by_atom.reshape(dmat.shape[1], m * R)).reshape(dmat.shape[0], m, R)
 
     def _atom_matrices(self, partitions):
+        return self._memo.get("atoms", partitions, lambda: self._build_atom_matrices(partitions))
+
+    def _build_atom_matrices(self, partitions):
         """The rows (of positive weight) grouped by the domain they fall in in every partition: a sparse
         (atoms × rows) indicator and the sparse (domains × atoms) map of atoms into domains. Codes are
         combined one partition at a time and re-factorised by hashing, so the key never overflows."""

@@ -17,6 +17,29 @@ from pipeline.errors import InputError
 from pipeline.survey_design.codes import factorize_sorted
 
 
+class PartitionMemo:
+    """What is built from a list of partitions (sparse cell matrices), kept for the last few lists: the
+    estimate stage asks for the same domains with every statistic and variance method, and each build
+    is a pass over every row. A list is known by its partitions' code arrays (and any other array the
+    build reads, `also`), which the memo holds on to, so an id cannot be taken over by another array
+    while its entry lives. The arrays are never written to once made."""
+
+    def __init__(self, size: int = 4):
+        self._items: dict[tuple, tuple[list, object]] = {}
+        self._size = size
+
+    def get(self, name: str, partitions, build, also: tuple = ()):
+        arrays = [p.codes for p in partitions] + list(also)
+        key = (name, tuple(id(a) for a in arrays))
+        hit = self._items.pop(key, None)
+        if hit is None:
+            hit = (arrays, build())
+        self._items[key] = hit  # the most recent last
+        while len(self._items) > self._size:
+            self._items.pop(next(iter(self._items)))
+        return hit[1]
+
+
 @dataclass(frozen=True)
 class Partition:
     """Codes (n,) in [-1, D) and a label table with one row per domain (D rows)."""

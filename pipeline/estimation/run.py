@@ -214,8 +214,10 @@ def build_design(frame: pd.DataFrame, record: DesignRecord, level: float = 0.95,
                   lonely_psu=record.lonely_psu, calibration=calibration, level=level, **kwargs)
 
 
-def estimate_table(design: Design, frame, spec: EstimandsSpec, methods, wave: int, show=True) -> pd.DataFrame:
-    parts = domain_partitions(frame, spec)
+def estimate_table(design: Design, frame, spec: EstimandsSpec, methods, wave: int, show=True,
+                   parts: list[tuple[str, Partition]] | None = None) -> pd.DataFrame:
+    """`parts`: the domain partitions (domain_partitions), when the caller has them already."""
+    parts = domain_partitions(frame, spec) if parts is None else parts
     partitions = [p for _, p in parts]
     vals = estimand_values(frame, spec)
     jobs = [(m, stat) for m in methods for stat in ("proportion", "mean", "total")
@@ -238,10 +240,10 @@ def estimate_table(design: Design, frame, spec: EstimandsSpec, methods, wave: in
 
 
 def population_table(design: Design, frame: pd.DataFrame, spec: EstimandsSpec, method: str,
-                     wave: int) -> pd.DataFrame:
+                     wave: int, parts: list[tuple[str, Partition]] | None = None) -> pd.DataFrame:
     """The weighted population (人数 base) of every domain: the design-based total of 1 over its respondents,
     with its standard error, in the same vectorised pass as every other estimate (populations.csv)."""
-    parts = domain_partitions(frame, spec)
+    parts = domain_partitions(frame, spec) if parts is None else parts
     r = design.estimate({"population": np.ones(len(frame))}, "total", [p for _, p in parts], variance=method)
     dtypes = np.array([t for t, _ in parts], dtype=object)
     labels = [p.labels["domain"].to_numpy() for _, p in parts]
@@ -307,7 +309,8 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
     primary = record.primary
     methods = [primary] + [m for m in spec.variance_methods if m != primary
                            and (m != "replicate" or design.replicates is not None)]
-    est = estimate_table(design, frame, spec, methods, paths.wave, show=progress)
+    parts = domain_partitions(frame, spec)  # one set of domains: the design builds its cell matrices once
+    est = estimate_table(design, frame, spec, methods, paths.wave, show=progress, parts=parts)
     checked = gates.evaluate(paths, frame, est, spec.target.estimand, spec.overall_label,
                              gates.load_gate_spec(paths.estimands), record.weight, primary)
     try:
@@ -320,7 +323,7 @@ def run_estimate(paths: WavePaths, progress: bool = True) -> EstimateResult:
                & est["domain_type"].isin(spec.target.domain_types)]
     targets = verdicts(tsel, spec.target.value, spec.level, spec.target.suppressed)
     sae = sae_table(est, frame, design, spec, primary, record.weight)
-    populations = population_table(design, frame, spec, primary, paths.wave)
+    populations = population_table(design, frame, spec, primary, paths.wave, parts)
     with stage_commit("estimate", stages.target("estimate", paths)):
         write_json(gates.as_json(checked), paths.processed("gates.json"))
         write_table(populations, paths.processed("populations.csv"), POPULATIONS)
