@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import sparse
 
 from pipeline.errors import InputError, SpecError
-from pipeline.estimation.domains import PartitionMemo, partition_by
+from pipeline.estimation.domains import PartitionMemo, distinct_columns, partition_by
 
 
 @dataclass(frozen=True)
@@ -113,9 +113,10 @@ class CalibrationProjector:
         """PSU totals of the calibration residuals, (D, P, K)."""
         K = y0.shape[1]
         bmat = self.memo.get("margin cells", partitions, lambda: self._matrix(partitions, w), also=(w,))
-        cols = np.hstack([self.reg_w[:, None] * y0, self.reg_w[:, None] * mask])
-        g = np.asarray(bmat @ cols)[:-1].reshape(n_domains, self.n_cells, 2 * K)
-        r1, r0 = g[..., :K], g[..., K:]
+        which, distinct = distinct_columns(mask)  # each distinct missingness summed once
+        cols = np.hstack([self.reg_w[:, None] * y0, self.reg_w[:, None] * mask[:, distinct]])
+        g = np.asarray(bmat @ cols)[:-1].reshape(n_domains, self.n_cells, K + len(distinct))
+        r1, r0 = g[..., :K], g[..., K:][..., which]
         with np.errstate(divide="ignore", invalid="ignore"):
             if statistic == "total":
                 rhs = r1

@@ -28,7 +28,7 @@ from scipy import sparse
 from pipeline.errors import InputError, PipelineError
 from pipeline.estimation import variance as V
 from pipeline.estimation.calibration import CalibrationProjector
-from pipeline.estimation.domains import Partition, PartitionMemo, partition_by
+from pipeline.estimation.domains import Partition, PartitionMemo, distinct_columns, partition_by
 from pipeline.estimation.intervals import interval
 from pipeline.estimation.reliability import mean_reliability, proportion_reliability
 from pipeline.survey_design.codes import WORKERS, expand_rows, factorize_sorted
@@ -379,11 +379,7 @@ class Design:
         y0 = np.where(mask, y, 0.0)
         # variables usually share their missingness (all scores missing for an unscored respondent):
         # the weight and count sums are computed once per distinct mask
-        seen: dict[bytes, int] = {}
-        which = np.empty(K, np.int64)
-        for k in range(K):
-            which[k] = seen.setdefault(np.packbits(mask[:, k]).tobytes(), len(seen))
-        distinct = np.array([int(np.flatnonzero(which == j)[0]) for j in range(len(seen))])
+        which, distinct = distinct_columns(mask)
         # row-major (n × columns): the sparse product reads one contiguous row of it per data row
         M = len(distinct)
         cols = np.empty((self.n, 2 * K + 2 * M))
@@ -463,9 +459,7 @@ class Design:
             # product per variable instead of one per partition, and the atoms are then added up per domain
             atoms, dmat = self._atom_matrices(partitions)
             K, R = y0.shape[1], rep.weights.shape[1]
-            seen: dict[bytes, int] = {}
-            which = np.array([seen.setdefault(np.packbits(mask[:, k]).tobytes(), len(seen)) for k in range(K)])
-            distinct = [int(np.flatnonzero(which == j)[0]) for j in range(len(seen))]
+            which, distinct = distinct_columns(mask)
             # one product for all variables: the rows of an atom are read once from memory and
             # then from cache for every variable (rows of the product: atom-major, variable-minor)
             r1 = self._per_domain(dmat, self._stacked(atoms, y0) @ rep.weights, K, R)
@@ -492,9 +486,7 @@ class Design:
         R, K = B.n_replicates, y0.shape[1]
         atoms, dmat = self._atom_matrices(partitions)
         atoms = atoms.tocsc()
-        seen: dict[bytes, int] = {}
-        which = np.array([seen.setdefault(np.packbits(mask[:, k]).tobytes(), len(seen)) for k in range(K)])
-        distinct = [int(np.flatnonzero(which == j)[0]) for j in range(len(seen))]
+        which, distinct = distinct_columns(mask)
         M = len(distinct)
 
         def block(b):

@@ -17,6 +17,16 @@ from pipeline.errors import InputError
 from pipeline.survey_design.codes import factorize_sorted
 
 
+def distinct_columns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the columns of a boolean (n, K) mask: the index of each column's distinct pattern, and the first
+    column of each pattern. Variables usually share their missingness (every score missing for an
+    unscored respondent), so the sums of weights and counts are made once per pattern."""
+    seen: dict[bytes, int] = {}
+    which = np.array([seen.setdefault(np.packbits(mask[:, k]).tobytes(), len(seen)) for k in range(mask.shape[1])],
+                     dtype=np.int64)
+    return which, np.array([int(np.flatnonzero(which == j)[0]) for j in range(len(seen))], dtype=np.int64)
+
+
 class PartitionMemo:
     """What is built from a list of partitions (sparse cell matrices), kept for the last few lists: the
     estimate stage asks for the same domains with every statistic and variance method, and each build
