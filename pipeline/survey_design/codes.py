@@ -12,7 +12,7 @@ import numpy as np
 CHUNK_ELEMENTS = 1 << 23
 # Threads for the per-block work that releases the GIL (sparse products, selections): the machine's two cores.
 WORKERS = min(2, os.cpu_count() or 1)
-_SPARSE_ELEMENTS = 1 << 22
+SPARSE_ELEMENTS = 1 << 22
 
 
 def factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +60,7 @@ def group_sums(codes: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     n, r = w.shape
     if r == 1:
         return np.bincount(codes, weights=w[:, 0], minlength=k)[:k, None]
-    if n * r >= _SPARSE_ELEMENTS:
+    if n * r >= SPARSE_ELEMENTS:
         import scipy.sparse as sp
 
         indicator = sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(k, n))

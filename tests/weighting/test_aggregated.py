@@ -111,3 +111,17 @@ def test_factored_weights_are_the_matrix():
     expect[2] *= 2
     np.testing.assert_array_equal(F.matrix(), expect)
     np.testing.assert_array_equal(F.column(2), expect[:, 2])
+
+
+def test_totals_of_a_large_table_by_one_sparse_product_are_the_group_totals_summed():
+    """The product with the groups' weights as entries adds the same products in the same order as the
+    group totals summed by group_sums: equal to the last bit, not just close."""
+    from pipeline.survey_design.codes import SPARSE_ELEMENTS, group_sums
+    from pipeline.weighting.factored import FactoredWeights
+
+    rng = np.random.default_rng(5)
+    G, R, n = 3000, 1600, 40_000
+    F = FactoredWeights(rng.random(n) * 100, rng.integers(0, G, n), rng.random((G, R)) * 2)
+    assert G * R >= SPARSE_ELEMENTS  # the product path
+    cell = rng.integers(0, 50, G)
+    np.testing.assert_array_equal(F.totals_by(cell, 50), group_sums(cell, F.group_totals(), 50))

@@ -136,7 +136,7 @@ def test_group_sums_paths_agree():
     rng = np.random.default_rng(2)
     codes = rng.integers(0, 37, 50_000)
     w = rng.random((50_000, 90))  # 4.5e6 elements: the sparse path
-    assert w.size >= grouped._SPARSE_ELEMENTS
+    assert w.size >= grouped.SPARSE_ELEMENTS
     big = grouped.group_sums(codes, w, 40)
     small = np.vstack([grouped.group_sums(codes, w[:, j], 40) for j in range(90)]).T
     np.testing.assert_allclose(big, small, rtol=1e-12)
