@@ -46,13 +46,24 @@ def _stamp(path: Path) -> tuple[int, ...]:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
+def _lower_priority() -> None:
+    """Hashing ahead yields the core to the thread drawing the report (Linux prioritises each thread)."""
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+
+
 class Digests:
     """sha256 of files hashed on background threads, started early so that the manifest at the end of a
     stage finds most of its digests done. A digest is handed out only while the file's size, mtime,
     ctime and inode are still those it had when hashing began; any other file is hashed when asked for."""
 
-    def __init__(self, files: Iterable[Path] = (), workers: int = HASH_WORKERS) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sha256")
+    def __init__(self, files: Iterable[Path] = (), workers: int = HASH_WORKERS, background: bool = False) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sha256",
+                                        initializer=_lower_priority if background else None)
         self._jobs: dict[Path, tuple[tuple[int, ...], Future[str]]] = {}
         self.submit(files)
 
@@ -122,7 +133,7 @@ def prehash(paths: WavePaths) -> Digests:
     outputs), to overlap with drawing the report; pass the result to `write_manifest`."""
     outputs = [p for p in _files(paths.out) if not p.is_relative_to(paths.report_dir)]
     # one thread: the drawing keeps the other core
-    return Digests(_files(paths.raw) + outputs, workers=1)
+    return Digests(_files(paths.raw) + outputs, workers=1, background=True)
 
 
 def _rel(path: Path, root: Path) -> str:
