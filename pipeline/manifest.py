@@ -14,6 +14,7 @@ import hashlib
 import os
 import platform
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +29,72 @@ MANIFEST_NAME = "manifest.json"
 # long and covered by their hashes).
 PARAMETER_SPECS = ("design.yaml", "estimands.yaml")
 LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "pyarrow", "matplotlib", "openpyxl", "pyreadstat")
-CHUNK = 1 << 20
+CHUNK = 32 << 20  # large reads: hashlib lets go of the GIL while it digests a buffer, so threads overlap
+HASH_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open(path, "rb", buffering=0) as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def _lower_priority() -> None:
+    """Hashing ahead yields the core to the thread drawing the report (Linux prioritises each thread)."""
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+
+
+class Digests:
+    """sha256 of files hashed on background threads, started early so that the manifest at the end of a
+    stage finds most of its digests done. A digest is handed out only while the file's size, mtime,
+    ctime and inode are still those it had when hashing began; any other file is hashed when asked for."""
+
+    def __init__(self, files: Iterable[Path] = (), workers: int = HASH_WORKERS, background: bool = False) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sha256",
+                                        initializer=_lower_priority if background else None)
+        self._jobs: dict[Path, tuple[tuple[int, ...], Future[str]]] = {}
+        self.submit(files)
+
+    def submit(self, files: Iterable[Path]) -> None:
+        stamps = {}
+        for p in files:
+            try:
+                stamps[p] = _stamp(p)
+            except FileNotFoundError:  # gone since it was listed: nothing to hash ahead
+                continue
+        # the largest first, so that the threads finish together
+        for p in sorted(stamps, key=lambda p: stamps[p][0], reverse=True):
+            if p not in self._jobs:
+                self._jobs[p] = (stamps[p], self._pool.submit(sha256_file, p))
+
+    def get(self, path: Path) -> str:
+        stamp, job = self._jobs.get(path, (None, None))
+        if job is None or stamp != _stamp(path):
+            return sha256_file(path)
+        return job.result()
+
+    def close(self) -> None:
+        for _, job in self._jobs.values():
+            job.cancel()
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> Digests:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 STALE_DIR = "report.stale"  # an earlier report set aside as out of date (pipeline.stages)
@@ -59,9 +117,23 @@ def _files(folder: Path, exclude: Iterable[Path] = ()) -> list[Path]:
     )
 
 
-def hash_tree(folder: Path, root: Path, exclude: Iterable[Path] = ()) -> dict[str, str]:
+def hash_tree(folder: Path, root: Path, exclude: Iterable[Path] = (),
+              digests: Digests | None = None) -> dict[str, str]:
     """sha256 of every file under `folder`, keyed by its path relative to the project root."""
-    return {_rel(p, root): sha256_file(p) for p in _files(folder, exclude)}
+    files = _files(folder, exclude)
+    if digests is None:
+        with Digests(files) as own:
+            return {_rel(p, root): own.get(p) for p in files}
+    digests.submit(files)
+    return {_rel(p, root): digests.get(p) for p in files}
+
+
+def prehash(paths: WavePaths) -> Digests:
+    """Start hashing what the report stage leaves as it is (the raw delivery and the earlier stages'
+    outputs), to overlap with drawing the report; pass the result to `write_manifest`."""
+    outputs = [p for p in _files(paths.out) if not p.is_relative_to(paths.report_dir)]
+    # one thread: the drawing keeps the other core
+    return Digests(_files(paths.raw) + outputs, workers=1, background=True)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -127,7 +199,8 @@ def environment() -> dict[str, str]:
     return env
 
 
-def build_manifest(paths: WavePaths, manifest_path: Path | None = None) -> dict[str, Any]:
+def build_manifest(paths: WavePaths, manifest_path: Path | None = None,
+                   digests: Digests | None = None) -> dict[str, Any]:
     manifest_path = manifest_path or paths.report_dir / MANIFEST_NAME
     specs = spec_files(paths)
     parsed = {p: _load_yaml(p) for p in specs if p.suffix in (".yaml", ".yml")}
@@ -142,10 +215,10 @@ def build_manifest(paths: WavePaths, manifest_path: Path | None = None) -> dict[
         "environment": environment(),
         "demo_data": paths.truth.exists(),
         "inputs": {
-            "raw": hash_tree(paths.raw, paths.root),
+            "raw": hash_tree(paths.raw, paths.root, digests=digests),
             "spec": {_rel(p, paths.root): sha256_file(p) for p in specs},
         },
-        "outputs": hash_tree(paths.out, paths.root, exclude=[manifest_path]),
+        "outputs": hash_tree(paths.out, paths.root, exclude=[manifest_path], digests=digests),
         "seeds": seeds,
         "parameters": parameters,
         "publication_gates": _gates(paths),
@@ -165,12 +238,12 @@ def _gates(paths: WavePaths) -> dict[str, Any] | None:
             "accepted": record.get("accepted", [])}
 
 
-def write_manifest(paths: WavePaths, manifest_path: Path | None = None) -> Path:
+def write_manifest(paths: WavePaths, manifest_path: Path | None = None, digests: Digests | None = None) -> Path:
     """Hash everything and write manifest.json atomically; call it after every other output exists."""
     manifest_path = manifest_path or paths.report_dir / MANIFEST_NAME
     from pipeline.tableio import write_json  # pandas, which `python -m pipeline inputs` never needs
 
-    return write_json(build_manifest(paths, manifest_path), manifest_path)
+    return write_json(build_manifest(paths, manifest_path, digests), manifest_path)
 
 
 def verify_manifest(manifest_path: Path, root: Path) -> list[str]:

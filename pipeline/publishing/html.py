@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import html
 import re
+import string
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.publishing.document import Section, Table
@@ -71,27 +73,35 @@ def e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _img(png: Path, alt: str) -> str:
-    data = base64.b64encode(png.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{e(alt)}">'
+B64_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/="
 
 
 def figure_html(png: Path, number: int, title: str) -> str:
-    return f"<figure>{_img(png, title)}<figcaption>图{number} {e(title)}</figcaption></figure>"
+    return figure_markup(base64.b64encode(png.read_bytes()).decode("ascii"), number, title)
+
+
+def figure_markup(data: str, number: int, title: str) -> str:
+    """A figure from its PNG as base64 text."""
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{e(title)}">'
+            f"<figcaption>图{number} {e(title)}</figcaption></figure>")
 
 
 class Numbering:
-    """Figure and table numbers in reading order: a number is given when the item is placed on the page."""
+    """Figure and table numbers in reading order: a number is given when the item is placed on the page.
 
-    def __init__(self) -> None:
+    `figure` makes a placed figure's markup from its PNG file, its number and its title.
+    """
+
+    def __init__(self, figure: Callable[[Path, int, str], str] = figure_html) -> None:
         self.figures = 0
         self.tables = 0
+        self._figure = figure
 
     def figure(self, png: Path | None, title: str) -> str:
         if png is None:
             return ""
         self.figures += 1
-        return figure_html(png, self.figures, title)
+        return self._figure(png, self.figures, title)
 
     def table(self, title: str) -> str:
         self.tables += 1

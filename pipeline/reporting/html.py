@@ -7,6 +7,7 @@ goes through html.escape; numbers go through the suppression-aware formatters of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,16 @@ import pandas as pd
 from pipeline.publishing import labels as L
 from pipeline.publishing.document import Section
 from pipeline.publishing.fonts import embedded_font_css
-from pipeline.publishing.html import CSS, DEMO_BANNER, Numbering, e, section_html, table_html  # noqa: F401
+from pipeline.publishing.html import (  # noqa: F401
+    B64_ALPHABET,
+    CSS,
+    DEMO_BANNER,
+    Numbering,
+    e,
+    figure_markup,
+    section_html,
+    table_html,
+)
 from pipeline.reporting.figures import benchmark_caption
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.methods import data_quality_section, methods_sections
@@ -151,14 +161,36 @@ def findings(inputs: ReportInputs) -> list[str]:
 
 
 def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str, str],
-               embed_font: bool = True) -> tuple[str, str]:
+               embed_font: bool = True, font_css: Callable[[str], str] = embedded_font_css) -> tuple[str, str]:
     """The bulletin as a string and the headline verdict it states.
 
     Figures and tables are numbered as they are placed, so the numbers follow the reading order. Without
-    `embed_font` the page relies on the reader's system fonts (smaller, for previews and tests).
+    `embed_font` the page relies on the reader's system fonts (smaller, for previews and tests);
+    `font_css` makes the @font-face rule for the page's text.
     """
-    num = Numbering()
+    title, body, verdict = _title_body(inputs, figures, titles, Numbering())
+    font = font_css(title + body) if embed_font else ""
+    page = (
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{e(title)}</title>\n<style>{font}{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
+        "</body>\n</html>\n"
+    )
+    return page, verdict
 
+
+def font_text_ahead(inputs: ReportInputs, titles: dict[str, str]) -> str:
+    """The text `build_html` will subset its font to, known before the figures are drawn: each figure's PNG
+    stands in as the whole base64 alphabet, which every real figure spells out."""
+    def stand_in(_png: Path, number: int, title: str) -> str:
+        return figure_markup(B64_ALPHABET, number, title)
+
+    title, body, _ = _title_body(inputs, {stem: Path(stem) for stem in titles}, titles, Numbering(stand_in))
+    return title + body
+
+
+def _title_body(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str, str],
+                num: Numbering) -> tuple[str, str, str]:
     def fig(stem: str) -> str:
         return num.figure(figures.get(stem), titles.get(stem, ""))
 
@@ -216,12 +248,4 @@ def build_html(inputs: ReportInputs, figures: dict[str, Path], titles: dict[str,
     if inputs.is_demo:
         foot = DEMO_BANNER + "。" + foot
     parts.append(f"<footer>{e(foot)}</footer>")
-    body = "\n".join(parts)
-    font_css = embedded_font_css(title + body) if embed_font else ""
-    page = (
-        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{e(title)}</title>\n<style>{font_css}{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
-        "</body>\n</html>\n"
-    )
-    return page, verdict
+    return title, "\n".join(parts), verdict

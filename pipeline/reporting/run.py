@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import stages
-from pipeline.manifest import write_manifest
+from pipeline.manifest import prehash, write_manifest
 from pipeline.paths import WavePaths
 from pipeline.progress import Timer, log
 from pipeline.progress import progress as progress_bar
 from pipeline.publishing import labels as L
 from pipeline.publishing.figures import save_figure
+from pipeline.publishing.fonts import FontFaceAhead
 from pipeline.reporting.figures import FIGURES, render
-from pipeline.reporting.html import build_html
+from pipeline.reporting.html import build_html, font_text_ahead
 from pipeline.reporting.inputs import load_inputs
 from pipeline.reporting.office import office_sheets
 from pipeline.reporting.tables import build_tables, write_csvs, write_workbook
@@ -53,24 +54,28 @@ def run_report(paths: WavePaths, progress: bool = True) -> ReportResult:
     if inputs.is_demo:
         say(f"   !! demo wave (data/raw/{paths.wave}/truth.json present): the report is marked as synthetic")
     out = paths.report_dir
-    # every file of the report in place first, the manifest (the make target, which hashes them) last
-    with stage_commit("report", stages.target("report", paths)):
-        figures: dict[str, Path] = {}
-        written: list[Path] = []
-        for spec in progress_bar(FIGURES, label="figures", enabled=progress):
-            files = save_figure(render(spec, inputs), out / "figures", spec.stem)
-            figures[spec.stem] = files["png"]
-            written += [files["png"], files["svg"]]
-        tables = build_tables(inputs)
-        table_files = write_csvs(tables, out / "tables") + [write_workbook(tables, out / "tables.xlsx",
-                                                                           office_sheets(inputs))]
-        say(f"   {len(tables)} tables -> {out / 'tables.xlsx'} and {out / 'tables'}/")
-    with stage_commit("report", stages.target("report", paths)):  # the page reads the figures in place
-        page, verdict = build_html(inputs, figures, {s.stem: s.title for s in FIGURES})
-        html_path = write_text(page, out / "report.html")
-        docx_path = write_docx(inputs, figures, {s.stem: s.title for s in FIGURES}, out / "report.docx")
-    with stage_commit("report", stages.target("report", paths)):
-        manifest = write_manifest(paths)
+    titles = {s.stem: s.title for s in FIGURES}
+    # The font subset and the hashing of the files this stage does not write are the slow parts that do
+    # not need the figures: they run on the other core while the figures are drawn.
+    with FontFaceAhead(font_text_ahead(inputs, titles)) as font, prehash(paths) as digests:
+        # every file of the report in place first, the manifest (the make target, which hashes them) last
+        with stage_commit("report", stages.target("report", paths)):
+            figures: dict[str, Path] = {}
+            written: list[Path] = []
+            for spec in progress_bar(FIGURES, label="figures", enabled=progress):
+                files = save_figure(render(spec, inputs), out / "figures", spec.stem)
+                figures[spec.stem] = files["png"]
+                written += [files["png"], files["svg"]]
+            tables = build_tables(inputs)
+            table_files = write_csvs(tables, out / "tables") + [write_workbook(tables, out / "tables.xlsx",
+                                                                               office_sheets(inputs))]
+            say(f"   {len(tables)} tables -> {out / 'tables.xlsx'} and {out / 'tables'}/")
+        with stage_commit("report", stages.target("report", paths)):  # the page reads the figures in place
+            docx_path = write_docx(inputs, figures, titles, out / "report.docx")
+            page, verdict = build_html(inputs, figures, titles, font_css=font.css)
+            html_path = write_text(page, out / "report.html")
+        with stage_commit("report", stages.target("report", paths)):
+            manifest = write_manifest(paths, digests=digests)
     stages.clear_stale(paths)
     head = inputs.cell(L.HEADLINE)
     return ReportResult(
