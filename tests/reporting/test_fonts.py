@@ -56,3 +56,17 @@ def test_suite_runs_as_on_a_chinese_desktop(chinese_desktop_fonts):
 
     family = font_manager.FontProperties(fname=str(bundled_font_path())).get_name()
     assert font_in_use(font_manager.FontProperties(family=family)) == chinese_desktop_fonts.resolve()
+
+
+def test_a_font_subset_made_ahead_is_the_one_made_in_place_whichever_text_the_page_has():
+    """The rule made ahead in a worker is used only for exactly the characters it was started with; a page
+    whose text turned out otherwise gets its own subset, so the page is the same either way."""
+    from pipeline.publishing.fonts import FontFaceAhead, _font_face, embedded_font_css
+
+    _font_face.cache_clear()  # the in-place rule made afresh, not remembered from an earlier call
+    forecast, page = "泉州市科学素质 16%", "泉州市科学素质 15.6%（南安）"
+    with FontFaceAhead(forecast) as ahead:
+        assert ahead.css(forecast) == embedded_font_css(forecast)
+    with FontFaceAhead(forecast) as ahead:
+        other = ahead.css(page)
+    assert other == embedded_font_css(page) and other != embedded_font_css(forecast)
