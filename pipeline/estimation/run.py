@@ -52,18 +52,20 @@ class EstimateResult:
 def analysis_frame(respondents: pd.DataFrame, scores: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     """One row per respondent with design, domain, score and weight columns; every respondent must be
     scored (possibly with missing scores) and weighted."""
-    # object dtype: pandas' hash table isin, not the Arrow string array's one Python scalar per value
-    ids = pd.Series(respondents["respondent_id"].astype(str).to_numpy(dtype=object), dtype=object)
-    for name, tab in (("scores.parquet", scores), ("weights.parquet", weights)):
-        lost = ids[~ids.isin(tab["respondent_id"].astype(str).to_numpy(dtype=object))]
-        if len(lost):
-            raise InputError(
-                f"{name} has no row for {len(lost)} respondent(s) of respondents.parquet, e.g. {list(lost[:3])}; "
-                "re-run the stage that writes it on the current respondents."
-            )
     w = weights.rename(columns={"stratum": "_w_stratum", "psu": "_w_psu"})
-    frame = respondents.merge(scores, on="respondent_id", how="left", validate="one_to_one")
-    frame = frame.merge(w, on="respondent_id", how="left", validate="one_to_one")
+    frame = _side_by_side(respondents, scores, w)  # the same ids in the same order: nobody is lost
+    if frame is None:
+        # object dtype: pandas' hash table isin, not the Arrow string array's one Python scalar per value
+        ids = pd.Series(respondents["respondent_id"].astype(str).to_numpy(dtype=object), dtype=object)
+        for name, tab in (("scores.parquet", scores), ("weights.parquet", weights)):
+            lost = ids[~ids.isin(tab["respondent_id"].astype(str).to_numpy(dtype=object))]
+            if len(lost):
+                raise InputError(
+                    f"{name} has no row for {len(lost)} respondent(s) of respondents.parquet, e.g. {list(lost[:3])}; "
+                    "re-run the stage that writes it on the current respondents."
+                )
+        frame = respondents.merge(scores, on="respondent_id", how="left", validate="one_to_one")
+        frame = frame.merge(w, on="respondent_id", how="left", validate="one_to_one")
     for col in ("stratum", "psu"):
         differ = frame[col].astype(str) != frame[f"_w_{col}"].astype(str)
         if differ.any():
@@ -74,6 +76,26 @@ def analysis_frame(respondents: pd.DataFrame, scores: pd.DataFrame, weights: pd.
                 "re-run the weighting stage."
             )
     return frame.drop(columns=["_w_stratum", "_w_psu"])
+
+
+def _side_by_side(*tables: pd.DataFrame) -> pd.DataFrame | None:
+    """The tables' columns side by side when they hold the same respondents in the same order (every stage
+    writes its table sorted by respondent_id) and share no other column: the frame the merges would make,
+    without hashing a million ids twice. None otherwise (the caller merges)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    first = tables[0]
+    names = [c for t in tables for c in t.columns if c != "respondent_id"]
+    if len(names) != len(set(names)) or any(len(t) != len(first) for t in tables):
+        return None
+    ids = pa.array(first["respondent_id"], from_pandas=True)
+    for t in tables[1:]:
+        other = pa.array(t["respondent_id"], from_pandas=True)
+        if ids.null_count or other.null_count or not pc.all(pc.equal(ids, other)).as_py():
+            return None
+    return pd.concat([first.reset_index(drop=True)] + [t.drop(columns="respondent_id").reset_index(drop=True)
+                                                       for t in tables[1:]], axis=1)
 
 
 def domain_partitions(frame: pd.DataFrame, spec: EstimandsSpec) -> list[tuple[str, Partition]]:
